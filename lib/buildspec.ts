@@ -1,0 +1,97 @@
+/**
+ * Renders the buildspec (version 0.2) of one repository's sync project.
+ *
+ * The shell lives in `lib/buildspec/mirror-sync.sh` (lintable, runnable on its own). Per repository
+ * only a block of assignments changes; each value is quoted for the shell by `shell-quote`, and the
+ * values were validated beforehand, so no configuration value and no webhook field can reach the
+ * shell as code. The YAML is produced by the `yaml` library in block style, so the synthesized JSON
+ * carries a buildspec a reviewer can read.
+ */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { quote } from "shell-quote";
+import { stringify } from "yaml";
+import { backlogGitHost, backlogRemoteUrl, mirrorRelativePath } from "./naming";
+import type { BacklogSettings, RepositoryMirrorSpec } from "./props";
+
+/** Environment variable that receives the SSH private key from SSM (`env.parameter-store`). */
+export const SSH_KEY_ENV = "SRC_GIT_CREDENTIAL";
+
+/** Environment variable holding the pinned host keys. */
+export const HOST_KEYS_ENV = "BACKLOG_HOST_KEYS";
+
+/** The sync script shipped with the module. */
+export const SYNC_SCRIPT_PATH = path.join(__dirname, "buildspec", "mirror-sync.sh");
+
+let scriptBody: string | undefined;
+
+/** The script without its shebang, read once per process. */
+function syncScriptBody(): string {
+  scriptBody ??= readFileSync(SYNC_SCRIPT_PATH, "utf8").replace(/^#!.*\n/, "");
+  return scriptBody;
+}
+
+/** Inputs of {@link renderBuildspec}. */
+export interface BuildspecInputs {
+  readonly backlog: BacklogSettings;
+  readonly repository: RepositoryMirrorSpec;
+  readonly codecommitRepository: string;
+  /** Seconds a build waits for another build of the same repository. */
+  readonly lockTimeoutSeconds: number;
+}
+
+/** `NAME=value` lines, values shell-quoted; the order is the order given. */
+export function shellAssignments(settings: ReadonlyArray<readonly [string, string]>): string {
+  return settings.map(([name, value]) => `${name}=${quote([value])}`).join("\n");
+}
+
+/** The per-repository settings block that precedes the script body. */
+export function syncSettings(inputs: BuildspecInputs): Array<readonly [string, string]> {
+  const { backlog, repository } = inputs;
+  const settings: Array<readonly [string, string]> = [
+    ["BACKLOG_HOST", backlogGitHost(backlog)],
+    ["BACKLOG_REMOTE", backlogRemoteUrl(backlog, repository)],
+    ["CODECOMMIT_REPOSITORY", inputs.codecommitRepository],
+    ["MIRROR_PATH", mirrorRelativePath(repository)],
+    ["HOST_KEY_MODE", backlog.scanHostKey === true ? "scan" : "pinned"],
+    ["LOCK_TIMEOUT_SECONDS", String(inputs.lockTimeoutSeconds)],
+  ];
+  if (backlog.hostKeys !== undefined) {
+    settings.push([HOST_KEYS_ENV, backlog.hostKeys.join("\n")]);
+  }
+  return settings;
+}
+
+/** The buildspec as a plain object (what the YAML encodes). */
+export function buildspecDocument(inputs: BuildspecInputs): Record<string, unknown> {
+  const parameterStore: Record<string, string> = { [SSH_KEY_ENV]: inputs.backlog.sshKeyParameter };
+  if (inputs.backlog.hostKeysParameter !== undefined) {
+    parameterStore[HOST_KEYS_ENV] = inputs.backlog.hostKeysParameter;
+  }
+  const syncCommand = `(\n${shellAssignments(syncSettings(inputs))}\n${syncScriptBody()})\n`;
+  return {
+    version: 0.2,
+    env: {
+      shell: "bash",
+      "parameter-store": parameterStore,
+    },
+    phases: {
+      install: {
+        commands: [
+          // Push over HTTPS with the build role through the AWS CLI v2 of the standard image:
+          // nothing is installed at build time.
+          "git config --global credential.helper '!aws codecommit credential-helper $@'",
+          "git config --global credential.UseHttpPath true",
+        ],
+      },
+      build: {
+        commands: [syncCommand],
+      },
+    },
+  };
+}
+
+/** The buildspec YAML of one repository's sync project. */
+export function renderBuildspec(inputs: BuildspecInputs): string {
+  return stringify(buildspecDocument(inputs), { lineWidth: 0, blockQuote: "literal" });
+}

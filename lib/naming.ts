@@ -1,0 +1,65 @@
+/**
+ * Every name the module derives from its inputs, in one place, so that validation (uniqueness and
+ * length checks) and the constructs can never disagree.
+ */
+import type { BacklogSettings, RepositoryMirrorSpec } from "./props";
+
+/** Identifier of the EFS file-system location: CodeBuild exposes the mount path as `CODEBUILD_REPO_DIR`. */
+export const EFS_LOCATION_IDENTIFIER = "repo_dir";
+
+/** Where CodeBuild mounts the EFS file system inside the build container. */
+export const EFS_MOUNT_POINT = "/mnt/shared";
+
+/** The API Gateway stage that serves the webhooks. */
+export const STAGE_NAME = "prod";
+
+/** `SPACE.git.DOMAIN`: the Backlog Git SSH host. */
+export function backlogGitHost(backlog: Pick<BacklogSettings, "spaceKey" | "domain">): string {
+  return `${backlog.spaceKey}.git.${backlog.domain}`;
+}
+
+/** `SPACE@SPACE.git.DOMAIN:/PROJECT/REPO.git`: the SSH clone URL Backlog shows. */
+export function backlogRemoteUrl(
+  backlog: Pick<BacklogSettings, "spaceKey" | "domain">,
+  repo: Pick<RepositoryMirrorSpec, "projectKey" | "repository">,
+): string {
+  return `${backlog.spaceKey}@${backlogGitHost(backlog)}:/${repo.projectKey}/${repo.repository}.git`;
+}
+
+/** `PROJECT/REPO`: the key of a repository in maps, outputs and messages. */
+export function repositoryKey(repo: Pick<RepositoryMirrorSpec, "projectKey" | "repository">): string {
+  return `${repo.projectKey}/${repo.repository}`;
+}
+
+/** The CodeCommit repository a Backlog repository is mirrored into. */
+export function codecommitRepositoryName(repo: RepositoryMirrorSpec): string {
+  return repo.codecommitRepository ?? repo.repository;
+}
+
+/**
+ * The CodeBuild project of one repository: `NAME-mirror-CODECOMMIT`, with `.` (allowed in CodeCommit
+ * names, not in CodeBuild names) turned into `_`.
+ */
+export function buildProjectName(name: string, repo: RepositoryMirrorSpec): string {
+  return `${name}-mirror-${codecommitRepositoryName(repo).replace(/\./g, "_")}`;
+}
+
+/** The log group CodeBuild writes a project's logs to. */
+export function buildLogGroupName(projectName: string): string {
+  return `/aws/codebuild/${projectName}`;
+}
+
+/** The bare mirror's path relative to the EFS mount: `PROJECT/REPO.git`. */
+export function mirrorRelativePath(repo: Pick<RepositoryMirrorSpec, "projectKey" | "repository">): string {
+  return `${repo.projectKey}/${repo.repository}.git`;
+}
+
+/** The API Gateway path parts of a repository's webhook: `/PROJECT/REPO`. */
+export function webhookPathParts(repo: Pick<RepositoryMirrorSpec, "projectKey" | "repository">): [string, string] {
+  return [repo.projectKey, repo.repository];
+}
+
+/** Construct id of a repository's resources: stable, derived only from the Backlog coordinates. */
+export function repositoryConstructId(repo: Pick<RepositoryMirrorSpec, "projectKey" | "repository">): string {
+  return `${repo.projectKey}-${repo.repository}`;
+}

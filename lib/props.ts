@@ -1,0 +1,145 @@
+/**
+ * Typed inputs of the {@link BacklogCodeCommitMirror} construct.
+ *
+ * The JSON configuration read by `main.ts` has the same shape (see `lib/stack-config.ts`), and both
+ * are validated by `lib/validation.ts` before anything is created.
+ */
+
+/** Backlog top-level domains that host Git over SSH. */
+export type BacklogDomain = "backlog.jp" | "backlog.com";
+
+/** Where the sync build learns the Backlog Git host's SSH public key(s). */
+export interface BacklogSettings {
+  /**
+   * Backlog space key: the `SPACE` of `SPACE.backlog.jp`. It is also the SSH user.
+   * Changing it changes the buildspec only (no replacement).
+   */
+  readonly spaceKey: string;
+
+  /** Backlog domain of the space. */
+  readonly domain: BacklogDomain;
+
+  /**
+   * Name of an SSM Parameter Store SecureString holding the SSH private key (OpenSSH format,
+   * Ed25519 or ECDSA) of a Backlog user with read access to the repositories. It must start with `/`.
+   * The key is read by CodeBuild at build time; it never enters Terraform state.
+   */
+  readonly sshKeyParameter: string;
+
+  /**
+   * The Backlog Git host's SSH public keys, pinned: each entry is `TYPE BASE64` (the output of
+   * `ssh-keyscan SPACE.git.DOMAIN | cut -d' ' -f2-`, checked out of band). A sync fails closed when
+   * the host presents another key.
+   *
+   * Exactly one of `hostKeys`, `hostKeysParameter` and `scanHostKey: true` must be given.
+   * @default - none
+   */
+  readonly hostKeys?: string[];
+
+  /**
+   * Name of an SSM parameter (String or SecureString) holding the pinned host keys, one `TYPE BASE64`
+   * per line. Lets the operator rotate the pin without a Terraform change.
+   * @default - none
+   */
+  readonly hostKeysParameter?: string;
+
+  /**
+   * Trust whatever host key `ssh-keyscan` sees at every build (the seed template's behaviour).
+   * This is open to a man-in-the-middle and is an explicit opt-in.
+   * @default false
+   */
+  readonly scanHostKey?: boolean;
+}
+
+/** The VPC the sync builds and the EFS mount targets live in. */
+export interface NetworkSettings {
+  /** VPC id (`vpc-...`). Changing it replaces the security groups and the mount targets. */
+  readonly vpcId: string;
+
+  /**
+   * At least two private subnets (`subnet-...`) in different availability zones, with a route to
+   * the internet through a NAT gateway (Backlog over SSH, CodeCommit over HTTPS). One EFS mount
+   * target is created in each. Changing the list replaces mount targets.
+   */
+  readonly subnetIds: string[];
+}
+
+/** One Backlog repository to mirror. */
+export interface RepositoryMirrorSpec {
+  /** Backlog project key (`PROJECT` in `/PROJECT/REPO.git`), upper case. */
+  readonly projectKey: string;
+
+  /** Backlog repository name (`REPO` in `/PROJECT/REPO.git`), without `.git`. */
+  readonly repository: string;
+
+  /**
+   * Name of the CodeCommit repository to create and push to.
+   * Changing it replaces the CodeCommit repository (its content is re-pushed by the next sync).
+   * @default - the Backlog repository name
+   */
+  readonly codecommitRepository?: string;
+}
+
+/** Settings of the CodeBuild projects that run the sync. */
+export interface BuildSettings {
+  /**
+   * Build timeout in minutes (5 to 480).
+   * @default 5
+   */
+  readonly timeoutMinutes?: number;
+
+  /**
+   * Minutes a build may wait in the queue (5 to 480).
+   * @default 10
+   */
+  readonly queuedTimeoutMinutes?: number;
+
+  /**
+   * CodeBuild ARM compute type.
+   * @default "BUILD_GENERAL1_SMALL"
+   */
+  readonly computeType?: "BUILD_GENERAL1_SMALL" | "BUILD_GENERAL1_MEDIUM" | "BUILD_GENERAL1_LARGE";
+
+  /**
+   * Builds of one repository that may run at once; a StartBuild beyond it is refused by CodeBuild.
+   * @default 1
+   */
+  readonly concurrentBuildLimit?: number;
+
+  /**
+   * Allow Session Manager connections into a paused build (`codebuild-breakpoint`), which adds the
+   * `ssmmessages:*Channel` actions to the build role.
+   * @default false
+   */
+  readonly allowDebugSessions?: boolean;
+}
+
+/** Props of {@link BacklogCodeCommitMirror}. */
+export interface BacklogCodeCommitMirrorProps {
+  /**
+   * Prefix of every resource name: 2 to 24 characters, lower-case letters, digits and hyphens,
+   * starting with a letter. Changing it replaces almost everything.
+   */
+  readonly name: string;
+
+  /**
+   * Retention of the build logs, in days; one of the values CloudWatch Logs accepts.
+   * @default 30
+   */
+  readonly logRetentionDays?: number;
+
+  /** The Backlog space and how to authenticate to it. */
+  readonly backlog: BacklogSettings;
+
+  /** Where the builds run. */
+  readonly network: NetworkSettings;
+
+  /** The repositories to mirror: at least one, no duplicates. */
+  readonly repositories: RepositoryMirrorSpec[];
+
+  /**
+   * Build settings.
+   * @default - see {@link BuildSettings}
+   */
+  readonly build?: BuildSettings;
+}

@@ -1,0 +1,111 @@
+/**
+ * Storage: the EFS file system that keeps the bare mirrors between builds, and the S3 build-cache
+ * bucket.
+ */
+import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
+import { EfsBackupPolicy } from "@cdktf/provider-aws/lib/efs-backup-policy";
+import { EfsFileSystem } from "@cdktf/provider-aws/lib/efs-file-system";
+import { EfsMountTarget } from "@cdktf/provider-aws/lib/efs-mount-target";
+import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
+import { S3BucketLifecycleConfiguration } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
+import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-ownership-controls";
+import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
+import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
+import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
+import { Construct } from "constructs";
+
+/** Days after which cache objects expire. */
+export const CACHE_EXPIRATION_DAYS = 30;
+/** Days after which incomplete multipart uploads are aborted. */
+export const ABORT_MULTIPART_DAYS = 7;
+
+/** Props of {@link MirrorStorage}. */
+export interface MirrorStorageProps {
+  /** Prefix of the names. */
+  readonly name: string;
+  /** AWS account id, part of the globally unique bucket name. */
+  readonly accountId: string;
+  /** One mount target is created in each subnet. Changing the list replaces mount targets. */
+  readonly subnetIds: string[];
+  /** Security group of the mount targets. */
+  readonly fileSystemSecurityGroupId: string;
+}
+
+/** EFS for the mirrors, S3 for the build cache. */
+export class MirrorStorage extends Construct {
+  public readonly fileSystem: EfsFileSystem;
+  public readonly mountTargets: EfsMountTarget[];
+  public readonly cacheBucket: S3Bucket;
+
+  constructor(scope: Construct, id: string, props: MirrorStorageProps) {
+    super(scope, id);
+
+    this.fileSystem = new EfsFileSystem(this, "FileSystem", {
+      performanceMode: "generalPurpose",
+      throughputMode: "bursting",
+      encrypted: true,
+      tags: { Name: `${props.name}-mirrors` },
+    });
+    // The mirrors are a cache of Backlog: rebuilt by the next sync, not worth backing up.
+    new EfsBackupPolicy(this, "BackupPolicy", {
+      fileSystemId: this.fileSystem.id,
+      backupPolicy: { status: "DISABLED" },
+    });
+    this.mountTargets = props.subnetIds.map(
+      (subnetId, i) =>
+        new EfsMountTarget(this, `MountTarget${i + 1}`, {
+          fileSystemId: this.fileSystem.id,
+          subnetId,
+          securityGroups: [props.fileSystemSecurityGroupId],
+        }),
+    );
+
+    this.cacheBucket = new S3Bucket(this, "CacheBucket", {
+      bucket: `${props.name}-build-cache-${props.accountId}`,
+      forceDestroy: true, // a cache: deleting the stack deletes its objects
+    });
+    new S3BucketOwnershipControls(this, "CacheOwnership", {
+      bucket: this.cacheBucket.id,
+      rule: { objectOwnership: "BucketOwnerEnforced" }, // ACLs disabled
+    });
+    new S3BucketServerSideEncryptionConfigurationA(this, "CacheEncryption", {
+      bucket: this.cacheBucket.id,
+      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }],
+    });
+    new S3BucketPublicAccessBlock(this, "CachePublicAccessBlock", {
+      bucket: this.cacheBucket.id,
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    });
+    new S3BucketLifecycleConfiguration(this, "CacheLifecycle", {
+      bucket: this.cacheBucket.id,
+      rule: [
+        {
+          id: "expire-cache",
+          status: "Enabled",
+          filter: [{ prefix: "" }],
+          expiration: [{ days: CACHE_EXPIRATION_DAYS }],
+          abortIncompleteMultipartUpload: [{ daysAfterInitiation: ABORT_MULTIPART_DAYS }],
+        },
+      ],
+    });
+    const tlsOnly = new DataAwsIamPolicyDocument(this, "CacheTlsOnlyDocument", {
+      statement: [
+        {
+          sid: "DenyInsecureTransport",
+          effect: "Deny",
+          principals: [{ type: "*", identifiers: ["*"] }],
+          actions: ["s3:*"],
+          resources: [this.cacheBucket.arn, `${this.cacheBucket.arn}/*`],
+          condition: [{ test: "Bool", variable: "aws:SecureTransport", values: ["false"] }],
+        },
+      ],
+    });
+    new S3BucketPolicy(this, "CachePolicy", {
+      bucket: this.cacheBucket.id,
+      policy: tlsOnly.json,
+    });
+  }
+}

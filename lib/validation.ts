@@ -1,0 +1,323 @@
+/**
+ * Validation of the construct's props and of the stack's JSON configuration (zod schemas).
+ *
+ * Every value that ends up in a shell, an ARN, a resource name or a CloudWatch setting has a rule
+ * here. A failure lists every bad field at once, each message naming the field, what is allowed and
+ * what was given: `` `backlog.spaceKey` must be ..., got: "a b" ``.
+ *
+ * Values that are unresolved CDKTF tokens (ids of resources created elsewhere in the same app) are
+ * accepted where a token makes sense (VPC and subnet ids) and refused where the value must be known
+ * at synthesis time (anything rendered into the buildspec or a resource name).
+ */
+import { Token } from "cdktf";
+import { z } from "zod";
+import {
+  buildLogGroupName,
+  buildProjectName,
+  codecommitRepositoryName,
+  repositoryKey,
+} from "./naming";
+import type { BacklogCodeCommitMirrorProps } from "./props";
+
+/** Thrown for an invalid configuration; `problems` holds one line per bad field. */
+export class ConfigError extends Error {
+  constructor(
+    readonly problems: string[],
+    source = "configuration",
+  ) {
+    super(`Invalid ${source}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Retention values CloudWatch Logs accepts (`PutRetentionPolicy`). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** API Gateway allows 300 resources per REST API; two levels per repository stay well below it. */
+export const MAX_REPOSITORIES = 200;
+
+const REGION_RE = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
+
+/** A string field checked by a pattern; `allowed` is the human description used in the message. */
+function pattern(re: RegExp, allowed: string, opts: { token?: boolean; maxLength?: number } = {}) {
+  const message = `must be ${allowed}`;
+  return z
+    .string({ error: message })
+    .refine(
+      (v) => (opts.token === true && Token.isUnresolved(v)) || (re.test(v) && v.length <= (opts.maxLength ?? Infinity)),
+      message,
+    );
+}
+
+function integer(min: number, max: number) {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return z.number({ error: message }).int(message).min(min, message).max(max, message);
+}
+
+const ssmParameterName = (what: string) =>
+  pattern(
+    /^\/[A-Za-z0-9_.\-/]+$/,
+    `the name of an SSM parameter holding ${what}: it starts with "/" and has only letters, digits and _ . - / (at most 1011 characters), and does not start with /aws or /ssm`,
+    { maxLength: 1011 },
+  ).refine((v) => !/^\/(aws|ssm)/i.test(v), `must not start with /aws or /ssm (reserved by AWS)`);
+
+const HOST_KEY_RE = /^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/;
+
+const backlogSchema = z.strictObject(
+  {
+    spaceKey: pattern(
+      /^[0-9A-Za-z](?:[0-9A-Za-z-]{0,61}[0-9A-Za-z])?$/,
+      "a Backlog space key: 1-63 letters, digits and hyphens, not starting or ending with a hyphen",
+    ),
+    domain: z.enum(["backlog.jp", "backlog.com"], { error: `must be "backlog.jp" or "backlog.com"` }),
+    sshKeyParameter: ssmParameterName("the SSH private key"),
+    hostKeys: z
+      .array(
+        pattern(
+          HOST_KEY_RE,
+          `an SSH public key "TYPE BASE64" with TYPE one of ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa (no host name, no comment)`,
+        ),
+        { error: "must be a list of SSH public keys" },
+      )
+      .min(1, "must list at least one SSH public key")
+      .optional(),
+    hostKeysParameter: ssmParameterName("the pinned host keys").optional(),
+    scanHostKey: z.boolean({ error: "must be true or false" }).optional(),
+  },
+  { error: "must be an object" },
+);
+
+const networkSchema = z.strictObject(
+  {
+    vpcId: pattern(/^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, `a VPC id "vpc-" followed by 8 or 17 hex digits`, {
+      token: true,
+    }),
+    subnetIds: z
+      .array(
+        pattern(/^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, `a subnet id "subnet-" followed by 8 or 17 hex digits`, {
+          token: true,
+        }),
+        { error: "must be a list of at least 2 private subnet ids" },
+      )
+      .min(2, "must list at least 2 private subnets (in different availability zones)")
+      .max(16, "must list at most 16 subnets"),
+  },
+  { error: "must be an object" },
+);
+
+const repositorySchema = z.strictObject(
+  {
+    projectKey: pattern(
+      /^[A-Z][A-Z0-9_]{0,24}$/,
+      "a Backlog project key: an upper-case letter, then upper-case letters, digits or _ (at most 25 characters)",
+    ),
+    repository: pattern(
+      /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$/,
+      "a Backlog repository name: 1-100 letters, digits, _ . and -, not starting with . or -",
+    ).refine((v) => !/\.git$/i.test(v), 'must not end in ".git" (give the name without it)'),
+    codecommitRepository: pattern(
+      /^[A-Za-z0-9_.-]{1,100}$/,
+      "a CodeCommit repository name: 1-100 letters, digits, _ . and -",
+    )
+      .refine((v) => !/\.git$/i.test(v) && v !== "." && v !== "..", 'must not be "." or ".." or end in ".git"')
+      .optional(),
+  },
+  { error: "must be an object" },
+);
+
+const buildSchema = z.strictObject(
+  {
+    timeoutMinutes: integer(5, 480).optional(),
+    queuedTimeoutMinutes: integer(5, 480).optional(),
+    computeType: z
+      .enum(["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"], {
+        error: "must be one of BUILD_GENERAL1_SMALL, BUILD_GENERAL1_MEDIUM, BUILD_GENERAL1_LARGE",
+      })
+      .optional(),
+    concurrentBuildLimit: integer(1, 100).optional(),
+    allowDebugSessions: z.boolean({ error: "must be true or false" }).optional(),
+  },
+  { error: "must be an object" },
+);
+
+const retentionMessage = `must be one of the retention periods CloudWatch Logs accepts (${LOG_RETENTION_DAYS.join(", ")})`;
+
+/** Fields shared by the construct props and the stack configuration. */
+const mirrorShape = {
+  name: pattern(
+    /^[a-z][a-z0-9-]{0,22}[a-z0-9]$/,
+    "2-24 characters: lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen",
+  ),
+  logRetentionDays: z
+    .number({ error: retentionMessage })
+    .refine((v) => (LOG_RETENTION_DAYS as readonly number[]).includes(v), retentionMessage)
+    .optional(),
+  backlog: backlogSchema,
+  network: networkSchema,
+  repositories: z
+    .array(repositorySchema, { error: "must be a list of repositories" })
+    .min(1, "must list at least one repository")
+    .max(MAX_REPOSITORIES, `must list at most ${MAX_REPOSITORIES} repositories (API Gateway resource quota)`),
+  build: buildSchema.optional(),
+};
+
+type Ctx = z.core.$RefinementCtx<unknown>;
+
+/** Rules across fields: host-key source, duplicates before and after name derivation. */
+function crossFieldRules(v: BacklogCodeCommitMirrorProps, ctx: Ctx): void {
+  const sources = [
+    v.backlog.hostKeys !== undefined && "hostKeys",
+    v.backlog.hostKeysParameter !== undefined && "hostKeysParameter",
+    v.backlog.scanHostKey === true && "scanHostKey",
+  ].filter(Boolean);
+  if (sources.length !== 1) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["backlog"],
+      message:
+        "must name exactly one source of the Backlog host key: hostKeys (pinned keys), hostKeysParameter (pinned keys in SSM) or scanHostKey: true (trust on every build, not recommended)" +
+        `; given: ${sources.length === 0 ? "none" : sources.join(", ")}`,
+    });
+  }
+
+  const subnetSeen = new Set<string>();
+  v.network.subnetIds.forEach((s, i) => {
+    if (subnetSeen.has(s)) {
+      ctx.addIssue({ code: "custom", path: ["network", "subnetIds", i], message: "must not repeat a subnet id" });
+    }
+    subnetSeen.add(s);
+  });
+
+  const seen = new Map<string, Map<string, number>>();
+  const unique = (kind: string, label: string, value: string, index: number, path: (string | number)[]) => {
+    const byKind = seen.get(kind) ?? new Map<string, number>();
+    seen.set(kind, byKind);
+    const first = byKind.get(value.toLowerCase());
+    if (first !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["repositories", index, ...path],
+        message: `must be unique, but ${label} "${value}" is also used by repositories[${first}]${
+          kind === "repo" ? "" : "; set codecommitRepository to tell them apart"
+        }`,
+      });
+    } else {
+      byKind.set(value.toLowerCase(), index);
+    }
+  };
+  v.repositories.forEach((r, i) => {
+    unique("repo", "the Backlog repository", repositoryKey(r), i, ["repository"]);
+    unique("codecommit", "the CodeCommit repository name", codecommitRepositoryName(r), i, ["codecommitRepository"]);
+    const project = buildProjectName(v.name, r);
+    unique("project", "the CodeBuild project name", project, i, ["codecommitRepository"]);
+    if (buildLogGroupName(project).length > 512) {
+      ctx.addIssue({ code: "custom", path: ["repositories", i], message: "gives a log group name over 512 characters" });
+    }
+  });
+}
+
+/** Schema of {@link BacklogCodeCommitMirrorProps}. */
+export const mirrorPropsSchema = z
+  .strictObject(mirrorShape, { error: "must be an object" })
+  .superRefine((v, ctx) => crossFieldRules(v as BacklogCodeCommitMirrorProps, ctx));
+
+const tagKeyRe = /^(?!aws:)[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
+const tagValueRe = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
+
+/** Schema of the stack's JSON configuration: the construct's fields plus region, state and tags. */
+export const stackConfigSchema = z
+  .strictObject(
+    {
+      region: pattern(REGION_RE, 'an AWS region code such as "ap-northeast-1"'),
+      ...mirrorShape,
+      state: z.strictObject(
+        {
+          bucket: pattern(
+            /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+            "an S3 bucket name: 3-63 lower-case letters, digits, . and -, starting and ending with a letter or digit",
+          ),
+          key: pattern(
+            /^[A-Za-z0-9!_.*'()\-][A-Za-z0-9!_.*'()\-/]{0,1023}$/,
+            "an S3 object key: 1-1024 letters, digits and !_.*'()-/, not starting with /",
+          ),
+          region: pattern(REGION_RE, 'an AWS region code such as "ap-northeast-1"'),
+        },
+        { error: "must be an object with bucket, key and region" },
+      ),
+      tags: z
+        .record(
+          z.string().regex(tagKeyRe, "must be a tag key of 1-128 letters, digits, spaces and _.:/=+-@, not starting with aws:"),
+          z.string({ error: "must be a string" }).regex(tagValueRe, "must be a tag value of at most 256 letters, digits, spaces and _.:/=+-@"),
+          { error: "must be an object of tag names to string values" },
+        )
+        .refine((t) => Object.keys(t).length <= 40, "must have at most 40 tags (AWS allows 50 per resource, leave room)")
+        .optional(),
+    },
+    { error: "must be an object" },
+  )
+  .superRefine((v, ctx) => crossFieldRules(v as unknown as BacklogCodeCommitMirrorProps, ctx));
+
+export type StackConfig = z.infer<typeof stackConfigSchema>;
+
+function valueAt(input: unknown, path: PropertyKey[]): unknown {
+  let cur: unknown = input;
+  for (const p of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[p];
+  }
+  return cur;
+}
+
+function formatPath(path: PropertyKey[]): string {
+  return path.reduce<string>(
+    (acc, p) => (typeof p === "number" ? `${acc}[${p}]` : acc === "" ? String(p) : `${acc}.${String(p)}`),
+    "",
+  );
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "nothing";
+  const json = JSON.stringify(value);
+  return json.length > 120 ? `${json.slice(0, 117)}...` : json;
+}
+
+/** Turns zod issues into `` `field` message, got: value `` lines. */
+export function formatIssues(input: unknown, issues: z.core.$ZodIssue[]): string[] {
+  const lines = new Set<string>();
+  for (const issue of issues) {
+    const field = formatPath(issue.path);
+    if (issue.code === "unrecognized_keys") {
+      const where = field === "" ? "the configuration" : `\`${field}\``;
+      lines.add(`${where} has unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`);
+      continue;
+    }
+    if (issue.code === "invalid_key") {
+      lines.add(`\`${field}\` has a bad key: ${issue.issues.map((i) => i.message).join("; ")}`);
+      continue;
+    }
+    const shown = issue.code === "custom" && issue.message.includes("given:") ? "" : `, got: ${describe(valueAt(input, issue.path))}`;
+    lines.add(`\`${field || "configuration"}\` ${issue.message}${shown}`);
+  }
+  return [...lines];
+}
+
+function check<T>(schema: z.ZodType<T>, input: unknown, source: string): T {
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(formatIssues(input, result.error.issues), source);
+  }
+  return result.data;
+}
+
+/** Validates construct props; throws {@link ConfigError}. */
+export function validateMirrorProps(props: BacklogCodeCommitMirrorProps): BacklogCodeCommitMirrorProps {
+  check(mirrorPropsSchema, props, "BacklogCodeCommitMirror props");
+  return props;
+}
+
+/** Validates a parsed JSON configuration; throws {@link ConfigError}. */
+export function validateStackConfig(input: unknown, source = "configuration"): StackConfig {
+  return check(stackConfigSchema, input, source);
+}

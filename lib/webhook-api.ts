@@ -1,0 +1,160 @@
+/**
+ * The webhook API: a regional REST API with one fixed route per repository, `POST /PROJECT/REPO`,
+ * each an AWS-service integration that calls CodeBuild `StartBuild` for that repository's project.
+ *
+ * The request template is a constant per route: it names the project and nothing else, so no field of
+ * the webhook body ever reaches a build. Only the content type Backlog sends is mapped, and
+ * `passthroughBehavior: NEVER` answers 415 to any other.
+ */
+import { createHash } from "node:crypto";
+import { ApiGatewayDeployment } from "@cdktf/provider-aws/lib/api-gateway-deployment";
+import { ApiGatewayIntegration } from "@cdktf/provider-aws/lib/api-gateway-integration";
+import { ApiGatewayIntegrationResponse } from "@cdktf/provider-aws/lib/api-gateway-integration-response";
+import { ApiGatewayMethod } from "@cdktf/provider-aws/lib/api-gateway-method";
+import { ApiGatewayMethodResponse } from "@cdktf/provider-aws/lib/api-gateway-method-response";
+import { ApiGatewayResource } from "@cdktf/provider-aws/lib/api-gateway-resource";
+import { ApiGatewayRestApi } from "@cdktf/provider-aws/lib/api-gateway-rest-api";
+import { ApiGatewayStage } from "@cdktf/provider-aws/lib/api-gateway-stage";
+import type { ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { STAGE_NAME } from "./naming";
+
+/** The content type of Backlog's Git webhook (a form with one `payload` field). */
+export const WEBHOOK_CONTENT_TYPE = "application/x-www-form-urlencoded";
+
+/** Static headers of the StartBuild call (values in single quotes: API Gateway literals). */
+export const START_BUILD_REQUEST_PARAMETERS = {
+  "integration.request.header.Content-Type": "'application/x-amz-json-1.1'",
+  "integration.request.header.X-Amz-Target": "'CodeBuild_20161006.StartBuild'",
+} as const;
+
+/** The request mapping template of a route: a constant JSON body naming one project. */
+export function startBuildTemplate(projectName: string): string {
+  return JSON.stringify({ projectName });
+}
+
+/** Props of {@link WebhookApi}. */
+export interface WebhookApiProps {
+  /** Prefix of the API name. */
+  readonly name: string;
+  /** Partition and region of the integration URI. */
+  readonly partition: string;
+  readonly region: string;
+  /** Role API Gateway assumes to call StartBuild. */
+  readonly credentialsRoleArn: string;
+  /** One route per entry: path parts and the project it starts. */
+  readonly routes: ReadonlyArray<{ readonly key: string; readonly pathParts: readonly string[]; readonly projectName: string }>;
+}
+
+/** A route's resources, for outputs and tests. */
+export interface WebhookRoute {
+  readonly path: string;
+  readonly url: string;
+  readonly integration: ApiGatewayIntegration;
+}
+
+/** REST API, routes, deployment and stage. */
+export class WebhookApi extends Construct {
+  public readonly api: ApiGatewayRestApi;
+  public readonly stage: ApiGatewayStage;
+  /** By the key given in the props (`PROJECT/REPO`). */
+  public readonly routes: ReadonlyMap<string, WebhookRoute>;
+
+  constructor(scope: Construct, id: string, props: WebhookApiProps) {
+    super(scope, id);
+
+    this.api = new ApiGatewayRestApi(this, "Api", {
+      name: `${props.name}-webhook`,
+      description: "Backlog Git webhooks: one POST route per mirrored repository",
+      endpointConfiguration: { types: ["REGIONAL"] },
+    });
+
+    // Path parts are shared between routes (`/PROJECT` serves every repository of the project).
+    const resources = new Map<string, ApiGatewayResource>();
+    const resourceFor = (parts: readonly string[]): ApiGatewayResource => {
+      const path = `/${parts.join("/")}`;
+      let resource = resources.get(path);
+      if (resource === undefined) {
+        const parentId = parts.length === 1 ? this.api.rootResourceId : resourceFor(parts.slice(0, -1)).id;
+        resource = new ApiGatewayResource(this, `Path-${parts.join("-")}`, {
+          restApiId: this.api.id,
+          parentId,
+          pathPart: parts[parts.length - 1],
+        });
+        resources.set(path, resource);
+      }
+      return resource;
+    };
+
+    const integrationUri = `arn:${props.partition}:apigateway:${props.region}:codebuild:action/StartBuild`;
+    const dependables: ITerraformDependable[] = [];
+    const routes = new Map<string, { path: string; integration: ApiGatewayIntegration }>();
+    for (const route of props.routes) {
+      const resource = resourceFor(route.pathParts);
+      const path = `/${route.pathParts.join("/")}`;
+      const routeScope = new Construct(this, `Route-${route.pathParts.join("-")}`);
+      const method = new ApiGatewayMethod(routeScope, "Method", {
+        restApiId: this.api.id,
+        resourceId: resource.id,
+        httpMethod: "POST",
+        authorization: "NONE",
+        apiKeyRequired: false,
+      });
+      const integration = new ApiGatewayIntegration(routeScope, "Integration", {
+        restApiId: this.api.id,
+        resourceId: resource.id,
+        httpMethod: method.httpMethod,
+        type: "AWS",
+        integrationHttpMethod: "POST",
+        uri: integrationUri,
+        credentials: props.credentialsRoleArn,
+        requestParameters: { ...START_BUILD_REQUEST_PARAMETERS },
+        requestTemplates: { [WEBHOOK_CONTENT_TYPE]: startBuildTemplate(route.projectName) },
+        passthroughBehavior: "NEVER",
+      });
+      const methodResponse = new ApiGatewayMethodResponse(routeScope, "Response200", {
+        restApiId: this.api.id,
+        resourceId: resource.id,
+        httpMethod: method.httpMethod,
+        statusCode: "200",
+        responseModels: { "application/json": "Empty" },
+      });
+      const integrationResponse = new ApiGatewayIntegrationResponse(routeScope, "IntegrationResponse200", {
+        restApiId: this.api.id,
+        resourceId: resource.id,
+        httpMethod: method.httpMethod,
+        statusCode: methodResponse.statusCode,
+        dependsOn: [integration],
+      });
+      dependables.push(method, integration, methodResponse, integrationResponse);
+      routes.set(route.key, { path, integration });
+    }
+
+    // A deployment is a snapshot: redeploy whenever a route or its mapping changes.
+    const fingerprint = createHash("sha256")
+      .update(
+        JSON.stringify({
+          uri: integrationUri,
+          parameters: START_BUILD_REQUEST_PARAMETERS,
+          routes: props.routes.map((r) => [r.pathParts, startBuildTemplate(r.projectName)]),
+        }),
+      )
+      .digest("hex");
+    const deployment = new ApiGatewayDeployment(this, "Deployment", {
+      restApiId: this.api.id,
+      description: "Backlog webhook routes",
+      triggers: { redeployment: fingerprint },
+      lifecycle: { createBeforeDestroy: true },
+      dependsOn: dependables,
+    });
+    this.stage = new ApiGatewayStage(this, "Stage", {
+      restApiId: this.api.id,
+      deploymentId: deployment.id,
+      stageName: STAGE_NAME,
+    });
+
+    this.routes = new Map(
+      [...routes].map(([key, r]) => [key, { ...r, url: `${this.stage.invokeUrl}${r.path}` }]),
+    );
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The app: reads the JSON configuration (config/example.json, or the file MIRROR_CONFIG names),
+ * validates it before anything is written, and synthesizes one stack: AWS provider, S3 backend,
+ * the mirror construct and its outputs.
+ */
+import * as path from "node:path";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { App, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
+import type { Construct } from "constructs";
+import { BacklogCodeCommitMirror } from "./lib/mirror";
+import { configPath, loadStackConfig } from "./lib/stack-config";
+import { ConfigError, type StackConfig } from "./lib/validation";
+
+/** The configuration synthesized when MIRROR_CONFIG is not set (relative to the working directory). */
+export const DEFAULT_CONFIG = "config/example.json";
+
+/** The stack's name: its directory under cdktf.out/stacks/. */
+export const STACK_NAME = "backlog-codecommit-mirror";
+
+/** Terraform ≥ 1.10 locks S3 state with a lock object (`use_lockfile`). */
+export const REQUIRED_TERRAFORM_VERSION = ">= 1.10";
+
+export class MirrorStack extends TerraformStack {
+  public readonly mirror: BacklogCodeCommitMirror;
+
+  constructor(scope: Construct, id: string, config: StackConfig) {
+    super(scope, id);
+
+    new AwsProvider(this, "aws", {
+      region: config.region,
+      defaultTags: config.tags !== undefined ? [{ tags: config.tags }] : undefined,
+    });
+    new S3Backend(this, {
+      bucket: config.state.bucket,
+      key: config.state.key,
+      region: config.state.region,
+      encrypt: true,
+    });
+    this.addOverride("terraform.backend.s3.use_lockfile", true);
+    this.addOverride("terraform.required_version", REQUIRED_TERRAFORM_VERSION);
+
+    const { region: _region, state: _state, tags: _tags, ...props } = config;
+    this.mirror = new BacklogCodeCommitMirror(this, "Mirror", props);
+
+    new TerraformOutput(this, "webhook_base_url", {
+      description: "Base URL of the webhook stage; each repository's webhook is this URL plus /PROJECT/REPO",
+      value: this.mirror.webhookBaseUrl,
+    });
+    new TerraformOutput(this, "repositories", {
+      description:
+        "Per Backlog repository (PROJECT/REPO): webhook_url to paste into Backlog, the CodeCommit clone URLs, the sync project and its log group",
+      value: Object.fromEntries(
+        this.mirror.repositories.map((r) => [
+          r.key,
+          {
+            webhook_url: r.webhookUrl,
+            codecommit_repository: r.codecommitRepositoryName,
+            clone_url_http: r.cloneUrlHttp,
+            clone_url_ssh: r.cloneUrlSsh,
+            build_project: r.buildProjectName,
+            log_group: r.logGroupName,
+          },
+        ]),
+      ),
+    });
+  }
+}
+
+/** Synthesizes the app for a configuration file; throws ConfigError before writing anything. */
+export function synthesize(configFile: string, outdir?: string): void {
+  const config = loadStackConfig(configFile);
+  const app = new App(outdir !== undefined ? { outdir } : {});
+  new MirrorStack(app, STACK_NAME, config);
+  app.synth();
+}
+
+if (require.main === module) {
+  try {
+    synthesize(configPath(process.env, path.resolve(DEFAULT_CONFIG)));
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      process.exit(1);
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,3 @@
+// Registers CDKTF's jest matchers (toHaveResource, toHaveResourceWithProperties, ...).
+const cdktf = require("cdktf");
+cdktf.Testing.setupJest();
