@@ -7,5 +7,5 @@ module.exports = {
   // `npm test` type-checks the whole tree with `tsc --noEmit` first.
   transform: { "^.+\\.ts$": ["@swc/jest", { jsc: { target: "es2022" }, module: { type: "commonjs" } }] },
   moduleFileExtensions: ["ts", "js", "json"],
-  setupFilesAfterEnv: ["<rootDir>/test-support/setup.js"],
+  setupFilesAfterEnv: ["<rootDir>/test/support/setup.js"],
 };
