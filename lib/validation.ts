@@ -178,7 +178,8 @@ function crossFieldRules(v: BacklogCodeCommitMirrorProps, ctx: Ctx): void {
       path: ["backlog"],
       message:
         "must name exactly one source of the Backlog host key: hostKeys (pinned keys), hostKeysParameter (pinned keys in SSM) or scanHostKey: true (trust on every build, not recommended)" +
-        `; given: ${sources.length === 0 ? "none" : sources.join(", ")}`,
+        `, got: ${sources.length === 0 ? "none" : sources.join(", ")}`,
+      params: { complete: true },
     });
   }
 
@@ -190,28 +191,38 @@ function crossFieldRules(v: BacklogCodeCommitMirrorProps, ctx: Ctx): void {
     subnetSeen.add(s);
   });
 
-  const seen = new Map<string, Map<string, number>>();
-  const unique = (kind: string, label: string, value: string, index: number, path: (string | number)[]) => {
-    const byKind = seen.get(kind) ?? new Map<string, number>();
-    seen.set(kind, byKind);
-    const first = byKind.get(value.toLowerCase());
-    if (first !== undefined) {
+  // Duplicates, reported once per repository: the Backlog coordinates first, then the names derived
+  // from them (a CodeCommit name defaults to the Backlog name; a CodeBuild name turns "." into "_").
+  const firstIndex = (label: string) => {
+    const seen = new Map<string, number>();
+    return (value: string, index: number): string | undefined => {
+      const first = seen.get(value.toLowerCase());
+      if (first === undefined) {
+        seen.set(value.toLowerCase(), index);
+        return undefined;
+      }
+      return `must be unique, but ${label} "${value}" is also used by repositories[${first}]`;
+    };
+  };
+  const backlogDup = firstIndex("the Backlog repository");
+  const codecommitDup = firstIndex("the CodeCommit repository name");
+  const projectDup = firstIndex("the CodeBuild project name");
+  v.repositories.forEach((r, i) => {
+    const project = buildProjectName(v.name, r);
+    const dupBacklog = backlogDup(repositoryKey(r), i);
+    const dupCodecommit = codecommitDup(codecommitRepositoryName(r), i);
+    const dupProject = projectDup(project, i);
+    if (dupBacklog !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["repositories", i, "repository"], message: dupBacklog });
+    } else if (dupCodecommit !== undefined || dupProject !== undefined) {
+      const given = r.codecommitRepository === undefined ? `nothing (defaults to "${r.repository}")` : JSON.stringify(r.codecommitRepository);
       ctx.addIssue({
         code: "custom",
-        path: ["repositories", index, ...path],
-        message: `must be unique, but ${label} "${value}" is also used by repositories[${first}]${
-          kind === "repo" ? "" : "; set codecommitRepository to tell them apart"
-        }`,
+        path: ["repositories", i, "codecommitRepository"],
+        message: `${dupCodecommit ?? dupProject}; set codecommitRepository to tell them apart, got: ${given}`,
+        params: { complete: true },
       });
-    } else {
-      byKind.set(value.toLowerCase(), index);
     }
-  };
-  v.repositories.forEach((r, i) => {
-    unique("repo", "the Backlog repository", repositoryKey(r), i, ["repository"]);
-    unique("codecommit", "the CodeCommit repository name", codecommitRepositoryName(r), i, ["codecommitRepository"]);
-    const project = buildProjectName(v.name, r);
-    unique("project", "the CodeBuild project name", project, i, ["codecommitRepository"]);
     if (buildLogGroupName(project).length > 512) {
       ctx.addIssue({ code: "custom", path: ["repositories", i], message: "gives a log group name over 512 characters" });
     }
@@ -283,21 +294,37 @@ function describe(value: unknown): string {
   return json.length > 120 ? `${json.slice(0, 117)}...` : json;
 }
 
+/** The keys an object schema allows at `path` (for "unknown key" messages). */
+function allowedKeys(schema: z.ZodType, path: PropertyKey[]): string[] {
+  const unwrap = (t: any): any => (t?.def?.type === "optional" ? unwrap(t.def.innerType) : t);
+  let node: any = unwrap(schema);
+  for (const p of path) {
+    node = unwrap(typeof p === "number" ? node?.def?.element : node?.shape?.[p]);
+  }
+  return Object.keys(node?.shape ?? {});
+}
+
 /** Turns zod issues into `` `field` message, got: value `` lines. */
-export function formatIssues(input: unknown, issues: z.core.$ZodIssue[]): string[] {
+export function formatIssues(schema: z.ZodType, input: unknown, issues: z.core.$ZodIssue[]): string[] {
   const lines = new Set<string>();
   for (const issue of issues) {
     const field = formatPath(issue.path);
     if (issue.code === "unrecognized_keys") {
       const where = field === "" ? "the configuration" : `\`${field}\``;
-      lines.add(`${where} has unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`);
+      lines.add(
+        `${where} has unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}; allowed: ${allowedKeys(schema, issue.path).join(", ")}`,
+      );
       continue;
     }
     if (issue.code === "invalid_key") {
-      lines.add(`\`${field}\` has a bad key: ${issue.issues.map((i) => i.message).join("; ")}`);
+      const key = issue.path[issue.path.length - 1];
+      lines.add(
+        `\`${formatPath(issue.path.slice(0, -1))}\` key ${JSON.stringify(key)} ${issue.issues.map((i) => i.message).join("; ")}`,
+      );
       continue;
     }
-    const shown = issue.code === "custom" && issue.message.includes("given:") ? "" : `, got: ${describe(valueAt(input, issue.path))}`;
+    const complete = issue.code === "custom" && (issue.params as { complete?: boolean } | undefined)?.complete === true;
+    const shown = complete ? "" : `, got: ${describe(valueAt(input, issue.path))}`;
     lines.add(`\`${field || "configuration"}\` ${issue.message}${shown}`);
   }
   return [...lines];
@@ -306,7 +333,7 @@ export function formatIssues(input: unknown, issues: z.core.$ZodIssue[]): string
 function check<T>(schema: z.ZodType<T>, input: unknown, source: string): T {
   const result = schema.safeParse(input);
   if (!result.success) {
-    throw new ConfigError(formatIssues(input, result.error.issues), source);
+    throw new ConfigError(formatIssues(schema, input, result.error.issues), source);
   }
   return result.data;
 }

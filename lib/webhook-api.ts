@@ -130,11 +130,12 @@ export class WebhookApi extends Construct {
       routes.set(route.key, { path, integration });
     }
 
-    // A deployment is a snapshot: redeploy whenever a route or its mapping changes.
+    // A deployment is a snapshot: redeploy whenever a route or its mapping changes. Only literal
+    // values go into the fingerprint (token strings differ from one synthesis to the next).
     const fingerprint = createHash("sha256")
       .update(
         JSON.stringify({
-          uri: integrationUri,
+          action: "codebuild:action/StartBuild",
           parameters: START_BUILD_REQUEST_PARAMETERS,
           routes: props.routes.map((r) => [r.pathParts, startBuildTemplate(r.projectName)]),
         }),

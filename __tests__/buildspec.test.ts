@@ -1,0 +1,110 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+import { SYNC_SCRIPT_PATH } from "../lib/buildspec";
+import { exampleConfig, onlyResource, resources, synthStack, configWithRepositories } from "../test/support/synth";
+
+const synth = synthStack(exampleConfig());
+const project = onlyResource(synth, "aws_codebuild_project");
+const buildspec = parse(project.source.buildspec);
+const syncCommand: string = buildspec.phases.build.commands[0];
+
+/** The shipped script, as the buildspec embeds it (without the shebang). */
+const scriptBody = readFileSync(SYNC_SCRIPT_PATH, "utf8").replace(/^#!.*\n/, "");
+
+/** Runs the settings block of a build command (what precedes the script) in bash; returns the variables it set. */
+function settingsOf(command: string, names: string[]): Record<string, string> {
+  const settings = command.slice("(\n".length, command.indexOf(scriptBody));
+  const script = `${settings}\n${names.map((n) => `printf '%s\\0' "$${n}"`).join("\n")}`;
+  const out = execFileSync("bash", ["-c", script], { encoding: "utf8" }).split("\0");
+  return Object.fromEntries(names.map((n, i) => [n, out[i]]));
+}
+
+describe("buildspec", () => {
+  test("is version 0.2, runs in bash, and reads the SSH key and pinned host keys from Parameter Store", () => {
+    expect(buildspec.version).toBe(0.2);
+    expect(buildspec.env.shell).toBe("bash");
+    expect(buildspec.env["parameter-store"]).toEqual({
+      SRC_GIT_CREDENTIAL: "/backlog-mirror/ssh-private-key",
+      BACKLOG_HOST_KEYS: "/backlog-mirror/ssh-host-keys",
+    });
+    expect(buildspec.env.variables).toBeUndefined();
+  });
+
+  test("installs nothing: the install phase only points git at the AWS CLI credential helper", () => {
+    expect(buildspec.phases.install.commands).toEqual([
+      "git config --global credential.helper '!aws codecommit credential-helper $@'",
+      "git config --global credential.UseHttpPath true",
+    ]);
+    expect(project.source.buildspec).not.toMatch(/pip3? install|git-remote-codecommit|codecommit::/);
+  });
+
+  test("has only install and build phases, the build being one subshell that runs the sync script", () => {
+    expect(Object.keys(buildspec.phases)).toEqual(["install", "build"]);
+    expect(buildspec.phases.build.commands).toHaveLength(1);
+    expect(syncCommand.startsWith("(\n")).toBe(true);
+    expect(syncCommand.trimEnd().endsWith(")")).toBe(true);
+    expect(syncCommand).toContain(scriptBody);
+  });
+
+  test("sets the repository's Backlog remote, CodeCommit name and mirror path, exactly as the shell will see them", () => {
+    expect(
+      settingsOf(syncCommand, ["BACKLOG_HOST", "BACKLOG_REMOTE", "CODECOMMIT_REPOSITORY", "MIRROR_PATH", "HOST_KEY_MODE"]),
+    ).toEqual({
+      BACKLOG_HOST: "example-space.git.backlog.jp",
+      BACKLOG_REMOTE: "example-space@example-space.git.backlog.jp:/DEMO/web-app.git",
+      CODECOMMIT_REPOSITORY: "demo-web-app",
+      MIRROR_PATH: "DEMO/web-app.git",
+      HOST_KEY_MODE: "pinned",
+    });
+  });
+
+  test("shell-quotes pinned host keys given in the configuration, newlines and all", () => {
+    const config = exampleConfig();
+    const keys = [
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+      "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg=",
+    ];
+    config.backlog = { ...config.backlog, hostKeysParameter: undefined, hostKeys: keys };
+    const spec = parse(onlyResource(synthStack(config), "aws_codebuild_project").source.buildspec);
+    expect(spec.env["parameter-store"]).toEqual({ SRC_GIT_CREDENTIAL: "/backlog-mirror/ssh-private-key" });
+    expect(settingsOf(spec.phases.build.commands[0], ["BACKLOG_HOST_KEYS", "HOST_KEY_MODE"])).toEqual({
+      BACKLOG_HOST_KEYS: keys.join("\n"),
+      HOST_KEY_MODE: "pinned",
+    });
+  });
+
+  test("scans the host key only when scanHostKey is explicitly on", () => {
+    const config = exampleConfig();
+    config.backlog = { ...config.backlog, hostKeysParameter: undefined, scanHostKey: true };
+    const spec = parse(onlyResource(synthStack(config), "aws_codebuild_project").source.buildspec);
+    expect(settingsOf(spec.phases.build.commands[0], ["HOST_KEY_MODE"])).toEqual({ HOST_KEY_MODE: "scan" });
+    expect(syncCommand).toMatch(/ssh-keyscan/); // present in the script, reached only in scan mode
+  });
+
+  test("is valid bash", () => {
+    expect(() => execFileSync("bash", ["-n", "-c", syncCommand])).not.toThrow();
+  });
+
+  test("fetches and pushes only heads and tags, pruning what the source deleted", () => {
+    expect(syncCommand).toContain(`readonly REFSPECS=('+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*')`);
+    expect(syncCommand).toMatch(/git -C "\$MIRROR" push [^\n]*--prune "\$CODECOMMIT_URL" "\$\{REFSPECS\[@\]\}"/);
+    expect(syncCommand).toContain(
+      'readonly CODECOMMIT_URL="https://git-codecommit.${AWS_REGION}.amazonaws.com/v1/repos/${CODECOMMIT_REPOSITORY}"',
+    );
+    expect(syncCommand).not.toMatch(/push --mirror/);
+  });
+
+  test("differs between repositories only in the settings block", () => {
+    const three = resources(synthStack(configWithRepositories(3)), "aws_codebuild_project").map(
+      (p) => parse(p.source.buildspec).phases.build.commands[0] as string,
+    );
+    const bodies = new Set(three.map((c) => c.slice(c.indexOf(scriptBody))));
+    expect(bodies.size).toBe(1);
+    expect(three.map((c) => settingsOf(c, ["BACKLOG_REMOTE"]).BACKLOG_REMOTE).sort()).toEqual([
+      "example-space@example-space.git.backlog.jp:/DEMO/repo-1.git",
+      "example-space@example-space.git.backlog.jp:/DEMO/repo-3.git",
+      "example-space@example-space.git.backlog.jp:/OPS/repo-2.git",
+    ]);
+  });
+});

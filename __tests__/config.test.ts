@@ -1,0 +1,202 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { Testing } from "cdktf";
+import { PlatformStack } from "../examples/construct-in-your-app/main";
+import { BacklogCodeCommitMirror } from "../lib/mirror";
+import { loadStackConfig } from "../lib/stack-config";
+import { ConfigError, validateStackConfig } from "../lib/validation";
+import { ROOT, exampleConfig, synthStack } from "../test/support/synth";
+
+type Mutation = (c: any) => void;
+
+/** The problems reported for the example configuration changed by `mutate`. */
+function problemsOf(mutate: Mutation): string[] {
+  const config: any = exampleConfig();
+  mutate(config);
+  try {
+    validateStackConfig(config);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  throw new Error("the configuration was accepted");
+}
+
+describe("configuration validation", () => {
+  test.each<[string, Mutation, string]>([
+    ["a region that is not a region code", (c) => (c.region = "tokyo"), '`region` must be an AWS region code such as "ap-northeast-1", got: "tokyo"'],
+    [
+      "an upper-case name prefix",
+      (c) => (c.name = "Backlog_Mirror"),
+      '`name` must be 2-24 characters: lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen, got: "Backlog_Mirror"',
+    ],
+    [
+      "a retention CloudWatch does not accept",
+      (c) => (c.logRetentionDays = 10),
+      "`logRetentionDays` must be one of the retention periods CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653), got: 10",
+    ],
+    [
+      "a space key that would inject shell",
+      (c) => (c.backlog.spaceKey = "x;rm -rf /"),
+      '`backlog.spaceKey` must be a Backlog space key: 1-63 letters, digits and hyphens, not starting or ending with a hyphen, got: "x;rm -rf /"',
+    ],
+    ["an unknown Backlog domain", (c) => (c.backlog.domain = "backlog.io"), '`backlog.domain` must be "backlog.jp" or "backlog.com", got: "backlog.io"'],
+    [
+      "an SSM parameter name without the leading slash",
+      (c) => (c.backlog.sshKeyParameter = "backlog/key"),
+      '`backlog.sshKeyParameter` must be the name of an SSM parameter holding the SSH private key: it starts with "/" and has only letters, digits and _ . - / (at most 1011 characters), and does not start with /aws or /ssm, got: "backlog/key"',
+    ],
+    [
+      "no source for the host key",
+      (c) => delete c.backlog.hostKeysParameter,
+      "`backlog` must name exactly one source of the Backlog host key: hostKeys (pinned keys), hostKeysParameter (pinned keys in SSM) or scanHostKey: true (trust on every build, not recommended), got: none",
+    ],
+    [
+      "a pinned key with a host name in front",
+      (c) => {
+        delete c.backlog.hostKeysParameter;
+        c.backlog.hostKeys = ["example.git.backlog.jp ssh-ed25519 AAAA"];
+      },
+      '`backlog.hostKeys[0]` must be an SSH public key "TYPE BASE64" with TYPE one of ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa (no host name, no comment), got: "example.git.backlog.jp ssh-ed25519 AAAA"',
+    ],
+    ["a malformed VPC id", (c) => (c.network.vpcId = "vpc-123"), '`network.vpcId` must be a VPC id "vpc-" followed by 8 or 17 hex digits, got: "vpc-123"'],
+    [
+      "a single subnet",
+      (c) => (c.network.subnetIds = ["subnet-0123456789abcdef0"]),
+      '`network.subnetIds` must list at least 2 private subnets (in different availability zones), got: ["subnet-0123456789abcdef0"]',
+    ],
+    [
+      "the same subnet twice",
+      (c) => (c.network.subnetIds = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef0"]),
+      '`network.subnetIds[1]` must not repeat a subnet id, got: "subnet-0123456789abcdef0"',
+    ],
+    ["no repository", (c) => (c.repositories = []), "`repositories` must list at least one repository, got: []"],
+    [
+      "a lower-case project key",
+      (c) => (c.repositories[0].projectKey = "demo"),
+      '`repositories[0].projectKey` must be a Backlog project key: an upper-case letter, then upper-case letters, digits or _ (at most 25 characters), got: "demo"',
+    ],
+    [
+      "a repository name with a command substitution",
+      (c) => (c.repositories[0].repository = "$(reboot)"),
+      '`repositories[0].repository` must be a Backlog repository name: 1-100 letters, digits, _ . and -, not starting with . or -, got: "$(reboot)"',
+    ],
+    [
+      "the same repository twice",
+      (c) => c.repositories.push({ ...c.repositories[0] }),
+      '`repositories[1].repository` must be unique, but the Backlog repository "DEMO/web-app" is also used by repositories[0], got: "web-app"',
+    ],
+    [
+      "two projects' repositories that default to the same CodeCommit name",
+      (c) => (c.repositories = [{ projectKey: "A", repository: "app" }, { projectKey: "B", repository: "app" }]),
+      '`repositories[1].codecommitRepository` must be unique, but the CodeCommit repository name "app" is also used by repositories[0]; set codecommitRepository to tell them apart, got: nothing (defaults to "app")',
+    ],
+    [
+      "CodeCommit names that collide as CodeBuild project names",
+      (c) => (c.repositories = [{ projectKey: "A", repository: "a.b" }, { projectKey: "A", repository: "a_b" }]),
+      '`repositories[1].codecommitRepository` must be unique, but the CodeBuild project name "backlog-mirror-mirror-a_b" is also used by repositories[0]; set codecommitRepository to tell them apart, got: nothing (defaults to "a_b")',
+    ],
+    [
+      "an invalid state bucket name",
+      (c) => (c.state.bucket = "My_Bucket"),
+      '`state.bucket` must be an S3 bucket name: 3-63 lower-case letters, digits, . and -, starting and ending with a letter or digit, got: "My_Bucket"',
+    ],
+    ["no state settings", (c) => delete c.state, "`state` must be an object with bucket, key and region, got: nothing"],
+    [
+      "a misspelt key",
+      (c) => (c.regoin = "ap-northeast-1"),
+      'the configuration has unknown key(s) "regoin"; allowed: region, name, logRetentionDays, backlog, network, repositories, build, state, tags',
+    ],
+    [
+      "a tag in the aws: namespace",
+      (c) => (c.tags = { "aws:owner": "me" }),
+      '`tags` key "aws:owner" must be a tag key of 1-128 letters, digits, spaces and _.:/=+-@, not starting with aws:',
+    ],
+    ["a build timeout under 5 minutes", (c) => (c.build = { timeoutMinutes: 1 }), "`build.timeoutMinutes` must be a whole number from 5 to 480, got: 1"],
+  ])("rejects %s", (_label, mutate, message) => {
+    expect(problemsOf(mutate)).toEqual([message]);
+  });
+
+  test("reports every bad field at once", () => {
+    expect(
+      problemsOf((c) => {
+        c.region = "x";
+        c.backlog.domain = "y";
+      }),
+    ).toEqual([
+      '`region` must be an AWS region code such as "ap-northeast-1", got: "x"',
+      '`backlog.domain` must be "backlog.jp" or "backlog.com", got: "y"',
+    ]);
+  });
+
+  test("names the file and the JSON error for a file that is not JSON", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "mirror-config-"));
+    const file = path.join(dir, "bad.json");
+    writeFileSync(file, "{ not json");
+    expect(() => loadStackConfig(file)).toThrow(`Invalid configuration file ${file}:\n  - ${file} is not valid JSON:`);
+  });
+
+  test("the construct validates its props too, and accepts tokens for VPC and subnet ids", () => {
+    const { region: _r, state: _s, tags: _t, ...props } = exampleConfig();
+    expect(() =>
+      Testing.synthScope((scope) => new BacklogCodeCommitMirror(scope, "M", { ...props, name: "X" })),
+    ).toThrow("Invalid BacklogCodeCommitMirror props:\n  - `name` must be 2-24 characters");
+    const app = Testing.app();
+    const stack = new PlatformStack(app, "platform");
+    const synth = JSON.parse(Testing.synth(stack));
+    expect(Object.values<any>(synth.resource.aws_codebuild_project)[0].vpc_config.vpc_id).toMatch(/^\$\{aws_vpc\.Vpc\.id\}$/);
+  });
+});
+
+describe("the app on the command line", () => {
+  const run = (configFile: string, outdir: string) =>
+    spawnSync(process.execPath, ["--import", "tsx", "main.ts"], {
+      cwd: ROOT,
+      env: { ...process.env, MIRROR_CONFIG: configFile, CDKTF_OUTDIR: outdir },
+      encoding: "utf8",
+    });
+
+  test("exits non-zero with the field's message and writes nothing for a bad configuration", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "mirror-bad-"));
+    const config: any = exampleConfig();
+    config.backlog.spaceKey = "bad key";
+    const file = path.join(dir, "config.json");
+    writeFileSync(file, JSON.stringify(config));
+    const outdir = path.join(dir, "out");
+    const result = run(file, outdir);
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      `Invalid configuration file ${file}:\n  - \`backlog.spaceKey\` must be a Backlog space key: 1-63 letters, digits and hyphens, not starting or ending with a hyphen, got: "bad key"`,
+    );
+    expect(existsSync(outdir)).toBe(false);
+  });
+
+  test("writes the stack for a good configuration", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "mirror-good-"));
+    const outdir = path.join(dir, "out");
+    const result = run(path.join(ROOT, "examples", "multi-repository", "config.json"), outdir);
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    expect(readdirSync(path.join(outdir, "stacks"))).toEqual(["backlog-codecommit-mirror"]);
+  });
+});
+
+describe("shipped configurations", () => {
+  const files = [
+    path.join(ROOT, "config", "example.json"),
+    ...readdirSync(path.join(ROOT, "examples"))
+      .map((d) => path.join(ROOT, "examples", d, "config.json"))
+      .filter(existsSync),
+  ];
+
+  test("include the example and the multi-repository example", () => {
+    expect(files.map((f) => path.relative(ROOT, f)).sort()).toEqual(["config/example.json", "examples/multi-repository/config.json"]);
+  });
+
+  test.each(files.map((f) => [path.relative(ROOT, f), f]))("%s validates and synthesizes", (_rel, file) => {
+    const synth = synthStack(loadStackConfig(file));
+    expect(Object.keys(synth.resource.aws_codebuild_project).length).toBe(loadStackConfig(file).repositories.length);
+  });
+});

@@ -1,0 +1,141 @@
+import { configWithRepositories, dataRef, exampleConfig, policyDocument, resources, synthStack, type Synth } from "../test/support/synth";
+
+const synth = synthStack(exampleConfig());
+const role = (s: Synth, name: string) => resources(s, "aws_iam_role").find((r) => r.name === name)!;
+const policy = (s: Synth, name: string) => resources(s, "aws_iam_role_policy").find((p) => p.name === name)!;
+const statements = (s: Synth, name: string) => policyDocument(s, policy(s, name).policy).statement;
+
+const P = dataRef(synth, "aws_partition", "partition");
+const R = dataRef(synth, "aws_region", "name");
+const A = dataRef(synth, "aws_caller_identity", "account_id");
+const arn = (service: string, resource: string) => `arn:${P}:${service}:${R}:${A}:${resource}`;
+
+describe("build role", () => {
+  test("can be assumed only by CodeBuild acting for this account", () => {
+    expect(policyDocument(synth, role(synth, "backlog-mirror-codebuild").assume_role_policy).statement).toEqual([
+      {
+        effect: "Allow",
+        actions: ["sts:AssumeRole"],
+        principals: [{ type: "Service", identifiers: ["codebuild.amazonaws.com"] }],
+        condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [A] }],
+      },
+    ]);
+  });
+
+  test("writes logs to its own log group only, pushes to its repository only, reads only the configured parameters", () => {
+    const bucketArn = `\${aws_s3_bucket.${Object.keys(synth.resource.aws_s3_bucket)[0]}.arn}`;
+    expect(statements(synth, "mirror-sync")).toEqual([
+      {
+        sid: "WriteBuildLogs",
+        effect: "Allow",
+        actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+        resources: [`${arn("logs", "log-group:/aws/codebuild/backlog-mirror-mirror-demo-web-app")}:*`],
+      },
+      { sid: "BuildCacheObjects", effect: "Allow", actions: ["s3:GetObject", "s3:PutObject"], resources: [`${bucketArn}/*`] },
+      { sid: "BuildCacheBucket", effect: "Allow", actions: ["s3:GetBucketAcl", "s3:GetBucketLocation"], resources: [bucketArn] },
+      { sid: "PushToMirrors", effect: "Allow", actions: ["codecommit:GitPush"], resources: [arn("codecommit", "demo-web-app")] },
+      {
+        sid: "ReadBacklogCredentials",
+        effect: "Allow",
+        actions: ["ssm:GetParameters"],
+        resources: [arn("ssm", "parameter/backlog-mirror/ssh-private-key"), arn("ssm", "parameter/backlog-mirror/ssh-host-keys")],
+      },
+      {
+        sid: "DecryptSecureStrings",
+        effect: "Allow",
+        actions: ["kms:Decrypt"],
+        resources: ["*"],
+        condition: [{ test: "StringEquals", variable: "kms:ViaService", values: [`ssm.${R}.amazonaws.com`] }],
+      },
+    ]);
+  });
+
+  test("may place network interfaces only in the configured subnets, for CodeBuild", () => {
+    expect(statements(synth, "vpc-access")).toEqual([
+      {
+        sid: "VpcNetworkInterfaces",
+        effect: "Allow",
+        actions: [
+          "ec2:CreateNetworkInterface",
+          "ec2:DeleteNetworkInterface",
+          "ec2:DescribeDhcpOptions",
+          "ec2:DescribeNetworkInterfaces",
+          "ec2:DescribeSecurityGroups",
+          "ec2:DescribeSubnets",
+          "ec2:DescribeVpcs",
+        ],
+        resources: ["*"],
+      },
+      {
+        sid: "VpcNetworkInterfacePermission",
+        effect: "Allow",
+        actions: ["ec2:CreateNetworkInterfacePermission"],
+        resources: [arn("ec2", "network-interface/*")],
+        condition: [
+          {
+            test: "StringEquals",
+            variable: "ec2:Subnet",
+            values: [arn("ec2", "subnet/subnet-0123456789abcdef0"), arn("ec2", "subnet/subnet-0fedcba9876543210")],
+          },
+          { test: "StringEquals", variable: "ec2:AuthorizedService", values: ["codebuild.amazonaws.com"] },
+        ],
+      },
+    ]);
+  });
+
+  test("grants no logs action on *, and no action at all on * outside the two documented exceptions", () => {
+    const all = resources(synth, "aws_iam_role_policy").flatMap((p) => policyDocument(synth, p.policy).statement);
+    const onStar = all.filter((s: any) => s.resources.includes("*")).map((s: any) => s.sid);
+    expect(onStar.sort()).toEqual(["DecryptSecureStrings", "VpcNetworkInterfaces"]);
+    expect(all.flatMap((s: any) => s.actions).filter((a: string) => a.startsWith("logs:") && a !== "logs:CreateLogStream" && a !== "logs:PutLogEvents")).toEqual([]);
+  });
+
+  test("gets the Session Manager channel actions only when debug sessions are allowed", () => {
+    expect(JSON.stringify(synth.data)).not.toContain("ssmmessages");
+    const s = synthStack({ ...exampleConfig(), build: { allowDebugSessions: true } });
+    expect(statements(s, "mirror-sync").find((st: any) => st.sid === "DebugSessions")).toEqual({
+      sid: "DebugSessions",
+      effect: "Allow",
+      actions: [
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
+      ],
+      resources: ["*"],
+    });
+  });
+
+  test("with 3 repositories, lists each repository, log group and nothing else", () => {
+    const three = synthStack(configWithRepositories(3));
+    const st = statements(three, "mirror-sync");
+    const arn3 = (service: string, resource: string) =>
+      `arn:${dataRef(three, "aws_partition", "partition")}:${service}:${dataRef(three, "aws_region", "name")}:${dataRef(three, "aws_caller_identity", "account_id")}:${resource}`;
+    expect(st.find((s: any) => s.sid === "PushToMirrors").resources).toEqual(
+      ["repo-1", "repo-2", "repo-3"].map((n) => arn3("codecommit", n)),
+    );
+    expect(st.find((s: any) => s.sid === "WriteBuildLogs").resources).toEqual(
+      ["repo-1", "repo-2", "repo-3"].map((n) => `${arn3("logs", `log-group:/aws/codebuild/backlog-mirror-mirror-${n}`)}:*`),
+    );
+  });
+});
+
+describe("API Gateway role", () => {
+  test("can be assumed by API Gateway", () => {
+    expect(policyDocument(synth, role(synth, "backlog-mirror-webhook").assume_role_policy).statement).toEqual([
+      { effect: "Allow", actions: ["sts:AssumeRole"], principals: [{ type: "Service", identifiers: ["apigateway.amazonaws.com"] }] },
+    ]);
+  });
+
+  test("may only start the sync projects, named exactly", () => {
+    expect(statements(synth, "start-build")).toEqual([
+      {
+        sid: "StartSyncBuilds",
+        effect: "Allow",
+        actions: ["codebuild:StartBuild"],
+        resources: [arn("codebuild", "project/backlog-mirror-mirror-demo-web-app")],
+      },
+    ]);
+    expect(policy(synth, "start-build").role).toBe(`\${aws_iam_role.${Object.entries(synth.resource.aws_iam_role).find(([, r]) => r.name === "backlog-mirror-webhook")![0]}.id}`);
+  });
+});

@@ -1,0 +1,136 @@
+import { addressOf, configWithRepositories, exampleConfig, onlyResource, refOf, resources, synthStack } from "../test/support/synth";
+
+const synth = synthStack(exampleConfig());
+const project = onlyResource(synth, "aws_codebuild_project");
+
+describe("sync project", () => {
+  test("is named after the prefix and the CodeCommit repository, with no source and no artifacts", () => {
+    expect(project.name).toBe("backlog-mirror-mirror-demo-web-app");
+    expect(project.source.type).toBe("NO_SOURCE");
+    expect(project.artifacts).toEqual({ type: "NO_ARTIFACTS" });
+    expect(project.project_visibility).toBe("PRIVATE");
+  });
+
+  test("runs on a current ARM standard image, small, privileged for the EFS mount", () => {
+    expect(project.environment).toEqual({
+      type: "ARM_CONTAINER",
+      image: "aws/codebuild/amazonlinux-aarch64-standard:3.0",
+      compute_type: "BUILD_GENERAL1_SMALL",
+      image_pull_credentials_type: "CODEBUILD",
+      privileged_mode: true,
+    });
+  });
+
+  test("runs in the configured VPC and subnets with the build security group", () => {
+    const buildSg = resources(synth, "aws_security_group").find((g) => g.name === "backlog-mirror-codebuild")!;
+    expect(project.vpc_config).toEqual({
+      vpc_id: "vpc-0123456789abcdef0",
+      subnets: ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
+      security_group_ids: [refOf(synth, "aws_security_group", buildSg)],
+    });
+  });
+
+  test("mounts the shared EFS file system at /mnt/shared as repo_dir", () => {
+    const fs = onlyResource(synth, "aws_efs_file_system");
+    expect(project.file_system_locations).toEqual([
+      {
+        type: "EFS",
+        identifier: "repo_dir",
+        location: `${refOf(synth, "aws_efs_file_system", fs, "dns_name")}:/`,
+        mount_point: "/mnt/shared",
+      },
+    ]);
+  });
+
+  test("caches in the cache bucket under its own prefix, logs to its own log group", () => {
+    const bucket = onlyResource(synth, "aws_s3_bucket");
+    const logGroup = onlyResource(synth, "aws_cloudwatch_log_group");
+    expect(project.cache).toEqual({
+      type: "S3",
+      location: `${refOf(synth, "aws_s3_bucket", bucket, "bucket")}/backlog-mirror-mirror-demo-web-app`,
+    });
+    expect(logGroup).toMatchObject({ name: "/aws/codebuild/backlog-mirror-mirror-demo-web-app", retention_in_days: 30 });
+    expect(project.logs_config).toEqual({
+      cloudwatch_logs: { status: "ENABLED", group_name: refOf(synth, "aws_cloudwatch_log_group", logGroup, "name") },
+    });
+  });
+
+  test("times out after 5 minutes, 10 in the queue, one build at a time (seed defaults)", () => {
+    expect(project).toMatchObject({ build_timeout: 5, queued_timeout: 10, concurrent_build_limit: 1 });
+  });
+
+  test("uses the build role and waits for its VPC policy and the mount targets", () => {
+    const role = resources(synth, "aws_iam_role").find((r) => r.name === "backlog-mirror-codebuild")!;
+    expect(project.service_role).toBe(refOf(synth, "aws_iam_role", role, "arn"));
+    const vpcPolicy = resources(synth, "aws_iam_role_policy").find((p) => p.name === "vpc-access")!;
+    const mountTargets = resources(synth, "aws_efs_mount_target");
+    expect(project.depends_on.sort()).toEqual(
+      [
+        addressOf(synth, "aws_iam_role_policy", vpcPolicy),
+        ...mountTargets.map((m) => addressOf(synth, "aws_efs_mount_target", m)),
+      ].sort(),
+    );
+  });
+
+  test("build settings from the configuration reach the project", () => {
+    const config = {
+      ...exampleConfig(),
+      build: { timeoutMinutes: 20, queuedTimeoutMinutes: 30, computeType: "BUILD_GENERAL1_MEDIUM" as const, concurrentBuildLimit: 2 },
+    };
+    const p = onlyResource(synthStack(config), "aws_codebuild_project");
+    expect(p).toMatchObject({ build_timeout: 20, queued_timeout: 30, concurrent_build_limit: 2 });
+    expect(p.environment.compute_type).toBe("BUILD_GENERAL1_MEDIUM");
+  });
+});
+
+describe("CodeCommit repository", () => {
+  test("is created with the configured name and a description that says it is a mirror", () => {
+    const repo = onlyResource(synth, "aws_codecommit_repository");
+    expect(repo.repository_name).toBe("demo-web-app");
+    expect(repo.description).toBe(
+      "Mirror of Backlog example-space@example-space.git.backlog.jp:/DEMO/web-app.git, written by the sync build backlog-mirror-mirror-demo-web-app. Do not push here.",
+    );
+  });
+
+  test("defaults to the Backlog repository name", () => {
+    const config = exampleConfig();
+    config.repositories = [{ projectKey: "DEMO", repository: "web-app" }];
+    expect(onlyResource(synthStack(config), "aws_codecommit_repository").repository_name).toBe("web-app");
+  });
+});
+
+describe("one and three repositories", () => {
+  const count = (n: number) => {
+    const s = synthStack(configWithRepositories(n));
+    return Object.fromEntries(Object.entries(s.resource).map(([type, byName]) => [type, Object.keys(byName).length]));
+  };
+  const one = count(1);
+  const three = count(3);
+
+  test.each([
+    "aws_codecommit_repository",
+    "aws_codebuild_project",
+    "aws_cloudwatch_log_group",
+    "aws_api_gateway_method",
+    "aws_api_gateway_integration",
+    "aws_api_gateway_method_response",
+    "aws_api_gateway_integration_response",
+  ])("%s is per repository", (type) => {
+    expect([one[type], three[type]]).toEqual([1, 3]);
+  });
+
+  test.each([
+    "aws_api_gateway_rest_api",
+    "aws_api_gateway_deployment",
+    "aws_api_gateway_stage",
+    "aws_efs_file_system",
+    "aws_s3_bucket",
+    "aws_s3_bucket_policy",
+    "aws_security_group",
+    "aws_iam_role",
+    "aws_iam_role_policy",
+    "aws_efs_mount_target",
+  ])("%s is shared", (type) => {
+    expect(three[type]).toBe(one[type]);
+  });
+});

@@ -1,0 +1,57 @@
+import { exampleConfig, onlyResource, refOf, synthStack } from "../test/support/synth";
+
+const synth = synthStack(exampleConfig());
+
+describe("stack", () => {
+  test("keeps state in the configured S3 bucket, encrypted, locked with an S3 lock object", () => {
+    expect(synth.terraform.backend).toEqual({
+      s3: {
+        bucket: "example-terraform-state-123456789012",
+        key: "backlog-mirror/terraform.tfstate",
+        region: "ap-northeast-1",
+        encrypt: true,
+        use_lockfile: true,
+      },
+    });
+  });
+
+  test("requires Terraform 1.10 or later (S3 lock files) and pins the AWS provider 5.100.0", () => {
+    expect(synth.terraform.required_version).toBe(">= 1.10");
+    expect(synth.terraform.required_providers).toEqual({ aws: { source: "aws", version: "5.100.0" } });
+  });
+
+  test("configures the provider's region and the configured tags as default tags", () => {
+    expect(synth.provider.aws).toEqual([
+      { region: "ap-northeast-1", default_tags: [{ tags: { Project: "backlog-mirror", ManagedBy: "terraform" } }] },
+    ]);
+  });
+
+  test("sets no default tags when none are configured", () => {
+    const { tags: _tags, ...rest } = exampleConfig();
+    expect(synthStack(rest).provider.aws).toEqual([{ region: "ap-northeast-1" }]);
+  });
+
+  test("outputs each repository's webhook URL, clone URLs, project and log group", () => {
+    const stage = onlyResource(synth, "aws_api_gateway_stage");
+    const repo = onlyResource(synth, "aws_codecommit_repository");
+    const logGroup = onlyResource(synth, "aws_cloudwatch_log_group");
+    expect(synth.output.repositories.value).toEqual({
+      "DEMO/web-app": {
+        webhook_url: `${refOf(synth, "aws_api_gateway_stage", stage, "invoke_url")}/DEMO/web-app`,
+        codecommit_repository: "demo-web-app",
+        clone_url_http: refOf(synth, "aws_codecommit_repository", repo, "clone_url_http"),
+        clone_url_ssh: refOf(synth, "aws_codecommit_repository", repo, "clone_url_ssh"),
+        build_project: "backlog-mirror-mirror-demo-web-app",
+        log_group: refOf(synth, "aws_cloudwatch_log_group", logGroup, "name"),
+      },
+    });
+    expect(synth.output.repositories.description).toMatch(/webhook_url to paste into Backlog/);
+    expect(synth.output.webhook_base_url.value).toBe(refOf(synth, "aws_api_gateway_stage", stage, "invoke_url"));
+  });
+
+  test("puts no secret, no key material and no loopback address into the configuration", () => {
+    const text = JSON.stringify(synth);
+    expect(text).not.toMatch(/PRIVATE KEY|127\.0\.0\.1|localhost/);
+    expect(synth.resource.aws_ssm_parameter).toBeUndefined();
+  });
+});

@@ -1,0 +1,129 @@
+import { exampleConfig, onlyResource, policyDocument, refOf, resources, synthStack } from "../test/support/synth";
+
+const synth = synthStack(exampleConfig());
+const fs = onlyResource(synth, "aws_efs_file_system");
+const bucket = onlyResource(synth, "aws_s3_bucket");
+const bucketRef = refOf(synth, "aws_s3_bucket", bucket);
+const buildSg = resources(synth, "aws_security_group").find((g) => g.name === "backlog-mirror-codebuild")!;
+const efsSg = resources(synth, "aws_security_group").find((g) => g.name === "backlog-mirror-efs")!;
+
+describe("EFS", () => {
+  test("is encrypted, general purpose and bursting", () => {
+    expect(fs).toMatchObject({ encrypted: true, performance_mode: "generalPurpose", throughput_mode: "bursting" });
+  });
+
+  test("has automatic backups disabled (the mirrors are rebuilt from Backlog)", () => {
+    expect(onlyResource(synth, "aws_efs_backup_policy")).toEqual({
+      file_system_id: refOf(synth, "aws_efs_file_system", fs),
+      backup_policy: { status: "DISABLED" },
+    });
+  });
+
+  test("has one mount target in each configured subnet, behind the EFS security group", () => {
+    const targets = resources(synth, "aws_efs_mount_target");
+    expect(targets.map((t) => t.subnet_id)).toEqual(["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]);
+    for (const t of targets) {
+      expect(t.file_system_id).toBe(refOf(synth, "aws_efs_file_system", fs));
+      expect(t.security_groups).toEqual([refOf(synth, "aws_security_group", efsSg)]);
+    }
+  });
+});
+
+describe("security groups", () => {
+  test("are both in the configured VPC and have no inline rules", () => {
+    for (const g of [buildSg, efsSg]) {
+      expect(g.vpc_id).toBe("vpc-0123456789abcdef0");
+      expect(g.ingress).toBeUndefined();
+      expect(g.egress).toBeUndefined();
+    }
+  });
+
+  test("let builds out only on SSH and HTTPS to the internet and NFS to the EFS group", () => {
+    const egress = resources(synth, "aws_vpc_security_group_egress_rule")
+      .filter((r) => r.security_group_id === refOf(synth, "aws_security_group", buildSg))
+      .map(({ ip_protocol, from_port, to_port, cidr_ipv4, referenced_security_group_id }) => ({
+        ip_protocol,
+        from_port,
+        to_port,
+        to: cidr_ipv4 ?? referenced_security_group_id,
+      }))
+      .sort((a, b) => a.from_port - b.from_port);
+    expect(egress).toEqual([
+      { ip_protocol: "tcp", from_port: 22, to_port: 22, to: "0.0.0.0/0" },
+      { ip_protocol: "tcp", from_port: 443, to_port: 443, to: "0.0.0.0/0" },
+      { ip_protocol: "tcp", from_port: 2049, to_port: 2049, to: refOf(synth, "aws_security_group", efsSg) },
+    ]);
+    expect(resources(synth, "aws_vpc_security_group_egress_rule")).toHaveLength(3);
+  });
+
+  test("admit NFS to EFS from the build group only, and nothing into the builds", () => {
+    expect(resources(synth, "aws_vpc_security_group_ingress_rule")).toEqual([
+      expect.objectContaining({
+        security_group_id: refOf(synth, "aws_security_group", efsSg),
+        ip_protocol: "tcp",
+        from_port: 2049,
+        to_port: 2049,
+        referenced_security_group_id: refOf(synth, "aws_security_group", buildSg),
+      }),
+    ]);
+    expect(resources(synth, "aws_vpc_security_group_ingress_rule")[0].cidr_ipv4).toBeUndefined();
+  });
+});
+
+describe("cache bucket", () => {
+  test("is named PREFIX-build-cache-ACCOUNT", () => {
+    const account = Object.keys(synth.data.aws_caller_identity)[0];
+    expect(bucket.bucket).toBe(`backlog-mirror-build-cache-\${data.aws_caller_identity.${account}.account_id}`);
+  });
+
+  test("encrypts with AES256", () => {
+    expect(onlyResource(synth, "aws_s3_bucket_server_side_encryption_configuration")).toEqual({
+      bucket: bucketRef,
+      rule: [{ apply_server_side_encryption_by_default: { sse_algorithm: "AES256" } }],
+    });
+  });
+
+  test("blocks all public access and disables ACLs", () => {
+    expect(onlyResource(synth, "aws_s3_bucket_public_access_block")).toEqual({
+      bucket: bucketRef,
+      block_public_acls: true,
+      block_public_policy: true,
+      ignore_public_acls: true,
+      restrict_public_buckets: true,
+    });
+    expect(onlyResource(synth, "aws_s3_bucket_ownership_controls")).toEqual({
+      bucket: bucketRef,
+      rule: { object_ownership: "BucketOwnerEnforced" },
+    });
+  });
+
+  test("expires objects after 30 days and aborts multipart uploads after 7", () => {
+    expect(onlyResource(synth, "aws_s3_bucket_lifecycle_configuration")).toEqual({
+      bucket: bucketRef,
+      rule: [
+        {
+          id: "expire-cache",
+          status: "Enabled",
+          filter: [{ prefix: "" }],
+          expiration: [{ days: 30 }],
+          abort_incomplete_multipart_upload: [{ days_after_initiation: 7 }],
+        },
+      ],
+    });
+  });
+
+  test("denies every request that is not over TLS", () => {
+    const policy = onlyResource(synth, "aws_s3_bucket_policy");
+    expect(policy.bucket).toBe(bucketRef);
+    expect(policyDocument(synth, policy.policy).statement).toEqual([
+      {
+        sid: "DenyInsecureTransport",
+        effect: "Deny",
+        principals: [{ type: "*", identifiers: ["*"] }],
+        actions: ["s3:*"],
+        resources: [refOf(synth, "aws_s3_bucket", bucket, "arn"), `${refOf(synth, "aws_s3_bucket", bucket, "arn")}/*`],
+        condition: [{ test: "Bool", variable: "aws:SecureTransport", values: ["false"] }],
+      },
+    ]);
+  });
+});

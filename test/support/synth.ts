@@ -1,0 +1,78 @@
+/** Helpers for the unit tests: configurations and parsed synthesized stacks. */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { Testing } from "cdktf";
+import { MirrorStack } from "../../main";
+import type { StackConfig } from "../../lib/validation";
+
+export const ROOT = path.resolve(__dirname, "..", "..");
+
+/** The shipped example configuration, parsed (a fresh copy each call). */
+export function exampleConfig(): StackConfig {
+  return JSON.parse(readFileSync(path.join(ROOT, "config", "example.json"), "utf8")) as StackConfig;
+}
+
+/** The example with `n` repositories: DEMO/repo-1 ... in two Backlog projects. */
+export function configWithRepositories(n: number): StackConfig {
+  const config = exampleConfig();
+  return {
+    ...config,
+    repositories: Array.from({ length: n }, (_, i) => ({
+      projectKey: i % 2 === 0 ? "DEMO" : "OPS",
+      repository: `repo-${i + 1}`,
+    })),
+  };
+}
+
+/** A synthesized stack, parsed. `resource[type][name]` holds the resources. */
+export interface Synth {
+  terraform: Record<string, unknown>;
+  provider: Record<string, Array<Record<string, unknown>>>;
+  resource: Record<string, Record<string, Record<string, any>>>;
+  data: Record<string, Record<string, Record<string, any>>>;
+  output: Record<string, { value: any; description?: string }>;
+}
+
+export function synthStack(config: StackConfig): Synth {
+  const app = Testing.app();
+  const stack = new MirrorStack(app, "test", config);
+  return JSON.parse(Testing.synth(stack)) as Synth;
+}
+
+/** All resources of a type, as a list. */
+export function resources(synth: Synth, type: string): Array<Record<string, any>> {
+  return Object.values(synth.resource[type] ?? {});
+}
+
+/** The one resource of a type; fails when there are zero or several. */
+export function onlyResource(synth: Synth, type: string): Record<string, any> {
+  const all = resources(synth, type);
+  if (all.length !== 1) throw new Error(`expected one ${type}, found ${all.length}`);
+  return all[0];
+}
+
+/** `type.name`: the Terraform address of the resource whose body is `body`. */
+export function addressOf(synth: Synth, type: string, body: Record<string, unknown>): string {
+  const entry = Object.entries(synth.resource[type] ?? {}).find(([, b]) => b === body);
+  if (entry === undefined) throw new Error(`no such ${type}`);
+  return `${type}.${entry[0]}`;
+}
+
+/** `${type.name.attr}` reference of the resource whose body is `body`. */
+export function refOf(synth: Synth, type: string, body: Record<string, unknown>, attr = "id"): string {
+  return `\${${addressOf(synth, type, body)}.${attr}}`;
+}
+
+/** The rendered IAM policy document data source named by a `${data.aws_iam_policy_document.X.json}` reference. */
+export function policyDocument(synth: Synth, reference: string): Record<string, any> {
+  const m = /^\$\{data\.aws_iam_policy_document\.([^.]+)\.json\}$/.exec(reference);
+  if (m === null) throw new Error(`not a policy document reference: ${reference}`);
+  return synth.data.aws_iam_policy_document[m[1]];
+}
+
+/** `${data.type.name.attr}` of the only data source of a type. */
+export function dataRef(synth: Synth, type: string, attr: string): string {
+  const names = Object.keys(synth.data[type] ?? {});
+  if (names.length !== 1) throw new Error(`expected one data.${type}, found ${names.length}`);
+  return `\${data.${type}.${names[0]}.${attr}}`;
+}
