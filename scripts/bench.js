@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+/**
+ * Synthesis benchmark: prints figures, asserts nothing (the budgets are printed beside them).
+ *
+ *   npm run bench            (builds dist/ first)
+ *   BENCH_RUNS=9 npm run bench
+ *
+ * Measures, each as the median of BENCH_RUNS runs of a fresh process:
+ *   - `npm run synth` of the example, as a user types it (npm + build + synthesis);
+ *   - `node dist/main.js` of the example: wall time and peak RSS;
+ *   - the same with 100 repositories;
+ *   - the same example synthesis with the provider package root preloaded, which is what the usual
+ *     barrel import (`import { ... } from "@cdktf/provider-aws"`) costs every process.
+ * Then runs the sync benchmark (`npm run bench:sync`) when the project has one.
+ */
+"use strict";
+const { spawnSync } = require("node:child_process");
+const { mkdtempSync, writeFileSync, readFileSync, rmSync } = require("node:fs");
+const { tmpdir } = require("node:os");
+const path = require("node:path");
+
+const ROOT = path.resolve(__dirname, "..");
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const RSS_PROBE = path.join(__dirname, "rss-probe.js");
+const work = mkdtempSync(path.join(tmpdir(), "mirror-bench-"));
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Runs a command RUNS times; returns median wall ms and median peak RSS (MB) reported by the probe. */
+function measure(label, command, args, env = {}) {
+  const walls = [];
+  const rss = [];
+  for (let i = 0; i < RUNS; i++) {
+    const rssFile = path.join(work, `rss-${i}`);
+    const start = process.hrtime.bigint();
+    const r = spawnSync(command, args, {
+      cwd: ROOT,
+      env: { ...process.env, CDKTF_OUTDIR: path.join(work, "out"), RSS_PROBE_FILE: rssFile, ...env },
+      encoding: "utf8",
+    });
+    walls.push(Number(process.hrtime.bigint() - start) / 1e6);
+    if (r.status !== 0) {
+      throw new Error(`${label} failed (${r.status}): ${r.stderr}`);
+    }
+    try {
+      rss.push(Number(readFileSync(rssFile, "utf8")) / 1024);
+    } catch {
+      // the command did not load the probe (npm itself)
+    }
+  }
+  return { label, wallMs: median(walls), rssMb: rss.length > 0 ? median(rss) : undefined };
+}
+
+function configWith(n) {
+  const config = JSON.parse(readFileSync(path.join(ROOT, "config", "example.json"), "utf8"));
+  config.repositories = Array.from({ length: n }, (_, i) => ({ projectKey: `P${i % 10}`, repository: `repo-${i}` }));
+  const file = path.join(work, `config-${n}.json`);
+  writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+const node = process.execPath;
+const probe = ["--require", RSS_PROBE];
+const results = [
+  measure("npm run synth (example, as typed)", "npm", ["run", "--silent", "synth"]),
+  measure("node dist/main.js (example)", node, [...probe, "dist/main.js"]),
+  measure("node dist/main.js (100 repositories)", node, [...probe, "dist/main.js"], { MIRROR_CONFIG: configWith(100) }),
+  measure("example with the provider package root preloaded (barrel import)", node, [
+    ...probe,
+    "--require",
+    "@cdktf/provider-aws",
+    "dist/main.js",
+  ]),
+];
+
+const fmt = (r) =>
+  `${r.label.padEnd(68)} ${r.wallMs.toFixed(0).padStart(6)} ms${r.rssMb !== undefined ? `  ${r.rssMb.toFixed(0).padStart(4)} MB peak RSS` : ""}`;
+console.log(`synthesis, median of ${RUNS} runs (fresh process each):`);
+for (const r of results) console.log(`  ${fmt(r)}`);
+const [npmSynth, example, hundred, barrel] = results;
+console.log("budgets:");
+console.log(`  npm run synth <= 1000 ms: ${npmSynth.wallMs.toFixed(0)} ms`);
+console.log(`  example peak RSS <= 150 MB: ${example.rssMb.toFixed(0)} MB`);
+console.log(`  100 repositories <= 3000 ms: ${hundred.wallMs.toFixed(0)} ms`);
+console.log(
+  `  deep imports vs barrel import >= 5x: ${(barrel.wallMs / example.wallMs).toFixed(1)}x faster, ${(barrel.rssMb / example.rssMb).toFixed(1)}x less memory`,
+);
+rmSync(work, { recursive: true, force: true });
+
+const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8"));
+if (pkg.scripts?.["bench:sync"] !== undefined) {
+  console.log("\nsync benchmark (npm run bench:sync):");
+  const r = spawnSync("npm", ["run", "--silent", "bench:sync"], { cwd: ROOT, stdio: "inherit" });
+  process.exitCode = r.status ?? 1;
+}
