@@ -46,6 +46,22 @@ export class MirrorStack extends TerraformStack {
       description: "Base URL of the webhook stage; each repository's webhook is this URL plus /PROJECT/REPO",
       value: this.mirror.webhookBaseUrl,
     });
+    new TerraformOutput(this, "alerts_topic_arn", {
+      description: "SNS topic for failed syncs and webhook 5xx answers; subscribe to it",
+      value: this.mirror.alertsTopicArn,
+    });
+    if (this.mirror.natPublicIp !== undefined) {
+      new TerraformOutput(this, "sync_egress_ip", {
+        description: "The fixed address syncs leave from (NAT gateway): admit it in Backlog's IP allowlist",
+        value: this.mirror.natPublicIp,
+      });
+    }
+    if (this.mirror.key !== undefined) {
+      new TerraformOutput(this, "kms_key_arn", {
+        description: "Customer-managed key; encrypt the SSH key parameter with it (aws ssm put-parameter --key-id)",
+        value: this.mirror.key.key.arn,
+      });
+    }
     new TerraformOutput(this, "repositories", {
       description:
         "Per Backlog repository (PROJECT/REPO): webhook_url to paste into Backlog, the CodeCommit clone URLs, the sync project and its log group",

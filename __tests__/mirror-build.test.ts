@@ -55,8 +55,9 @@ describe("sync project", () => {
     });
   });
 
-  test("times out after 5 minutes, 10 in the queue, one build at a time (seed defaults)", () => {
-    expect(project).toMatchObject({ build_timeout: 5, queued_timeout: 10, concurrent_build_limit: 1 });
+  test("times out after 5 minutes, 10 in the queue, and has no project concurrency limit (builds queue and take the mirror lock)", () => {
+    expect(project).toMatchObject({ build_timeout: 5, queued_timeout: 10 });
+    expect(project).not.toHaveProperty("concurrent_build_limit");
   });
 
   test("uses the build role and waits for its VPC policy and the mount targets", () => {
@@ -113,11 +114,16 @@ describe("one and three repositories", () => {
     "aws_cloudwatch_log_group",
     "aws_api_gateway_method",
     "aws_api_gateway_integration",
-    "aws_api_gateway_method_response",
-    "aws_api_gateway_integration_response",
   ])("%s is per repository", (type) => {
     expect([one[type], three[type]]).toEqual([1, 3]);
   });
+
+  test.each(["aws_api_gateway_method_response", "aws_api_gateway_integration_response"])(
+    "%s is per repository, one each for 200, 502 and 503",
+    (type) => {
+      expect([one[type], three[type]]).toEqual([3, 9]);
+    },
+  );
 
   test.each([
     "aws_api_gateway_rest_api",

@@ -51,14 +51,38 @@ describe("webhook integration", () => {
     expect(integration.resource_id).toBe(refOf(synth, "aws_api_gateway_resource", repoResource));
   });
 
-  test("answers 200 with the Empty model", () => {
-    expect(onlyResource(synth, "aws_api_gateway_method_response")).toMatchObject({
-      status_code: "200",
-      response_models: { "application/json": "Empty" },
-    });
-    expect(onlyResource(synth, "aws_api_gateway_integration_response").status_code).toBe(
-      refOf(synth, "aws_api_gateway_method_response", onlyResource(synth, "aws_api_gateway_method_response"), "status_code"),
+  test("answers 200 only for a started build, and 502/503 when CodeBuild refuses or fails (so Backlog retries)", () => {
+    const methodResponses = resources(synth, "aws_api_gateway_method_response");
+    expect(methodResponses.map((r) => [r.status_code, r.response_models])).toEqual([
+      ["200", { "application/json": "Empty" }],
+      ["502", { "application/json": "Empty" }],
+      ["503", { "application/json": "Empty" }],
+    ]);
+    const integrationResponses = resources(synth, "aws_api_gateway_integration_response");
+    expect(integrationResponses.map((r) => [r.status_code, r.selection_pattern])).toEqual([
+      [refOf(synth, "aws_api_gateway_method_response", methodResponses[0], "status_code"), undefined],
+      [refOf(synth, "aws_api_gateway_method_response", methodResponses[1], "status_code"), "4\\d{2}"],
+      [refOf(synth, "aws_api_gateway_method_response", methodResponses[2], "status_code"), "5\\d{2}"],
+    ]);
+  });
+
+  test("renders CodeBuild's answers into JSON bodies with a real VTL engine", () => {
+    const [ok, refused] = resources(synth, "aws_api_gateway_integration_response").map(
+      (r) => r.response_templates["application/json"] as string,
     );
+    const context = (body: Record<string, unknown>) => ({
+      input: { path: (p: string) => (p === "$.build.id" ? (body.build as any)?.id : body[p.replace("$.", "")]) },
+      util: { escapeJavaScript: (v: string) => JSON.stringify(String(v)).slice(1, -1) },
+    });
+    expect(JSON.parse(render(ok, context({ build: { id: "backlog-mirror-mirror-demo-web-app:1234" } })))).toEqual({
+      started: true,
+      buildId: "backlog-mirror-mirror-demo-web-app:1234",
+    });
+    expect(JSON.parse(render(refused, context({ __type: "AccountLimitExceededException", message: "x" })))).toEqual({
+      started: false,
+      reason: "CodeBuild refused to start the sync",
+      error: "AccountLimitExceededException",
+    });
   });
 });
 

@@ -21,6 +21,7 @@ export const BUILD_ACTIONS = {
   push: ["codecommit:GitPush"],
   parameters: ["ssm:GetParameters"],
   decrypt: ["kms:Decrypt"],
+  mirrorKey: ["kms:Decrypt", "kms:GenerateDataKey"],
   /** EC2 actions CodeBuild needs to place a build in a VPC; none supports resource-level permissions. */
   vpcDescribe: [
     "ec2:CreateNetworkInterface",
@@ -76,6 +77,16 @@ export interface MirrorIamProps {
    * @default false
    */
   readonly allowDebugSessions?: boolean;
+  /**
+   * Create the role EventBridge uses to start the scheduled re-syncs.
+   * @default false
+   */
+  readonly scheduledResync?: boolean;
+  /**
+   * Customer-managed key the builds may use (cache objects, SSM SecureStrings).
+   * @default - none
+   */
+  readonly kmsKeyArn?: string;
 }
 
 /** Both roles and their inline policies. */
@@ -86,6 +97,8 @@ export class MirrorIam extends Construct {
   public readonly apiRole: IamRole;
   /** The build role's VPC policy: projects depend on it (CodeBuild checks it on creation). */
   public readonly buildVpcPolicy: IamRolePolicy;
+  /** Role of the scheduled re-sync rules, when enabled. */
+  public readonly resyncRole?: IamRole;
 
   constructor(scope: Construct, id: string, props: MirrorIamProps) {
     super(scope, id);
@@ -172,6 +185,14 @@ export class MirrorIam extends Construct {
         condition: [{ test: "StringEquals", variable: "kms:ViaService", values: [`ssm.${ctx.region}.amazonaws.com`] }],
       },
     ];
+    if (props.kmsKeyArn !== undefined) {
+      statements.push({
+        sid: "UseMirrorKey",
+        effect: "Allow",
+        actions: [...BUILD_ACTIONS.mirrorKey],
+        resources: [props.kmsKeyArn],
+      });
+    }
     if (props.allowDebugSessions === true) {
       statements.push({
         sid: "DebugSessions",
@@ -187,6 +208,7 @@ export class MirrorIam extends Construct {
       policy: syncDocument.json,
     });
 
+    const projectArns = props.projectNames.map((n) => arn(ctx, "codebuild", `project/${n}`));
     const apiTrust = new DataAwsIamPolicyDocument(this, "ApiTrust", {
       statement: [
         {
@@ -207,7 +229,7 @@ export class MirrorIam extends Construct {
           sid: "StartSyncBuilds",
           effect: "Allow",
           actions: [...START_BUILD_ACTIONS],
-          resources: props.projectNames.map((n) => arn(ctx, "codebuild", `project/${n}`)),
+          resources: projectArns,
         },
       ],
     });
@@ -216,5 +238,28 @@ export class MirrorIam extends Construct {
       role: this.apiRole.id,
       policy: startBuild.json,
     });
+
+    if (props.scheduledResync === true) {
+      const eventsTrust = new DataAwsIamPolicyDocument(this, "ResyncTrust", {
+        statement: [
+          {
+            effect: "Allow",
+            actions: ["sts:AssumeRole"],
+            principals: [{ type: "Service", identifiers: ["events.amazonaws.com"] }],
+            condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [ctx.accountId] }],
+          },
+        ],
+      });
+      this.resyncRole = new IamRole(this, "ResyncRole", {
+        name: `${props.name}-resync`,
+        description: "Scheduled re-sync of the Backlog mirrors: starts sync builds",
+        assumeRolePolicy: eventsTrust.json,
+      });
+      new IamRolePolicy(this, "ResyncStartBuildPolicy", {
+        name: "start-build",
+        role: this.resyncRole.id,
+        policy: startBuild.json,
+      });
+    }
   }
 }

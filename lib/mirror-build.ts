@@ -26,7 +26,6 @@ export const BUILD_DEFAULTS = {
   timeoutMinutes: 5,
   queuedTimeoutMinutes: 10,
   computeType: "BUILD_GENERAL1_SMALL",
-  concurrentBuildLimit: 1,
 } as const;
 
 /** Props of {@link MirrorBuild}. */
@@ -45,6 +44,8 @@ export interface MirrorBuildProps {
   readonly fileSystemDnsName: string;
   /** Name of the build-cache bucket. */
   readonly cacheBucketName: string;
+  /** Customer-managed key for the log group and the project's cache. @default - AWS-managed */
+  readonly kmsKeyArn?: string;
   /** Resources the project must be created after (IAM policy, mount targets). */
   readonly dependsOn: ITerraformDependable[];
 }
@@ -70,6 +71,7 @@ export class MirrorBuild extends Construct {
     this.logGroup = new CloudwatchLogGroup(this, "LogGroup", {
       name: buildLogGroupName(projectName),
       retentionInDays: props.logRetentionDays,
+      kmsKeyId: props.kmsKeyArn,
     });
 
     this.project = new CodebuildProject(this, "Project", {
@@ -114,6 +116,7 @@ export class MirrorBuild extends Construct {
       queuedTimeout: build.queuedTimeoutMinutes,
       concurrentBuildLimit: build.concurrentBuildLimit,
       projectVisibility: "PRIVATE",
+      encryptionKey: props.kmsKeyArn,
       dependsOn: props.dependsOn,
     });
   }

@@ -5,12 +5,18 @@
  * repository under `PROJECT/REPO.git`), the cache bucket, both security groups and both roles.
  * Per repository: the CodeCommit repository, the CodeBuild project (its buildspec names that
  * repository only), its log group, and its webhook route `POST /PROJECT/REPO`.
+ *
+ * Around them: the webhook's resource policy, throttling and optional WAF; the scheduled re-sync;
+ * failure alerts; and, optionally, a VPC with a NAT gateway and a customer-managed KMS key.
  */
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
 import { Construct } from "constructs";
-import { MirrorIam } from "./iam";
+import { MirrorAlerts } from "./alerts";
+import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
+import { MirrorKey } from "./encryption";
+import { type ArnContext, MirrorIam, arn } from "./iam";
 import { MirrorBuild } from "./mirror-build";
 import {
   buildLogGroupName,
@@ -21,10 +27,13 @@ import {
   webhookPathParts,
 } from "./naming";
 import { MirrorNetwork } from "./network";
-import type { BacklogCodeCommitMirrorProps } from "./props";
+import type { BacklogCodeCommitMirrorProps, NetworkSettings } from "./props";
+import { DEFAULT_RESYNC_SCHEDULE, ResyncSchedule } from "./resync-schedule";
 import { MirrorStorage } from "./storage";
 import { validateMirrorProps } from "./validation";
+import { MirrorVpc } from "./vpc";
 import { WebhookApi } from "./webhook-api";
+import { DEFAULT_THROTTLE, WebhookProtection } from "./webhook-protection";
 
 /** Default retention of the build logs. */
 export const DEFAULT_LOG_RETENTION_DAYS = 30;
@@ -54,16 +63,46 @@ export class BacklogCodeCommitMirror extends Construct {
   public readonly network: MirrorNetwork;
   public readonly iam: MirrorIam;
   public readonly builds: MirrorBuild[];
+  public readonly alerts: MirrorAlerts;
+  /** Alert topic: subscribe to it for failed syncs and webhook 5xx. */
+  public readonly alertsTopicArn: string;
+  /** The VPC created when no `network` was given. */
+  public readonly vpc?: MirrorVpc;
+  /** The address syncs leave from, when the VPC was created here. */
+  public readonly natPublicIp?: string;
+  /** The customer-managed key, when `encryption.customerManagedKey` is on. */
+  public readonly key?: MirrorKey;
+  /** The source addresses allowed to call the webhook; undefined when it is open to all. */
+  public readonly webhookSourceIps?: readonly string[];
 
   constructor(scope: Construct, id: string, props: BacklogCodeCommitMirrorProps) {
     super(scope, id);
     validateMirrorProps(props);
-    const { name, backlog, network } = props;
+    const { name, backlog } = props;
 
     const account = new DataAwsCallerIdentity(this, "Account");
     const partition = new DataAwsPartition(this, "Partition");
     const region = new DataAwsRegion(this, "Region");
-    const arnContext = { partition: partition.partition, region: region.name, accountId: account.accountId };
+    const arnContext: ArnContext = { partition: partition.partition, region: region.name, accountId: account.accountId };
+
+    let network: NetworkSettings;
+    if (props.network !== undefined) {
+      network = props.network;
+    } else {
+      this.vpc = new MirrorVpc(this, "Vpc", { name });
+      this.natPublicIp = this.vpc.natEip.publicIp;
+      network = { vpcId: this.vpc.vpc.id, subnetIds: this.vpc.privateSubnets.map((s) => s.id) };
+    }
+
+    const projectNames = props.repositories.map((r) => buildProjectName(name, r));
+    if (props.encryption?.customerManagedKey === true) {
+      this.key = new MirrorKey(this, "Key", {
+        name,
+        arnContext,
+        logGroupPattern: buildLogGroupName(`${name}-mirror-*`),
+      });
+    }
+    const kmsKeyArn = this.key?.key.arn;
 
     this.network = new MirrorNetwork(this, "Network", { name, vpcId: network.vpcId });
     this.storage = new MirrorStorage(this, "Storage", {
@@ -71,9 +110,10 @@ export class BacklogCodeCommitMirror extends Construct {
       accountId: account.accountId,
       subnetIds: network.subnetIds,
       fileSystemSecurityGroupId: this.network.fileSystemSecurityGroup.id,
+      kmsKeyArn,
     });
 
-    const projectNames = props.repositories.map((r) => buildProjectName(name, r));
+    const resyncEnabled = props.resync?.enabled !== false;
     this.iam = new MirrorIam(this, "Iam", {
       name,
       arnContext,
@@ -84,6 +124,8 @@ export class BacklogCodeCommitMirror extends Construct {
       cacheBucketArn: this.storage.cacheBucket.arn,
       subnetIds: network.subnetIds,
       allowDebugSessions: props.build?.allowDebugSessions,
+      scheduledResync: resyncEnabled,
+      kmsKeyArn,
     });
 
     this.builds = props.repositories.map(
@@ -100,16 +142,23 @@ export class BacklogCodeCommitMirror extends Construct {
           securityGroupId: this.network.buildSecurityGroup.id,
           fileSystemDnsName: this.storage.fileSystem.dnsName,
           cacheBucketName: this.storage.cacheBucket.bucket,
+          kmsKeyArn,
           // CodeBuild checks the role's VPC permissions on creation; a build needs its mount target.
           dependsOn: [this.iam.buildVpcPolicy, ...this.storage.mountTargets],
         }),
     );
 
+    const webhook = props.webhook ?? {};
+    this.webhookSourceIps =
+      webhook.allowAnySource === true
+        ? undefined
+        : [...(webhook.allowedSourceIps ?? BACKLOG_WEBHOOK_SOURCE_IPS), ...(webhook.additionalSourceIps ?? [])];
     this.webhook = new WebhookApi(this, "Webhook", {
       name,
       partition: partition.partition,
       region: region.name,
       credentialsRoleArn: this.iam.apiRole.arn,
+      sourceIps: this.webhookSourceIps,
       routes: props.repositories.map((r, i) => ({
         key: repositoryKey(r),
         pathParts: webhookPathParts(r),
@@ -117,6 +166,35 @@ export class BacklogCodeCommitMirror extends Construct {
       })),
     });
     this.webhookBaseUrl = this.webhook.stage.invokeUrl;
+    new WebhookProtection(this, "WebhookProtection", {
+      name,
+      restApiId: this.webhook.api.id,
+      stageName: this.webhook.stage.stageName,
+      stageArn: this.webhook.stage.arn,
+      throttleRateLimit: webhook.throttleRateLimit ?? DEFAULT_THROTTLE.rateLimit,
+      throttleBurstLimit: webhook.throttleBurstLimit ?? DEFAULT_THROTTLE.burstLimit,
+      wafRateLimitPer5Minutes: webhook.wafRateLimitPer5Minutes,
+    });
+
+    if (resyncEnabled && this.iam.resyncRole !== undefined) {
+      new ResyncSchedule(this, "Resync", {
+        name,
+        schedule: props.resync?.schedule ?? DEFAULT_RESYNC_SCHEDULE,
+        projectArns: projectNames.map((n) => arn(arnContext, "codebuild", `project/${n}`)),
+        roleArn: this.iam.resyncRole.arn,
+      });
+    }
+
+    this.alerts = new MirrorAlerts(this, "Alerts", {
+      name,
+      accountId: account.accountId,
+      projectNames,
+      apiName: this.webhook.api.name,
+      stageName: this.webhook.stage.stageName,
+      emails: props.alerts?.emails ?? [],
+      kmsKeyArn,
+    });
+    this.alertsTopicArn = this.alerts.topic.arn;
 
     this.repositories = props.repositories.map((r, i) => {
       const build = this.builds[i];

@@ -80,6 +80,83 @@ export interface RepositoryMirrorSpec {
   readonly codecommitRepository?: string;
 }
 
+/** Who may call the webhook API, and how often. */
+export interface WebhookSettings {
+  /**
+   * Source addresses (IPv4 CIDR) allowed to call the API, replacing Backlog's published list.
+   * A change redeploys the API.
+   * @default - Backlog's published webhook sender addresses (`BACKLOG_WEBHOOK_SOURCE_IPS`)
+   */
+  readonly allowedSourceIps?: string[];
+
+  /**
+   * Source addresses (IPv4 CIDR) allowed in addition to `allowedSourceIps`.
+   * @default - none
+   */
+  readonly additionalSourceIps?: string[];
+
+  /**
+   * Open the API to every source address (no resource policy). Anyone who knows the URL can then
+   * start the configured syncs.
+   * @default false
+   */
+  readonly allowAnySource?: boolean;
+
+  /**
+   * Stage-wide throttling: steady requests per second.
+   * @default 10
+   */
+  readonly throttleRateLimit?: number;
+
+  /**
+   * Stage-wide throttling: burst size.
+   * @default 40
+   */
+  readonly throttleBurstLimit?: number;
+
+  /**
+   * Attach a WAFv2 web ACL with a rate-based rule that blocks a source address sending more than this
+   * many requests in 5 minutes (100 to 2,000,000,000). Costs about USD 6 a month plus requests.
+   * @default - no web ACL
+   */
+  readonly wafRateLimitPer5Minutes?: number;
+}
+
+/** The scheduled re-sync that heals a missed webhook. */
+export interface ResyncSettings {
+  /**
+   * Run a sync of every repository on this EventBridge schedule expression.
+   * @default "rate(1 hour)"
+   */
+  readonly schedule?: string;
+
+  /**
+   * Turn the schedule off.
+   * @default true
+   */
+  readonly enabled?: boolean;
+}
+
+/** Where failures are reported. */
+export interface AlertSettings {
+  /**
+   * E-mail addresses subscribed to the alert topic (each must confirm the subscription).
+   * @default - none (subscribe to the `alerts_topic_arn` output yourself)
+   */
+  readonly emails?: string[];
+}
+
+/** Optional customer-managed encryption. */
+export interface EncryptionSettings {
+  /**
+   * Create a customer-managed KMS key (rotation on) and use it for the log groups, EFS, the cache
+   * bucket and the alert topic; the build role may decrypt SSM parameters encrypted with it.
+   * Turning it on or off replaces the EFS file system (the mirrors are re-cloned).
+   * @default false
+   */
+  readonly customerManagedKey?: boolean;
+}
+
 /** Settings of the CodeBuild projects that run the sync. */
 export interface BuildSettings {
   /**
@@ -101,8 +178,10 @@ export interface BuildSettings {
   readonly computeType?: "BUILD_GENERAL1_SMALL" | "BUILD_GENERAL1_MEDIUM" | "BUILD_GENERAL1_LARGE";
 
   /**
-   * Builds of one repository that may run at once; a StartBuild beyond it is refused by CodeBuild.
-   * @default 1
+   * Builds of one repository that may run at once; a StartBuild beyond it is refused by CodeBuild
+   * (the webhook then answers 5xx and Backlog retries). Without a limit, builds queue and serialise on
+   * the mirror's lock, each fetching after it gets the lock, so no push is left unmirrored.
+   * @default - no project limit (the account's concurrency applies)
    */
   readonly concurrentBuildLimit?: number;
 
@@ -131,8 +210,36 @@ export interface BacklogCodeCommitMirrorProps {
   /** The Backlog space and how to authenticate to it. */
   readonly backlog: BacklogSettings;
 
-  /** Where the builds run. */
-  readonly network: NetworkSettings;
+  /**
+   * Where the builds run.
+   * @default - a new VPC with two private subnets and a NAT gateway with an Elastic IP (a fixed
+   * egress address that a Backlog space with an IP allowlist can admit)
+   */
+  readonly network?: NetworkSettings;
+
+  /**
+   * Who may call the webhook.
+   * @default - Backlog's sender addresses only, 10 requests/s (burst 40), no WAF
+   */
+  readonly webhook?: WebhookSettings;
+
+  /**
+   * Scheduled re-sync of every repository.
+   * @default - hourly
+   */
+  readonly resync?: ResyncSettings;
+
+  /**
+   * Failure alerts.
+   * @default - an SNS topic with no subscription
+   */
+  readonly alerts?: AlertSettings;
+
+  /**
+   * Customer-managed encryption.
+   * @default - AWS-managed keys
+   */
+  readonly encryption?: EncryptionSettings;
 
   /** The repositories to mirror: at least one, no duplicates. */
   readonly repositories: RepositoryMirrorSpec[];

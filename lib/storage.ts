@@ -29,6 +29,11 @@ export interface MirrorStorageProps {
   readonly subnetIds: string[];
   /** Security group of the mount targets. */
   readonly fileSystemSecurityGroupId: string;
+  /**
+   * Customer-managed key for EFS and the bucket. Adding or removing it replaces the file system.
+   * @default - AWS-managed encryption (EFS: aws/elasticfilesystem, S3: SSE-S3 AES256)
+   */
+  readonly kmsKeyArn?: string;
 }
 
 /** EFS for the mirrors, S3 for the build cache. */
@@ -44,6 +49,7 @@ export class MirrorStorage extends Construct {
       performanceMode: "generalPurpose",
       throughputMode: "bursting",
       encrypted: true,
+      kmsKeyId: props.kmsKeyArn,
       tags: { Name: `${props.name}-mirrors` },
     });
     // The mirrors are a cache of Backlog: rebuilt by the next sync, not worth backing up.
@@ -70,7 +76,14 @@ export class MirrorStorage extends Construct {
     });
     new S3BucketServerSideEncryptionConfigurationA(this, "CacheEncryption", {
       bucket: this.cacheBucket.id,
-      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }],
+      rule: [
+        props.kmsKeyArn === undefined
+          ? { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }
+          : {
+              applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: props.kmsKeyArn },
+              bucketKeyEnabled: true,
+            },
+      ],
     });
     new S3BucketPublicAccessBlock(this, "CachePublicAccessBlock", {
       bucket: this.cacheBucket.id,

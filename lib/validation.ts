@@ -142,6 +142,56 @@ const buildSchema = z.strictObject(
   { error: "must be an object" },
 );
 
+/** An IPv4 CIDR block such as 203.0.113.0/24. */
+function isIpv4Cidr(v: string): boolean {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(v);
+  return m !== null && m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32;
+}
+
+const cidrList = z
+  .array(
+    z.string({ error: "must be an IPv4 CIDR block such as 203.0.113.0/24" }).refine(isIpv4Cidr, "must be an IPv4 CIDR block such as 203.0.113.0/24"),
+    { error: "must be a list of IPv4 CIDR blocks" },
+  )
+  .max(200, "must list at most 200 address ranges");
+
+const webhookSchema = z.strictObject(
+  {
+    allowedSourceIps: cidrList.min(1, "must list at least one address range (use allowAnySource to open the API)").optional(),
+    additionalSourceIps: cidrList.optional(),
+    allowAnySource: z.boolean({ error: "must be true or false" }).optional(),
+    throttleRateLimit: integer(1, 10000).optional(),
+    throttleBurstLimit: integer(1, 5000).optional(),
+    wafRateLimitPer5Minutes: integer(100, 2_000_000_000).optional(),
+  },
+  { error: "must be an object" },
+);
+
+const SCHEDULE_RE = /^(rate\((1 (minute|hour|day)|([2-9]|[1-9]\d{1,4}) (minutes|hours|days))\)|cron\([0-9A-Za-z*?,/#L\- ]{11,100}\))$/;
+
+const resyncSchema = z.strictObject(
+  {
+    schedule: pattern(SCHEDULE_RE, 'an EventBridge schedule expression such as "rate(1 hour)", "rate(30 minutes)" or "cron(0 * * * ? *)"').optional(),
+    enabled: z.boolean({ error: "must be true or false" }).optional(),
+  },
+  { error: "must be an object" },
+);
+
+const alertsSchema = z.strictObject(
+  {
+    emails: z
+      .array(pattern(/^[^\s@"'`$\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/, "an e-mail address"), { error: "must be a list of e-mail addresses" })
+      .max(20, "must list at most 20 addresses")
+      .optional(),
+  },
+  { error: "must be an object" },
+);
+
+const encryptionSchema = z.strictObject(
+  { customerManagedKey: z.boolean({ error: "must be true or false" }).optional() },
+  { error: "must be an object" },
+);
+
 const retentionMessage = `must be one of the retention periods CloudWatch Logs accepts (${LOG_RETENTION_DAYS.join(", ")})`;
 
 /** Fields shared by the construct props and the stack configuration. */
@@ -155,7 +205,11 @@ const mirrorShape = {
     .refine((v) => (LOG_RETENTION_DAYS as readonly number[]).includes(v), retentionMessage)
     .optional(),
   backlog: backlogSchema,
-  network: networkSchema,
+  network: networkSchema.optional(),
+  webhook: webhookSchema.optional(),
+  resync: resyncSchema.optional(),
+  alerts: alertsSchema.optional(),
+  encryption: encryptionSchema.optional(),
   repositories: z
     .array(repositorySchema, { error: "must be a list of repositories" })
     .min(1, "must list at least one repository")
@@ -183,8 +237,24 @@ function crossFieldRules(v: BacklogCodeCommitMirrorProps, ctx: Ctx): void {
     });
   }
 
+  const w = v.webhook;
+  if (w?.allowAnySource === true && (w.allowedSourceIps !== undefined || w.additionalSourceIps !== undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["webhook", "allowAnySource"],
+      message: "must not be true while allowedSourceIps or additionalSourceIps is set (an open API ignores them); remove one",
+    });
+  }
+  if (w?.throttleRateLimit !== undefined && w.throttleBurstLimit !== undefined && w.throttleBurstLimit < w.throttleRateLimit) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["webhook", "throttleBurstLimit"],
+      message: `must be at least throttleRateLimit (${w.throttleRateLimit})`,
+    });
+  }
+
   const subnetSeen = new Set<string>();
-  v.network.subnetIds.forEach((s, i) => {
+  (v.network?.subnetIds ?? []).forEach((s, i) => {
     if (subnetSeen.has(s)) {
       ctx.addIssue({ code: "custom", path: ["network", "subnetIds", i], message: "must not repeat a subnet id" });
     }

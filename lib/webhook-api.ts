@@ -8,16 +8,19 @@
  */
 import { createHash } from "node:crypto";
 import { ApiGatewayDeployment } from "@cdktf/provider-aws/lib/api-gateway-deployment";
+import { ApiGatewayGatewayResponse } from "@cdktf/provider-aws/lib/api-gateway-gateway-response";
 import { ApiGatewayIntegration } from "@cdktf/provider-aws/lib/api-gateway-integration";
 import { ApiGatewayIntegrationResponse } from "@cdktf/provider-aws/lib/api-gateway-integration-response";
 import { ApiGatewayMethod } from "@cdktf/provider-aws/lib/api-gateway-method";
 import { ApiGatewayMethodResponse } from "@cdktf/provider-aws/lib/api-gateway-method-response";
 import { ApiGatewayResource } from "@cdktf/provider-aws/lib/api-gateway-resource";
 import { ApiGatewayRestApi } from "@cdktf/provider-aws/lib/api-gateway-rest-api";
+import { ApiGatewayRestApiPolicy } from "@cdktf/provider-aws/lib/api-gateway-rest-api-policy";
 import { ApiGatewayStage } from "@cdktf/provider-aws/lib/api-gateway-stage";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { STAGE_NAME } from "./naming";
+import { sourceIpPolicy } from "./webhook-protection";
 
 /** The content type of Backlog's Git webhook (a form with one `payload` field). */
 export const WEBHOOK_CONTENT_TYPE = "application/x-www-form-urlencoded";
@@ -33,6 +36,37 @@ export function startBuildTemplate(projectName: string): string {
   return JSON.stringify({ projectName });
 }
 
+/**
+ * How CodeBuild's answer to StartBuild becomes the webhook's answer. For an AWS integration the
+ * selection pattern is matched against the back end's HTTP status. CodeBuild answers 400 for a
+ * refused build (project concurrency limit reached, account limit, unknown project) and 5xx for its
+ * own faults: both become 5xx here, so that Backlog retries and the alarm sees them; only a started
+ * build answers 200.
+ */
+export const INTEGRATION_RESPONSES = [
+  {
+    statusCode: "200",
+    selectionPattern: undefined,
+    template: `{"started": true, "buildId": "$util.escapeJavaScript($input.path('$.build.id'))"}`,
+  },
+  {
+    statusCode: "502",
+    selectionPattern: "4\\d{2}",
+    template: `{"started": false, "reason": "CodeBuild refused to start the sync", "error": "$util.escapeJavaScript($input.path('$.__type'))"}`,
+  },
+  {
+    statusCode: "503",
+    selectionPattern: "5\\d{2}",
+    template: `{"started": false, "reason": "CodeBuild is unavailable", "error": "$util.escapeJavaScript($input.path('$.__type'))"}`,
+  },
+] as const;
+
+/** Answer to a request for a path or method that has no route (API Gateway's default is a 403). */
+export const UNKNOWN_ROUTE_RESPONSE = {
+  statusCode: "404",
+  template: `{"message": "No webhook route here: POST /PROJECT/REPO"}`,
+} as const;
+
 /** Props of {@link WebhookApi}. */
 export interface WebhookApiProps {
   /** Prefix of the API name. */
@@ -42,6 +76,11 @@ export interface WebhookApiProps {
   readonly region: string;
   /** Role API Gateway assumes to call StartBuild. */
   readonly credentialsRoleArn: string;
+  /**
+   * Source addresses allowed to invoke the API (resource policy).
+   * @default - no resource policy: any source may call
+   */
+  readonly sourceIps?: readonly string[];
   /** One route per entry: path parts and the project it starts. */
   readonly routes: ReadonlyArray<{ readonly key: string; readonly pathParts: readonly string[]; readonly projectName: string }>;
 }
@@ -112,23 +151,46 @@ export class WebhookApi extends Construct {
         requestTemplates: { [WEBHOOK_CONTENT_TYPE]: startBuildTemplate(route.projectName) },
         passthroughBehavior: "NEVER",
       });
-      const methodResponse = new ApiGatewayMethodResponse(routeScope, "Response200", {
-        restApiId: this.api.id,
-        resourceId: resource.id,
-        httpMethod: method.httpMethod,
-        statusCode: "200",
-        responseModels: { "application/json": "Empty" },
-      });
-      const integrationResponse = new ApiGatewayIntegrationResponse(routeScope, "IntegrationResponse200", {
-        restApiId: this.api.id,
-        resourceId: resource.id,
-        httpMethod: method.httpMethod,
-        statusCode: methodResponse.statusCode,
-        dependsOn: [integration],
-      });
-      dependables.push(method, integration, methodResponse, integrationResponse);
+      for (const response of INTEGRATION_RESPONSES) {
+        const methodResponse = new ApiGatewayMethodResponse(routeScope, `Response${response.statusCode}`, {
+          restApiId: this.api.id,
+          resourceId: resource.id,
+          httpMethod: method.httpMethod,
+          statusCode: response.statusCode,
+          responseModels: { "application/json": "Empty" },
+        });
+        const integrationResponse = new ApiGatewayIntegrationResponse(
+          routeScope,
+          `IntegrationResponse${response.statusCode}`,
+          {
+            restApiId: this.api.id,
+            resourceId: resource.id,
+            httpMethod: method.httpMethod,
+            statusCode: methodResponse.statusCode,
+            selectionPattern: response.selectionPattern,
+            responseTemplates: { "application/json": response.template },
+            dependsOn: [integration],
+          },
+        );
+        dependables.push(methodResponse, integrationResponse);
+      }
+      dependables.push(method, integration);
       routes.set(route.key, { path, integration });
     }
+
+    if (props.sourceIps !== undefined) {
+      dependables.push(
+        new ApiGatewayRestApiPolicy(this, "Policy", { restApiId: this.api.id, policy: sourceIpPolicy(props.sourceIps) }),
+      );
+    }
+    dependables.push(
+      new ApiGatewayGatewayResponse(this, "UnknownRoute", {
+        restApiId: this.api.id,
+        responseType: "MISSING_AUTHENTICATION_TOKEN",
+        statusCode: UNKNOWN_ROUTE_RESPONSE.statusCode,
+        responseTemplates: { "application/json": UNKNOWN_ROUTE_RESPONSE.template },
+      }),
+    );
 
     // A deployment is a snapshot: redeploy whenever a route or its mapping changes. Only literal
     // values go into the fingerprint (token strings differ from one synthesis to the next).
@@ -137,6 +199,9 @@ export class WebhookApi extends Construct {
         JSON.stringify({
           action: "codebuild:action/StartBuild",
           parameters: START_BUILD_REQUEST_PARAMETERS,
+          responses: INTEGRATION_RESPONSES,
+          unknownRoute: UNKNOWN_ROUTE_RESPONSE,
+          sourceIps: props.sourceIps ?? "any",
           routes: props.routes.map((r) => [r.pathParts, startBuildTemplate(r.projectName)]),
         }),
       )

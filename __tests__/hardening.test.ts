@@ -1,0 +1,354 @@
+import { BACKLOG_WEBHOOK_SOURCE_IPS } from "../lib/backlog-ips";
+import { ConfigError, validateStackConfig } from "../lib/validation";
+import {
+  configWithRepositories,
+  dataRef,
+  exampleConfig,
+  onlyResource,
+  policyDocument,
+  refOf,
+  resources,
+  synthStack,
+  type Synth,
+} from "../test/support/synth";
+
+const synth = synthStack(exampleConfig());
+const api = onlyResource(synth, "aws_api_gateway_rest_api");
+const stage = onlyResource(synth, "aws_api_gateway_stage");
+const project = onlyResource(synth, "aws_codebuild_project");
+const trigger = (s: Synth) => onlyResource(s, "aws_api_gateway_deployment").triggers.redeployment;
+
+describe("who may call the webhook", () => {
+  test("a resource policy denies every source outside Backlog's published sender addresses", () => {
+    const policy = onlyResource(synth, "aws_api_gateway_rest_api_policy");
+    expect(policy.rest_api_id).toBe(refOf(synth, "aws_api_gateway_rest_api", api));
+    expect(JSON.parse(policy.policy)).toEqual({
+      Version: "2012-10-17",
+      Statement: [
+        { Sid: "AllowInvoke", Effect: "Allow", Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/*" },
+        {
+          Sid: "DenyOtherSources",
+          Effect: "Deny",
+          Principal: "*",
+          Action: "execute-api:Invoke",
+          Resource: "execute-api:/*",
+          Condition: { NotIpAddress: { "aws:SourceIp": [...BACKLOG_WEBHOOK_SOURCE_IPS] } },
+        },
+      ],
+    });
+    expect(BACKLOG_WEBHOOK_SOURCE_IPS).toHaveLength(19);
+    expect(BACKLOG_WEBHOOK_SOURCE_IPS).toContain("163.135.155.0/24");
+  });
+
+  const sourceIps = (s: Synth) =>
+    JSON.parse(onlyResource(s, "aws_api_gateway_rest_api_policy").policy).Statement[1].Condition.NotIpAddress["aws:SourceIp"];
+
+  test("the configuration can extend the list", () => {
+    const s = synthStack({ ...exampleConfig(), webhook: { additionalSourceIps: ["203.0.113.0/24"] } });
+    expect(sourceIps(s)).toEqual([...BACKLOG_WEBHOOK_SOURCE_IPS, "203.0.113.0/24"]);
+  });
+
+  test("the configuration can replace the list", () => {
+    const s = synthStack({ ...exampleConfig(), webhook: { allowedSourceIps: ["198.51.100.7/32"] } });
+    expect(sourceIps(s)).toEqual(["198.51.100.7/32"]);
+  });
+
+  test("opening the API to everyone takes an explicit switch and removes the policy", () => {
+    const s = synthStack({ ...exampleConfig(), webhook: { allowAnySource: true } });
+    expect(s.resource.aws_api_gateway_rest_api_policy).toBeUndefined();
+  });
+
+  test("a policy change redeploys the API, and the deployment waits for the policy", () => {
+    const changed = synthStack({ ...exampleConfig(), webhook: { additionalSourceIps: ["203.0.113.0/24"] } });
+    expect(trigger(changed)).not.toBe(trigger(synth));
+    const open = synthStack({ ...exampleConfig(), webhook: { allowAnySource: true } });
+    expect(trigger(open)).not.toBe(trigger(synth));
+    const policyAddress = `aws_api_gateway_rest_api_policy.${Object.keys(synth.resource.aws_api_gateway_rest_api_policy)[0]}`;
+    expect(onlyResource(synth, "aws_api_gateway_deployment").depends_on).toContain(policyAddress);
+  });
+
+  test("requests to unknown paths get 404, never a build", () => {
+    expect(onlyResource(synth, "aws_api_gateway_gateway_response")).toEqual({
+      rest_api_id: refOf(synth, "aws_api_gateway_rest_api", api),
+      response_type: "MISSING_AUTHENTICATION_TOKEN",
+      status_code: "404",
+      response_templates: { "application/json": '{"message": "No webhook route here: POST /PROJECT/REPO"}' },
+    });
+  });
+
+  test("the stage is throttled to 10 requests/s with bursts of 40 by default, configurable", () => {
+    const settings = onlyResource(synth, "aws_api_gateway_method_settings");
+    expect(settings).toEqual({
+      rest_api_id: refOf(synth, "aws_api_gateway_rest_api", api),
+      stage_name: refOf(synth, "aws_api_gateway_stage", stage, "stage_name"),
+      method_path: "*/*",
+      settings: { throttling_rate_limit: 10, throttling_burst_limit: 40, metrics_enabled: true },
+    });
+    const s = synthStack({ ...exampleConfig(), webhook: { throttleRateLimit: 2, throttleBurstLimit: 5 } });
+    expect(onlyResource(s, "aws_api_gateway_method_settings").settings).toMatchObject({
+      throttling_rate_limit: 2,
+      throttling_burst_limit: 5,
+    });
+  });
+
+  test("has no web ACL unless asked for; then a rate-based rule per source address on the stage", () => {
+    expect(synth.resource.aws_wafv2_web_acl).toBeUndefined();
+    const s = synthStack({ ...exampleConfig(), webhook: { wafRateLimitPer5Minutes: 300 } });
+    const acl = onlyResource(s, "aws_wafv2_web_acl");
+    expect(acl).toMatchObject({ name: "backlog-mirror-webhook", scope: "REGIONAL", default_action: { allow: {} } });
+    expect(JSON.parse(acl.rule_json)).toEqual([
+      {
+        Name: "rate-limit-per-source",
+        Priority: 0,
+        Action: { Block: {} },
+        Statement: { RateBasedStatement: { Limit: 300, AggregateKeyType: "IP" } },
+        VisibilityConfig: { CloudWatchMetricsEnabled: true, MetricName: "backlog-mirror-webhook-rate-limit", SampledRequestsEnabled: true },
+      },
+    ]);
+    expect(onlyResource(s, "aws_wafv2_web_acl_association")).toEqual({
+      resource_arn: refOf(s, "aws_api_gateway_stage", onlyResource(s, "aws_api_gateway_stage"), "arn"),
+      web_acl_arn: refOf(s, "aws_wafv2_web_acl", acl, "arn"),
+    });
+  });
+});
+
+const scheduleRules = (s: Synth) => resources(s, "aws_cloudwatch_event_rule").filter((r) => r.schedule_expression !== undefined);
+const targetsOf = (s: Synth, rule: Record<string, unknown>) =>
+  resources(s, "aws_cloudwatch_event_target").filter((t) => t.rule === refOf(s, "aws_cloudwatch_event_rule", rule, "name"));
+const projectArn = (s: Synth, name: string) =>
+  `arn:${dataRef(s, "aws_partition", "partition")}:codebuild:${dataRef(s, "aws_region", "name")}:${dataRef(s, "aws_caller_identity", "account_id")}:project/${name}`;
+
+describe("scheduled re-sync", () => {
+  test("starts every sync project hourly by default, with the re-sync role", () => {
+    const [rule] = scheduleRules(synth);
+    expect(scheduleRules(synth)).toHaveLength(1);
+    expect(rule).toMatchObject({ name: "backlog-mirror-resync-1", schedule_expression: "rate(1 hour)" });
+    const role = resources(synth, "aws_iam_role").find((r) => r.name === "backlog-mirror-resync")!;
+    expect(targetsOf(synth, rule)).toEqual([
+      {
+        rule: refOf(synth, "aws_cloudwatch_event_rule", rule, "name"),
+        arn: projectArn(synth, "backlog-mirror-mirror-demo-web-app"),
+        role_arn: refOf(synth, "aws_iam_role", role, "arn"),
+      },
+    ]);
+  });
+
+  test("the re-sync role can be assumed by EventBridge for this account only, and may only start the sync projects", () => {
+    const role = resources(synth, "aws_iam_role").find((r) => r.name === "backlog-mirror-resync")!;
+    expect(policyDocument(synth, role.assume_role_policy).statement).toEqual([
+      {
+        effect: "Allow",
+        actions: ["sts:AssumeRole"],
+        principals: [{ type: "Service", identifiers: ["events.amazonaws.com"] }],
+        condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [dataRef(synth, "aws_caller_identity", "account_id")] }],
+      },
+    ]);
+    const policy = resources(synth, "aws_iam_role_policy").find((p) => p.role === refOf(synth, "aws_iam_role", role))!;
+    expect(policyDocument(synth, policy.policy).statement).toEqual([
+      { sid: "StartSyncBuilds", effect: "Allow", actions: ["codebuild:StartBuild"], resources: [projectArn(synth, "backlog-mirror-mirror-demo-web-app")] },
+    ]);
+  });
+
+  test("spreads 7 repositories over two rules (EventBridge allows 5 targets per rule)", () => {
+    const s = synthStack({ ...configWithRepositories(7), resync: { schedule: "rate(30 minutes)" } });
+    const rules = scheduleRules(s);
+    expect(rules.map((r) => [r.name, r.schedule_expression])).toEqual([
+      ["backlog-mirror-resync-1", "rate(30 minutes)"],
+      ["backlog-mirror-resync-2", "rate(30 minutes)"],
+    ]);
+    expect(rules.map((r) => targetsOf(s, r).length)).toEqual([5, 2]);
+    expect(rules.flatMap((r) => targetsOf(s, r).map((t) => t.arn))).toEqual(
+      Array.from({ length: 7 }, (_, i) => projectArn(s, `backlog-mirror-mirror-repo-${i + 1}`)),
+    );
+  });
+
+  test("can be turned off, which also drops its role", () => {
+    const s = synthStack({ ...exampleConfig(), resync: { enabled: false } });
+    expect(scheduleRules(s)).toEqual([]);
+    expect(resources(s, "aws_iam_role").map((r) => r.name).sort()).toEqual(["backlog-mirror-codebuild", "backlog-mirror-webhook"]);
+  });
+});
+
+describe("failure alerts", () => {
+  const topic = onlyResource(synth, "aws_sns_topic");
+  const topicArn = refOf(synth, "aws_sns_topic", topic, "arn");
+
+  test("failed, timed-out and stopped syncs of these projects publish a readable message to the alert topic", () => {
+    const rule = resources(synth, "aws_cloudwatch_event_rule").find((r) => r.event_pattern !== undefined)!;
+    expect(rule.name).toBe("backlog-mirror-sync-failed");
+    expect(JSON.parse(rule.event_pattern)).toEqual({
+      source: ["aws.codebuild"],
+      "detail-type": ["CodeBuild Build State Change"],
+      detail: { "build-status": ["FAILED", "TIMED_OUT", "STOPPED"], "project-name": ["backlog-mirror-mirror-demo-web-app"] },
+    });
+    const [target] = targetsOf(synth, rule);
+    expect(target.arn).toBe(topicArn);
+    expect(target.input_transformer).toEqual({
+      input_paths: { project: "$.detail.project-name", status: "$.detail.build-status", build: "$.detail.build-id" },
+      input_template:
+        '"Backlog mirror sync <project> ended <status>. Build: <build>. Its log is in CloudWatch Logs group /aws/codebuild/<project>."',
+    });
+  });
+
+  test("only EventBridge and CloudWatch of this account may publish to the topic", () => {
+    const policy = onlyResource(synth, "aws_sns_topic_policy");
+    expect(policy.arn).toBe(topicArn);
+    expect(policyDocument(synth, policy.policy).statement).toEqual([
+      {
+        sid: "AlertPublishers",
+        effect: "Allow",
+        principals: [{ type: "Service", identifiers: ["events.amazonaws.com", "cloudwatch.amazonaws.com"] }],
+        actions: ["sns:Publish"],
+        resources: [topicArn],
+        condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [dataRef(synth, "aws_caller_identity", "account_id")] }],
+      },
+    ]);
+  });
+
+  test("an alarm fires on any webhook 5xx in 5 minutes", () => {
+    expect(onlyResource(synth, "aws_cloudwatch_metric_alarm")).toEqual({
+      alarm_name: "backlog-mirror-webhook-5xx",
+      alarm_description: "The Backlog webhook answered 5xx: CodeBuild refused or failed to start a sync (Backlog retries)",
+      namespace: "AWS/ApiGateway",
+      metric_name: "5XXError",
+      dimensions: { ApiName: refOf(synth, "aws_api_gateway_rest_api", api, "name"), Stage: refOf(synth, "aws_api_gateway_stage", stage, "stage_name") },
+      statistic: "Sum",
+      period: 300,
+      evaluation_periods: 1,
+      threshold: 1,
+      comparison_operator: "GreaterThanOrEqualToThreshold",
+      treat_missing_data: "notBreaching",
+      alarm_actions: [topicArn],
+    });
+  });
+
+  test("configured e-mail addresses are subscribed; none by default", () => {
+    expect(synth.resource.aws_sns_topic_subscription).toBeUndefined();
+    const s = synthStack({ ...exampleConfig(), alerts: { emails: ["ops@example.com", "dev@example.com"] } });
+    expect(resources(s, "aws_sns_topic_subscription").map((r) => [r.protocol, r.endpoint])).toEqual([
+      ["email", "ops@example.com"],
+      ["email", "dev@example.com"],
+    ]);
+  });
+
+  test("the topic ARN is a stack output", () => {
+    expect(synth.output.alerts_topic_arn.value).toBe(topicArn);
+  });
+});
+
+describe("VPC created when none is given", () => {
+  const { network: _n, ...noNetwork } = exampleConfig();
+  const s = synthStack(noNetwork);
+  const vpc = onlyResource(s, "aws_vpc");
+  const subnets = resources(s, "aws_subnet");
+  const privateSubnets = subnets.filter((n) => n.tags.Name.includes("private"));
+
+  test("has two private subnets in two zones, routed through one NAT gateway with an Elastic IP", () => {
+    expect(vpc).toMatchObject({ cidr_block: "10.64.0.0/16", enable_dns_hostnames: true, enable_dns_support: true });
+    expect(privateSubnets.map((n) => n.cidr_block)).toEqual(["10.64.0.0/20", "10.64.16.0/20"]);
+    const zones = `data.aws_availability_zones.${Object.keys(s.data.aws_availability_zones)[0]}.names`;
+    expect(privateSubnets.map((n) => n.availability_zone)).toEqual([`\${element(${zones}, 0)}`, `\${element(${zones}, 1)}`]);
+    const nat = onlyResource(s, "aws_nat_gateway");
+    expect(nat.allocation_id).toBe(refOf(s, "aws_eip", onlyResource(s, "aws_eip"), "allocation_id"));
+    const privateRoutes = resources(s, "aws_route_table").find((r) => r.tags.Name.endsWith("private"))!;
+    expect(resources(s, "aws_route").filter((r) => r.route_table_id === refOf(s, "aws_route_table", privateRoutes))).toEqual([
+      { route_table_id: refOf(s, "aws_route_table", privateRoutes), destination_cidr_block: "0.0.0.0/0", nat_gateway_id: refOf(s, "aws_nat_gateway", nat) },
+    ]);
+    expect(privateSubnets.map((n) => resources(s, "aws_route_table_association").find((a) => a.subnet_id === refOf(s, "aws_subnet", n))?.route_table_id)).toEqual([
+      refOf(s, "aws_route_table", privateRoutes),
+      refOf(s, "aws_route_table", privateRoutes),
+    ]);
+  });
+
+  test("the builds and mount targets use it, and the NAT address is an output", () => {
+    const p = onlyResource(s, "aws_codebuild_project");
+    expect(p.vpc_config.vpc_id).toBe(refOf(s, "aws_vpc", vpc));
+    expect(p.vpc_config.subnets).toEqual(privateSubnets.map((n) => refOf(s, "aws_subnet", n)));
+    expect(resources(s, "aws_efs_mount_target").map((m) => m.subnet_id)).toEqual(privateSubnets.map((n) => refOf(s, "aws_subnet", n)));
+    expect(s.output.sync_egress_ip.value).toBe(refOf(s, "aws_eip", onlyResource(s, "aws_eip"), "public_ip"));
+  });
+
+  test("is not created when a network is given", () => {
+    expect(synth.resource.aws_vpc).toBeUndefined();
+    expect(synth.output.sync_egress_ip).toBeUndefined();
+    expect(project.vpc_config.vpc_id).toBe("vpc-0123456789abcdef0");
+  });
+});
+
+describe("customer-managed key", () => {
+  const s = synthStack({ ...exampleConfig(), encryption: { customerManagedKey: true } });
+  const key = onlyResource(s, "aws_kms_key");
+  const keyArn = refOf(s, "aws_kms_key", key, "arn");
+
+  test("rotates, and is used by EFS, the cache bucket, the log groups, the project and the alert topic", () => {
+    expect(key).toMatchObject({ enable_key_rotation: true, deletion_window_in_days: 30 });
+    expect(onlyResource(s, "aws_kms_alias").name).toBe("alias/backlog-mirror-mirror");
+    expect(onlyResource(s, "aws_efs_file_system").kms_key_id).toBe(keyArn);
+    expect(onlyResource(s, "aws_s3_bucket_server_side_encryption_configuration").rule).toEqual([
+      { apply_server_side_encryption_by_default: { sse_algorithm: "aws:kms", kms_master_key_id: keyArn }, bucket_key_enabled: true },
+    ]);
+    expect(onlyResource(s, "aws_cloudwatch_log_group").kms_key_id).toBe(keyArn);
+    expect(onlyResource(s, "aws_codebuild_project").encryption_key).toBe(keyArn);
+    expect(onlyResource(s, "aws_sns_topic").kms_master_key_id).toBe(keyArn);
+    expect(s.output.kms_key_arn.value).toBe(keyArn);
+  });
+
+  test("the build role may use it; without it nothing refers to a customer key", () => {
+    const sync = resources(s, "aws_iam_role_policy").find((p) => p.name === "mirror-sync")!;
+    expect(policyDocument(s, sync.policy).statement).toContainEqual({
+      sid: "UseMirrorKey",
+      effect: "Allow",
+      actions: ["kms:Decrypt", "kms:GenerateDataKey"],
+      resources: [keyArn],
+    });
+    expect(synth.resource.aws_kms_key).toBeUndefined();
+    expect(JSON.stringify(synth.resource)).not.toMatch(/kms_key_id|kms_master_key_id|encryption_key/);
+  });
+
+  test("lets CloudWatch Logs use it only for this mirror's build log groups", () => {
+    const statements = policyDocument(s, key.policy).statement;
+    expect(statements.map((st: any) => st.sid)).toEqual(["AccountAdministers", "BuildLogGroups", "AlertPublishers"]);
+    expect(statements[1].condition).toEqual([
+      {
+        test: "ArnLike",
+        variable: "kms:EncryptionContext:aws:logs:arn",
+        values: [
+          `arn:${dataRef(s, "aws_partition", "partition")}:logs:${dataRef(s, "aws_region", "name")}:${dataRef(s, "aws_caller_identity", "account_id")}:log-group:/aws/codebuild/backlog-mirror-mirror-*`,
+        ],
+      },
+    ]);
+  });
+});
+
+describe("validation of the hardening settings", () => {
+  const problems = (patch: Record<string, unknown>) => {
+    try {
+      validateStackConfig({ ...exampleConfig(), ...patch });
+    } catch (e) {
+      if (e instanceof ConfigError) return e.problems;
+      throw e;
+    }
+    throw new Error("accepted");
+  };
+
+  test.each<[string, Record<string, unknown>, string]>([
+    ["a source address without a prefix length", { webhook: { additionalSourceIps: ["203.0.113.7"] } }, '`webhook.additionalSourceIps[0]` must be an IPv4 CIDR block such as 203.0.113.0/24, got: "203.0.113.7"'],
+    ["an octet over 255", { webhook: { allowedSourceIps: ["256.0.0.0/8"] } }, '`webhook.allowedSourceIps[0]` must be an IPv4 CIDR block such as 203.0.113.0/24, got: "256.0.0.0/8"'],
+    [
+      "an open API with an address list",
+      { webhook: { allowAnySource: true, additionalSourceIps: ["203.0.113.0/24"] } },
+      "`webhook.allowAnySource` must not be true while allowedSourceIps or additionalSourceIps is set (an open API ignores them); remove one, got: true",
+    ],
+    ["a burst below the rate", { webhook: { throttleRateLimit: 20, throttleBurstLimit: 5 } }, "`webhook.throttleBurstLimit` must be at least throttleRateLimit (20), got: 5"],
+    ["a WAF limit under 100", { webhook: { wafRateLimitPer5Minutes: 10 } }, "`webhook.wafRateLimitPer5Minutes` must be a whole number from 100 to 2000000000, got: 10"],
+    [
+      "a schedule that is not an EventBridge expression",
+      { resync: { schedule: "every hour" } },
+      '`resync.schedule` must be an EventBridge schedule expression such as "rate(1 hour)", "rate(30 minutes)" or "cron(0 * * * ? *)", got: "every hour"',
+    ],
+    ["a singular rate with a plural unit", { resync: { schedule: "rate(1 hours)" } }, '`resync.schedule` must be an EventBridge schedule expression such as "rate(1 hour)", "rate(30 minutes)" or "cron(0 * * * ? *)", got: "rate(1 hours)"'],
+    ["an e-mail address without a domain", { alerts: { emails: ["ops"] } }, '`alerts.emails[0]` must be an e-mail address, got: "ops"'],
+  ])("rejects %s", (_label, patch, message) => {
+    expect(problems(patch)).toEqual([message]);
+  });
+});
