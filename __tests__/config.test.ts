@@ -191,8 +191,12 @@ describe("shipped configurations", () => {
       .filter(existsSync),
   ];
 
-  test("include the example and the multi-repository example", () => {
-    expect(files.map((f) => path.relative(ROOT, f)).sort()).toEqual(["config/example.json", "examples/multi-repository/config.json"]);
+  test("include the example, the multi-repository example and the new-VPC example", () => {
+    expect(files.map((f) => path.relative(ROOT, f)).sort()).toEqual([
+      "config/example.json",
+      "examples/multi-repository/config.json",
+      "examples/new-vpc/config.json",
+    ]);
   });
 
   test.each(files.map((f) => [path.relative(ROOT, f), f]))("%s validates and synthesizes", (_rel, file) => {
