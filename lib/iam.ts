@@ -104,22 +104,37 @@ export class MirrorIam extends Construct {
     super(scope, id);
     const ctx = props.arnContext;
 
-    const codebuildTrust = new DataAwsIamPolicyDocument(this, "BuildTrust", {
-      statement: [
-        {
-          effect: "Allow",
-          actions: ["sts:AssumeRole"],
-          principals: [{ type: "Service", identifiers: ["codebuild.amazonaws.com"] }],
-          // Confused-deputy guard: only CodeBuild acting for this account may assume the role.
-          condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [ctx.accountId] }],
-        },
-      ],
-    });
-    this.buildRole = new IamRole(this, "BuildRole", {
-      name: `${props.name}-codebuild`,
-      description: "Sync builds of the Backlog to CodeCommit mirror",
-      assumeRolePolicy: codebuildTrust.json,
-    });
+    /**
+     * A role a service assumes. With `sourceAccount`, the confused-deputy guard: only the service
+     * acting for this account may assume it (API Gateway does not send aws:SourceAccount for
+     * integration credentials, so its role has no such condition).
+     */
+    const serviceRole = (roleId: string, roleName: string, description: string, service: string, sourceAccount?: string) =>
+      new IamRole(this, roleId, {
+        name: roleName,
+        description,
+        assumeRolePolicy: new DataAwsIamPolicyDocument(this, `${roleId}Trust`, {
+          statement: [
+            {
+              effect: "Allow",
+              actions: ["sts:AssumeRole"],
+              principals: [{ type: "Service", identifiers: [service] }],
+              condition:
+                sourceAccount === undefined
+                  ? undefined
+                  : [{ test: "StringEquals", variable: "aws:SourceAccount", values: [sourceAccount] }],
+            },
+          ],
+        }).json,
+      });
+
+    this.buildRole = serviceRole(
+      "BuildRole",
+      `${props.name}-codebuild`,
+      "Sync builds of the Backlog to CodeCommit mirror",
+      "codebuild.amazonaws.com",
+      ctx.accountId,
+    );
 
     const subnetArns = props.subnetIds.map((s) => arn(ctx, "ec2", `subnet/${s}`));
     const vpcDocument = new DataAwsIamPolicyDocument(this, "BuildVpcDocument", {
@@ -209,20 +224,12 @@ export class MirrorIam extends Construct {
     });
 
     const projectArns = props.projectNames.map((n) => arn(ctx, "codebuild", `project/${n}`));
-    const apiTrust = new DataAwsIamPolicyDocument(this, "ApiTrust", {
-      statement: [
-        {
-          effect: "Allow",
-          actions: ["sts:AssumeRole"],
-          principals: [{ type: "Service", identifiers: ["apigateway.amazonaws.com"] }],
-        },
-      ],
-    });
-    this.apiRole = new IamRole(this, "ApiRole", {
-      name: `${props.name}-webhook`,
-      description: "Webhook API of the Backlog to CodeCommit mirror: starts sync builds",
-      assumeRolePolicy: apiTrust.json,
-    });
+    this.apiRole = serviceRole(
+      "ApiRole",
+      `${props.name}-webhook`,
+      "Webhook API of the Backlog to CodeCommit mirror: starts sync builds",
+      "apigateway.amazonaws.com",
+    );
     const startBuild = new DataAwsIamPolicyDocument(this, "ApiStartBuildDocument", {
       statement: [
         {
@@ -240,21 +247,13 @@ export class MirrorIam extends Construct {
     });
 
     if (props.scheduledResync === true) {
-      const eventsTrust = new DataAwsIamPolicyDocument(this, "ResyncTrust", {
-        statement: [
-          {
-            effect: "Allow",
-            actions: ["sts:AssumeRole"],
-            principals: [{ type: "Service", identifiers: ["events.amazonaws.com"] }],
-            condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [ctx.accountId] }],
-          },
-        ],
-      });
-      this.resyncRole = new IamRole(this, "ResyncRole", {
-        name: `${props.name}-resync`,
-        description: "Scheduled re-sync of the Backlog mirrors: starts sync builds",
-        assumeRolePolicy: eventsTrust.json,
-      });
+      this.resyncRole = serviceRole(
+        "ResyncRole",
+        `${props.name}-resync`,
+        "Scheduled re-sync of the Backlog mirrors: starts sync builds",
+        "events.amazonaws.com",
+        ctx.accountId,
+      );
       new IamRolePolicy(this, "ResyncStartBuildPolicy", {
         name: "start-build",
         role: this.resyncRole.id,
