@@ -1,0 +1,143 @@
+/**
+ * The state bootstrap: a second, separate stack that creates the S3 bucket the main stack's S3
+ * backend keeps its state in. It is the chicken of the chicken-and-egg problem, so its own state is
+ * local by design (`state/terraform.tfstate`, next to this file; git-ignored, see
+ * docs/state-bootstrap.md for how to keep it and how to recover without it).
+ *
+ * It reads the same configuration file as the main stack (config/example.json or MIRROR_CONFIG) and
+ * uses its `state.bucket` and `state.region`, so the two can never disagree on the bucket.
+ *
+ * The bucket: versioning on (every state write is kept), SSE with a bucket key, ACLs disabled, all
+ * public access blocked, a TLS-only bucket policy, `prevent_destroy` and no `force_destroy`
+ * (Terraform refuses to plan its destruction and AWS refuses to delete it while it holds objects),
+ * and old state versions expire after NONCURRENT_VERSION_DAYS.
+ *
+ * Synthesize: npm run synth:state   (writes cdktf.out/stacks/backlog-codecommit-mirror-state/)
+ */
+import * as path from "node:path";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
+import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
+import { S3BucketLifecycleConfiguration } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
+import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-ownership-controls";
+import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
+import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
+import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
+import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
+import { App, LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
+import type { Construct } from "constructs";
+import { configPath, loadStackConfig } from "../lib/stack-config";
+import { ConfigError } from "../lib/validation";
+
+/** The state stack's name: its directory under cdktf.out/stacks/. */
+export const STATE_STACK_NAME = "backlog-codecommit-mirror-state";
+
+/**
+ * Where the state stack keeps its own state, relative to the directory Terraform runs in
+ * (cdktf.out/stacks/STATE_STACK_NAME/): `state/terraform.tfstate` in the repository.
+ */
+export const STATE_STACK_LOCAL_STATE = "../../../state/terraform.tfstate";
+
+/** Days a replaced state version is kept before it expires. */
+export const NONCURRENT_VERSION_DAYS = 90;
+
+/** What the state stack needs: the bucket, its region and optional tags. */
+export interface StateBucketSettings {
+  readonly bucket: string;
+  readonly region: string;
+  readonly tags?: Record<string, string>;
+}
+
+/** The S3 backend's bucket, with local state. */
+export class StateStack extends TerraformStack {
+  public readonly bucket: S3Bucket;
+
+  constructor(scope: Construct, id: string, settings: StateBucketSettings) {
+    super(scope, id);
+    new AwsProvider(this, "aws", {
+      region: settings.region,
+      defaultTags: settings.tags !== undefined ? [{ tags: settings.tags }] : undefined,
+    });
+    new LocalBackend(this, { path: STATE_STACK_LOCAL_STATE });
+    this.addOverride("terraform.required_version", ">= 1.10");
+
+    this.bucket = new S3Bucket(this, "StateBucket", {
+      bucket: settings.bucket,
+      forceDestroy: false, // never delete state objects with the bucket
+      lifecycle: { preventDestroy: true },
+    });
+    new S3BucketOwnershipControls(this, "Ownership", {
+      bucket: this.bucket.id,
+      rule: { objectOwnership: "BucketOwnerEnforced" }, // ACLs disabled
+    });
+    new S3BucketVersioningA(this, "Versioning", {
+      bucket: this.bucket.id,
+      versioningConfiguration: { status: "Enabled" },
+    });
+    new S3BucketServerSideEncryptionConfigurationA(this, "Encryption", {
+      bucket: this.bucket.id,
+      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
+    });
+    new S3BucketPublicAccessBlock(this, "PublicAccessBlock", {
+      bucket: this.bucket.id,
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    });
+    new S3BucketLifecycleConfiguration(this, "Lifecycle", {
+      bucket: this.bucket.id,
+      rule: [
+        {
+          id: "expire-old-state-versions",
+          status: "Enabled",
+          filter: [{ prefix: "" }],
+          noncurrentVersionExpiration: [{ noncurrentDays: NONCURRENT_VERSION_DAYS }],
+          abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
+        },
+      ],
+    });
+    const tlsOnly = new DataAwsIamPolicyDocument(this, "TlsOnlyDocument", {
+      statement: [
+        {
+          sid: "DenyInsecureTransport",
+          effect: "Deny",
+          principals: [{ type: "*", identifiers: ["*"] }],
+          actions: ["s3:*"],
+          resources: [this.bucket.arn, `${this.bucket.arn}/*`],
+          condition: [{ test: "Bool", variable: "aws:SecureTransport", values: ["false"] }],
+        },
+      ],
+    });
+    new S3BucketPolicy(this, "TlsOnlyPolicy", { bucket: this.bucket.id, policy: tlsOnly.json });
+
+    new TerraformOutput(this, "state_bucket", {
+      description: "Name of the state bucket: state.bucket of the main stack's configuration",
+      value: this.bucket.bucket,
+    });
+    new TerraformOutput(this, "state_bucket_arn", {
+      description: "ARN of the state bucket (for the IAM policies of whoever runs terraform plan/apply)",
+      value: this.bucket.arn,
+    });
+  }
+}
+
+/** Synthesizes the state stack for a configuration file; throws ConfigError before writing anything. */
+export function synthesizeState(configFile: string, outdir?: string): void {
+  const config = loadStackConfig(configFile);
+  const app = new App(outdir !== undefined ? { outdir } : {});
+  new StateStack(app, STATE_STACK_NAME, { bucket: config.state.bucket, region: config.state.region, tags: config.tags });
+  app.synth();
+}
+
+if (require.main === module) {
+  try {
+    synthesizeState(configPath(process.env, path.resolve("config/example.json")));
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      process.exit(1);
+    }
+    throw e;
+  }
+}
