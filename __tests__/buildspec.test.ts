@@ -2,11 +2,12 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { SYNC_SCRIPT_PATH } from "../lib/buildspec";
-import { exampleConfig, onlyResource, resources, synthStack, configWithRepositories } from "../test/support/synth";
+import { exampleConfig, onlyResource, resources, synthStack, configWithRepositories, terraformLiteral } from "../test/support/synth";
 
 const synth = synthStack(exampleConfig());
 const project = onlyResource(synth, "aws_codebuild_project");
-const buildspec = parse(project.source.buildspec);
+const buildspecText = terraformLiteral(project.source.buildspec);
+const buildspec = parse(buildspecText);
 const syncCommand: string = buildspec.phases.build.commands[0];
 
 /** The shipped script, as the buildspec embeds it (without the shebang). */
@@ -36,7 +37,7 @@ describe("buildspec", () => {
       "git config --global credential.helper '!aws codecommit credential-helper $@'",
       "git config --global credential.UseHttpPath true",
     ]);
-    expect(project.source.buildspec).not.toMatch(/pip3? install|git-remote-codecommit|codecommit::/);
+    expect(buildspecText).not.toMatch(/pip3? install|git-remote-codecommit|codecommit::/);
   });
 
   test("has only install and build phases, the build being one subshell that runs the sync script", () => {
@@ -66,7 +67,7 @@ describe("buildspec", () => {
       "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg=",
     ];
     config.backlog = { ...config.backlog, hostKeysParameter: undefined, hostKeys: keys };
-    const spec = parse(onlyResource(synthStack(config), "aws_codebuild_project").source.buildspec);
+    const spec = parse(terraformLiteral(onlyResource(synthStack(config), "aws_codebuild_project").source.buildspec));
     expect(spec.env["parameter-store"]).toEqual({ SRC_GIT_CREDENTIAL: "/backlog-mirror/ssh-private-key" });
     expect(settingsOf(spec.phases.build.commands[0], ["BACKLOG_HOST_KEYS", "HOST_KEY_MODE"])).toEqual({
       BACKLOG_HOST_KEYS: keys.join("\n"),
@@ -77,9 +78,14 @@ describe("buildspec", () => {
   test("scans the host key only when scanHostKey is explicitly on", () => {
     const config = exampleConfig();
     config.backlog = { ...config.backlog, hostKeysParameter: undefined, scanHostKey: true };
-    const spec = parse(onlyResource(synthStack(config), "aws_codebuild_project").source.buildspec);
+    const spec = parse(terraformLiteral(onlyResource(synthStack(config), "aws_codebuild_project").source.buildspec));
     expect(settingsOf(spec.phases.build.commands[0], ["HOST_KEY_MODE"])).toEqual({ HOST_KEY_MODE: "scan" });
     expect(syncCommand).toMatch(/ssh-keyscan/); // present in the script, reached only in scan mode
+  });
+
+  test("reaches CodeBuild as written: every ${ of the shell is escaped from Terraform's interpolation", () => {
+    expect(project.source.buildspec).not.toMatch(/(?<!\$)\$\{/);
+    expect(project.source.buildspec).toContain('"$${CODEBUILD_REPO_DIR}/$${MIRROR_PATH}"');
   });
 
   test("is valid bash", () => {
@@ -97,7 +103,7 @@ describe("buildspec", () => {
 
   test("differs between repositories only in the settings block", () => {
     const three = resources(synthStack(configWithRepositories(3)), "aws_codebuild_project").map(
-      (p) => parse(p.source.buildspec).phases.build.commands[0] as string,
+      (p) => parse(terraformLiteral(p.source.buildspec)).phases.build.commands[0] as string,
     );
     const bodies = new Set(three.map((c) => c.slice(c.indexOf(scriptBody))));
     expect(bodies.size).toBe(1);

@@ -28,6 +28,17 @@ export const BUILD_DEFAULTS = {
   computeType: "BUILD_GENERAL1_SMALL",
 } as const;
 
+/**
+ * Terraform reads every string of a configuration as a template: a literal text such as shell must
+ * have its `${` written `$${` and its `%{` written `%%{` to reach the provider as written. (cdktf's
+ * `Fn.rawString` targets HCL expressions and also re-escapes newlines and quotes, which a JSON string
+ * must not have.)
+ */
+export function escapeTerraformTemplate(text: string): string {
+  // (a replacer function, because "$$" in a replacement string means one "$")
+  return text.replace(/\$\{/g, () => "$${").replace(/%\{/g, () => "%%{");
+}
+
 /** Props of {@link MirrorBuild}. */
 export interface MirrorBuildProps {
   /** Prefix of the names. */
@@ -80,13 +91,15 @@ export class MirrorBuild extends Construct {
       serviceRole: props.serviceRoleArn,
       source: {
         type: "NO_SOURCE",
-        buildspec: renderBuildspec({
-          backlog: props.backlog,
-          repository: repo,
-          codecommitRepository: ccName,
-          // Leave a minute of the build timeout for the sync itself.
-          lockTimeoutSeconds: Math.max(60, (build.timeoutMinutes - 1) * 60),
-        }),
+        buildspec: escapeTerraformTemplate(
+          renderBuildspec({
+            backlog: props.backlog,
+            repository: repo,
+            codecommitRepository: ccName,
+            // Leave a minute of the build timeout for the sync itself.
+            lockTimeoutSeconds: Math.max(60, (build.timeoutMinutes - 1) * 60),
+          }),
+        ),
       },
       environment: {
         type: "ARM_CONTAINER",

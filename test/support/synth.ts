@@ -76,3 +76,11 @@ export function dataRef(synth: Synth, type: string, attr: string): string {
   if (names.length !== 1) throw new Error(`expected one data.${type}, found ${names.length}`);
   return `\${data.${type}.${names[0]}.${attr}}`;
 }
+
+/**
+ * A literal string as Terraform hands it to the provider: template escapes resolved (`$${` → `${`,
+ * `%%{` → `%{`). Use it on strings that were escaped with `Fn.rawString`, such as the buildspec.
+ */
+export function terraformLiteral(value: string): string {
+  return value.replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{");
+}

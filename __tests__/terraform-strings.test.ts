@@ -1,0 +1,39 @@
+import { readdirSync } from "node:fs";
+import * as path from "node:path";
+import { loadStackConfig } from "../lib/stack-config";
+import { ROOT, synthStack } from "../test/support/synth";
+
+/** Every string in a JSON document, with its path. */
+function* strings(value: unknown, at = ""): Generator<[string, string]> {
+  if (typeof value === "string") yield [at, value];
+  else if (Array.isArray(value)) for (const [i, v] of value.entries()) yield* strings(v, `${at}[${i}]`);
+  else if (value !== null && typeof value === "object")
+    for (const [k, v] of Object.entries(value)) yield* strings(v, at === "" ? k : `${at}.${k}`);
+}
+
+const configs = [
+  "config/example.json",
+  ...readdirSync(path.join(ROOT, "examples"))
+    .map((d) => `examples/${d}/config.json`)
+    .filter((f) => {
+      try {
+        return loadStackConfig(path.join(ROOT, f)) !== undefined;
+      } catch {
+        return false;
+      }
+    }),
+];
+
+describe.each(configs)("the synthesized configuration of %s", (file) => {
+  const synth = synthStack(loadStackConfig(path.join(ROOT, file)));
+
+  test("interpolates only references and functions: no literal text is read as a Terraform template", () => {
+    const bad: string[] = [];
+    for (const [at, s] of strings({ resource: synth.resource, data: synth.data, output: synth.output })) {
+      for (const m of s.matchAll(/(?<![$%])[$%]\{([^}]*)\}?/g)) {
+        if (!/^(data\.)?[a-z][a-z0-9_]*\.[A-Za-z0-9_-]+\.[a-z0-9_.[\]]+$|^[a-z_]+\(.*\)$/.test(m[1])) bad.push(`${at}: ${m[0]}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+});
