@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { Testing } from "cdktf";
 import { STATE_STACK_LOCAL_STATE, StateStack } from "../state/main";
@@ -85,5 +86,13 @@ describe("state bootstrap stack", () => {
     expect(synth.provider.aws[0].region).toBe(exampleConfig().state.region);
     expect(Object.keys(synth.output).sort()).toEqual(["state_bucket", "state_bucket_arn"]);
     expect(synth.output.state_bucket.value).toBe(bucketRef("bucket"));
+  });
+
+  test("docs/state-bootstrap.md has an import command for every resource, and nothing else", () => {
+    const doc = readFileSync(path.join(__dirname, "..", "docs", "state-bootstrap.md"), "utf8");
+    const imported = [...doc.matchAll(/^terraform import (\S+) BUCKET$/gm)].map((m) => m[1]).sort();
+    const addresses = Object.entries(synth.resource as Record<string, Json>).flatMap(([type, byName]) => Object.keys(byName).map((n) => `${type}.${n}`));
+    expect(imported).toEqual(addresses.sort());
+    expect(doc).toContain(`(${addresses.length} resources)`);
   });
 });
