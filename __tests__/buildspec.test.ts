@@ -80,7 +80,9 @@ describe("buildspec", () => {
     config.backlog = { ...config.backlog, hostKeysParameter: undefined, scanHostKey: true };
     const spec = parse(terraformLiteral(onlyResource(synthStack(config), "aws_codebuild_project").source.buildspec));
     expect(settingsOf(spec.phases.build.commands[0], ["HOST_KEY_MODE"])).toEqual({ HOST_KEY_MODE: "scan" });
-    expect(syncCommand).toMatch(/ssh-keyscan/); // present in the script, reached only in scan mode
+    // Scan mode is trust on first use through ssh itself (accept-new); pinned mode is strict.
+    expect(syncCommand).toContain("strict=accept-new");
+    expect(syncCommand).toContain("-o StrictHostKeyChecking=${strict:-yes}");
   });
 
   test("reaches CodeBuild as written: every ${ of the shell is escaped from Terraform's interpolation", () => {
@@ -94,7 +96,7 @@ describe("buildspec", () => {
 
   test("fetches and pushes only heads and tags, pruning what the source deleted", () => {
     expect(syncCommand).toContain(`readonly REFSPECS=('+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*')`);
-    expect(syncCommand).toMatch(/git -C "\$MIRROR" push [^\n]*--prune "\$CODECOMMIT_URL" "\$\{REFSPECS\[@\]\}"/);
+    expect(syncCommand).toMatch(/git --git-dir="\$MIRROR" push [^\n]*--prune "\$CODECOMMIT_URL" "\$\{REFSPECS\[@\]\}"/);
     expect(syncCommand).toContain(
       'readonly CODECOMMIT_URL="https://git-codecommit.${AWS_REGION}.amazonaws.com/v1/repos/${CODECOMMIT_REPOSITORY}"',
     );

@@ -7,7 +7,7 @@
 #   BACKLOG_REMOTE         SPACE@SPACE.git.DOMAIN:/PROJECT/REPO.git
 #   CODECOMMIT_REPOSITORY  name of the target CodeCommit repository
 #   MIRROR_PATH            PROJECT/REPO.git, relative to the EFS mount
-#   HOST_KEY_MODE          "pinned" (keys in BACKLOG_HOST_KEYS) or "scan" (ssh-keyscan, opt-in)
+#   HOST_KEY_MODE          "pinned" (keys in BACKLOG_HOST_KEYS) or "scan" (trust on first use, opt-in)
 #   LOCK_TIMEOUT_SECONDS   how long to wait for another sync of the same repository
 # and from the environment CodeBuild provides:
 #   SRC_GIT_CREDENTIAL     SSH private key (env.parameter-store; masked in logs)
@@ -52,12 +52,15 @@ case "$HOST_KEY_MODE" in
     log "host key of $BACKLOG_HOST pinned ($(wc -l <"$known_hosts") key(s))"
     ;;
   scan)
-    log "WARNING: trusting the host key ssh-keyscan sees for $BACKLOG_HOST (scanHostKey is on)"
-    ssh-keyscan -T 20 "$BACKLOG_HOST" >"$known_hosts" 2>/dev/null || fail "ssh-keyscan $BACKLOG_HOST failed"
+    # Trust on first use, at every build: ssh itself records the key of the first connection (same
+    # host resolution as the sync, unlike ssh-keyscan) and later connections of this build must match it.
+    log "WARNING: trusting whatever host key $BACKLOG_HOST presents (scanHostKey is on)"
+    : >"$known_hosts"
+    strict=accept-new
     ;;
   *) fail "HOST_KEY_MODE must be pinned or scan, got: $HOST_KEY_MODE" ;;
 esac
-export GIT_SSH_COMMAND="ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=$known_hosts -o GlobalKnownHostsFile=/dev/null"
+export GIT_SSH_COMMAND="ssh -o BatchMode=yes -o StrictHostKeyChecking=${strict:-yes} -o UserKnownHostsFile=$known_hosts -o GlobalKnownHostsFile=/dev/null"
 export GIT_TERMINAL_PROMPT=0
 
 # Fails closed, with one clear line, when the host key differs from the pin or the key is refused.
@@ -67,7 +70,9 @@ check_source() {
     case "$err" in
       *"REMOTE HOST IDENTIFICATION HAS CHANGED"* | *"Host key verification failed"* | *"No ED25519 host key is known"* | *"host key for"*"differs"*)
         fail "host key verification failed for $BACKLOG_HOST: it does not match the pinned key; nothing was pushed" ;;
-      *) fail "cannot read $BACKLOG_REMOTE: $(tail -n 3 <<<"$err")" ;;
+      # Keep what ssh/git said, without git's generic "make sure you have access" trailer.
+      *) fail "cannot read $BACKLOG_REMOTE: $(grep -v -e '^fatal: Could not read from remote' -e '^Please make sure' \
+        -e '^and the repository exists' -e '^$' <<<"$err" | tail -n 3 | tr '\n' ' ')" ;;
     esac
   fi
 }
@@ -81,21 +86,23 @@ log "lock acquired"
 
 # Holding the lock, no other git process works on this mirror: every git lock file is stale (left by
 # a build that was killed) and so is every half-made clone.
+# Same for the temporary packs of a fetch that was killed mid-transfer.
 if [ -d "$MIRROR" ]; then
   find "$MIRROR" -name '*.lock' -type f -print -delete | sed 's/^/[mirror] removed stale lock /'
+  find "$MIRROR" -path '*/objects/pack/tmp_*' -type f -print -delete | sed 's/^/[mirror] removed partial pack /'
 fi
 rm -rf "$MIRROR".tmp.*
 
 configure_remote() {
-  git -C "$1" config remote.origin.url "$BACKLOG_REMOTE"
-  git -C "$1" config --unset-all remote.origin.fetch || true
+  git --git-dir="$1" config remote.origin.url "$BACKLOG_REMOTE"
+  git --git-dir="$1" config --unset-all remote.origin.fetch || true
   local spec
-  for spec in "${REFSPECS[@]}"; do git -C "$1" config --add remote.origin.fetch "$spec"; done
+  for spec in "${REFSPECS[@]}"; do git --git-dir="$1" config --add remote.origin.fetch "$spec"; done
 }
 
 mirror_is_sound() {
-  [ "$(git -C "$MIRROR" rev-parse --is-bare-repository 2>/dev/null)" = true ] &&
-    git -C "$MIRROR" fsck --connectivity-only --no-progress >/dev/null 2>&1
+  [ "$(git --git-dir="$MIRROR" rev-parse --is-bare-repository 2>/dev/null)" = true ] &&
+    git --git-dir="$MIRROR" fsck --connectivity-only --no-progress >/dev/null 2>&1
 }
 
 clone_fresh() {
@@ -103,7 +110,7 @@ clone_fresh() {
   log "cloning $BACKLOG_REMOTE"
   git init --quiet --bare "$tmp"
   configure_remote "$tmp"
-  git -C "$tmp" fetch --quiet --prune --no-tags origin
+  git --git-dir="$tmp" fetch --quiet --prune --no-tags origin
   rm -rf "$MIRROR"
   mv "$tmp" "$MIRROR"
 }
@@ -112,9 +119,9 @@ clone_fresh() {
 fetch_and_push() {
   configure_remote "$MIRROR" || return 1
   log "fetching from $BACKLOG_REMOTE"
-  git -C "$MIRROR" fetch --quiet --prune --no-tags origin || return 1
+  git --git-dir="$MIRROR" fetch --quiet --prune --no-tags origin || return 1
   log "pushing heads and tags to $CODECOMMIT_URL"
-  git -C "$MIRROR" push --quiet --prune "$CODECOMMIT_URL" "${REFSPECS[@]}" || return 1
+  git --git-dir="$MIRROR" push --quiet --prune "$CODECOMMIT_URL" "${REFSPECS[@]}" || return 1
 }
 
 check_source
@@ -131,4 +138,4 @@ if ! fetch_and_push; then
   clone_fresh
   fetch_and_push
 fi
-log "mirrored $(git -C "$MIRROR" for-each-ref --format=x refs/heads refs/tags | wc -l) refs of $MIRROR_PATH to $CODECOMMIT_REPOSITORY"
+log "mirrored $(git --git-dir="$MIRROR" for-each-ref --format=x refs/heads refs/tags | wc -l) refs of $MIRROR_PATH to $CODECOMMIT_REPOSITORY"

@@ -1,0 +1,316 @@
+/**
+ * The end-to-end harness: Backlog stand-in (real sshd) → API Gateway stand-in → emulated CodeBuild
+ * StartBuild (moto) → CodeBuild stand-in running the synthesized buildspec → CodeCommit stand-in.
+ * Used by the e2e suite, the demo and the sync benchmark.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { CodeBuildClient, CreateProjectCommand, ListBuildsCommand } from "@aws-sdk/client-codebuild";
+import { DeleteParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { EMULATOR_ENV, type Emulator, startEmulator } from "../../emulator/moto";
+import { ApiGatewayStandIn, type ApiResponse, backlogPushBody } from "./apigw";
+import { CodeCommitStandIn, forEachRef } from "./codecommit";
+import { run } from "./proc";
+import { type BuildHandle, type BuildResult, startBuild } from "./runner";
+import { generateKeyPair, type KeyPair, SshHost } from "./ssh-host";
+import { type Stack, synthesizeStack, terraformLiteral } from "./stack";
+
+/** Backlog's SSH user is the space key. */
+export const SPACE = "e2e-space";
+export const DOMAIN = "backlog.jp";
+export const BACKLOG_HOST = `${SPACE}.git.${DOMAIN}`;
+export const SSH_KEY_PARAMETER = "/backlog-e2e/ssh-private-key";
+export const HOST_KEYS_PARAMETER = "/backlog-e2e/ssh-host-keys";
+export const HEADS_AND_TAGS = ["refs/heads/", "refs/tags/"];
+
+export interface RepoSpec {
+  readonly projectKey: string;
+  readonly repository: string;
+  readonly codecommitRepository?: string;
+}
+
+export interface HarnessOptions {
+  readonly repositories: readonly RepoSpec[];
+  /** How the build learns the host key: `hostKeys` in the config, `hostKeysParameter` in SSM, or `scanHostKey`. */
+  readonly hostKeys: "config" | "ssm" | "scan";
+  /** Extra `build` settings of the config (e.g. timeoutMinutes). */
+  readonly build?: Record<string, unknown>;
+  /** Root of the run directory. */
+  readonly tmpRoot?: string;
+}
+
+/** A Backlog repository of the stand-in, with a work tree to make pushes from. */
+export class SourceRepo {
+  constructor(
+    readonly key: string,
+    readonly bare: string,
+    readonly work: string,
+  ) {}
+
+  git(...args: string[]): string {
+    return run("git", ["-C", this.work, ...args]).stdout.trim();
+  }
+
+  /** Commits `files` (path → content) on the current branch; returns the commit id. */
+  commit(message: string, files: Record<string, string | Buffer> = { "README.md": `${message}\n` }): string {
+    for (const [file, content] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(this.work, file)), { recursive: true });
+      writeFileSync(path.join(this.work, file), content);
+    }
+    this.git("add", "-A");
+    this.git("commit", "--quiet", "-m", message);
+    return this.git("rev-parse", "HEAD");
+  }
+
+  /** `git push --force origin REFSPEC...` into the stand-in's bare repository. */
+  push(...refspecs: string[]): void {
+    this.git("push", "--quiet", "--force", "origin", ...refspecs);
+  }
+
+  /** Every ref of the source (refs/pull/* included). */
+  refs(): Map<string, string> {
+    return forEachRef(this.bare);
+  }
+
+  /** What the mirror must carry: refs/heads/* and refs/tags/*. */
+  mirroredRefs(): Map<string, string> {
+    return forEachRef(this.bare, "refs/heads/", "refs/tags/");
+  }
+}
+
+export class Harness {
+  readonly builds: BuildResult[] = [];
+  private readonly seenBuilds = new Set<string>();
+  private buildCounter = 0;
+  private readonly running = new Set<BuildHandle>();
+
+  private constructor(
+    readonly dir: string,
+    readonly opts: HarnessOptions,
+    readonly ssh: SshHost,
+    readonly clientKey: KeyPair,
+    readonly emulator: Emulator,
+    readonly stack: Stack,
+    readonly api: ApiGatewayStandIn,
+    readonly codecommit: CodeCommitStandIn,
+    readonly ssm: SSMClient,
+    readonly codebuild: CodeBuildClient,
+    readonly efsRoot: string,
+    readonly sources: Map<string, SourceRepo>,
+  ) {}
+
+  static async start(opts: HarnessOptions): Promise<Harness> {
+    const dir = mkdtempSync(path.join(opts.tmpRoot ?? "/tmp", "backlog-e2e-"));
+    const cleanup: Array<() => Promise<void> | void> = [() => rmSync(dir, { recursive: true, force: true })];
+    // The SSH sessions run as the space user, which must traverse the run dir to the served repositories.
+    chmodSync(dir, 0o711);
+    try {
+      mkdirSync(path.join(dir, "keys"));
+      const clientKey = generateKeyPair(path.join(dir, "keys"), "id_ed25519");
+      const ssh = await SshHost.start({ dir: path.join(dir, "ssh"), user: SPACE, authorizedKeys: [clientKey.publicKey] });
+      cleanup.push(() => ssh.stop());
+      const emulator = await startEmulator();
+      cleanup.push(() => emulator.stop());
+
+      const backlog: Record<string, unknown> = { spaceKey: SPACE, domain: DOMAIN, sshKeyParameter: SSH_KEY_PARAMETER };
+      if (opts.hostKeys === "config") backlog.hostKeys = [ssh.hostKey];
+      if (opts.hostKeys === "ssm") backlog.hostKeysParameter = HOST_KEYS_PARAMETER;
+      if (opts.hostKeys === "scan") backlog.scanHostKey = true;
+      mkdirSync(path.join(dir, "synth"));
+      const stack = synthesizeStack(path.join(dir, "synth"), {
+        region: EMULATOR_ENV.AWS_REGION,
+        name: "e2e",
+        backlog,
+        network: { vpcId: "vpc-0123456789abcdef0", subnetIds: ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"] },
+        repositories: opts.repositories,
+        ...(opts.build !== undefined ? { build: opts.build } : {}),
+        state: { bucket: "e2e-state-bucket", key: "e2e/terraform.tfstate", region: EMULATOR_ENV.AWS_REGION },
+      });
+
+      const clientConfig = {
+        endpoint: emulator.endpoint,
+        region: EMULATOR_ENV.AWS_REGION,
+        credentials: { accessKeyId: EMULATOR_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: EMULATOR_ENV.AWS_SECRET_ACCESS_KEY },
+      };
+      const ssm = new SSMClient(clientConfig);
+      const codebuild = new CodeBuildClient(clientConfig);
+      await ssm.send(new PutParameterCommand({ Name: SSH_KEY_PARAMETER, Type: "SecureString", Value: clientKey.privateKey }));
+      if (opts.hostKeys === "ssm") {
+        await ssm.send(new PutParameterCommand({ Name: HOST_KEYS_PARAMETER, Type: "String", Value: `${ssh.hostKey}\n` }));
+      }
+      // TEST SETUP, not the product: the projects StartBuild must find in the emulator (stock moto
+      // wants a source location even for NO_SOURCE).
+      for (const name of stack.projectNames()) {
+        const project = stack.project(name);
+        await codebuild.send(
+          new CreateProjectCommand({
+            name,
+            source: { type: "NO_SOURCE", location: "e2e-not-used", buildspec: terraformLiteral(project.source.buildspec, name) },
+            artifacts: { type: "NO_ARTIFACTS" },
+            environment: { type: project.environment.type, image: project.environment.image, computeType: project.environment.compute_type },
+            serviceRole: "arn:aws:iam::123456789012:role/e2e-build",
+          }),
+        );
+      }
+
+      const codecommit = new CodeCommitStandIn(path.join(dir, "codecommit"));
+      const sources = new Map<string, SourceRepo>();
+      for (const r of opts.repositories) {
+        const key = `${r.projectKey}/${r.repository}`;
+        const bare = ssh.repoPath(key);
+        run("git", ["init", "--quiet", "--bare", "--initial-branch=main", bare]);
+        const work = path.join(dir, "work", key);
+        run("git", ["clone", "--quiet", bare, work], { stderr: "ignore" } as never);
+        run("git", ["-C", work, "config", "user.name", "Backlog E2E"]);
+        run("git", ["-C", work, "config", "user.email", "e2e@example.com"]);
+        run("git", ["-C", work, "checkout", "--quiet", "-B", "main"]);
+        sources.set(key, new SourceRepo(key, bare, work));
+        codecommit.create(r.codecommitRepository ?? r.repository);
+      }
+
+      const api = new ApiGatewayStandIn(stack, {
+        endpoint: emulator.endpoint,
+        region: EMULATOR_ENV.AWS_REGION,
+        accessKeyId: EMULATOR_ENV.AWS_ACCESS_KEY_ID,
+        secretAccessKey: EMULATOR_ENV.AWS_SECRET_ACCESS_KEY,
+      });
+      await api.start();
+      return new Harness(dir, opts, ssh, clientKey, emulator, stack, api, codecommit, ssm, codebuild, path.join(dir, "efs"), sources);
+    } catch (e) {
+      for (const c of cleanup.reverse()) await c();
+      throw e;
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const b of this.running) b.kill();
+    await Promise.all([...this.running].map((b) => b.done));
+    await this.api.stop();
+    await this.emulator.stop();
+    await this.ssh.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  source(key: string): SourceRepo {
+    const s = this.sources.get(key);
+    if (s === undefined) throw new Error(`no source repository ${key}`);
+    return s;
+  }
+
+  spec(key: string): RepoSpec {
+    const r = this.opts.repositories.find((x) => `${x.projectKey}/${x.repository}` === key);
+    if (r === undefined) throw new Error(`no repository ${key}`);
+    return r;
+  }
+
+  codecommitName(key: string): string {
+    const r = this.spec(key);
+    return r.codecommitRepository ?? r.repository;
+  }
+
+  /** The build project the synthesized stack has for a repository (by its route's template). */
+  projectOf(key: string): string {
+    const name = this.stack.projectNames().find((n) => n.endsWith(`-mirror-${this.codecommitName(key).replace(/\./g, "_")}`));
+    if (name === undefined) throw new Error(`no build project for ${key}`);
+    return name;
+  }
+
+  /** Every ref of the CodeCommit stand-in's repository. */
+  codecommitRefs(key: string): Map<string, string> {
+    return this.codecommit.refs(this.codecommitName(key));
+  }
+
+  /** The bare mirror on the EFS stand-in. */
+  mirrorPath(key: string): string {
+    return path.join(this.efsRoot, `${key}.git`);
+  }
+
+  /** Backlog's push webhook for `key`, through the API Gateway stand-in. */
+  async webhook(key: string, contentType = "application/x-www-form-urlencoded"): Promise<ApiResponse> {
+    const r = this.spec(key);
+    const src = this.source(key);
+    const after = src.mirroredRefs().get("refs/heads/main") ?? "0".repeat(40);
+    const body = backlogPushBody({ space: SPACE, projectKey: r.projectKey, repository: r.repository, ref: "refs/heads/main", before: "0".repeat(40), after });
+    return this.api.post(`/${r.projectKey}/${r.repository}`, body, contentType);
+  }
+
+  /** Runs, in the CodeBuild stand-in, every build StartBuild created in the emulator since the last call. */
+  async startNewBuilds(): Promise<BuildHandle[]> {
+    const ids: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.codebuild.send(new ListBuildsCommand({ nextToken }));
+      ids.push(...(page.ids ?? []));
+      nextToken = page.nextToken;
+    } while (nextToken !== undefined);
+    const handles: BuildHandle[] = [];
+    for (const id of ids.filter((i) => !this.seenBuilds.has(i))) {
+      this.seenBuilds.add(id);
+      handles.push(await this.runBuild(id.split(":")[0], id));
+    }
+    return handles;
+  }
+
+  /** Runs a build of `projectName` in the CodeBuild stand-in. */
+  async runBuild(projectName: string, buildId = `${projectName}:direct-${this.buildCounter}`): Promise<BuildHandle> {
+    const n = this.buildCounter++;
+    const buildDir = path.join(this.dir, "builds", String(n));
+    // OpenSSH reads ~/.ssh/config from the passwd entry's home, not from $HOME: a shim in front of
+    // PATH passes the build's HOME config with -F (the system-wide config is then not read). It only
+    // maps the Backlog host name to the stand-in; the buildspec's own ssh options stay as they are.
+    const bin = path.join(buildDir, "bin");
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(path.join(bin, "ssh"), `#!/bin/sh\nexec /usr/bin/ssh -F "$HOME/.ssh/config" "$@"\n`, { mode: 0o755 });
+    const handle = await startBuild({
+      stack: this.stack,
+      projectName,
+      buildId,
+      efsRoot: this.efsRoot,
+      buildDir,
+      pathPrepend: [bin],
+      region: EMULATOR_ENV.AWS_REGION,
+      ssm: this.ssm,
+      prepareHome: (home) => {
+        mkdirSync(path.join(home, ".ssh"), { recursive: true, mode: 0o700 });
+        // The Backlog host name reaches the stand-in; HostKeyAlias keeps the pinned name's entry in use.
+        writeFileSync(
+          path.join(home, ".ssh", "config"),
+          `Host ${BACKLOG_HOST}\n  HostName 127.0.0.1\n  Port ${this.ssh.port}\n  HostKeyAlias ${BACKLOG_HOST}\n`,
+          { mode: 0o600 },
+        );
+        writeFileSync(path.join(home, ".gitconfig"), this.codecommit.gitConfig(EMULATOR_ENV.AWS_REGION));
+      },
+    });
+    this.running.add(handle);
+    void handle.done.then((r) => {
+      this.running.delete(handle);
+      this.builds.push(r);
+    });
+    return handle;
+  }
+
+  /** Push webhook → StartBuild → run the started build(s) to the end. Throws if the webhook failed. */
+  async sync(key: string): Promise<BuildResult> {
+    const res = await this.webhook(key);
+    if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${res.body}`);
+    const handles = await this.startNewBuilds();
+    if (handles.length !== 1) throw new Error(`expected one started build, got ${handles.length}`);
+    return handles[0].done;
+  }
+
+  async putParameter(name: string, value: string, type: "String" | "SecureString" = "String"): Promise<void> {
+    await this.ssm.send(new PutParameterCommand({ Name: name, Value: value, Type: type, Overwrite: true }));
+  }
+
+  async deleteParameter(name: string): Promise<void> {
+    await this.ssm.send(new DeleteParameterCommand({ Name: name }));
+  }
+}
+
+/** A readable diff of two ref maps ("" when equal). */
+export function refsDiff(expected: Map<string, string>, actual: Map<string, string>): string {
+  const lines: string[] = [];
+  for (const [ref, id] of expected) if (actual.get(ref) !== id) lines.push(`${ref}: expected ${id}, got ${actual.get(ref) ?? "(missing)"}`);
+  for (const [ref, id] of actual) if (!expected.has(ref)) lines.push(`${ref}: unexpected (${id})`);
+  return lines.join("\n");
+}
