@@ -2,25 +2,350 @@
 
 Usage: python3 test/emulator/moto_launcher.py -H 127.0.0.1 -p PORT
 
-Each patch below names the gap it fills (see shared notes, "Terraform against the local AWS
-emulator"). The product is never changed to suit the emulator; only the emulator is.
+Written for moto 5.2.1 (a warning is printed for any other version). Each patch below is one
+function whose docstring names the gap it fills (see the shared notes, "Terraform against the local
+AWS emulator"). Every patch makes moto answer the way AWS does; none relaxes a check the product
+relies on. The product is never changed to suit the emulator; only the emulator is.
 """
+import json
 import sys
+from typing import Any, Callable
+
+MOTO_VERSION = "5.2.1"
+
+
+def _backend_state(backend: Any, name: str, factory: Callable[[], Any]) -> Any:
+    """Per-backend (account and region) storage for what a patch keeps."""
+    if not hasattr(backend, name):
+        setattr(backend, name, factory())
+    return getattr(backend, name)
+
+
+# --- CodeCommit -----------------------------------------------------------------------------------
+
+
+def patch_codecommit_epoch_dates() -> None:
+    """Gap: CodeCommit returns `creationDate`/`lastModifiedDate` as ISO strings, where the AWS API
+    (and the Go SDK) expect epoch seconds; the provider fails to decode CreateRepository's answer."""
+    from moto.codecommit import models
+    from moto.core.utils import unix_time
+
+    original_init = models.CodeCommit.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        now = unix_time()
+        self.repository_metadata["creationDate"] = now
+        self.repository_metadata["lastModifiedDate"] = now
+
+    models.CodeCommit.__init__ = __init__
+
+
+def _codecommit_repository_by_arn(backend: Any, arn: str) -> Any:
+    from moto.codecommit.exceptions import RepositoryDoesNotExistException
+
+    for repo in backend.repositories.values():
+        if repo.repository_metadata["Arn"] == arn:
+            return repo
+    raise RepositoryDoesNotExistException(arn)
+
+
+def patch_codecommit_tags() -> None:
+    """Gap: CodeCommit has no `ListTagsForResource`, `TagResource`, `UntagResource`, and ignores the
+    `tags` of CreateRepository; the provider reads tags after every create and refresh."""
+    from moto.codecommit.responses import CodeCommitResponse
+
+    def tags_of(self: Any) -> dict:
+        return _backend_state(self.codecommit_backend, "_launcher_tags", dict)
+
+    original_create = CodeCommitResponse.create_repository
+    original_delete = CodeCommitResponse.delete_repository
+
+    def create_repository(self: Any) -> str:
+        body = original_create(self)
+        arn = json.loads(body)["repositoryMetadata"]["Arn"]
+        tags_of(self)[arn] = dict(self._get_param("tags") or {})
+        return body
+
+    def delete_repository(self: Any) -> str:
+        name = self._get_param("repositoryName")
+        repo = self.codecommit_backend.repositories.get(name)
+        if repo is not None:
+            tags_of(self).pop(repo.repository_metadata["Arn"], None)
+        return original_delete(self)
+
+    def list_tags_for_resource(self: Any) -> str:
+        arn = self._get_param("resourceArn")
+        _codecommit_repository_by_arn(self.codecommit_backend, arn)
+        return json.dumps({"tags": tags_of(self).get(arn, {})})
+
+    def tag_resource(self: Any) -> str:
+        arn = self._get_param("resourceArn")
+        _codecommit_repository_by_arn(self.codecommit_backend, arn)
+        tags_of(self).setdefault(arn, {}).update(self._get_param("tags") or {})
+        return "{}"
+
+    def untag_resource(self: Any) -> str:
+        arn = self._get_param("resourceArn")
+        _codecommit_repository_by_arn(self.codecommit_backend, arn)
+        for key in self._get_param("tagKeys") or []:
+            tags_of(self).get(arn, {}).pop(key, None)
+        return "{}"
+
+    CodeCommitResponse.create_repository = create_repository
+    CodeCommitResponse.delete_repository = delete_repository
+    CodeCommitResponse.list_tags_for_resource = list_tags_for_resource
+    CodeCommitResponse.tag_resource = tag_resource
+    CodeCommitResponse.untag_resource = untag_resource
+
+
+def patch_codecommit_update_description() -> None:
+    """Gap: CodeCommit has no `UpdateRepositoryDescription` (an in-place update of the description)."""
+    from moto.codecommit.responses import CodeCommitResponse
+    from moto.core.utils import unix_time
+
+    def update_repository_description(self: Any) -> str:
+        metadata = self.codecommit_backend.get_repository(self._get_param("repositoryName"))
+        metadata["repositoryDescription"] = self._get_param("repositoryDescription")
+        metadata["lastModifiedDate"] = unix_time()
+        return "{}"
+
+    CodeCommitResponse.update_repository_description = update_repository_description
+
+
+def patch_codecommit_list_repositories() -> None:
+    """Gap: CodeCommit has no `ListRepositories` (HTTP 500); the suite lists the repositories left
+    after `terraform destroy`."""
+    from moto.codecommit.responses import CodeCommitResponse
+
+    def list_repositories(self: Any) -> str:
+        repositories = sorted(
+            (
+                {"repositoryName": r.repository_metadata["repositoryName"], "repositoryId": r.repository_metadata["repositoryId"]}
+                for r in self.codecommit_backend.repositories.values()
+            ),
+            key=lambda r: r["repositoryName"],
+        )
+        return json.dumps({"repositories": repositories})
+
+    CodeCommitResponse.list_repositories = list_repositories
+
+
+# --- CodeBuild ------------------------------------------------------------------------------------
+
+# Project fields AWS stores and returns that moto's CreateProject drops.
+_CODEBUILD_UNMODELLED_FIELDS = (
+    "fileSystemLocations",
+    "concurrentBuildLimit",
+    "secondarySources",
+    "secondarySourceVersions",
+    "secondaryArtifacts",
+    "buildBatchConfig",
+    "encryptionKey",
+)
+
+
+def patch_codebuild_no_source_location() -> None:
+    """Gap: CodeBuild rejects source type `NO_SOURCE` (and `CODEPIPELINE`) without
+    `source.location`, which AWS does not require and the provider forbids for `NO_SOURCE`."""
+    from moto.codebuild import responses
+
+    original = responses._validate_required_params_source
+
+    def validate_source(source: dict) -> None:
+        if source.get("type") in ("NO_SOURCE", "CODEPIPELINE") and not source.get("location"):
+            source = {**source, "location": "(none)"}  # checked without it, stored as given
+        original(source)
+
+    responses._validate_required_params_source = validate_source
+
+
+def patch_codebuild_unmodelled_fields() -> None:
+    """Gap: CodeBuild CreateProject does not store `fileSystemLocations` and `concurrentBuildLimit`
+    (nor a few other fields), so every plan after apply shows a perpetual diff on them; it also does
+    not return `projectVisibility` (PRIVATE unless changed)."""
+    from moto.codebuild.responses import CodeBuildResponse
+
+    original_create = CodeBuildResponse.create_project
+
+    def create_project(self: Any) -> str:
+        body = original_create(self)
+        metadata = self.codebuild_backend.codebuild_projects[self._get_param("name")].project_metadata
+        for field in _CODEBUILD_UNMODELLED_FIELDS:
+            value = self._get_param(field)
+            if value is not None:
+                metadata[field] = value
+        metadata.setdefault("projectVisibility", "PRIVATE")
+        return json.dumps({"project": metadata})
+
+    CodeBuildResponse.create_project = create_project
+
+
+def _codebuild_project(backend: Any, name_or_arn: str) -> Any:
+    from moto.codebuild.exceptions import ResourceNotFoundException
+
+    for name, project in backend.codebuild_projects.items():
+        if name_or_arn in (name, project.arn):
+            return project
+    raise ResourceNotFoundException(f"Project cannot be found: {name_or_arn}")
+
+
+def patch_codebuild_update_project() -> None:
+    """Gap: CodeBuild has no `UpdateProject` (and no `UpdateProjectVisibility`): every in-place
+    change of a project fails."""
+    from moto.codebuild.responses import CodeBuildResponse
+    from moto.core.utils import unix_time
+
+    def update_project(self: Any) -> str:
+        project = _codebuild_project(self.codebuild_backend, self._get_param("name"))
+        metadata = project.project_metadata
+        request = json.loads(self.body or "{}")
+        for key, value in request.items():
+            if key == "name":
+                continue
+            if key == "badgeEnabled":
+                metadata["badge"] = {"badgeEnabled": bool(value)}
+            elif key == "concurrentBuildLimit" and value == -1:  # -1 removes the limit
+                metadata.pop("concurrentBuildLimit", None)
+            elif key == "tags":
+                metadata["tags"] = value
+                project.tags = value
+            elif key == "serviceRole":
+                metadata["serviceRole"] = value
+                project.service_role = value
+            else:
+                metadata[key] = value
+        metadata["lastModifiedDate"] = unix_time()
+        return json.dumps({"project": metadata})
+
+    def update_project_visibility(self: Any) -> str:
+        project = _codebuild_project(self.codebuild_backend, self._get_param("projectArn"))
+        project.project_metadata["projectVisibility"] = self._get_param("projectVisibility")
+        return json.dumps(
+            {"projectArn": project.arn, "projectVisibility": project.project_metadata["projectVisibility"]}
+        )
+
+    CodeBuildResponse.update_project = update_project
+    CodeBuildResponse.update_project_visibility = update_project_visibility
+
+
+def patch_codebuild_delete_by_arn() -> None:
+    """Gap: CodeBuild `DeleteProject` called with the project ARN (as the provider does) deletes
+    nothing, so the project survives `terraform destroy`."""
+    from moto.codebuild.models import CodeBuildBackend
+
+    original_delete = CodeBuildBackend.delete_project
+
+    def delete_project(self: Any, project_name: str) -> None:
+        for name, project in list(self.codebuild_projects.items()):
+            if project_name == project.arn:
+                project_name = name
+        original_delete(self, project_name)
+        self.build_history.pop(project_name, None)
+
+    CodeBuildBackend.delete_project = delete_project
+
+
+# --- EFS ------------------------------------------------------------------------------------------
+
+
+def patch_efs_put_backup_policy() -> None:
+    """Gap: EFS has no `PutBackupPolicy` (HTTP 500, which the SDK retries for minutes), and
+    `DescribeBackupPolicy` answers PolicyNotFound for a DISABLED policy instead of returning it."""
+    from moto.efs.models import FileSystem
+    from moto.efs.responses import EFSResponse
+
+    def backup_policy(self: Any) -> dict:
+        explicit = getattr(self, "_launcher_backup_status", None)
+        if explicit is not None:
+            return {"Status": explicit}
+        return {"Status": "ENABLED"} if self._backup else None
+
+    def put_backup_policy(self: Any) -> Any:
+        file_system_id = self._get_param("FileSystemId")
+        status = (self._get_param("BackupPolicy") or {}).get("Status", "DISABLED")
+        _, file_systems = self.efs_backend.describe_file_systems(file_system_id=file_system_id)
+        file_system = file_systems[0]
+        file_system._launcher_backup_status = status
+        file_system._backup = status == "ENABLED"
+        return json.dumps({"BackupPolicy": {"Status": status}}), {"Content-Type": "application/json"}
+
+    FileSystem.backup_policy = property(backup_policy)
+    EFSResponse.put_backup_policy = put_backup_policy
+
+
+# --- EC2 ----------------------------------------------------------------------------------------
+
+
+def patch_ec2_referenced_rule_description() -> None:
+    """Gap: EC2 `DescribeSecurityGroupRules` drops the description of a rule that references another
+    security group (it reads only the CIDR range's description), so every plan after apply wants to
+    set `description` again on `aws_vpc_security_group_{ingress,egress}_rule` with
+    `referenced_security_group_id`."""
+    from moto.ec2.models.security_groups import SecurityGroupRule
+
+    def description(self: Any) -> Any:
+        return self.ip_range.get("Description") or (self.source_group or {}).get("Description")
+
+    SecurityGroupRule.description = property(description)
+
+
+# --- API Gateway ----------------------------------------------------------------------------------
+
+
+def patch_apigateway_policy_escaping() -> None:
+    """Gap: API Gateway returns a REST API's `policy` unescaped; AWS returns it JSON-escaped (quotes
+    as \\"), which the provider unescapes: moto's form breaks the read of
+    `aws_api_gateway_rest_api_policy` and every later refresh of the API."""
+    from moto.apigateway.models import RestAPI
+
+    original_to_dict = RestAPI.to_dict
+
+    def to_dict(self: Any) -> dict:
+        result = original_to_dict(self)
+        policy = result.get(RestAPI.PROP_POLICY)
+        if policy:
+            result[RestAPI.PROP_POLICY] = json.dumps(policy)[1:-1]
+        return result
+
+    RestAPI.to_dict = to_dict
+
+
+PATCHES: list[Callable[[], None]] = [
+    patch_codecommit_epoch_dates,
+    patch_codecommit_tags,
+    patch_codecommit_update_description,
+    patch_codecommit_list_repositories,
+    patch_codebuild_no_source_location,
+    patch_codebuild_unmodelled_fields,
+    patch_codebuild_update_project,
+    patch_codebuild_delete_by_arn,
+    patch_efs_put_backup_policy,
+    patch_ec2_referenced_rule_description,
+    patch_apigateway_policy_escaping,
+]
 
 
 def apply_patches() -> None:
-    """Patches moto's response classes in place. Add one function per gap."""
+    """Patches moto's response and model classes in place, one function per gap."""
+    for patch in PATCHES:
+        patch()
 
 
 def main() -> None:
     try:
+        import moto
         import moto.server
-    except ImportError:
+    except ImportError as e:
         sys.stderr.write(
-            "moto is not installed for this Python. Install it with: "
-            'python3 -m pip install "moto[server]==5.2.1"\n'
+            f"moto is not installed for this Python ({e}). Install it with: "
+            'python3 -m pip install "moto[server]==5.2.1" (or set MOTO_PYTHON to a Python that has it)\n'
         )
         sys.exit(3)
+    if moto.__version__ != MOTO_VERSION:
+        sys.stderr.write(
+            f"warning: these patches were written for moto {MOTO_VERSION}, found {moto.__version__}\n"
+        )
     apply_patches()
     moto.server.main(sys.argv[1:])
 

@@ -1,0 +1,52 @@
+/**
+ * Synthesizes the production stack for a configuration file, in-process, with main.ts's own
+ * `synthesize` (what `npm run synth` runs), into a given output directory.
+ */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { loadStackConfig } from "../../../lib/stack-config";
+import type { StackConfig } from "../../../lib/validation";
+import { STACK_NAME, synthesize } from "../../../main";
+
+/** Terraform's reading of a literal JSON string: `$${` stands for `${`, `%%{` for `%{`. */
+export function templateLiteral(text: string): string {
+  return text.replace(/\$\$\{/g, () => "${").replace(/%%\{/g, () => "%{");
+}
+
+export interface SynthJson {
+  terraform: { backend: { s3: Record<string, unknown> } } & Record<string, unknown>;
+  provider: Record<string, unknown>;
+  resource: Record<string, Record<string, Record<string, unknown>>>;
+  data?: Record<string, Record<string, Record<string, unknown>>>;
+  output?: Record<string, unknown>;
+}
+
+export interface Synthesized {
+  readonly config: StackConfig;
+  /** Directory holding cdk.tf.json. */
+  readonly stackDir: string;
+  /** The parsed cdk.tf.json. */
+  readonly json: SynthJson;
+  /** Per CodeBuild project name: the buildspec the provider receives (the JSON string as Terraform reads it). */
+  readonly buildspecs: ReadonlyMap<string, string>;
+}
+
+/** Synthesizes the stack of `configFile` into `outdir`. */
+export function synthesizeStack(configFile: string, outdir: string): Synthesized {
+  const config = loadStackConfig(configFile);
+  synthesize(configFile, outdir);
+  const stackDir = path.join(outdir, "stacks", STACK_NAME);
+  const json = JSON.parse(readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8")) as SynthJson;
+  const buildspecs = new Map<string, string>();
+  for (const project of Object.values(json.resource.aws_codebuild_project ?? {})) {
+    const source = (project.source ?? {}) as { buildspec?: string };
+    if (typeof project.name !== "string" || source.buildspec === undefined) throw new Error("a CodeBuild project without name or buildspec");
+    buildspecs.set(project.name, templateLiteral(source.buildspec));
+  }
+  return { config, stackDir, json, buildspecs };
+}
+
+/** Number of resources (not data sources) in a synthesized stack. */
+export function resourceCount(json: SynthJson): number {
+  return Object.values(json.resource).reduce((n, byName) => n + Object.keys(byName).length, 0);
+}

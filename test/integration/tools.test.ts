@@ -1,0 +1,29 @@
+/**
+ * The suite's preconditions: a missing tool is a failure that says how to install it, never a skip;
+ * the CLI configuration takes providers from the local mirror when there is one.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { cliConfigText, providerMirror, requireMoto, requireTerraform } from "./support/tools";
+
+test("a missing terraform fails with a message that says how to install it", () => {
+  expect(() => requireTerraform("/nonexistent/terraform")).toThrow(/cannot be run.*Install Terraform >= 1\.10/s);
+});
+
+test("a Python without moto fails with a message that says how to install it", () => {
+  expect(() => requireMoto("/nonexistent/python3")).toThrow(/pip install "moto\[server\]==5\.2\.1"/);
+});
+
+test("the installed terraform and moto are found", () => {
+  expect(requireTerraform()).toMatch(/^1\.\d+\.\d+/);
+  expect(requireMoto()).toMatch(/^\d+\.\d+\.\d+/);
+});
+
+test("TF_PROVIDER_MIRROR selects the filesystem mirror, and no mirror means the registry", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "mirror-it-plugins-"));
+  expect(providerMirror({ TF_PROVIDER_MIRROR: dir })).toBe(dir);
+  expect(() => providerMirror({ TF_PROVIDER_MIRROR: path.join(dir, "missing") })).toThrow(/does not exist/);
+  expect(cliConfigText(dir)).toBe(`provider_installation {\n  filesystem_mirror {\n    path = ${JSON.stringify(dir)}\n  }\n}\n`);
+  expect(cliConfigText(undefined)).toBe("provider_installation {\n  direct {}\n}\n");
+});
