@@ -1,0 +1,686 @@
+/**
+ * The plain Terraform module (`npm run build:module` → dist/terraform-module/), synthesized from the
+ * same construct as the CDKTF stack.
+ *
+ * The construct renders names and the buildspec at synthesis and loops over the repositories in
+ * TypeScript, so it cannot take Terraform variables directly. The module is therefore made in two
+ * steps:
+ *
+ * 1. {@link BacklogCodeCommitMirror} is synthesized once with *placeholder* props: one repository,
+ *    two subnets, every optional part switched on, and distinctive values (`zqnamezq`, `ZQPROJZQ`,
+ *    `1234567`, ...) that pass its validation.
+ * 2. {@link toModule} rewrites that JSON into a module: each placeholder becomes a reference to a
+ *    variable or to `each.value`; the per-repository resources get `for_each` over
+ *    `var.repositories` (keyed `PROJECT/REPO`), the project-level API path `for_each` over the
+ *    project keys, the mount targets `for_each` over `var.subnet_ids`; lists of per-repository ARNs
+ *    become `for` expressions; optional parts get `count` / `for_each` driven by their variables.
+ *    Any placeholder left over fails the build, so a change to the construct that the rewrite does
+ *    not know about cannot ship silently.
+ *
+ * Not supported by the module (the CDKTF stack has them): creating the VPC (`network` is required:
+ * pass `vpc_id` and `subnet_ids`) and the customer-managed KMS key (`encryption`).
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { createHash } from "node:crypto";
+import { App, TerraformStack } from "cdktf";
+import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
+import { BUILD_DEFAULTS } from "./mirror-build";
+import { BacklogCodeCommitMirror, DEFAULT_LOG_RETENTION_DAYS } from "./mirror";
+import type { BacklogCodeCommitMirrorProps } from "./props";
+import { DEFAULT_RESYNC_SCHEDULE, TARGETS_PER_RULE } from "./resync-schedule";
+import { LOG_RETENTION_DAYS, MAX_REPOSITORIES } from "./validation";
+import { DEFAULT_THROTTLE } from "./webhook-protection";
+
+type Json = any;
+
+/** Terraform and provider constraints of the module (the same as the CDKTF stack's). */
+export const MODULE_REQUIRED_VERSION = ">= 1.10";
+export const MODULE_PROVIDER = { source: "hashicorp/aws", version: ">= 5.100.0, < 6.0.0" } as const;
+
+/** The placeholder values the construct is synthesized with (each unique in the synthesized JSON). */
+export const PLACEHOLDER = {
+  name: "zqnamezq",
+  spaceKey: "zqspacezq",
+  domain: "backlog.jp",
+  sshKeyParameter: "/zqsshzq",
+  hostKeysParameter: "/zqhostzq",
+  vpcId: "vpc-0badc0de0badc0de0",
+  subnetIds: ["subnet-0badc0de0badc0de1", "subnet-0badc0de0badc0de2"],
+  projectKey: "ZQPROJZQ",
+  repository: "zqrepozq",
+  codecommitRepository: "zqcczq",
+  sourceIp: "192.0.2.123/32",
+  email: "zqmailzq@example.com",
+  schedule: "rate(7 hours)",
+  logRetentionDays: 3653,
+  timeoutMinutes: 479,
+  queuedTimeoutMinutes: 478,
+  computeType: "BUILD_GENERAL1_LARGE",
+  throttleRateLimit: 4321,
+  throttleBurstLimit: 4987,
+  wafRateLimit: 1234567,
+} as const;
+
+/** The props of the placeholder synthesis: every optional part on. */
+export function placeholderProps(): BacklogCodeCommitMirrorProps {
+  const p = PLACEHOLDER;
+  return {
+    name: p.name,
+    logRetentionDays: p.logRetentionDays,
+    backlog: { spaceKey: p.spaceKey, domain: p.domain, sshKeyParameter: p.sshKeyParameter, hostKeysParameter: p.hostKeysParameter },
+    network: { vpcId: p.vpcId, subnetIds: [...p.subnetIds] },
+    repositories: [{ projectKey: p.projectKey, repository: p.repository, codecommitRepository: p.codecommitRepository }],
+    build: { timeoutMinutes: p.timeoutMinutes, queuedTimeoutMinutes: p.queuedTimeoutMinutes, computeType: p.computeType },
+    webhook: {
+      allowedSourceIps: [p.sourceIp],
+      throttleRateLimit: p.throttleRateLimit,
+      throttleBurstLimit: p.throttleBurstLimit,
+      wafRateLimitPer5Minutes: p.wafRateLimit,
+    },
+    resync: { schedule: p.schedule, enabled: true },
+    alerts: { emails: [p.email] },
+  };
+}
+
+/** Synthesizes the construct with the placeholder props; returns the parsed cdk.tf.json. */
+export function synthesizePlaceholderStack(): Json {
+  const outdir = mkdtempSync(path.join(tmpdir(), "mirror-module-"));
+  try {
+    // No provider construct: a module must not configure one (the check for it is skipped).
+    const app = new App({ outdir, skipValidation: true });
+    const stack = new TerraformStack(app, "module");
+    new BacklogCodeCommitMirror(stack, "Mirror", placeholderProps());
+    app.synth();
+    return JSON.parse(readFileSync(path.join(outdir, "stacks", "module", "cdk.tf.json"), "utf8"));
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Variables: types, descriptions, defaults and validation blocks matching lib/validation.ts.
+
+const re = (pattern: string) => JSON.stringify(pattern).slice(1, -1);
+const REPO_RULES = {
+  projectKey: "^[A-Z][A-Z0-9_]{0,24}$",
+  repository: "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$",
+  codecommit: "^[A-Za-z0-9_.-]{1,100}$",
+};
+const SSM_NAME = "^/[A-Za-z0-9_.\\-/]+$";
+const HOST_KEY = "^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}$";
+const CIDR = "^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/([0-9]|[12][0-9]|3[0-2])$";
+const SCHEDULE = "^(rate\\((1 (minute|hour|day)|([2-9]|[1-9][0-9]{1,4}) (minutes|hours|days))\\)|cron\\([0-9A-Za-z*?,/#L\\- ]{11,100}\\))$";
+const EMAIL = "^[^\\s@\"'`$\\\\]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}$";
+
+interface Validation {
+  readonly condition: string;
+  readonly error_message: string;
+}
+export interface VariableBlock {
+  readonly type: string;
+  readonly description: string;
+  readonly default?: unknown;
+  readonly nullable?: boolean;
+  readonly validation?: Validation[];
+}
+
+const v = (condition: string, error_message: string): Validation => ({ condition: `\${${condition}}`, error_message });
+
+/** The module's variables (Terraform JSON `variable` blocks). */
+export function moduleVariables(): Record<string, VariableBlock> {
+  return {
+    name: {
+      type: "string",
+      description: "Prefix of every resource name: 2-24 lower-case letters, digits and hyphens, starting with a letter. Changing it replaces almost everything.",
+      validation: [
+        v('can(regex("^[a-z][a-z0-9-]{0,22}[a-z0-9]$", var.name))', "name must be 2-24 characters: lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen."),
+      ],
+    },
+    log_retention_days: {
+      type: "number",
+      description: "Retention of the build logs, in days; a value CloudWatch Logs accepts.",
+      default: DEFAULT_LOG_RETENTION_DAYS,
+      nullable: false,
+      validation: [
+        v(`contains([${LOG_RETENTION_DAYS.join(", ")}], var.log_retention_days)`, `log_retention_days must be one of the retention periods CloudWatch Logs accepts (${LOG_RETENTION_DAYS.join(", ")}).`),
+      ],
+    },
+    backlog: {
+      type: "object({ space_key = string, domain = string, ssh_key_parameter = string, host_keys = optional(list(string)), host_keys_parameter = optional(string), scan_host_key = optional(bool, false) })",
+      description:
+        "The Backlog space: space_key (also the SSH user), domain (backlog.jp or backlog.com), ssh_key_parameter (SSM SecureString with the SSH private key), and exactly one host-key source: host_keys (pinned \"TYPE BASE64\" keys), host_keys_parameter (SSM parameter with one key per line) or scan_host_key = true (trust ssh-keyscan on every build; not recommended).",
+      validation: [
+        v('can(regex("^[0-9A-Za-z]([0-9A-Za-z-]{0,61}[0-9A-Za-z])?$", var.backlog.space_key))', "backlog.space_key must be a Backlog space key: 1-63 letters, digits and hyphens, not starting or ending with a hyphen."),
+        v('contains(["backlog.jp", "backlog.com"], var.backlog.domain)', 'backlog.domain must be "backlog.jp" or "backlog.com".'),
+        v(
+          `can(regex("${re(SSM_NAME)}", var.backlog.ssh_key_parameter)) && length(var.backlog.ssh_key_parameter) <= 1011 && !can(regex("^/(?i)(aws|ssm)", var.backlog.ssh_key_parameter))`,
+          'backlog.ssh_key_parameter must be the name of an SSM parameter: it starts with "/", has only letters, digits and _ . - / (at most 1011 characters), and does not start with /aws or /ssm.',
+        ),
+        v(
+          `var.backlog.host_keys_parameter == null ? true : (can(regex("${re(SSM_NAME)}", var.backlog.host_keys_parameter)) && length(var.backlog.host_keys_parameter) <= 1011 && !can(regex("^/(?i)(aws|ssm)", var.backlog.host_keys_parameter)))`,
+          'backlog.host_keys_parameter must be the name of an SSM parameter: it starts with "/", has only letters, digits and _ . - / (at most 1011 characters), and does not start with /aws or /ssm.',
+        ),
+        v(
+          `var.backlog.host_keys == null ? true : (length(var.backlog.host_keys) > 0 && alltrue([for k in var.backlog.host_keys : can(regex("${re(HOST_KEY)}", k))]))`,
+          'backlog.host_keys must list at least one SSH public key "TYPE BASE64" with TYPE one of ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa (no host name, no comment).',
+        ),
+        v(
+          "length([for s in [var.backlog.host_keys != null, var.backlog.host_keys_parameter != null, var.backlog.scan_host_key == true] : s if s]) == 1",
+          "backlog must name exactly one source of the Backlog host key: host_keys (pinned keys), host_keys_parameter (pinned keys in SSM) or scan_host_key = true (trust on every build, not recommended).",
+        ),
+      ],
+    },
+    vpc_id: {
+      type: "string",
+      description: "VPC of the sync builds and the EFS mount targets. Changing it replaces the security groups and the mount targets.",
+      validation: [v('can(regex("^vpc-([0-9a-f]{8}|[0-9a-f]{17})$", var.vpc_id))', 'vpc_id must be a VPC id "vpc-" followed by 8 or 17 hex digits.')],
+    },
+    subnet_ids: {
+      type: "list(string)",
+      description: "2-16 private subnets in different availability zones, with a NAT route; one EFS mount target is created in each.",
+      validation: [
+        v("length(var.subnet_ids) >= 2 && length(var.subnet_ids) <= 16", "subnet_ids must list 2 to 16 private subnets (in different availability zones)."),
+        v('alltrue([for s in var.subnet_ids : can(regex("^subnet-([0-9a-f]{8}|[0-9a-f]{17})$", s))])', 'subnet_ids must be subnet ids: "subnet-" followed by 8 or 17 hex digits.'),
+        v("length(distinct(var.subnet_ids)) == length(var.subnet_ids)", "subnet_ids must not repeat a subnet id."),
+      ],
+    },
+    repositories: {
+      type: "list(object({ project_key = string, repository = string, codecommit_repository = optional(string) }))",
+      description:
+        "The Backlog repositories to mirror (1-200): project_key (upper case), repository (without .git), and optionally codecommit_repository (default: the Backlog name; changing it renames the CodeCommit repository and replaces its sync project and log group).",
+      validation: [
+        v(`length(var.repositories) >= 1 && length(var.repositories) <= ${MAX_REPOSITORIES}`, `repositories must list 1 to ${MAX_REPOSITORIES} repositories (API Gateway resource quota).`),
+        v(`alltrue([for r in var.repositories : can(regex("${re(REPO_RULES.projectKey)}", r.project_key))])`, "repositories[*].project_key must be a Backlog project key: an upper-case letter, then upper-case letters, digits or _ (at most 25 characters)."),
+        v(
+          `alltrue([for r in var.repositories : can(regex("${re(REPO_RULES.repository)}", r.repository)) && !can(regex("(?i)[.]git$", r.repository))])`,
+          'repositories[*].repository must be a Backlog repository name: 1-100 letters, digits, _ . and -, not starting with . or -, and not ending in ".git".',
+        ),
+        v(
+          `alltrue([for r in var.repositories : r.codecommit_repository == null ? true : (can(regex("${re(REPO_RULES.codecommit)}", r.codecommit_repository)) && !can(regex("(?i)[.]git$", r.codecommit_repository)) && !contains([".", ".."], r.codecommit_repository))])`,
+          'repositories[*].codecommit_repository must be a CodeCommit repository name: 1-100 letters, digits, _ . and -, not "." or ".." and not ending in ".git".',
+        ),
+        v("length(distinct([for r in var.repositories : lower(\"${r.project_key}/${r.repository}\")])) == length(var.repositories)", "repositories must not list a Backlog repository twice."),
+        v(
+          "length(distinct([for r in var.repositories : lower(coalesce(r.codecommit_repository, r.repository))])) == length(var.repositories) && length(distinct([for r in var.repositories : lower(replace(coalesce(r.codecommit_repository, r.repository), \".\", \"_\"))])) == length(var.repositories)",
+          "repositories must give every repository its own CodeCommit name and CodeBuild project name (a CodeBuild name turns . into _); set codecommit_repository to tell them apart.",
+        ),
+      ],
+    },
+    build: {
+      type: `object({ timeout_minutes = optional(number, ${BUILD_DEFAULTS.timeoutMinutes}), queued_timeout_minutes = optional(number, ${BUILD_DEFAULTS.queuedTimeoutMinutes}), compute_type = optional(string, "${BUILD_DEFAULTS.computeType}"), allow_debug_sessions = optional(bool, false) })`,
+      description:
+        "Sync builds: timeout_minutes (5-480), queued_timeout_minutes (5-480), compute_type (ARM: BUILD_GENERAL1_SMALL, _MEDIUM or _LARGE), allow_debug_sessions (grants the Session Manager channels of codebuild-breakpoint).",
+      default: {},
+      nullable: false,
+      validation: [
+        v("var.build.timeout_minutes >= 5 && var.build.timeout_minutes <= 480 && floor(var.build.timeout_minutes) == var.build.timeout_minutes", "build.timeout_minutes must be a whole number from 5 to 480."),
+        v("var.build.queued_timeout_minutes >= 5 && var.build.queued_timeout_minutes <= 480 && floor(var.build.queued_timeout_minutes) == var.build.queued_timeout_minutes", "build.queued_timeout_minutes must be a whole number from 5 to 480."),
+        v('contains(["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"], var.build.compute_type)', "build.compute_type must be one of BUILD_GENERAL1_SMALL, BUILD_GENERAL1_MEDIUM, BUILD_GENERAL1_LARGE."),
+      ],
+    },
+    webhook: {
+      type: `object({ allowed_source_ips = optional(list(string)), additional_source_ips = optional(list(string), []), allow_any_source = optional(bool, false), throttle_rate_limit = optional(number, ${DEFAULT_THROTTLE.rateLimit}), throttle_burst_limit = optional(number, ${DEFAULT_THROTTLE.burstLimit}), waf_rate_limit_per_5_minutes = optional(number) })`,
+      description:
+        "Who may call the webhook: allowed_source_ips (IPv4 CIDRs; default Backlog's published sender addresses), additional_source_ips, allow_any_source (no resource policy), stage throttling (requests/s and burst), and waf_rate_limit_per_5_minutes (a WAFv2 web ACL blocking a source above this many requests in 5 minutes; about USD 6 a month).",
+      default: {},
+      nullable: false,
+      validation: [
+        v(
+          `alltrue([for c in concat(coalesce(var.webhook.allowed_source_ips, []), var.webhook.additional_source_ips) : can(regex("${re(CIDR)}", c))])`,
+          "webhook.allowed_source_ips and webhook.additional_source_ips must be IPv4 CIDR blocks such as 203.0.113.0/24.",
+        ),
+        v("var.webhook.allowed_source_ips == null ? true : length(var.webhook.allowed_source_ips) >= 1", "webhook.allowed_source_ips must list at least one address range (use allow_any_source to open the API)."),
+        v("length(coalesce(var.webhook.allowed_source_ips, [])) <= 200 && length(var.webhook.additional_source_ips) <= 200", "webhook source address lists must have at most 200 ranges each."),
+        v(
+          "!(var.webhook.allow_any_source && (var.webhook.allowed_source_ips != null || length(var.webhook.additional_source_ips) > 0))",
+          "webhook.allow_any_source must not be true while allowed_source_ips or additional_source_ips is set (an open API ignores them); remove one.",
+        ),
+        v("var.webhook.throttle_rate_limit >= 1 && var.webhook.throttle_rate_limit <= 10000 && floor(var.webhook.throttle_rate_limit) == var.webhook.throttle_rate_limit", "webhook.throttle_rate_limit must be a whole number from 1 to 10000."),
+        v("var.webhook.throttle_burst_limit >= 1 && var.webhook.throttle_burst_limit <= 5000 && floor(var.webhook.throttle_burst_limit) == var.webhook.throttle_burst_limit", "webhook.throttle_burst_limit must be a whole number from 1 to 5000."),
+        v("var.webhook.throttle_burst_limit >= var.webhook.throttle_rate_limit", "webhook.throttle_burst_limit must be at least throttle_rate_limit."),
+        v(
+          "var.webhook.waf_rate_limit_per_5_minutes == null ? true : (var.webhook.waf_rate_limit_per_5_minutes >= 100 && var.webhook.waf_rate_limit_per_5_minutes <= 2000000000 && floor(var.webhook.waf_rate_limit_per_5_minutes) == var.webhook.waf_rate_limit_per_5_minutes)",
+          "webhook.waf_rate_limit_per_5_minutes must be a whole number from 100 to 2000000000.",
+        ),
+      ],
+    },
+    resync: {
+      type: `object({ schedule = optional(string, "${DEFAULT_RESYNC_SCHEDULE}"), enabled = optional(bool, true) })`,
+      description: "Scheduled re-sync of every repository, so that a missed webhook heals by itself: an EventBridge schedule expression, and a switch.",
+      default: {},
+      nullable: false,
+      validation: [v(`can(regex("${re(SCHEDULE)}", var.resync.schedule))`, 'resync.schedule must be an EventBridge schedule expression such as "rate(1 hour)", "rate(30 minutes)" or "cron(0 * * * ? *)".')],
+    },
+    alert_emails: {
+      type: "list(string)",
+      description: "E-mail addresses subscribed to the alert topic (each must confirm); at most 20.",
+      default: [],
+      nullable: false,
+      validation: [
+        v(`length(var.alert_emails) <= 20 && alltrue([for e in var.alert_emails : can(regex("${re(EMAIL)}", e))])`, "alert_emails must be at most 20 e-mail addresses."),
+      ],
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The rewrite.
+
+/** What an instance of a rewritten resource is keyed by. */
+type Scope = "shared" | "repository" | "project" | "subnet" | "count" | "resync-rule" | "resync-target" | "email";
+
+interface Renamed {
+  readonly type: string;
+  readonly oldName: string;
+  readonly newName: string;
+  readonly scope: Scope;
+}
+
+/** Escapes literal text for a Terraform template (`${` and `%{` not already escaped). */
+export function escapeTemplate(text: string): string {
+  return text.replace(/(?<!\$)\$\{/g, () => "$${").replace(/(?<!%)%\{/g, () => "%%{");
+}
+
+/** An HCL string literal (for inside `${ ... }`) whose template parts are kept. */
+function hclString(template: string): string {
+  return `"${template.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
+}
+
+/** A JSON value as an HCL expression (for jsonencode(...)); `list` replaces marked arrays. */
+function hclValue(value: unknown, replace: (arr: unknown[]) => string | undefined): string {
+  if (Array.isArray(value)) return replace(value) ?? `[${value.map((x) => hclValue(x, replace)).join(", ")}]`;
+  if (value !== null && typeof value === "object") {
+    return `{${Object.entries(value).map(([k, x]) => `${JSON.stringify(k)} = ${hclValue(x, replace)}`).join(", ")}}`;
+  }
+  if (typeof value === "string") return JSON.stringify(escapeTemplate(value));
+  return JSON.stringify(value);
+}
+
+/** Replaces per-repository and shared placeholders in a string; `e` is the repository object expression. */
+function substitute(s: string, e: string): string {
+  const p = PLACEHOLDER;
+  return s
+    .split(`${p.name}-mirror-${p.codecommitRepository}`).join(`\${${e}.project_name}`)
+    .split(`${p.spaceKey}.git.${p.domain}`).join("${local.backlog_git_host}")
+    .split(p.projectKey).join(`\${${e}.project_key}`)
+    .split(p.repository).join(`\${${e}.repository}`)
+    .split(p.codecommitRepository).join(`\${${e}.codecommit_repository}`)
+    .split(p.name).join("${var.name}")
+    .split(p.spaceKey).join("${var.backlog.space_key}")
+    .split(p.sshKeyParameter).join("${var.backlog.ssh_key_parameter}");
+}
+
+const hasRepoPlaceholder = (s: string) =>
+  s.includes(PLACEHOLDER.projectKey) || s.includes(PLACEHOLDER.repository) || s.includes(PLACEHOLDER.codecommitRepository);
+
+/** The buildspec as a template: the literal YAML escaped, each setting a Terraform expression. */
+export function buildspecTemplate(buildspec: string): string {
+  const p = PLACEHOLDER;
+  const lockSeconds = Math.max(60, (p.timeoutMinutes - 1) * 60);
+  let t = escapeTemplate(buildspec);
+  const must = (from: string, to: string) => {
+    if (!t.includes(from)) throw new Error(`the buildspec no longer contains ${JSON.stringify(from)}: update lib/terraform-module.ts`);
+    t = t.split(from).join(to);
+  };
+  // env.parameter-store: the host-key parameter only when it is used.
+  const paramLine = /^( +)BACKLOG_HOST_KEYS: \/zqhostzq\n/m.exec(t);
+  if (paramLine === null) throw new Error("the buildspec has no BACKLOG_HOST_KEYS parameter-store line: update lib/terraform-module.ts");
+  t = t.replace(paramLine[0], `%{ if var.backlog.host_keys_parameter != null }${paramLine[1]}BACKLOG_HOST_KEYS: \${var.backlog.host_keys_parameter}\n%{ endif }`);
+  // Settings: pinned keys inline only when given (quoted as lib/buildspec.ts quotes them: one
+  // single-quoted value whose continuation lines carry the block's indentation).
+  const lockLine = new RegExp(`^( +)LOCK_TIMEOUT_SECONDS=${lockSeconds}\\n`, "m").exec(t);
+  if (lockLine === null) throw new Error("the buildspec has no LOCK_TIMEOUT_SECONDS line: update lib/terraform-module.ts");
+  const indent = lockLine[1];
+  t = t.replace(
+    lockLine[0],
+    `${indent}LOCK_TIMEOUT_SECONDS=\${max(60, (var.build.timeout_minutes - 1) * 60)}\n` +
+      `%{ if var.backlog.host_keys != null }${indent}BACKLOG_HOST_KEYS='\${join("\\n${indent}", var.backlog.host_keys)}'\n%{ endif }`,
+  );
+  must("HOST_KEY_MODE=pinned", 'HOST_KEY_MODE=${var.backlog.scan_host_key ? "scan" : "pinned"}');
+  must(`${p.spaceKey}\\@${p.spaceKey}.git.${p.domain}\\:/${p.projectKey}/${p.repository}.git`, "${var.backlog.space_key}\\@${local.backlog_git_host}\\:/${each.value.project_key}/${each.value.repository}.git");
+  return substitute(t, "each.value");
+}
+
+/** Placeholder strings and numbers left in a JSON value (must be none). */
+export function leftoverPlaceholders(value: unknown): string[] {
+  const found = new Set<string>();
+  const strings = Object.values(PLACEHOLDER).flatMap((x) => (Array.isArray(x) ? x : [x])).filter((x) => typeof x === "string" && x !== PLACEHOLDER.domain && x !== PLACEHOLDER.computeType) as string[];
+  const numbers = [PLACEHOLDER.timeoutMinutes, PLACEHOLDER.queuedTimeoutMinutes, PLACEHOLDER.throttleRateLimit, PLACEHOLDER.throttleBurstLimit, PLACEHOLDER.wafRateLimit, PLACEHOLDER.logRetentionDays];
+  const walk = (x: unknown) => {
+    if (typeof x === "string") {
+      for (const s of strings) if (x.includes(s)) found.add(s);
+      for (const n of numbers) if (new RegExp(`\\b${n}\\b`).test(x)) found.add(String(n));
+    } else if (typeof x === "number") {
+      if ((numbers as number[]).includes(x)) found.add(String(x));
+    } else if (Array.isArray(x)) x.forEach(walk);
+    else if (x !== null && typeof x === "object") for (const [k, y] of Object.entries(x)) if (k !== "//") walk(y);
+  };
+  walk(value);
+  return [...found].sort();
+}
+
+const ARN_PREFIX = /^arn:\$\{data\.aws_partition\.[^}]+\}:[a-z0-9-]+:\$\{data\.aws_region\.[^}]+\}:\$\{data\.aws_caller_identity\.[^}]+\}:/;
+
+/** The module's Terraform JSON files, from the placeholder synthesis. */
+export function toModule(synth: Json): Record<string, Json> {
+  const p = PLACEHOLDER;
+  const resource: Record<string, Record<string, Json>> = JSON.parse(JSON.stringify(synth.resource));
+  const data: Record<string, Record<string, Json>> = JSON.parse(JSON.stringify(synth.data ?? {}));
+
+  // 1. Classify and rename. Per-repository resources live under the construct ids
+  //    "ZQPROJZQ-zqrepozq" (MirrorBuild), "Route-ZQPROJZQ-zqrepozq" and "Path-ZQPROJZQ-zqrepozq".
+  const renamed: Renamed[] = [];
+  const scopeOf = (type: string, name: string): Scope => {
+    if (name.includes(`Path-${p.projectKey}-${p.repository}`) || name.includes(`${p.projectKey}-${p.repository}`)) return "repository";
+    if (name.includes(`Path-${p.projectKey}`)) return "project";
+    if (type === "aws_efs_mount_target") return "subnet";
+    if (type === "aws_sns_topic_subscription") return "email";
+    if (/_Resync_Rule\d+Target\d+_/.test(name)) return "resync-target";
+    if (/_Resync_Rule\d+_/.test(name)) return "resync-rule";
+    if (/^aws_wafv2_/.test(type) || /_ResyncRole_|_ResyncStartBuildPolicy_/.test(name) || type === "aws_api_gateway_rest_api_policy") return "count";
+    return "shared";
+  };
+  const newNameOf = (name: string, scope: Scope): string => {
+    const base = name.replace(/_[0-9A-F]{8}$/, "");
+    switch (scope) {
+      case "repository":
+        return base.replace(`Path-${p.projectKey}-${p.repository}`, "RepositoryPath").replace(`${p.projectKey}-${p.repository}`, "Repository");
+      case "project":
+        return base.replace(`Path-${p.projectKey}`, "ProjectPath");
+      case "subnet":
+        return base.replace(/MountTarget\d+$/, "MountTarget");
+      case "email":
+        return base.replace(/Email\d+$/, "Email");
+      case "resync-rule":
+        return base.replace(/Rule\d+$/, "Rule");
+      case "resync-target":
+        return base.replace(/Rule\d+Target\d+$/, "Target");
+      default:
+        return base;
+    }
+  };
+  for (const [type, byName] of Object.entries(resource)) {
+    for (const name of Object.keys(byName)) {
+      const scope = scopeOf(type, name);
+      renamed.push({ type, oldName: name, newName: newNameOf(name, scope), scope });
+    }
+  }
+  const byOld = new Map(renamed.map((r) => [`${r.type}.${r.oldName}`, r]));
+  const dataRenamed = new Map<string, string>();
+  for (const [type, byName] of Object.entries(data)) {
+    for (const name of Object.keys(byName)) dataRenamed.set(`data.${type}.${name}`, `data.${type}.${name.replace(/_[0-9A-F]{8}$/, "")}`);
+  }
+
+  /** Rewrites references in a string, as seen from a resource of scope `from`. */
+  const rewriteRefs = (s: string, from: Scope): string =>
+    s
+      .replace(/\bdata\.(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)/g, (m) => dataRenamed.get(m) ?? m)
+      .replace(/(?<![.\w])(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)(\.)?/g, (m, type: string, name: string, dot: string | undefined) => {
+        const r = byOld.get(`${type}.${name}`);
+        if (r === undefined) return m;
+        if (dot === undefined) return `${type}.${r.newName}`; // depends_on: the whole resource
+        let index = "";
+        if (r.scope === "repository") index = from === "repository" ? "[each.key]" : "";
+        else if (r.scope === "project") index = from === "repository" ? "[each.value.project_key]" : "";
+        else if (r.scope === "count") index = "[0]";
+        else if (r.scope === "resync-rule") index = from === "resync-target" ? "[each.value.rule]" : "";
+        if (index === "" && r.scope !== "shared") {
+          throw new Error(`internal: reference to ${type}.${name} (${r.scope}) from a ${from} resource`);
+        }
+        return `${type}.${r.newName}${index}.`;
+      });
+
+  const mapStrings = (value: Json, f: (s: string) => string): Json => {
+    if (typeof value === "string") return f(value);
+    if (Array.isArray(value)) return value.map((x) => mapStrings(x, f));
+    if (value !== null && typeof value === "object") {
+      return Object.fromEntries(Object.entries(value).filter(([k]) => k !== "//").map(([k, x]) => [k, mapStrings(x, f)]));
+    }
+    return value;
+  };
+
+  /** Per-repository lists in shared blocks become `for` expressions over the repositories. */
+  const listsToFor = (value: Json): Json => {
+    if (Array.isArray(value)) {
+      const strs = value.filter((x): x is string => typeof x === "string");
+      if (strs.length === value.length && strs.some(hasRepoPlaceholder)) {
+        if (value.length !== 1) throw new Error(`internal: a per-repository list with ${value.length} entries`);
+        return `\${[for r in local.repository_list : ${hclString(substitute(strs[0], "r"))}]}`;
+      }
+      if (strs.length === value.length && strs.some((x) => x.includes(p.subnetIds[0]))) {
+        const first = strs[0];
+        if (value.length !== 2 || !strs[1].includes(p.subnetIds[1])) throw new Error("internal: unexpected subnet list");
+        if (first === p.subnetIds[0]) return "${var.subnet_ids}";
+        return `\${[for s in var.subnet_ids : ${hclString(first.split(p.subnetIds[0]).join("${s}"))}]}`;
+      }
+      if (strs.length === value.length && strs.some((x) => x.endsWith(p.sshKeyParameter)) && strs.some((x) => x.endsWith(p.hostKeysParameter))) {
+        const first = strs.find((x) => x.endsWith(p.sshKeyParameter)) as string;
+        if (!ARN_PREFIX.test(first)) throw new Error("internal: unexpected SSM parameter list");
+        return `\${[for n in local.ssm_parameters : ${hclString(first.slice(0, -p.sshKeyParameter.length) + "${n}")}]}`;
+      }
+      return value.map(listsToFor);
+    }
+    if (value !== null && typeof value === "object") {
+      // depends_on lists addresses, rewritten by rewriteRefs (a for_each resource is one address).
+      return Object.fromEntries(Object.entries(value).map(([k, x]) => [k, k === "depends_on" ? x : listsToFor(x)]));
+    }
+    return value;
+  };
+
+  // 2. Rewrite every resource.
+  const outResources: Record<string, Record<string, Json>> = {};
+  const routeContent: Json[] = [];
+  for (const r of renamed) {
+    let body: Json = JSON.parse(JSON.stringify(resource[r.type][r.oldName]));
+    delete body["//"];
+    const buildspec: string | undefined = r.type === "aws_codebuild_project" ? buildspecTemplate(body.source.buildspec) : undefined;
+    if (buildspec !== undefined) body.source.buildspec = buildspec;
+    if (r.type === "aws_cloudwatch_event_rule" && typeof body.event_pattern === "string") {
+      const pattern = JSON.parse(body.event_pattern);
+      body.event_pattern = `\${jsonencode(${hclValue(pattern, (arr) =>
+        arr.length === 1 && typeof arr[0] === "string" && hasRepoPlaceholder(arr[0]) ? `[for r in local.repository_list : ${hclString(substitute(arr[0], "r"))}]` : undefined,
+      )})}`;
+    }
+    if (r.type === "aws_api_gateway_rest_api_policy") {
+      const policy = JSON.parse(body.policy);
+      body.policy = `\${jsonencode(${hclValue(policy, (arr) => (arr.length === 1 && arr[0] === p.sourceIp ? "local.webhook_source_ips" : undefined))})}`;
+    }
+    if (r.type === "aws_wafv2_web_acl") {
+      const rules = JSON.parse(body.rule_json);
+      body.rule_json = `\${jsonencode(${hclValue(rules, () => undefined).replace(String(p.wafRateLimit), "var.webhook.waf_rate_limit_per_5_minutes")})}`;
+    }
+    if (r.type === "aws_api_gateway_method_settings") {
+      body.settings.throttling_rate_limit = "${var.webhook.throttle_rate_limit}";
+      body.settings.throttling_burst_limit = "${var.webhook.throttle_burst_limit}";
+    }
+    if (r.type === "aws_cloudwatch_log_group") body.retention_in_days = "${var.log_retention_days}";
+    if (r.type === "aws_codebuild_project") {
+      body.build_timeout = "${var.build.timeout_minutes}";
+      body.queued_timeout = "${var.build.queued_timeout_minutes}";
+      body.environment.compute_type = "${var.build.compute_type}";
+    }
+    if (r.scope === "repository" && r.type.startsWith("aws_api_gateway_")) routeContent.push({ type: r.type, name: r.newName, body: resource[r.type][r.oldName] });
+
+    body = listsToFor(body);
+    body = mapStrings(body, (s) => {
+      let out = s;
+      if (out === p.vpcId) return "${var.vpc_id}";
+      if (out === p.subnetIds[0] || out === p.subnetIds[1]) return "${each.value}";
+      if (out === p.email) return "${each.value}";
+      if (out === p.schedule) return "${var.resync.schedule}";
+      // References first (old addresses contain the placeholders), then the placeholders.
+      out = rewriteRefs(out, r.scope);
+      return r.type === "aws_codebuild_project" && s === buildspec ? out : substitute(out, "each.value");
+    });
+
+    switch (r.scope) {
+      case "repository":
+        body.for_each = "${local.repositories}";
+        break;
+      case "project":
+        body.for_each = "${local.project_keys}";
+        body.path_part = "${each.value}";
+        break;
+      case "subnet":
+        body.for_each = "${toset(var.subnet_ids)}";
+        break;
+      case "email":
+        body.for_each = "${toset(var.alert_emails)}";
+        break;
+      case "resync-rule":
+        body.for_each = "${var.resync.enabled ? local.resync_rules : {}}";
+        body.name = "${var.name}-resync-${each.key}";
+        break;
+      case "resync-target":
+        body.for_each = "${var.resync.enabled ? local.resync_targets : {}}";
+        break;
+      case "count":
+        body.count = r.type.startsWith("aws_wafv2_")
+          ? "${var.webhook.waf_rate_limit_per_5_minutes == null ? 0 : 1}"
+          : r.type === "aws_api_gateway_rest_api_policy"
+            ? "${var.webhook.allow_any_source ? 0 : 1}"
+            : "${var.resync.enabled ? 1 : 0}";
+        break;
+      default:
+        break;
+    }
+    if (r.type === "aws_api_gateway_deployment") {
+      // Redeploy when a route, the source addresses or the module's route definitions change.
+      const routes = createHash("sha256").update(JSON.stringify(routeContent.length > 0 ? routeContent : renamed.map((x) => x.newName))).digest("hex");
+      body.triggers = { redeployment: `\${sha256(jsonencode([${JSON.stringify(routes)}, local.repository_list, local.webhook_source_ips]))}` };
+    }
+    outResources[r.type] ??= {};
+    if (outResources[r.type][r.newName] === undefined) outResources[r.type][r.newName] = body;
+  }
+  // The deployment trigger must also cover the route definitions found after it was written.
+  const deployment = Object.values(outResources.aws_api_gateway_deployment ?? {})[0];
+  if (deployment !== undefined) {
+    const routes = createHash("sha256").update(JSON.stringify(routeContent)).digest("hex");
+    deployment.triggers = { redeployment: `\${sha256(jsonencode([${JSON.stringify(routes)}, local.repository_list, local.webhook_source_ips]))}` };
+  }
+
+  // 3. Data sources: renamed, per-repository and parameter lists rewritten, debug statement dynamic.
+  const outData: Record<string, Record<string, Json>> = {};
+  for (const [type, byName] of Object.entries(data)) {
+    for (const [name, original] of Object.entries(byName)) {
+      let body: Json = listsToFor(JSON.parse(JSON.stringify(original)));
+      body = mapStrings(body, (s) => substitute(rewriteRefs(s, "shared"), "each.value"));
+      const newName = (dataRenamed.get(`data.${type}.${name}`) as string).split(".")[2];
+      if (type === "aws_iam_policy_document" && /BuildSyncDocument/.test(name)) {
+        body.dynamic = {
+          statement: {
+            for_each: "${var.build.allow_debug_sessions ? [1] : []}",
+            content: {
+              sid: "DebugSessions",
+              effect: "Allow",
+              actions: ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"],
+              resources: ["*"],
+            },
+          },
+        };
+      }
+      outData[type] ??= {};
+      outData[type][newName] = body;
+    }
+  }
+
+  const find = (type: string, pattern: RegExp): string => {
+    const name = Object.keys(outResources[type] ?? {}).find((n) => pattern.test(n));
+    if (name === undefined) throw new Error(`internal: no ${type} matching ${pattern}`);
+    return `${type}.${name}`;
+  };
+  const stage = find("aws_api_gateway_stage", /_Webhook_Stage$/);
+  const codecommit = find("aws_codecommit_repository", /_Repository_Repository$/);
+  const logGroup = find("aws_cloudwatch_log_group", /_Repository_LogGroup$/);
+  const topic = find("aws_sns_topic", /_Alerts_Topic$/);
+
+  const locals = {
+    repositories:
+      '${{ for r in var.repositories : "${r.project_key}/${r.repository}" => { key = "${r.project_key}/${r.repository}", project_key = r.project_key, repository = r.repository, codecommit_repository = coalesce(r.codecommit_repository, r.repository), project_name = "${var.name}-mirror-${replace(coalesce(r.codecommit_repository, r.repository), ".", "_")}" } }}',
+    repository_list: '${[for r in var.repositories : local.repositories["${r.project_key}/${r.repository}"]]}',
+    project_keys: "${toset([for r in var.repositories : r.project_key])}",
+    backlog_git_host: "${var.backlog.space_key}.git.${var.backlog.domain}",
+    ssm_parameters: "${compact([var.backlog.ssh_key_parameter, var.backlog.host_keys_parameter])}",
+    backlog_webhook_source_ips: [...BACKLOG_WEBHOOK_SOURCE_IPS],
+    webhook_source_ips: "${var.webhook.allow_any_source ? [] : concat(coalesce(var.webhook.allowed_source_ips, local.backlog_webhook_source_ips), var.webhook.additional_source_ips)}",
+    resync_rules: `\${{ for i, chunk in chunklist(local.repository_list, ${TARGETS_PER_RULE}) : tostring(i + 1) => chunk }}`,
+    resync_targets:
+      `\${merge([for i, chunk in chunklist(local.repository_list, ${TARGETS_PER_RULE}) : { for r in chunk : r.key => merge(r, { rule = tostring(i + 1) }) }]...)}`,
+  };
+
+  const outputs = {
+    repositories: {
+      description:
+        "Per Backlog repository (PROJECT/REPO): webhook_url to paste into Backlog, the CodeCommit repository and its clone URLs, the sync project and its log group",
+      value: `\${{ for k, r in local.repositories : k => { webhook_url = "\${${stage}.invoke_url}/\${r.project_key}/\${r.repository}", codecommit_repository = ${codecommit}[k].repository_name, clone_url_http = ${codecommit}[k].clone_url_http, clone_url_ssh = ${codecommit}[k].clone_url_ssh, build_project = r.project_name, log_group = ${logGroup}[k].name } }}`,
+    },
+    webhook_base_url: {
+      description: "Base URL of the webhook stage; each repository's webhook is this URL plus /PROJECT/REPO",
+      value: `\${${stage}.invoke_url}`,
+    },
+    alerts_topic_arn: {
+      description: "SNS topic that receives failed syncs and webhook 5xx alarms; subscribe to it",
+      value: `\${${topic}.arn}`,
+    },
+    webhook_source_ips: {
+      description: "Source addresses the webhook API admits (empty: any source)",
+      value: "${local.webhook_source_ips}",
+    },
+  };
+
+  const main = { locals, data: outData, resource: outResources };
+  const left = leftoverPlaceholders(main);
+  if (left.length > 0) throw new Error(`placeholders left in the module: ${left.join(", ")}; update lib/terraform-module.ts`);
+  return {
+    "main.tf.json": main,
+    "variables.tf.json": { variable: moduleVariables() },
+    "outputs.tf.json": { output: outputs },
+    "versions.tf.json": { terraform: { required_version: MODULE_REQUIRED_VERSION, required_providers: { aws: { ...MODULE_PROVIDER } } } },
+  };
+}
+
+/** A Markdown table cell. */
+const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+
+/** The inputs and outputs tables of the module's README (kept in sync by a test). */
+export function moduleReadmeTables(files: Record<string, Json>): string {
+  const variables = files["variables.tf.json"].variable as Record<string, VariableBlock>;
+  const outputs = files["outputs.tf.json"].output as Record<string, { description: string }>;
+  const lines = ["## Inputs", "", "| name | type | default | description |", "|---|---|---|---|"];
+  for (const [name, v] of Object.entries(variables)) {
+    const def = v.default === undefined ? "required" : `\`${JSON.stringify(v.default)}\``;
+    lines.push(`| \`${name}\` | \`${cell(v.type)}\` | ${def} | ${cell(v.description)} |`);
+  }
+  lines.push("", "## Outputs", "", "| name | description |", "|---|---|");
+  for (const [name, o] of Object.entries(outputs)) lines.push(`| \`${name}\` | ${cell(o.description)} |`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** The README written next to the module. */
+export function moduleReadme(files: Record<string, Json>): string {
+  return [
+    "# backlog-codecommit-mirror (Terraform module)",
+    "",
+    "Generated by `npm run build:module` from the CDKTF construct `BacklogCodeCommitMirror`; do not edit.",
+    "Mirrors Backlog Git repositories into AWS CodeCommit, driven by Backlog's push webhook. The module",
+    "configures no provider and no backend: the caller does. See `examples/hcl-basic/` in the repository.",
+    "",
+    "```hcl",
+    'module "backlog_mirror" {',
+    '  source       = "./terraform-module"',
+    '  name         = "backlog-mirror"',
+    '  backlog      = { space_key = "acme", domain = "backlog.jp", ssh_key_parameter = "/backlog-mirror/ssh-key", host_keys_parameter = "/backlog-mirror/host-keys" }',
+    '  vpc_id       = "vpc-0123456789abcdef0"',
+    '  subnet_ids   = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]',
+    '  repositories = [{ project_key = "DEMO", repository = "web-app" }]',
+    "}",
+    "```",
+    "",
+    "Not in the module (the CDKTF stack has them): creating the VPC (`vpc_id` and `subnet_ids` are required)",
+    "and the customer-managed KMS key.",
+    "",
+    moduleReadmeTables(files),
+  ].join("\n");
+}

@@ -1,0 +1,154 @@
+/**
+ * The plain Terraform module (npm run build:module) and examples/hcl-basic, with the real Terraform
+ * and provider:
+ *
+ * - the module is built into a temporary copy of the repository layout and the HCL example that
+ *   calls it passes terraform init + validate;
+ * - against the local AWS emulator, the example's plan is compared, resource by resource and value
+ *   by value, with the plan of the CDKTF stack synthesized for the same settings: both come from the
+ *   same construct and must plan the same infrastructure;
+ * - the example is applied, and a second plan has nothing to do.
+ */
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import type { StackConfig } from "../../lib/validation";
+import { buildModule } from "../../scripts/build-module";
+import { type Emulator, EMULATOR_ENV, startEmulator } from "../emulator/moto";
+import { type Clients, REGION, createNetwork, createParameters, createStateBucket, destroyClients, emulatorClients } from "../integration/support/aws";
+import { endpointServices, pointAtEmulator, providerOverride } from "../integration/support/emulator-target";
+import { synthesizeStack } from "../integration/support/synth";
+import { Terraform, terraformEnv } from "../integration/support/terraform";
+import { providerMirror, requireMoto, requireTerraform, writeCliConfig } from "../integration/support/tools";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+
+interface PlannedResource {
+  address: string;
+  type: string;
+  values: Record<string, unknown>;
+}
+
+/** Every managed resource of a plan (root and child modules). */
+function plannedResources(plan: any): PlannedResource[] {
+  const out: PlannedResource[] = [];
+  const walk = (m: any) => {
+    for (const r of m?.resources ?? []) if (r.mode === "managed") out.push({ address: r.address, type: r.type, values: r.values });
+    for (const c of m?.child_modules ?? []) walk(c);
+  };
+  walk(plan.planned_values.root_module);
+  return out;
+}
+
+/** A resource's values without what legitimately differs between the two (the redeploy hash). */
+function canonical(r: PlannedResource): string {
+  const values = { ...r.values };
+  if (r.type === "aws_api_gateway_deployment") delete values.triggers;
+  return `${r.type} ${JSON.stringify(values, Object.keys(values).sort())}`;
+}
+
+describe("the plain Terraform module and examples/hcl-basic", () => {
+  const work = mkdtempSync(path.join(tmpdir(), "mirror-module-"));
+  const example = path.join(work, "examples", "hcl-basic");
+  const cli = writeCliConfig(providerMirror());
+  let emulator: Emulator | undefined;
+  let clients: Clients | undefined;
+  const running: Terraform[] = [];
+
+  beforeAll(() => {
+    requireTerraform();
+    buildModule(path.join(work, "dist", "terraform-module"));
+    mkdirSync(path.join(work, "examples"));
+    cpSync(path.join(ROOT, "examples", "hcl-basic"), example, { recursive: true, filter: (s) => !/\.terraform|tfstate/.test(s) });
+  });
+
+  afterAll(async () => {
+    for (const t of running) t.killAll();
+    if (clients !== undefined) destroyClients(clients);
+    await emulator?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  test("terraform init + validate with the real provider", async () => {
+    const tf = new Terraform(example, terraformEnv(cli, {}));
+    running.push(tf);
+    await tf.run(["init", "-input=false", "-backend=false"]);
+    const result = await tf.run(["validate", "-json"]);
+    expect(JSON.parse(result.stdout)).toMatchObject({ valid: true, error_count: 0, warning_count: 0 });
+  }, 120_000);
+
+  describe("against the emulator", () => {
+    let tf: Terraform;
+    let stackPlan: any;
+    let modulePlan: any;
+
+    beforeAll(async () => {
+      requireMoto();
+      emulator = await startEmulator();
+      clients = emulatorClients(emulator.endpoint);
+      const network = await createNetwork(clients.ec2);
+      await createParameters(clients.ssm, ["/backlog-mirror/ssh-private-key", "/backlog-mirror/ssh-host-keys"]);
+
+      // The CDKTF stack for the settings examples/hcl-basic gives the module.
+      const example0 = JSON.parse(readFileSync(path.join(ROOT, "config", "example.json"), "utf8")) as StackConfig;
+      const config: StackConfig = {
+        ...example0,
+        region: REGION,
+        name: "backlog-mirror",
+        logRetentionDays: 30,
+        network,
+        build: { timeoutMinutes: 10 },
+        repositories: [
+          { projectKey: "DEMO", repository: "web-app", codecommitRepository: "demo-web-app" },
+          { projectKey: "DEMO", repository: "api" },
+        ],
+        tags: { Project: "backlog-mirror", ManagedBy: "terraform" },
+      };
+      await createStateBucket(clients.s3, config.state.bucket, REGION);
+      const configFile = path.join(work, "stack-config.json");
+      writeFileSync(configFile, JSON.stringify(config));
+      const stack = synthesizeStack(configFile, path.join(work, "cdktf.out"));
+      const services = endpointServices(stack.json);
+      const backendFile = pointAtEmulator(stack.stackDir, work, emulator.endpoint, services);
+      const env = terraformEnv(cli, { ...EMULATOR_ENV });
+      const stackTf = new Terraform(stack.stackDir, env);
+      running.push(stackTf);
+      await stackTf.run(["init", "-input=false", `-backend-config=${backendFile}`]);
+      await stackTf.run(["plan", "-input=false", "-out=stack.tfplan"]);
+      stackPlan = JSON.parse((await stackTf.run(["show", "-json", "stack.tfplan"])).stdout);
+
+      // The HCL example, with the same provider override (endpoints) and the emulator's network.
+      writeFileSync(path.join(example, "emulator_override.tf.json"), JSON.stringify(providerOverride(emulator.endpoint, services)));
+      writeFileSync(path.join(example, "terraform.tfvars.json"), JSON.stringify({ region: REGION, vpc_id: network.vpcId, subnet_ids: network.subnetIds }));
+      tf = new Terraform(example, env);
+      running.push(tf);
+      await tf.run(["plan", "-input=false", "-out=module.tfplan"]);
+      modulePlan = JSON.parse((await tf.run(["show", "-json", "module.tfplan"])).stdout);
+    }, 240_000);
+
+    test("the module plans the same resources, with the same values, as the CDKTF stack", () => {
+      const fromStack = plannedResources(stackPlan).map(canonical).sort();
+      const fromModule = plannedResources(modulePlan).map(canonical).sort();
+      expect(fromModule.length).toBeGreaterThan(40);
+      const onlyStack = fromStack.filter((x) => !fromModule.includes(x));
+      const onlyModule = fromModule.filter((x) => !fromStack.includes(x));
+      expect({ onlyStack, onlyModule }).toEqual({ onlyStack: [], onlyModule: [] });
+    });
+
+    test("per-repository resources are keyed by PROJECT/REPO", () => {
+      const addresses = plannedResources(modulePlan).map((r) => r.address);
+      expect(addresses).toContain('module.backlog_mirror.aws_codebuild_project.Mirror_Repository_Project["DEMO/web-app"]');
+      expect(addresses).toContain('module.backlog_mirror.aws_codecommit_repository.Mirror_Repository_Repository["DEMO/api"]');
+      expect(addresses).toContain('module.backlog_mirror.aws_api_gateway_resource.Mirror_Webhook_ProjectPath["DEMO"]');
+    });
+
+    test("apply succeeds and a second plan has nothing to do", async () => {
+      await tf.run(["apply", "-input=false", "module.tfplan"]);
+      const again = await tf.run(["plan", "-input=false", "-detailed-exitcode", "-no-color"], [0, 2]);
+      expect(again.stdout).toContain("No changes.");
+      const outputs = JSON.parse((await tf.run(["output", "-json"])).stdout);
+      expect(Object.keys(outputs.webhook_urls.value).sort()).toEqual(["DEMO/api", "DEMO/web-app"]);
+      expect(outputs.webhook_urls.value["DEMO/api"]).toMatch(/\/prod\/DEMO\/api$/);
+    }, 300_000);
+  });
+});
