@@ -9,7 +9,7 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { GetIntegrationCommand, GetResourcesCommand, GetRestApisCommand, GetStagesCommand } from "@aws-sdk/client-api-gateway";
+import { GetIntegrationCommand, GetResourcesCommand, GetRestApiCommand, GetRestApisCommand, GetStagesCommand } from "@aws-sdk/client-api-gateway";
 import { BatchGetProjectsCommand } from "@aws-sdk/client-codebuild";
 import { GetRepositoryCommand, ListTagsForResourceCommand } from "@aws-sdk/client-codecommit";
 import { DescribeSecurityGroupRulesCommand, DescribeSecurityGroupsCommand } from "@aws-sdk/client-ec2";
@@ -25,6 +25,7 @@ import {
   HeadObjectCommand,
 } from "@aws-sdk/client-s3";
 import { parse as parseYaml } from "yaml";
+import { BACKLOG_WEBHOOK_SOURCE_IPS } from "../../lib/backlog-ips";
 import { BUILD_DEFAULTS, BUILD_IMAGE } from "../../lib/mirror-build";
 import { EFS_LOCATION_IDENTIFIER, EFS_MOUNT_POINT, buildProjectName, codecommitRepositoryName, repositoryKey } from "../../lib/naming";
 import type { StackConfig } from "../../lib/validation";
@@ -274,6 +275,19 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
       const stages = await clients.apigateway.send(new GetStagesCommand({ restApiId: api!.id }));
       expect((stages.item ?? []).map((s) => s.stageName)).toEqual(["prod"]);
       expect(stages.item![0].deploymentId).toBeTruthy();
+    });
+
+    check("the REST API's resource policy denies every caller outside Backlog's published addresses", async () => {
+      const apis = await clients.apigateway.send(new GetRestApisCommand({}));
+      const api = (apis.items ?? []).find((a) => a.name === `${synth.config.name}-webhook`);
+      const { policy } = await clients.apigateway.send(new GetRestApiCommand({ restApiId: api!.id }));
+      // API Gateway returns the policy JSON-escaped (quotes as \"), as the provider expects.
+      const document = JSON.parse(JSON.parse(`"${policy}"`) as string) as { Statement: Array<Record<string, unknown>> };
+      const deny = document.Statement.find((st) => st.Effect === "Deny");
+      expect(deny).toMatchObject({ Principal: "*", Action: "execute-api:Invoke" });
+      expect((deny!.Condition as { NotIpAddress: { "aws:SourceIp": string[] } }).NotIpAddress["aws:SourceIp"]).toEqual([
+        ...BACKLOG_WEBHOOK_SOURCE_IPS,
+      ]);
     });
 
     check("every build project runs the intended buildspec on the ARM image, in the VPC, with the EFS mirror mounted", async () => {
