@@ -63,20 +63,6 @@ esac
 export GIT_SSH_COMMAND="ssh -o BatchMode=yes -o StrictHostKeyChecking=${strict:-yes} -o UserKnownHostsFile=$known_hosts -o GlobalKnownHostsFile=/dev/null"
 export GIT_TERMINAL_PROMPT=0
 
-# Fails closed, with one clear line, when the host key differs from the pin or the key is refused.
-check_source() {
-  local err
-  if ! err=$(git ls-remote --heads "$BACKLOG_REMOTE" 2>&1 >/dev/null); then
-    case "$err" in
-      *"REMOTE HOST IDENTIFICATION HAS CHANGED"* | *"Host key verification failed"* | *"No ED25519 host key is known"* | *"host key for"*"differs"*)
-        fail "host key verification failed for $BACKLOG_HOST: it does not match the pinned key; nothing was pushed" ;;
-      # Keep what ssh/git said, without git's generic "make sure you have access" trailer.
-      *) fail "cannot read $BACKLOG_REMOTE: $(grep -v -e '^fatal: Could not read from remote' -e '^Please make sure' \
-        -e '^and the repository exists' -e '^$' <<<"$err" | tail -n 3 | tr '\n' ' ')" ;;
-    esac
-  fi
-}
-
 # --- The mirror: one writer at a time ----------------------------------------------------------
 mkdir -p "$(dirname "$MIRROR")"
 exec 9>"$MIRROR.flock"
@@ -88,54 +74,69 @@ log "lock acquired"
 # a build that was killed) and so is every half-made clone.
 # Same for the temporary packs of a fetch that was killed mid-transfer.
 if [ -d "$MIRROR" ]; then
-  find "$MIRROR" -name '*.lock' -type f -print -delete | sed 's/^/[mirror] removed stale lock /'
-  find "$MIRROR" -path '*/objects/pack/tmp_*' -type f -print -delete | sed 's/^/[mirror] removed partial pack /'
+  find "$MIRROR" -type f \( -name '*.lock' -o -path '*/objects/pack/tmp_*' \) -print -delete |
+    sed 's/^/[mirror] removed stale /'
 fi
 rm -rf "$MIRROR".tmp.*
 
-configure_remote() {
-  git --git-dir="$1" config remote.origin.url "$BACKLOG_REMOTE"
-  git --git-dir="$1" config --unset-all remote.origin.fetch || true
-  local spec
-  for spec in "${REFSPECS[@]}"; do git --git-dir="$1" config --add remote.origin.fetch "$spec"; done
+# Fetches heads and tags from Backlog into the bare repository $1 (pruning what Backlog deleted).
+# A host key that differs from the pin, or a source that cannot be read (key refused, repository
+# missing, network), ends the build with one clear line: nothing was pushed, and re-cloning would
+# not help. Any other failure (a damaged mirror) returns 1.
+# URL and refspecs are given on the command line: no remote configuration to keep in step.
+fetch_source() {
+  local err
+  err=$(git --git-dir="$1" fetch --quiet --prune --no-tags "$BACKLOG_REMOTE" "${REFSPECS[@]}" 2>&1 >/dev/null) && return 0
+  case "$err" in
+    *"REMOTE HOST IDENTIFICATION HAS CHANGED"* | *"Host key verification failed"* | *"host key for"*"differs"*)
+      fail "host key verification failed for $BACKLOG_HOST: it does not match the pinned key; nothing was pushed" ;;
+    *"Could not read from remote repository"*)
+      # What ssh/git said, without git's generic "make sure you have access" trailer.
+      fail "cannot read $BACKLOG_REMOTE: $(grep -v -e '^fatal: Could not read from remote' -e '^Please make sure' \
+        -e '^and the repository exists' -e '^$' <<<"$err" | tail -n 3 | tr '\n' ' ')" ;;
+  esac
+  printf '%s\n' "$err" >&2
+  return 1
+}
+
+push_mirror() {
+  log "pushing heads and tags to $CODECOMMIT_URL"
+  git --git-dir="$MIRROR" push --quiet --prune "$CODECOMMIT_URL" "${REFSPECS[@]}"
 }
 
 mirror_is_sound() {
-  [ "$(git --git-dir="$MIRROR" rev-parse --is-bare-repository 2>/dev/null)" = true ] &&
-    git --git-dir="$MIRROR" fsck --connectivity-only --no-progress >/dev/null 2>&1
+  git --git-dir="$MIRROR" fsck --connectivity-only --no-progress >/dev/null 2>&1
 }
 
+# Clones into a temporary directory and moves it into place only when complete.
 clone_fresh() {
   local tmp="$MIRROR.tmp.$$"
   log "cloning $BACKLOG_REMOTE"
   git init --quiet --bare "$tmp"
-  configure_remote "$tmp"
-  git --git-dir="$tmp" fetch --quiet --prune --no-tags origin
+  fetch_source "$tmp" || fail "cloning $BACKLOG_REMOTE failed"
   rm -rf "$MIRROR"
   mv "$tmp" "$MIRROR"
 }
 
-# Called as an `if` condition, where `set -e` is off: every step returns on failure explicitly.
-fetch_and_push() {
-  configure_remote "$MIRROR" || return 1
-  log "fetching from $BACKLOG_REMOTE"
-  git --git-dir="$MIRROR" fetch --quiet --prune --no-tags origin || return 1
-  log "pushing heads and tags to $CODECOMMIT_URL"
-  git --git-dir="$MIRROR" push --quiet --prune "$CODECOMMIT_URL" "${REFSPECS[@]}" || return 1
-}
-
-check_source
-if [ -d "$MIRROR" ] && ! mirror_is_sound; then
-  log "the mirror at $MIRROR_PATH is damaged; cloning it again"
+# Only a cheap check before the sync: a full fsck costs seconds on a large mirror at every build.
+# Deeper damage (lost objects) makes the fetch or the push fail, and fsck judges it then.
+if [ -d "$MIRROR" ] && [ "$(git --git-dir="$MIRROR" rev-parse --is-bare-repository 2>/dev/null)" != true ]; then
+  log "the mirror at $MIRROR_PATH is damaged (not a bare repository); cloning it again"
   rm -rf "$MIRROR"
 fi
-[ -d "$MIRROR" ] || clone_fresh
 
-if ! fetch_and_push; then
-  mirror_is_sound && fail "sync of $MIRROR_PATH failed"
-  log "the mirror broke during the sync; cloning it again and retrying once"
-  rm -rf "$MIRROR"
+if [ ! -d "$MIRROR" ]; then
   clone_fresh
-  fetch_and_push
+  push_mirror || fail "pushing to $CODECOMMIT_URL failed"
+else
+  log "fetching from $BACKLOG_REMOTE"
+  # In an `if` condition `set -e` is off: each step's status is checked by the && chain.
+  if ! { fetch_source "$MIRROR" && push_mirror; }; then
+    mirror_is_sound && fail "sync of $MIRROR_PATH failed"
+    log "the mirror at $MIRROR_PATH is damaged (fsck failed); cloning it again and retrying once"
+    rm -rf "$MIRROR"
+    clone_fresh
+    push_mirror || fail "pushing to $CODECOMMIT_URL failed"
+  fi
 fi
 log "mirrored $(git --git-dir="$MIRROR" for-each-ref --format=x refs/heads refs/tags | wc -l) refs of $MIRROR_PATH to $CODECOMMIT_REPOSITORY"

@@ -51,6 +51,8 @@ export interface BuildResult {
   /** stdout and stderr interleaved, as CodeBuild's log. */
   readonly log: string;
   readonly killed: boolean;
+  /** Wall time of the build's commands (from the shell's start to its exit), in seconds. */
+  readonly seconds: number;
 }
 
 export interface BuildHandle {
@@ -162,24 +164,26 @@ export async function startBuild(opts: BuildOptions): Promise<BuildHandle> {
       if ((e as Error).name !== "ParameterNotFound") throw e;
       // CodeBuild's wording for this failure (DOWNLOAD_SOURCE phase, no command runs).
       append(`[Container] Phase context status code: Decrypted Variables Error Message: parameter does not exist: ${parameter}\n`);
-      const result = { buildId: opts.buildId, projectName: opts.projectName, exitCode: 1, succeeded: false, log, killed: false };
+      const result = { buildId: opts.buildId, projectName: opts.projectName, exitCode: 1, succeeded: false, log, killed: false, seconds: 0 };
       return { buildId: opts.buildId, done: Promise.resolve(result), log: () => log, kill: () => undefined };
     }
   }
 
   const driver = path.join(opts.buildDir, "driver.sh");
   writeFileSync(driver, driverScript(opts.buildDir, spec.phases ?? {}));
+  const started = process.hrtime.bigint();
   const child = spawn("/bin/bash", [driver], { cwd: src, env: buildEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   child.stdout.on("data", (d: Buffer) => append(d.toString()));
   child.stderr.on("data", (d: Buffer) => append(d.toString()));
   let killed = false;
   const done = new Promise<BuildResult>((resolve) => {
     child.on("exit", (code, signal) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       // Like a container that ends: nothing of the build outlives it (daemons such as ssh-agent).
       killMarked(BUILD_MARKER_ENV, opts.buildId);
       setTimeout(() => {
         const exitCode = code ?? (signal !== null ? 137 : 1);
-        resolve({ buildId: opts.buildId, projectName: opts.projectName, exitCode, succeeded: exitCode === 0, log, killed });
+        resolve({ buildId: opts.buildId, projectName: opts.projectName, exitCode, succeeded: exitCode === 0, log, killed, seconds });
       }, 50);
     });
   });
