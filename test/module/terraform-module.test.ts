@@ -20,6 +20,7 @@ import { endpointServices, pointAtEmulator, providerOverride } from "../integrat
 import { synthesizeStack } from "../integration/support/synth";
 import { Terraform, terraformEnv } from "../integration/support/terraform";
 import { providerMirror, requireMoto, requireTerraform, writeCliConfig } from "../integration/support/tools";
+import { type Props, moduleArgs } from "./support/args";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -122,6 +123,7 @@ describe("the plain Terraform module and examples/hcl-basic", () => {
       writeFileSync(path.join(example, "terraform.tfvars.json"), JSON.stringify({ region: REGION, vpc_id: network.vpcId, subnet_ids: network.subnetIds }));
       tf = new Terraform(example, env);
       running.push(tf);
+      await tf.run(["init", "-input=false"]);
       await tf.run(["plan", "-input=false", "-out=module.tfplan"]);
       modulePlan = JSON.parse((await tf.run(["show", "-json", "module.tfplan"])).stdout);
     }, 240_000);
@@ -130,6 +132,7 @@ describe("the plain Terraform module and examples/hcl-basic", () => {
       const fromStack = plannedResources(stackPlan).map(canonical).sort();
       const fromModule = plannedResources(modulePlan).map(canonical).sort();
       expect(fromModule.length).toBeGreaterThan(40);
+      expect(fromModule.length).toBe(fromStack.length);
       const onlyStack = fromStack.filter((x) => !fromModule.includes(x));
       const onlyModule = fromModule.filter((x) => !fromStack.includes(x));
       expect({ onlyStack, onlyModule }).toEqual({ onlyStack: [], onlyModule: [] });
@@ -141,6 +144,84 @@ describe("the plain Terraform module and examples/hcl-basic", () => {
       expect(addresses).toContain('module.backlog_mirror.aws_codecommit_repository.Mirror_Repository_Repository["DEMO/api"]');
       expect(addresses).toContain('module.backlog_mirror.aws_api_gateway_resource.Mirror_Webhook_ProjectPath["DEMO"]');
     });
+
+    /** Plans the CDKTF stack and the module for the same props; returns the differences. */
+    async function planBoth(label: string, props: Props): Promise<{ count: number; stackCount: number; onlyStack: string[]; onlyModule: string[] }> {
+      if (emulator === undefined) throw new Error("no emulator");
+      const dir = path.join(work, label);
+      mkdirSync(dir);
+      const tags = { Project: "backlog-mirror", ManagedBy: "terraform" };
+      const example0 = JSON.parse(readFileSync(path.join(ROOT, "config", "example.json"), "utf8")) as StackConfig;
+      const config = { ...props, region: REGION, tags, state: { ...example0.state, key: `${label}/terraform.tfstate` } } as StackConfig;
+      writeFileSync(path.join(dir, "config.json"), JSON.stringify(config));
+      const stack = synthesizeStack(path.join(dir, "config.json"), path.join(dir, "cdktf.out"));
+      const services = endpointServices(stack.json);
+      const backendFile = pointAtEmulator(stack.stackDir, dir, emulator.endpoint, services);
+      const env = terraformEnv(cli, { ...EMULATOR_ENV });
+      const stackTf = new Terraform(stack.stackDir, env);
+      running.push(stackTf);
+      await stackTf.run(["init", "-input=false", `-backend-config=${backendFile}`]);
+      await stackTf.run(["plan", "-input=false", "-out=p.tfplan"]);
+      const a = JSON.parse((await stackTf.run(["show", "-json", "p.tfplan"])).stdout);
+
+      const rootDir = path.join(dir, "root");
+      mkdirSync(rootDir);
+      const moduleDir = path.join(work, "dist", "terraform-module");
+      writeFileSync(
+        path.join(rootDir, "main.tf.json"),
+        JSON.stringify({ provider: { aws: { region: REGION, default_tags: { tags } } }, module: { mirror: { source: moduleDir, ...moduleArgs(props) } } }),
+      );
+      writeFileSync(path.join(rootDir, "emulator_override.tf.json"), JSON.stringify(providerOverride(emulator.endpoint, services)));
+      const rootTf = new Terraform(rootDir, env);
+      running.push(rootTf);
+      await rootTf.run(["init", "-input=false"]);
+      await rootTf.run(["plan", "-input=false", "-out=p.tfplan"]);
+      const b = JSON.parse((await rootTf.run(["show", "-json", "p.tfplan"])).stdout);
+      const fromStack = plannedResources(a).map(canonical).sort();
+      const fromModule = plannedResources(b).map(canonical).sort();
+      return {
+        count: fromModule.length,
+        stackCount: fromStack.length,
+        onlyStack: fromStack.filter((x) => !fromModule.includes(x)),
+        onlyModule: fromModule.filter((x) => !fromStack.includes(x)),
+      };
+    }
+
+    test("with every option switched, the module still plans what the stack plans", async () => {
+      const network = await createNetwork((clients as Clients).ec2);
+      const diff = await planBoth("every-option", {
+        name: "variant-a",
+        logRetentionDays: 3653,
+        backlog: { spaceKey: "other-space", domain: "backlog.com", sshKeyParameter: "/variant/ssh-key", scanHostKey: true },
+        network,
+        repositories: [{ projectKey: "SHOP", repository: "front.end", codecommitRepository: "shop.front" }],
+        build: { timeoutMinutes: 480, queuedTimeoutMinutes: 5, computeType: "BUILD_GENERAL1_MEDIUM", allowDebugSessions: true },
+        webhook: { allowedSourceIps: ["203.0.113.0/24"], additionalSourceIps: ["198.51.100.7/32"], throttleRateLimit: 100, throttleBurstLimit: 200, wafRateLimitPer5Minutes: 2000 },
+        resync: { schedule: "cron(0 * * * ? *)", enabled: false },
+        alerts: { emails: ["ops@example.com", "dev@example.com"] },
+      });
+      expect(diff.count).toBeGreaterThan(30);
+      expect(diff.count).toBe(diff.stackCount);
+      expect({ onlyStack: diff.onlyStack, onlyModule: diff.onlyModule }).toEqual({ onlyStack: [], onlyModule: [] });
+    }, 240_000);
+
+    test("with pinned keys inline and seven repositories (two re-sync rules), the module plans what the stack plans", async () => {
+      const network = await createNetwork((clients as Clients).ec2);
+      const diff = await planBoth("seven-repositories", {
+        name: "variant-b",
+        backlog: {
+          spaceKey: "example-space",
+          domain: "backlog.jp",
+          sshKeyParameter: "/backlog-mirror/ssh-private-key",
+          hostKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl", "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTY="],
+        },
+        network,
+        repositories: Array.from({ length: 7 }, (_, i) => ({ projectKey: ["DEMO", "OPS", "INFRA"][i % 3], repository: `repo-${i + 1}` })),
+      });
+      expect(diff.count).toBeGreaterThan(70);
+      expect(diff.count).toBe(diff.stackCount);
+      expect({ onlyStack: diff.onlyStack, onlyModule: diff.onlyModule }).toEqual({ onlyStack: [], onlyModule: [] });
+    }, 240_000);
 
     test("apply succeeds and a second plan has nothing to do", async () => {
       await tf.run(["apply", "-input=false", "module.tfplan"]);

@@ -1,0 +1,117 @@
+/** The plain Terraform module's files, as npm run build:module writes them (fast checks, no Terraform). */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import {
+  MODULE_PROVIDER,
+  PLACEHOLDER,
+  buildspecTemplate,
+  leftoverPlaceholders,
+  moduleReadmeTables,
+  synthesizePlaceholderStack,
+  toModule,
+} from "../lib/terraform-module";
+import { MODULE_DOC, TABLES_BEGIN, TABLES_END, withTables } from "../scripts/build-module";
+
+const synth = synthesizePlaceholderStack();
+const files = toModule(synth);
+const main = files["main.tf.json"];
+const variables = files["variables.tf.json"].variable;
+const outputs = files["outputs.tf.json"].output;
+const resources = (type: string): Record<string, any> => main.resource[type] ?? {};
+const only = (type: string): any => {
+  const all = Object.values(resources(type));
+  if (all.length !== 1) throw new Error(`expected one ${type}, found ${all.length}`);
+  return all[0];
+};
+
+describe("the Terraform module", () => {
+  test("has no provider configuration and no backend, and pins Terraform and the provider", () => {
+    for (const f of Object.values(files)) {
+      expect(f.provider).toBeUndefined();
+      expect(f.terraform?.backend).toBeUndefined();
+    }
+    expect(files["versions.tf.json"].terraform).toEqual({ required_version: ">= 1.10", required_providers: { aws: { ...MODULE_PROVIDER } } });
+  });
+
+  test("keeps no placeholder value", () => {
+    expect(leftoverPlaceholders(main)).toEqual([]);
+    expect(leftoverPlaceholders(outputs)).toEqual([]);
+    expect(JSON.stringify(files)).not.toMatch(/zq|ZQ/);
+  });
+
+  test("creates every resource type of the construct", () => {
+    expect(Object.keys(main.resource).sort()).toEqual(Object.keys(synth.resource).sort());
+  });
+
+  test("every variable has a type and a description, and the rules of the configuration as validation blocks", () => {
+    for (const [name, v] of Object.entries<any>(variables)) {
+      expect([name, typeof v.type, typeof v.description]).toEqual([name, "string", "string"]);
+      expect(v.validation?.length ?? 0).toBeGreaterThan(0);
+      for (const rule of v.validation) expect(rule.condition).toMatch(new RegExp(`^\\$\\{.*var\\.${name}\\b.*\\}$`, "s"));
+    }
+    expect(Object.keys(variables)).toEqual(["name", "log_retention_days", "backlog", "vpc_id", "subnet_ids", "repositories", "build", "webhook", "resync", "alert_emails"]);
+  });
+
+  test("every output has a description", () => {
+    for (const o of Object.values<any>(outputs)) expect(o.description.length).toBeGreaterThan(20);
+    expect(Object.keys(outputs).sort()).toEqual(["alerts_topic_arn", "repositories", "webhook_base_url", "webhook_source_ips"]);
+  });
+
+  test("per-repository resources are one resource each with for_each over the repositories", () => {
+    for (const type of ["aws_codebuild_project", "aws_codecommit_repository", "aws_cloudwatch_log_group", "aws_api_gateway_method", "aws_api_gateway_integration"]) {
+      expect(only(type).for_each).toBe("${local.repositories}");
+    }
+    expect(only("aws_codecommit_repository").repository_name).toBe("${each.value.codecommit_repository}");
+    expect(only("aws_codebuild_project").name).toBe("${each.value.project_name}");
+  });
+
+  test("the webhook has one path per project key and one per repository", () => {
+    const paths = resources("aws_api_gateway_resource");
+    expect(paths.Mirror_Webhook_ProjectPath).toMatchObject({ for_each: "${local.project_keys}", path_part: "${each.value}" });
+    expect(paths.Mirror_Webhook_RepositoryPath).toMatchObject({
+      for_each: "${local.repositories}",
+      path_part: "${each.value.repository}",
+      parent_id: "${aws_api_gateway_resource.Mirror_Webhook_ProjectPath[each.value.project_key].id}",
+    });
+  });
+
+  test("optional parts follow their variables", () => {
+    expect(only("aws_wafv2_web_acl").count).toBe("${var.webhook.waf_rate_limit_per_5_minutes == null ? 0 : 1}");
+    expect(only("aws_api_gateway_rest_api_policy").count).toBe("${var.webhook.allow_any_source ? 0 : 1}");
+    expect(resources("aws_cloudwatch_event_target").Mirror_Resync_Target.for_each).toBe("${var.resync.enabled ? local.resync_targets : {}}");
+    expect(resources("aws_cloudwatch_event_rule").Mirror_Resync_Rule.for_each).toBe("${var.resync.enabled ? local.resync_rules : {}}");
+    expect(only("aws_sns_topic_subscription").for_each).toBe("${toset(var.alert_emails)}");
+    expect(only("aws_efs_mount_target")).toMatchObject({ for_each: "${toset(var.subnet_ids)}", subnet_id: "${each.value}" });
+  });
+
+  test("IAM grants are for expressions over the repositories, never a wildcard", () => {
+    const doc = main.data.aws_iam_policy_document.Mirror_Iam_BuildSyncDocument;
+    const push = doc.statement.find((s: any) => s.sid === "PushToMirrors");
+    expect(push.resources).toMatch(/^\$\{\[for r in local\.repository_list : "arn:.*:\$\{r\.codecommit_repository\}"\]\}$/);
+    expect(doc.dynamic.statement.for_each).toBe("${var.build.allow_debug_sessions ? [1] : []}");
+  });
+
+  test("the buildspec template keeps the shell literal and substitutes only the settings", () => {
+    const spec: string = only("aws_codebuild_project").source.buildspec;
+    expect(spec).toContain("$${BACKLOG_HOST:?}");
+    expect(spec).not.toMatch(/(?<!\$)\$\{(?!var\.|each\.|local\.|max\(|join\()/);
+    expect(spec).toContain("%{ if var.backlog.host_keys_parameter != null }");
+    expect(spec).toContain('HOST_KEY_MODE=${var.backlog.scan_host_key ? "scan" : "pinned"}');
+    expect(spec).toContain("MIRROR_PATH=${each.value.project_key}/${each.value.repository}.git");
+  });
+
+  test("a construct change the rewrite does not know fails the build instead of shipping a placeholder", () => {
+    expect(() => buildspecTemplate("version: 0.2\n")).toThrow("update lib/terraform-module.ts");
+    const changed = JSON.parse(JSON.stringify(synth));
+    changed.resource.aws_sns_topic[Object.keys(changed.resource.aws_sns_topic)[0]].display_name = `${PLACEHOLDER.wafRateLimit}`;
+    expect(() => toModule(changed)).toThrow(`placeholders left in the module: ${PLACEHOLDER.wafRateLimit}`);
+  });
+
+  test(`${path.relative(process.cwd(), MODULE_DOC)} lists the module's current inputs and outputs`, () => {
+    const doc = readFileSync(MODULE_DOC, "utf8");
+    expect(doc).toContain(TABLES_BEGIN);
+    expect(doc).toContain(TABLES_END);
+    // Regenerate with: npm run build:module -- --update-docs
+    expect(doc).toBe(withTables(doc, moduleReadmeTables(files)));
+  });
+});

@@ -1,0 +1,169 @@
+/**
+ * The module's validation blocks against the configuration rules (lib/validation.ts): every bad
+ * value below is refused by the construct's validation AND by `terraform validate` of a root module
+ * that passes it to the module (with the module's own error message); the good ones pass both.
+ * One root module holds every case, one file per case, so a single init + validate checks them all.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import type { BacklogCodeCommitMirrorProps } from "../../lib/props";
+import { ConfigError, validateMirrorProps } from "../../lib/validation";
+import { buildModule } from "../../scripts/build-module";
+import { Terraform, terraformEnv } from "../integration/support/terraform";
+import { providerMirror, requireTerraform, writeCliConfig } from "../integration/support/tools";
+import { type Props, moduleArgs } from "./support/args";
+
+const base = (): Props => ({
+  name: "backlog-mirror",
+  logRetentionDays: 30,
+  backlog: { spaceKey: "example-space", domain: "backlog.jp", sshKeyParameter: "/backlog-mirror/ssh-key", hostKeysParameter: "/backlog-mirror/host-keys" },
+  network: { vpcId: "vpc-0123456789abcdef0", subnetIds: ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"] },
+  repositories: [
+    { projectKey: "DEMO", repository: "web-app", codecommitRepository: "demo-web-app" },
+    { projectKey: "OPS", repository: "tools" },
+  ],
+});
+
+type Case = [string, (p: Props) => void, string];
+
+const BAD: Case[] = [
+  ["an upper-case name", (p) => (p.name = "Backlog_Mirror"), "name must be 2-24 characters"],
+  ["a retention CloudWatch refuses", (p) => (p.logRetentionDays = 10), "log_retention_days must be one of the retention periods"],
+  ["a space key that would inject shell", (p) => (p.backlog.spaceKey = "x;rm -rf /"), "backlog.space_key must be a Backlog space key"],
+  ["an unknown Backlog domain", (p) => (p.backlog.domain = "backlog.io"), 'backlog.domain must be "backlog.jp" or "backlog.com"'],
+  ["a parameter name without the slash", (p) => (p.backlog.sshKeyParameter = "backlog/key"), "backlog.ssh_key_parameter must be the name of an SSM parameter"],
+  ["a reserved parameter name", (p) => (p.backlog.sshKeyParameter = "/aws/key"), "backlog.ssh_key_parameter must be the name of an SSM parameter"],
+  ["a bad host-key parameter name", (p) => (p.backlog.hostKeysParameter = "/ssm/x"), "backlog.host_keys_parameter must be the name of an SSM parameter"],
+  ["no host-key source", (p) => delete p.backlog.hostKeysParameter, "backlog must name exactly one source of the Backlog host key"],
+  ["two host-key sources", (p) => (p.backlog.scanHostKey = true), "backlog must name exactly one source of the Backlog host key"],
+  [
+    "a pinned key with a host name in front",
+    (p) => {
+      delete p.backlog.hostKeysParameter;
+      p.backlog.hostKeys = ["example.git.backlog.jp ssh-ed25519 AAAA"];
+    },
+    "backlog.host_keys must list at least one SSH public key",
+  ],
+  ["a VPC id that is not one", (p) => (p.network.vpcId = "vpc-123"), "vpc_id must be a VPC id"],
+  ["one subnet", (p) => (p.network.subnetIds = ["subnet-0123456789abcdef0"]), "subnet_ids must list 2 to 16 private subnets"],
+  ["a subnet twice", (p) => (p.network.subnetIds = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef0"]), "subnet_ids must not repeat a subnet id"],
+  ["a subnet id that is not one", (p) => (p.network.subnetIds = ["subnet-0123456789abcdef0", "sn-1"]), "subnet_ids must be subnet ids"],
+  ["no repository", (p) => (p.repositories = []), "repositories must list 1 to 200 repositories"],
+  ["a lower-case project key", (p) => (p.repositories[0].projectKey = "demo"), "repositories[*].project_key must be a Backlog project key"],
+  ["a repository name with .git", (p) => (p.repositories[0].repository = "web.git"), "repositories[*].repository must be a Backlog repository name"],
+  ["a CodeCommit name of ..", (p) => (p.repositories[0].codecommitRepository = ".."), "repositories[*].codecommit_repository must be a CodeCommit repository name"],
+  ["a repository twice", (p) => p.repositories.push({ projectKey: "DEMO", repository: "web-app", codecommitRepository: "other" }), "repositories must not list a Backlog repository twice"],
+  ["two repositories with one CodeCommit name", (p) => (p.repositories[1].codecommitRepository = "demo-web-app"), "repositories must give every repository its own CodeCommit name"],
+  [
+    "two CodeCommit names that give one project name",
+    (p) => {
+      p.repositories[0].codecommitRepository = "a.b";
+      p.repositories[1].codecommitRepository = "a_b";
+    },
+    "repositories must give every repository its own CodeCommit name",
+  ],
+  ["a build timeout under 5 minutes", (p) => (p.build = { timeoutMinutes: 4 }), "build.timeout_minutes must be a whole number from 5 to 480"],
+  ["a fractional queue timeout", (p) => (p.build = { queuedTimeoutMinutes: 7.5 }), "build.queued_timeout_minutes must be a whole number from 5 to 480"],
+  ["an x86 compute type", (p) => (p.build = { computeType: "BUILD_GENERAL1_2XLARGE" }), "build.compute_type must be one of"],
+  ["a CIDR with a /33", (p) => (p.webhook = { allowedSourceIps: ["10.0.0.0/33"] }), "must be IPv4 CIDR blocks"],
+  ["an empty allow list", (p) => (p.webhook = { allowedSourceIps: [] }), "webhook.allowed_source_ips must list at least one address range"],
+  ["an open API with an allow list", (p) => (p.webhook = { allowAnySource: true, additionalSourceIps: ["203.0.113.0/24"] }), "webhook.allow_any_source must not be true"],
+  ["a burst below the rate", (p) => (p.webhook = { throttleRateLimit: 50, throttleBurstLimit: 20 }), "webhook.throttle_burst_limit must be at least throttle_rate_limit"],
+  ["a WAF limit under 100", (p) => (p.webhook = { wafRateLimitPer5Minutes: 50 }), "webhook.waf_rate_limit_per_5_minutes must be a whole number from 100"],
+  ["a schedule EventBridge refuses", (p) => (p.resync = { schedule: "every hour" }), "resync.schedule must be an EventBridge schedule expression"],
+  ["an address that is not e-mail", (p) => (p.alerts = { emails: ["not-an-email"] }), "alert_emails must be at most 20 e-mail addresses"],
+];
+
+const GOOD: Array<[string, (p: Props) => void]> = [
+  ["the base settings", () => undefined],
+  [
+    "pinned keys inline",
+    (p) => {
+      delete p.backlog.hostKeysParameter;
+      p.backlog.hostKeys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl", "ecdsa-sha2-nistp256 AAAAE2VjZHNh"];
+    },
+  ],
+  [
+    "every option set",
+    (p) => {
+      delete p.backlog.hostKeysParameter;
+      p.backlog.scanHostKey = true;
+      p.build = { timeoutMinutes: 480, queuedTimeoutMinutes: 5, computeType: "BUILD_GENERAL1_MEDIUM", allowDebugSessions: true };
+      p.webhook = { allowedSourceIps: ["203.0.113.0/24"], additionalSourceIps: ["198.51.100.7/32"], throttleRateLimit: 100, throttleBurstLimit: 200, wafRateLimitPer5Minutes: 2000 };
+      p.resync = { schedule: "cron(0 * * * ? *)", enabled: false };
+      p.alerts = { emails: ["ops@example.com"] };
+      p.logRetentionDays = 3653;
+    },
+  ],
+  ["an open API", (p) => (p.webhook = { allowAnySource: true })],
+];
+
+function zodProblems(p: Props): string[] {
+  try {
+    validateMirrorProps(p as BacklogCodeCommitMirrorProps);
+    return [];
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+}
+
+describe("module validation blocks and the configuration rules", () => {
+  const work = mkdtempSync(path.join(tmpdir(), "mirror-module-validation-"));
+  const root = path.join(work, "root");
+  const diagnostics = new Map<string, Array<{ severity: string; summary: string; detail: string }>>();
+  const fileOf = (i: number, kind: string) => `${kind}_${String(i).padStart(2, "0")}.tf.json`;
+
+  beforeAll(async () => {
+    requireTerraform();
+    buildModule(path.join(work, "module"));
+    mkdirSync(root);
+    writeFileSync(path.join(root, "providers.tf.json"), JSON.stringify({ provider: { aws: { region: "ap-northeast-1" } } }));
+    const cases: Array<[string, Props]> = [
+      ...BAD.map(([, mutate], i): [string, Props] => {
+        const p = base();
+        mutate(p);
+        return [fileOf(i, "bad"), p];
+      }),
+      ...GOOD.map(([, mutate], i): [string, Props] => {
+        const p = base();
+        mutate(p);
+        return [fileOf(i, "good"), p];
+      }),
+    ];
+    for (const [file, p] of cases) {
+      const name = file.replace(/\.tf\.json$/, "");
+      writeFileSync(path.join(root, file), JSON.stringify({ module: { [name]: { source: "../module", ...moduleArgs(p) } } }, null, 1));
+    }
+    const tf = new Terraform(root, terraformEnv(writeCliConfig(providerMirror()), {}));
+    await tf.run(["init", "-input=false", "-backend=false"]);
+    const result = await tf.run(["validate", "-json"], [0, 1]);
+    for (const d of JSON.parse(result.stdout).diagnostics ?? []) {
+      const file = path.basename(d.range?.filename ?? "none");
+      diagnostics.set(file, [...(diagnostics.get(file) ?? []), d]);
+    }
+  }, 120_000);
+
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  test.each(BAD.map((c, i) => [c[0], i, c[2]] as const))("%s is refused by both", (_, i, message) => {
+    const p = base();
+    BAD[i][1](p);
+    expect(zodProblems(p).length).toBeGreaterThan(0);
+    const found = diagnostics.get(fileOf(i, "bad")) ?? [];
+    expect(found.map((d) => `${d.summary}: ${d.detail}`).join("\n")).toContain(message);
+    expect(found.every((d) => d.summary === "Invalid value for variable")).toBe(true);
+  });
+
+  test.each(GOOD.map((c, i) => [c[0], i] as const))("%s is accepted by both", (_, i) => {
+    const p = base();
+    GOOD[i][1](p);
+    expect(zodProblems(p)).toEqual([]);
+    expect(diagnostics.get(fileOf(i, "good")) ?? []).toEqual([]);
+  });
+
+  test("no diagnostic outside the case files", () => {
+    expect([...diagnostics.keys()].filter((f) => !/^(bad|good)_\d+\.tf\.json$/.test(f))).toEqual([]);
+  });
+});
