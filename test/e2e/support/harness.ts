@@ -78,6 +78,24 @@ export class SourceRepo {
   }
 }
 
+/**
+ * TEST SETUP, not the product: creates in the emulator the synthesized project `name` that StartBuild
+ * must find (stock moto wants a source location even for NO_SOURCE). Also used to bring a project
+ * back after a test deleted it to make StartBuild fail.
+ */
+export async function createEmulatedProject(codebuild: CodeBuildClient, stack: Stack, name: string): Promise<void> {
+  const project = stack.project(name);
+  await codebuild.send(
+    new CreateProjectCommand({
+      name,
+      source: { type: "NO_SOURCE", location: "e2e-not-used", buildspec: terraformLiteral(project.source.buildspec, name) },
+      artifacts: { type: "NO_ARTIFACTS" },
+      environment: { type: project.environment.type, image: project.environment.image, computeType: project.environment.compute_type },
+      serviceRole: "arn:aws:iam::123456789012:role/e2e-build",
+    }),
+  );
+}
+
 export class Harness {
   readonly builds: BuildResult[] = [];
   private readonly seenBuilds = new Set<string>();
@@ -138,20 +156,7 @@ export class Harness {
       if (opts.hostKeys === "ssm") {
         await ssm.send(new PutParameterCommand({ Name: HOST_KEYS_PARAMETER, Type: "String", Value: `${ssh.hostKey}\n` }));
       }
-      // TEST SETUP, not the product: the projects StartBuild must find in the emulator (stock moto
-      // wants a source location even for NO_SOURCE).
-      for (const name of stack.projectNames()) {
-        const project = stack.project(name);
-        await codebuild.send(
-          new CreateProjectCommand({
-            name,
-            source: { type: "NO_SOURCE", location: "e2e-not-used", buildspec: terraformLiteral(project.source.buildspec, name) },
-            artifacts: { type: "NO_ARTIFACTS" },
-            environment: { type: project.environment.type, image: project.environment.image, computeType: project.environment.compute_type },
-            serviceRole: "arn:aws:iam::123456789012:role/e2e-build",
-          }),
-        );
-      }
+      for (const name of stack.projectNames()) await createEmulatedProject(codebuild, stack, name);
 
       const codecommit = new CodeCommitStandIn(path.join(dir, "codecommit"));
       const sources = new Map<string, SourceRepo>();
