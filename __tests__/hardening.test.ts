@@ -67,13 +67,27 @@ describe("who may call the webhook", () => {
     expect(onlyResource(synth, "aws_api_gateway_deployment").depends_on).toContain(policyAddress);
   });
 
+  const gatewayResponse = (type: string) =>
+    resources(synth, "aws_api_gateway_gateway_response").find((r) => r.response_type === type);
+
   test("requests to unknown paths get 404, never a build", () => {
-    expect(onlyResource(synth, "aws_api_gateway_gateway_response")).toEqual({
+    expect(gatewayResponse("MISSING_AUTHENTICATION_TOKEN")).toEqual({
       rest_api_id: refOf(synth, "aws_api_gateway_rest_api", api),
       response_type: "MISSING_AUTHENTICATION_TOKEN",
       status_code: "404",
       response_templates: { "application/json": '{"message": "No webhook route here: POST /PROJECT/REPO"}' },
     });
+  });
+
+  test("throttled deliveries get 503 with Retry-After, not 429, so that Backlog (which retries 5xx only) delivers them again", () => {
+    expect(gatewayResponse("THROTTLED")).toEqual({
+      rest_api_id: refOf(synth, "aws_api_gateway_rest_api", api),
+      response_type: "THROTTLED",
+      status_code: "503",
+      response_parameters: { "gatewayresponse.header.Retry-After": "'10'" },
+      response_templates: { "application/json": '{"message": "Too many webhook deliveries; retry later"}' },
+    });
+    expect(resources(synth, "aws_api_gateway_gateway_response")).toHaveLength(2);
   });
 
   test("the stage is throttled to 10 requests/s with bursts of 40 by default, configurable", () => {

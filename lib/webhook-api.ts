@@ -67,6 +67,17 @@ export const UNKNOWN_ROUTE_RESPONSE = {
   template: `{"message": "No webhook route here: POST /PROJECT/REPO"}`,
 } as const;
 
+/**
+ * Answer to a throttled request. API Gateway's default is 429, which Backlog does not retry (it
+ * retries 5xx only): a push throttled during a burst would then wait for the next push or the
+ * scheduled re-sync. A 503 with Retry-After makes Backlog deliver it again.
+ */
+export const THROTTLED_RESPONSE = {
+  statusCode: "503",
+  retryAfterSeconds: 10,
+  template: `{"message": "Too many webhook deliveries; retry later"}`,
+} as const;
+
 /** Props of {@link WebhookApi}. */
 export interface WebhookApiProps {
   /** Prefix of the API name. */
@@ -190,6 +201,15 @@ export class WebhookApi extends Construct {
         statusCode: UNKNOWN_ROUTE_RESPONSE.statusCode,
         responseTemplates: { "application/json": UNKNOWN_ROUTE_RESPONSE.template },
       }),
+      new ApiGatewayGatewayResponse(this, "Throttled", {
+        restApiId: this.api.id,
+        responseType: "THROTTLED",
+        statusCode: THROTTLED_RESPONSE.statusCode,
+        responseParameters: {
+          "gatewayresponse.header.Retry-After": `'${THROTTLED_RESPONSE.retryAfterSeconds}'`,
+        },
+        responseTemplates: { "application/json": THROTTLED_RESPONSE.template },
+      }),
     );
 
     // A deployment is a snapshot: redeploy whenever a route or its mapping changes. Only literal
@@ -201,6 +221,7 @@ export class WebhookApi extends Construct {
           parameters: START_BUILD_REQUEST_PARAMETERS,
           responses: INTEGRATION_RESPONSES,
           unknownRoute: UNKNOWN_ROUTE_RESPONSE,
+          throttled: THROTTLED_RESPONSE,
           sourceIps: props.sourceIps ?? "any",
           routes: props.routes.map((r) => [r.pathParts, startBuildTemplate(r.projectName)]),
         }),
