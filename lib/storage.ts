@@ -19,6 +19,30 @@ export const CACHE_EXPIRATION_DAYS = 30;
 /** Days after which incomplete multipart uploads are aborted. */
 export const ABORT_MULTIPART_DAYS = 7;
 
+/**
+ * Attaches a bucket policy that denies every request made without TLS (`aws:SecureTransport`
+ * false), on the bucket and its objects. Shared by the cache bucket and the state bucket.
+ */
+export function denyInsecureTransport(
+  scope: Construct,
+  bucket: S3Bucket,
+  ids: { readonly documentId: string; readonly policyId: string },
+): S3BucketPolicy {
+  const document = new DataAwsIamPolicyDocument(scope, ids.documentId, {
+    statement: [
+      {
+        sid: "DenyInsecureTransport",
+        effect: "Deny",
+        principals: [{ type: "*", identifiers: ["*"] }],
+        actions: ["s3:*"],
+        resources: [bucket.arn, `${bucket.arn}/*`],
+        condition: [{ test: "Bool", variable: "aws:SecureTransport", values: ["false"] }],
+      },
+    ],
+  });
+  return new S3BucketPolicy(scope, ids.policyId, { bucket: bucket.id, policy: document.json });
+}
+
 /** Props of {@link MirrorStorage}. */
 export interface MirrorStorageProps {
   /** Prefix of the names. */
@@ -104,21 +128,6 @@ export class MirrorStorage extends Construct {
         },
       ],
     });
-    const tlsOnly = new DataAwsIamPolicyDocument(this, "CacheTlsOnlyDocument", {
-      statement: [
-        {
-          sid: "DenyInsecureTransport",
-          effect: "Deny",
-          principals: [{ type: "*", identifiers: ["*"] }],
-          actions: ["s3:*"],
-          resources: [this.cacheBucket.arn, `${this.cacheBucket.arn}/*`],
-          condition: [{ test: "Bool", variable: "aws:SecureTransport", values: ["false"] }],
-        },
-      ],
-    });
-    new S3BucketPolicy(this, "CachePolicy", {
-      bucket: this.cacheBucket.id,
-      policy: tlsOnly.json,
-    });
+    denyInsecureTransport(this, this.cacheBucket, { documentId: "CacheTlsOnlyDocument", policyId: "CachePolicy" });
   }
 }

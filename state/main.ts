@@ -16,17 +16,16 @@
  */
 import * as path from "node:path";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
 import { S3BucketLifecycleConfiguration } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
 import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-ownership-controls";
-import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
 import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
 import { App, LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import { configPath, loadStackConfig } from "../lib/stack-config";
+import { denyInsecureTransport } from "../lib/storage";
 import { ConfigError } from "../lib/validation";
 
 /** The state stack's name: its directory under cdktf.out/stacks/. */
@@ -97,19 +96,7 @@ export class StateStack extends TerraformStack {
         },
       ],
     });
-    const tlsOnly = new DataAwsIamPolicyDocument(this, "TlsOnlyDocument", {
-      statement: [
-        {
-          sid: "DenyInsecureTransport",
-          effect: "Deny",
-          principals: [{ type: "*", identifiers: ["*"] }],
-          actions: ["s3:*"],
-          resources: [this.bucket.arn, `${this.bucket.arn}/*`],
-          condition: [{ test: "Bool", variable: "aws:SecureTransport", values: ["false"] }],
-        },
-      ],
-    });
-    new S3BucketPolicy(this, "TlsOnlyPolicy", { bucket: this.bucket.id, policy: tlsOnly.json });
+    denyInsecureTransport(this, this.bucket, { documentId: "TlsOnlyDocument", policyId: "TlsOnlyPolicy" });
 
     new TerraformOutput(this, "state_bucket", {
       description: "Name of the state bucket: state.bucket of the main stack's configuration",
