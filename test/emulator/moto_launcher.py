@@ -290,6 +290,30 @@ def patch_ec2_referenced_rule_description() -> None:
     SecurityGroupRule.description = property(description)
 
 
+def patch_ec2_nat_gateway_releases_interface() -> None:
+    """Gap: EC2 `DeleteNatGateway` only marks the NAT gateway `deleted`: its network interface (which
+    holds the Elastic IP) stays behind, so after `terraform destroy` an ENI is left in a subnet that no
+    longer exists. AWS deletes the gateway's requester-managed interface and disassociates the
+    Elastic IP (the allocation itself is kept until released)."""
+    from moto.ec2.models.nat_gateways import NatGatewayBackend
+
+    original_delete = NatGatewayBackend.delete_nat_gateway
+
+    def delete_nat_gateway(self: Any, nat_gateway_id: str) -> Any:
+        nat_gw = original_delete(self, nat_gateway_id)
+        eni = getattr(nat_gw, "_eni", None)
+        if eni is not None and eni.id in self.enis:
+            for eip in list(self.addresses):
+                if eip.eni is eni:
+                    self.disassociate_address(address=eip.public_ip)
+            self.delete_network_interface(eni.id)
+            for address in nat_gw.address_set:
+                address.pop("associationId", None)
+        return nat_gw
+
+    NatGatewayBackend.delete_nat_gateway = delete_nat_gateway
+
+
 # --- API Gateway ----------------------------------------------------------------------------------
 
 
@@ -322,6 +346,7 @@ PATCHES: list[Callable[[], None]] = [
     patch_codebuild_delete_by_arn,
     patch_efs_put_backup_policy,
     patch_ec2_referenced_rule_description,
+    patch_ec2_nat_gateway_releases_interface,
     patch_apigateway_policy_escaping,
 ]
 

@@ -3,18 +3,47 @@
  * destroy against moto's server (patched by test/emulator/moto_launcher.py), with state and locking
  * in the S3 backend on the emulator. Then the resources are read back through the AWS SDK.
  *
- * Two cycles, each with its own emulator: the example configuration (1 repository) and a
- * configuration with 3 repositories, during whose apply a second plan must be refused the lock.
+ * Two cycles, each with its own emulator:
+ * - the example configuration (1 repository, the operator's network, the default hardening: resource
+ *   policy, 404 for unknown routes, stage throttling, hourly re-sync, alert topic, failure rule and
+ *   5xx alarm), and
+ * - a configuration with 6 repositories (two re-sync rules: 5 targets + 1) and every optional part on:
+ *   the stack's own VPC with a NAT gateway, a WAFv2 web ACL on the stage, a customer-managed KMS key,
+ *   e-mail subscriptions and a custom re-sync schedule; during its apply a second plan must be refused
+ *   the state lock.
+ * The emulator supports every resource of both (the launcher patches its gaps): nothing is excluded.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { GetIntegrationCommand, GetResourcesCommand, GetRestApiCommand, GetRestApisCommand, GetStagesCommand } from "@aws-sdk/client-api-gateway";
+import {
+  GetGatewayResponseCommand,
+  GetIntegrationCommand,
+  GetResourcesCommand,
+  GetRestApiCommand,
+  GetRestApisCommand,
+  GetStageCommand,
+  GetStagesCommand,
+} from "@aws-sdk/client-api-gateway";
+import { DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
+import { DescribeLogGroupsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { BatchGetProjectsCommand } from "@aws-sdk/client-codebuild";
 import { GetRepositoryCommand, ListTagsForResourceCommand } from "@aws-sdk/client-codecommit";
-import { DescribeSecurityGroupRulesCommand, DescribeSecurityGroupsCommand } from "@aws-sdk/client-ec2";
+import {
+  DescribeAddressesCommand,
+  DescribeInternetGatewaysCommand,
+  DescribeNatGatewaysCommand,
+  DescribeRouteTablesCommand,
+  DescribeSecurityGroupRulesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcAttributeCommand,
+  DescribeVpcsCommand,
+} from "@aws-sdk/client-ec2";
 import { DescribeBackupPolicyCommand, DescribeFileSystemsCommand, DescribeMountTargetsCommand, DescribeMountTargetSecurityGroupsCommand } from "@aws-sdk/client-efs";
-import { GetRoleCommand, ListRolePoliciesCommand } from "@aws-sdk/client-iam";
+import { DescribeRuleCommand, ListRulesCommand, ListTargetsByRuleCommand } from "@aws-sdk/client-eventbridge";
+import { GetRoleCommand, GetRolePolicyCommand, ListRolePoliciesCommand } from "@aws-sdk/client-iam";
+import { DescribeKeyCommand, GetKeyPolicyCommand, GetKeyRotationStatusCommand, ListAliasesCommand } from "@aws-sdk/client-kms";
 import {
   GetBucketEncryptionCommand,
   GetBucketLifecycleConfigurationCommand,
@@ -24,12 +53,27 @@ import {
   GetPublicAccessBlockCommand,
   HeadObjectCommand,
 } from "@aws-sdk/client-s3";
+import { GetTopicAttributesCommand, ListSubscriptionsByTopicCommand, ListTopicsCommand } from "@aws-sdk/client-sns";
+import { GetWebACLCommand, GetWebACLForResourceCommand, ListWebACLsCommand } from "@aws-sdk/client-wafv2";
 import { parse as parseYaml } from "yaml";
+import { FAILED_BUILD_STATES } from "../../lib/alerts";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "../../lib/backlog-ips";
+import { START_BUILD_ACTIONS } from "../../lib/iam";
 import { BUILD_DEFAULTS, BUILD_IMAGE } from "../../lib/mirror-build";
-import { EFS_LOCATION_IDENTIFIER, EFS_MOUNT_POINT, buildProjectName, codecommitRepositoryName, repositoryKey } from "../../lib/naming";
+import {
+  EFS_LOCATION_IDENTIFIER,
+  EFS_MOUNT_POINT,
+  STAGE_NAME,
+  buildLogGroupName,
+  buildProjectName,
+  codecommitRepositoryName,
+  repositoryKey,
+} from "../../lib/naming";
+import { DEFAULT_RESYNC_SCHEDULE, TARGETS_PER_RULE } from "../../lib/resync-schedule";
 import type { StackConfig } from "../../lib/validation";
-import { START_BUILD_REQUEST_PARAMETERS, WEBHOOK_CONTENT_TYPE, startBuildTemplate } from "../../lib/webhook-api";
+import { MIRROR_VPC_CIDR, PRIVATE_SUBNET_CIDRS, PUBLIC_SUBNET_CIDR } from "../../lib/vpc";
+import { START_BUILD_REQUEST_PARAMETERS, UNKNOWN_ROUTE_RESPONSE, WEBHOOK_CONTENT_TYPE, startBuildTemplate } from "../../lib/webhook-api";
+import { DEFAULT_THROTTLE } from "../../lib/webhook-protection";
 import { type Emulator, startEmulator } from "../emulator/moto";
 import {
   type Clients,
@@ -60,6 +104,9 @@ const DESTROY_TIMEOUT = 180_000;
 
 const LOOPBACK = /127\.0\.0\.1|localhost|\[::1\]|0\.0\.0\.0:\d/;
 
+/** The emulator's account (moto's default). */
+const ACCOUNT = "123456789012";
+
 function readExample(): StackConfig {
   return JSON.parse(readFileSync(EXAMPLE_CONFIG, "utf8")) as StackConfig;
 }
@@ -67,16 +114,31 @@ function readExample(): StackConfig {
 /** The example configuration, unchanged. */
 const oneRepository = (): StackConfig => readExample();
 
-/** The example with three repositories in two Backlog projects (one CodeCommit name with a dot). */
-const threeRepositories = (): StackConfig => ({
-  ...readExample(),
-  repositories: [
-    { projectKey: "DEMO", repository: "web-app", codecommitRepository: "demo-web-app" },
-    { projectKey: "DEMO", repository: "api" },
-    { projectKey: "INFRA", repository: "tools", codecommitRepository: "infra.tools" },
-  ],
-  state: { ...readExample().state, key: "backlog-mirror-3/terraform.tfstate" },
-});
+/**
+ * The example with six repositories in two Backlog projects (one CodeCommit name with a dot; more
+ * than the 5 targets of one re-sync rule) and every optional part on: no `network` (the stack
+ * creates its VPC, subnets, internet and NAT gateways), a WAF rate limit, a customer-managed key,
+ * e-mail alerts and a custom re-sync schedule.
+ */
+const everyOptionalPart = (): StackConfig => {
+  const { network: _operatorNetwork, ...example } = readExample();
+  return {
+    ...example,
+    repositories: [
+      { projectKey: "DEMO", repository: "web-app", codecommitRepository: "demo-web-app" },
+      { projectKey: "DEMO", repository: "api" },
+      { projectKey: "DEMO", repository: "docs" },
+      { projectKey: "INFRA", repository: "tools", codecommitRepository: "infra.tools" },
+      { projectKey: "INFRA", repository: "terraform" },
+      { projectKey: "INFRA", repository: "ansible" },
+    ],
+    webhook: { wafRateLimitPer5Minutes: 300 },
+    encryption: { customerManagedKey: true },
+    alerts: { emails: ["mirror-ops@example.com", "backlog-admin@example.com"] },
+    resync: { schedule: "cron(17 */6 * * ? *)" },
+    state: { ...example.state, key: "backlog-mirror-optional/terraform.tfstate" },
+  };
+};
 
 interface CycleOptions {
   /** Run a second `plan -lock-timeout=0s` while the apply holds the state lock. */
@@ -85,6 +147,11 @@ interface CycleOptions {
 
 function describeCycle(title: string, makeConfig: () => StackConfig, options: CycleOptions): void {
   describe(title, () => {
+    // What the configuration turns on decides which read-back checks are registered.
+    const planned = makeConfig();
+    const wafLimit = planned.webhook?.wafRateLimitPer5Minutes;
+    const customerKey = planned.encryption?.customerManagedKey === true;
+    const ownVpc = planned.network === undefined;
     const timings = new Timings(title);
     let emulator: Emulator | undefined;
     let clients: Clients;
@@ -93,9 +160,18 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
     let synth: Synthesized;
     let backendFile: string;
     let baseline: Inventory;
-    let network: TestNetwork;
+    /** The operator's network created in the emulator (when the configuration names one). */
+    let operatorNetwork: TestNetwork | undefined;
     let expectedResources = 0;
     let brokenAt: string | undefined;
+    let readBackMs = 0;
+
+    /** The network the builds and mount targets must be in: the operator's, or the stack's own VPC. */
+    const networkInUse = async (): Promise<TestNetwork> => {
+      if (operatorNetwork !== undefined) return operatorNetwork;
+      const created = await createdVpc(clients, synth.config.name);
+      return { vpcId: created.vpcId, subnetIds: created.privateSubnetIds };
+    };
 
     /** A step of the Terraform cycle: later steps do not run (and fail) once one failed. */
     const step = (name: string, fn: () => Promise<void>, timeout = STEP_TIMEOUT): void => {
@@ -119,7 +195,12 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
         name,
         async () => {
           if (brokenAt !== undefined) throw new Error(`not run: an earlier step failed ("${brokenAt}")`);
-          await fn();
+          const t0 = Date.now();
+          try {
+            await fn();
+          } finally {
+            readBackMs += Date.now() - t0;
+          }
         },
         STEP_TIMEOUT,
       );
@@ -145,14 +226,15 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
 
     step("synthesizes the production stack for an account prepared in the emulator, with no emulator address in it", async () => {
       const config = makeConfig();
-      network = await createNetwork(clients.ec2);
+      // The example's network ids are placeholders: the test creates that network in the emulator.
+      if (config.network !== undefined) operatorNetwork = await createNetwork(clients.ec2);
       const { backlog } = config;
       await createParameters(clients.ssm, [backlog.sshKeyParameter, ...(backlog.hostKeysParameter ? [backlog.hostKeysParameter] : [])]);
       await createStateBucket(clients.s3, config.state.bucket, config.state.region);
       baseline = await inventory(clients);
 
       const configFile = path.join(scratch, "config.json");
-      writeFileSync(configFile, JSON.stringify({ ...config, network }, null, 2));
+      writeFileSync(configFile, JSON.stringify(operatorNetwork === undefined ? config : { ...config, network: operatorNetwork }, null, 2));
       synth = await timings.time("synthesize", async () => synthesizeStack(configFile, path.join(scratch, "cdktf.out")));
       expectedResources = resourceCount(synth.json);
       timings.note("resources in the stack", expectedResources);
@@ -169,7 +251,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
       cpSync(synth.stackDir, workDir, { recursive: true });
       const services = endpointServices(synth.json);
       backendFile = pointAtEmulator(workDir, scratch, emulator.endpoint, services);
-      const cliConfig = writeCliConfig(providerMirror());
+      const cliConfig = writeCliConfig(providerMirror(), scratch);
       tf = new Terraform(workDir, terraformEnv(cliConfig, {}));
       timings.note("emulated services", services);
 
@@ -178,7 +260,11 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
       expect(Object.keys(override)).toEqual(["provider"]);
       expect(Object.keys(override.provider)).toEqual(["aws"]);
       expect(Object.keys(override.provider.aws.endpoints[0]).sort()).toEqual(services);
-      expect(services).toEqual(expect.arrayContaining(["apigateway", "codebuild", "codecommit", "ec2", "efs", "iam", "s3", "sts"]));
+      expect(services).toEqual(
+        expect.arrayContaining(["apigateway", "cloudwatch", "codebuild", "codecommit", "ec2", "efs", "events", "iam", "s3", "sns", "sts"]),
+      );
+      if (wafLimit !== undefined) expect(services).toContain("wafv2");
+      if (customerKey) expect(services).toContain("kms");
     });
 
     step("terraform init configures the S3 backend in the emulated state bucket", async () => {
@@ -292,6 +378,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
 
     check("every build project runs the intended buildspec on the ARM image, in the VPC, with the EFS mirror mounted", async () => {
       const config = synth.config;
+      const network = await networkInUse();
       const [fileSystem] = (await clients.efs.send(new DescribeFileSystemsCommand({}))).FileSystems ?? [];
       const buildGroup = await securityGroupId(clients, `${config.name}-codebuild`);
       const names = config.repositories.map((r) => buildProjectName(config.name, r));
@@ -336,6 +423,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
 
     check("the EFS file system is encrypted, not backed up, and mounted in both subnets behind the EFS security group only", async () => {
       const config = synth.config;
+      const network = await networkInUse();
       const { FileSystems = [] } = await clients.efs.send(new DescribeFileSystemsCommand({}));
       expect(FileSystems).toHaveLength(1);
       expect(FileSystems[0]).toMatchObject({ Encrypted: true, PerformanceMode: "generalPurpose", ThroughputMode: "bursting" });
@@ -409,7 +497,13 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
         RestrictPublicBuckets: true,
       });
       const encryption = await clients.s3.send(new GetBucketEncryptionCommand({ Bucket: bucket }));
-      expect(encryption.ServerSideEncryptionConfiguration?.Rules?.[0].ApplyServerSideEncryptionByDefault?.SSEAlgorithm).toBe("AES256");
+      const byDefault = encryption.ServerSideEncryptionConfiguration?.Rules?.[0].ApplyServerSideEncryptionByDefault;
+      if (customerKey) {
+        // SSE-KMS with the mirror's key (read back in the key's own check).
+        expect(byDefault).toEqual({ SSEAlgorithm: "aws:kms", KMSMasterKeyID: (await mirrorKey(clients, synth.config.name)).Arn });
+      } else {
+        expect(byDefault).toEqual({ SSEAlgorithm: "AES256" });
+      }
       const ownership = await clients.s3.send(new GetBucketOwnershipControlsCommand({ Bucket: bucket }));
       expect(ownership.OwnershipControls?.Rules).toEqual([{ ObjectOwnership: "BucketOwnerEnforced" }]);
       const lifecycle = await clients.s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket }));
@@ -431,23 +525,386 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
           Effect: "Allow",
           Action: "sts:AssumeRole",
           Principal: { Service: "codebuild.amazonaws.com" },
-          Condition: { StringEquals: { "aws:SourceAccount": "123456789012" } },
+          Condition: { StringEquals: { "aws:SourceAccount": ACCOUNT } },
         }),
       ]);
       const inline = await clients.iam.send(new ListRolePoliciesCommand({ RoleName: `${config.name}-codebuild` }));
       expect([...(inline.PolicyNames ?? [])].sort()).toEqual(["mirror-sync", "vpc-access"]);
+      // With a customer-managed key the builds may use it (cache and artifacts), and only it.
+      const sync = await rolePolicy(clients, `${config.name}-codebuild`, "mirror-sync");
+      const useKey = sync.Statement.filter((st) => st.Sid === "UseMirrorKey").map((st) => ({ ...st, Action: [st.Action].flat().sort() }));
+      if (customerKey) {
+        expect(useKey).toEqual([
+          { Sid: "UseMirrorKey", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: (await mirrorKey(clients, config.name)).Arn },
+        ]);
+      } else {
+        expect(useKey).toEqual([]);
+      }
     });
 
-    step(
-      "terraform destroy leaves nothing behind but the state object",
+    check("the stage throttles every method at the configured rate and burst and records metrics; an unknown route answers 404", async () => {
+      const config = synth.config;
+      const apiId = await restApiId(clients, config.name);
+      const stage = await clients.apigateway.send(new GetStageCommand({ restApiId: apiId, stageName: STAGE_NAME }));
+      expect(stage.methodSettings).toEqual({
+        "*/*": expect.objectContaining({
+          throttlingRateLimit: config.webhook?.throttleRateLimit ?? DEFAULT_THROTTLE.rateLimit,
+          throttlingBurstLimit: config.webhook?.throttleBurstLimit ?? DEFAULT_THROTTLE.burstLimit,
+          metricsEnabled: true,
+        }),
+      });
+      const unknown = await clients.apigateway.send(
+        new GetGatewayResponseCommand({ restApiId: apiId, responseType: "MISSING_AUTHENTICATION_TOKEN" }),
+      );
+      expect(unknown.statusCode).toBe(UNKNOWN_ROUTE_RESPONSE.statusCode);
+      expect(unknown.responseTemplates).toEqual({ "application/json": UNKNOWN_ROUTE_RESPONSE.template });
+    });
+
+    check(
+      `the re-sync rules start every build project on ${planned.resync?.schedule ?? DEFAULT_RESYNC_SCHEDULE}, at most ${TARGETS_PER_RULE} per rule, through the re-sync role`,
       async () => {
+        const config = synth.config;
+        const projectArns = config.repositories.map((r) => `arn:aws:codebuild:${REGION}:${ACCOUNT}:project/${buildProjectName(config.name, r)}`);
+        const ruleCount = Math.ceil(projectArns.length / TARGETS_PER_RULE);
+        const { Rules = [] } = await clients.events.send(new ListRulesCommand({ NamePrefix: `${config.name}-resync-` }));
+        expect(Rules.map((r) => r.Name).sort()).toEqual(Array.from({ length: ruleCount }, (_, i) => `${config.name}-resync-${i + 1}`).sort());
+        const roleArn = `arn:aws:iam::${ACCOUNT}:role/${config.name}-resync`;
+        const targeted: string[] = [];
+        for (let n = 1; n <= ruleCount; n++) {
+          const name = `${config.name}-resync-${n}`;
+          const rule = await clients.events.send(new DescribeRuleCommand({ Name: name }));
+          expect(rule).toMatchObject({ State: "ENABLED", ScheduleExpression: config.resync?.schedule ?? DEFAULT_RESYNC_SCHEDULE });
+          expect(rule.EventPattern).toBeUndefined();
+          const { Targets = [] } = await clients.events.send(new ListTargetsByRuleCommand({ Rule: name }));
+          // Rules fill up in order: 5 targets each, the rest in the last one.
+          expect(Targets.map((t) => t.Arn).sort()).toEqual(projectArns.slice((n - 1) * TARGETS_PER_RULE, n * TARGETS_PER_RULE).sort());
+          for (const target of Targets) {
+            expect(target.RoleArn).toBe(roleArn);
+            expect(target.Input ?? target.InputPath ?? target.InputTransformer).toBeUndefined();
+          }
+          targeted.push(...Targets.map((t) => t.Arn!));
+        }
+        expect(targeted.sort()).toEqual([...projectArns].sort());
+        const role = await clients.iam.send(new GetRoleCommand({ RoleName: `${config.name}-resync` }));
+        expect(JSON.parse(decodeURIComponent(role.Role!.AssumeRolePolicyDocument!)).Statement).toEqual([
+          expect.objectContaining({
+            Effect: "Allow",
+            Action: "sts:AssumeRole",
+            Principal: { Service: "events.amazonaws.com" },
+            Condition: { StringEquals: { "aws:SourceAccount": ACCOUNT } },
+          }),
+        ]);
+        const policy = await rolePolicy(clients, `${config.name}-resync`, "start-build");
+        expect(policy.Statement).toHaveLength(1);
+        expect(policy.Statement[0]).toMatchObject({ Effect: "Allow", Action: oneOrMany(START_BUILD_ACTIONS) });
+        expect([policy.Statement[0].Resource].flat().sort()).toEqual([...projectArns].sort());
+      },
+    );
+
+    check("a failed, timed-out or stopped sync of any project reaches the alert topic through the failure rule, with a readable message", async () => {
+      const config = synth.config;
+      const topicArn = await alertTopicArn(clients, config.name);
+      const rule = await clients.events.send(new DescribeRuleCommand({ Name: `${config.name}-sync-failed` }));
+      expect(rule.State).toBe("ENABLED");
+      expect(rule.ScheduleExpression).toBeUndefined();
+      expect(JSON.parse(rule.EventPattern!)).toEqual({
+        source: ["aws.codebuild"],
+        "detail-type": ["CodeBuild Build State Change"],
+        detail: {
+          "build-status": [...FAILED_BUILD_STATES],
+          "project-name": config.repositories.map((r) => buildProjectName(config.name, r)),
+        },
+      });
+      const { Targets = [] } = await clients.events.send(new ListTargetsByRuleCommand({ Rule: `${config.name}-sync-failed` }));
+      expect(Targets).toHaveLength(1);
+      expect(Targets[0].Arn).toBe(topicArn);
+      expect(Targets[0].RoleArn).toBeUndefined(); // SNS admits EventBridge through the topic policy
+      expect(Targets[0].InputTransformer?.InputPathsMap).toEqual({
+        project: "$.detail.project-name",
+        status: "$.detail.build-status",
+        build: "$.detail.build-id",
+      });
+      const template = JSON.parse(Targets[0].InputTransformer!.InputTemplate!) as string;
+      expect(template).toMatch(/<project> ended <status>\. Build: <build>\..*\/aws\/codebuild\/<project>/);
+    });
+
+    check(
+      `the alert topic admits EventBridge and CloudWatch of this account only and has ${planned.alerts?.emails?.length ?? 0} e-mail subscription(s)`,
+      async () => {
+        const config = synth.config;
+        const topicArn = await alertTopicArn(clients, config.name);
+        const { Attributes = {} } = await clients.sns.send(new GetTopicAttributesCommand({ TopicArn: topicArn }));
+        expect(Attributes.DisplayName).toBe("Backlog mirror alerts");
+        expect(Attributes.KmsMasterKeyId).toBe(customerKey ? (await mirrorKey(clients, config.name)).Arn : undefined);
+        const policy = JSON.parse(Attributes.Policy!) as { Statement: Array<Record<string, unknown>> };
+        expect(policy.Statement).toHaveLength(1);
+        expect(policy.Statement[0]).toMatchObject({
+          Sid: "AlertPublishers",
+          Effect: "Allow",
+          Action: "sns:Publish",
+          Resource: topicArn,
+          Condition: { StringEquals: { "aws:SourceAccount": ACCOUNT } },
+        });
+        expect([(policy.Statement[0].Principal as { Service: string | string[] }).Service].flat().sort()).toEqual([
+          "cloudwatch.amazonaws.com",
+          "events.amazonaws.com",
+        ]);
+        const { Subscriptions = [] } = await clients.sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn }));
+        expect(Subscriptions.map((sub) => `${sub.Protocol}:${sub.Endpoint}`).sort()).toEqual(
+          (config.alerts?.emails ?? []).map((e) => `email:${e}`).sort(),
+        );
+      },
+    );
+
+    check("the 5xx alarm watches the webhook stage's 5XXError sum over 5 minutes and notifies the alert topic", async () => {
+      const config = synth.config;
+      const { MetricAlarms = [] } = await clients.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [`${config.name}-webhook-5xx`] }));
+      expect(MetricAlarms).toHaveLength(1);
+      const alarm = MetricAlarms[0];
+      expect(alarm).toMatchObject({
+        Namespace: "AWS/ApiGateway",
+        MetricName: "5XXError",
+        Statistic: "Sum",
+        Period: 300,
+        EvaluationPeriods: 1,
+        Threshold: 1,
+        ComparisonOperator: "GreaterThanOrEqualToThreshold",
+        TreatMissingData: "notBreaching",
+        ActionsEnabled: true,
+        AlarmActions: [await alertTopicArn(clients, config.name)],
+      });
+      expect([...(alarm.Dimensions ?? [])].sort((a, b) => a.Name!.localeCompare(b.Name!))).toEqual([
+        { Name: "ApiName", Value: `${config.name}-webhook` },
+        { Name: "Stage", Value: STAGE_NAME },
+      ]);
+    });
+
+    if (wafLimit !== undefined) {
+      check(`the web ACL blocks a source address above ${wafLimit} requests in 5 minutes and guards the webhook stage`, async () => {
+        const config = synth.config;
+        const { WebACLs = [] } = await clients.wafv2.send(new ListWebACLsCommand({ Scope: "REGIONAL" }));
+        expect(WebACLs.map((w) => w.Name)).toEqual([`${config.name}-webhook`]);
+        const { WebACL } = await clients.wafv2.send(new GetWebACLCommand({ Scope: "REGIONAL", Name: WebACLs[0].Name, Id: WebACLs[0].Id }));
+        expect(WebACL?.DefaultAction).toEqual({ Allow: {} });
+        expect(WebACL?.VisibilityConfig).toEqual({
+          CloudWatchMetricsEnabled: true,
+          MetricName: `${config.name}-webhook`,
+          SampledRequestsEnabled: true,
+        });
+        expect(WebACL?.Rules).toEqual([
+          {
+            Name: "rate-limit-per-source",
+            Priority: 0,
+            Action: { Block: {} },
+            Statement: { RateBasedStatement: { Limit: wafLimit, AggregateKeyType: "IP" } },
+            VisibilityConfig: { CloudWatchMetricsEnabled: true, MetricName: `${config.name}-webhook-rate-limit`, SampledRequestsEnabled: true },
+          },
+        ]);
+        const stageArn = `arn:aws:apigateway:${REGION}::/restapis/${await restApiId(clients, config.name)}/stages/${STAGE_NAME}`;
+        const guarded = await clients.wafv2.send(new GetWebACLForResourceCommand({ ResourceArn: stageArn }));
+        expect(guarded.WebACL?.ARN).toBe(WebACLs[0].ARN);
+      });
+    }
+
+    if (customerKey) {
+      check("the customer-managed key rotates, is named by its alias, admits CloudWatch Logs for the build log groups only, and encrypts EFS, the build logs, the builds and the alert topic", async () => {
+        const config = synth.config;
+        const key = await mirrorKey(clients, config.name);
+        expect(key).toMatchObject({
+          Enabled: true,
+          KeyState: "Enabled",
+          KeyUsage: "ENCRYPT_DECRYPT",
+          KeyManager: "CUSTOMER",
+          Description: `Backlog mirror ${config.name}: logs, EFS, build cache, alerts`,
+        });
+        expect((await clients.kms.send(new GetKeyRotationStatusCommand({ KeyId: key.KeyId }))).KeyRotationEnabled).toBe(true);
+        const { Policy } = await clients.kms.send(new GetKeyPolicyCommand({ KeyId: key.KeyId, PolicyName: "default" }));
+        const statements = (JSON.parse(Policy!) as { Statement: Array<Record<string, unknown>> }).Statement;
+        expect(statements.map((st) => st.Sid)).toEqual(["AccountAdministers", "BuildLogGroups", "AlertPublishers"]);
+        expect(statements[0]).toMatchObject({ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: "kms:*" });
+        expect(statements[1]).toMatchObject({
+          Effect: "Allow",
+          Principal: { Service: `logs.${REGION}.amazonaws.com` },
+          Condition: {
+            ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/codebuild/${config.name}-mirror-*` },
+          },
+        });
+        expect(statements[2]).toMatchObject({ Effect: "Allow", Condition: { StringEquals: { "aws:SourceAccount": ACCOUNT } } });
+
+        const [fileSystem] = (await clients.efs.send(new DescribeFileSystemsCommand({}))).FileSystems ?? [];
+        expect(fileSystem).toMatchObject({ Encrypted: true, KmsKeyId: key.Arn });
+        const names = config.repositories.map((r) => buildProjectName(config.name, r));
+        const { projects = [] } = await clients.codebuild.send(new BatchGetProjectsCommand({ names }));
+        expect(projects.map((p) => p.encryptionKey)).toEqual(names.map(() => key.Arn));
+        for (const name of names) {
+          const { logGroups = [] } = await clients.logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: buildLogGroupName(name) }));
+          expect(logGroups.map((g) => [g.logGroupName, g.kmsKeyId])).toEqual([[buildLogGroupName(name), key.Arn]]);
+        }
+        // The cache bucket (SSE-KMS) and the alert topic are read back in their own checks.
+      });
+    } else {
+      check("without a customer-managed key: no key or alias, and the build logs and builds use AWS-managed encryption", async () => {
+        const config = synth.config;
+        const { Aliases = [] } = await clients.kms.send(new ListAliasesCommand({}));
+        expect(Aliases.map((a) => a.AliasName)).not.toContain(`alias/${config.name}-mirror`);
+        for (const repo of config.repositories) {
+          const name = buildLogGroupName(buildProjectName(config.name, repo));
+          const { logGroups = [] } = await clients.logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: name }));
+          expect(logGroups.map((g) => [g.logGroupName, g.kmsKeyId])).toEqual([[name, undefined]]);
+        }
+        const names = config.repositories.map((r) => buildProjectName(config.name, r));
+        const { projects = [] } = await clients.codebuild.send(new BatchGetProjectsCommand({ names }));
+        // CodeBuild reports its default, the AWS-managed S3 key, when a project names none.
+        expect(projects.map((p) => p.encryptionKey)).toEqual(names.map(() => `arn:aws:kms:${REGION}:${ACCOUNT}:alias/aws/s3`));
+      });
+    }
+
+    if (ownVpc) {
+      check("the stack's own VPC routes the private subnets (builds, mount targets) through the NAT gateway's Elastic IP and the public subnet through the internet gateway", async () => {
+        const config = synth.config;
+        const vpc = await createdVpc(clients, config.name);
+        const attribute = async (Attribute: "enableDnsHostnames" | "enableDnsSupport") =>
+          clients.ec2.send(new DescribeVpcAttributeCommand({ VpcId: vpc.vpcId, Attribute }));
+        expect((await attribute("enableDnsHostnames")).EnableDnsHostnames?.Value).toBe(true);
+        expect((await attribute("enableDnsSupport")).EnableDnsSupport?.Value).toBe(true);
+        const byVpc = [{ Name: "vpc-id", Values: [vpc.vpcId] }];
+        const { Subnets = [] } = await clients.ec2.send(new DescribeSubnetsCommand({ Filters: byVpc }));
+        const subnet = (id: string) => Subnets.find((sn) => sn.SubnetId === id)!;
+        expect(Subnets).toHaveLength(3);
+        expect(vpc.privateSubnetIds.map((id) => subnet(id).CidrBlock)).toEqual([...PRIVATE_SUBNET_CIDRS]);
+        expect(new Set(vpc.privateSubnetIds.map((id) => subnet(id).AvailabilityZone)).size).toBe(2);
+        expect(subnet(vpc.publicSubnetId).CidrBlock).toBe(PUBLIC_SUBNET_CIDR);
+        expect(subnet(vpc.publicSubnetId).AvailabilityZone).toBe(subnet(vpc.privateSubnetIds[0]).AvailabilityZone);
+
+        const { InternetGateways = [] } = await clients.ec2.send(
+          new DescribeInternetGatewaysCommand({ Filters: [{ Name: "attachment.vpc-id", Values: [vpc.vpcId] }] }),
+        );
+        expect(InternetGateways).toHaveLength(1);
+        const { Addresses = [] } = await clients.ec2.send(
+          new DescribeAddressesCommand({ Filters: [{ Name: "tag:Name", Values: [`${config.name}-mirror-nat`] }] }),
+        );
+        expect(Addresses).toHaveLength(1);
+        expect(Addresses[0].Domain).toBe("vpc");
+        const { NatGateways = [] } = await clients.ec2.send(new DescribeNatGatewaysCommand({ Filter: byVpc }));
+        expect(NatGateways.map((n) => n.State)).toEqual(["available"]);
+        expect(NatGateways[0].SubnetId).toBe(vpc.publicSubnetId);
+        expect(NatGateways[0].NatGatewayAddresses?.map((a) => [a.AllocationId, a.PublicIp])).toEqual([
+          [Addresses[0].AllocationId, Addresses[0].PublicIp],
+        ]);
+
+        const { RouteTables = [] } = await clients.ec2.send(new DescribeRouteTablesCommand({ Filters: byVpc }));
+        const table = (name: string) => RouteTables.find((t) => t.Tags?.some((tag) => tag.Key === "Name" && tag.Value === name))!;
+        const defaultRoute = (t: (typeof RouteTables)[number]) => t.Routes?.find((r) => r.DestinationCidrBlock === "0.0.0.0/0");
+        const associated = (t: (typeof RouteTables)[number]) =>
+          (t.Associations ?? []).filter((a) => a.Main !== true).map((a) => a.SubnetId!).sort();
+        const publicTable = table(`${config.name}-mirror-public`);
+        expect(defaultRoute(publicTable)?.GatewayId).toBe(InternetGateways[0].InternetGatewayId);
+        expect(associated(publicTable)).toEqual([vpc.publicSubnetId]);
+        const privateTable = table(`${config.name}-mirror-private`);
+        expect(defaultRoute(privateTable)?.NatGatewayId).toBe(NatGateways[0].NatGatewayId);
+        expect(defaultRoute(privateTable)?.GatewayId).toBeUndefined();
+        expect(associated(privateTable)).toEqual([...vpc.privateSubnetIds].sort());
+        // The security groups are in this VPC too.
+        for (const group of [`${config.name}-codebuild`, `${config.name}-efs`]) {
+          const { SecurityGroups = [] } = await clients.ec2.send(
+            new DescribeSecurityGroupsCommand({ Filters: [{ Name: "group-name", Values: [group] }] }),
+          );
+          expect(SecurityGroups.map((g) => g.VpcId)).toEqual([vpc.vpcId]);
+        }
+      });
+    } else {
+      check("with the operator's network and no WAF limit: the stack creates no VPC, NAT gateway or web ACL of its own", async () => {
+        const config = synth.config;
+        const { Vpcs = [] } = await clients.ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: "tag:Name", Values: [`${config.name}-mirror`] }] }));
+        expect(Vpcs).toEqual([]);
+        const { NatGateways = [] } = await clients.ec2.send(new DescribeNatGatewaysCommand({}));
+        expect(NatGateways).toEqual([]);
+        if (wafLimit === undefined) {
+          const { WebACLs = [] } = await clients.wafv2.send(new ListWebACLsCommand({ Scope: "REGIONAL" }));
+          expect(WebACLs).toEqual([]);
+        }
+      });
+    }
+
+    step(
+      "terraform destroy leaves nothing behind but the state object (a customer-managed key is scheduled for deletion in 30 days)",
+      async () => {
+        timings.record("read back (SDK checks)", readBackMs);
+        const { bucket, key } = synth.config.state;
+        const state = JSON.parse(
+          await (await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString(),
+        ) as { resources: Array<{ type: string; mode: string; instances: Array<{ attributes: { id: string } }> }> };
+        const keyIds = state.resources.filter((r) => r.mode === "managed" && r.type === "aws_kms_key").map((r) => r.instances[0].attributes.id);
+        expect(keyIds).toHaveLength(customerKey ? 1 : 0);
+
         await timings.time("destroy", () => tf.run(["destroy", "-auto-approve", "-input=false", "-no-color", "-lock-timeout=60s"]));
         const left = added(baseline, await inventory(clients));
-        expect(left).toEqual({ "S3 objects": [`${synth.config.state.bucket}/${synth.config.state.key}`] });
+        expect(left).toEqual({ "S3 objects": [`${bucket}/${key}`] });
+        for (const keyId of keyIds) {
+          const { KeyMetadata } = await clients.kms.send(new DescribeKeyCommand({ KeyId: keyId }));
+          expect(KeyMetadata?.KeyState).toBe("PendingDeletion");
+          const days = (KeyMetadata!.DeletionDate!.getTime() - Date.now()) / 86_400_000;
+          expect(days).toBeGreaterThan(29);
+          expect(days).toBeLessThanOrEqual(30);
+        }
       },
       DESTROY_TIMEOUT,
     );
   });
+}
+
+/** A role's inline policy document. */
+async function rolePolicy(clients: Clients, roleName: string, policyName: string): Promise<{ Statement: Array<Record<string, unknown>> }> {
+  const { PolicyDocument } = await clients.iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }));
+  return JSON.parse(decodeURIComponent(PolicyDocument!)) as { Statement: Array<Record<string, unknown>> };
+}
+
+/** An IAM action list as a policy document may hold it: a string for one action. */
+function oneOrMany(actions: readonly string[]): string | string[] {
+  return actions.length === 1 ? actions[0] : [...actions];
+}
+
+async function restApiId(clients: Clients, name: string): Promise<string> {
+  const apis = await clients.apigateway.send(new GetRestApisCommand({ limit: 500 }));
+  const matching = (apis.items ?? []).filter((a) => a.name === `${name}-webhook`);
+  expect(matching).toHaveLength(1);
+  return matching[0].id!;
+}
+
+async function alertTopicArn(clients: Clients, name: string): Promise<string> {
+  const { Topics = [] } = await clients.sns.send(new ListTopicsCommand({}));
+  const arn = `arn:aws:sns:${REGION}:${ACCOUNT}:${name}-mirror-alerts`;
+  expect(Topics.map((t) => t.TopicArn)).toContain(arn);
+  return arn;
+}
+
+/** The customer-managed key, found through its alias `alias/NAME-mirror`. */
+async function mirrorKey(clients: Clients, name: string): Promise<{ KeyId: string; Arn: string } & Record<string, unknown>> {
+  const { Aliases = [] } = await clients.kms.send(new ListAliasesCommand({}));
+  const alias = Aliases.find((a) => a.AliasName === `alias/${name}-mirror`);
+  expect(alias?.TargetKeyId).toBeDefined();
+  const { KeyMetadata } = await clients.kms.send(new DescribeKeyCommand({ KeyId: alias!.TargetKeyId }));
+  return KeyMetadata as { KeyId: string; Arn: string } & Record<string, unknown>;
+}
+
+/** The VPC the stack created (no `network` given), found by its Name tags. */
+async function createdVpc(clients: Clients, name: string): Promise<{ vpcId: string; privateSubnetIds: string[]; publicSubnetId: string }> {
+  const { Vpcs = [] } = await clients.ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: "tag:Name", Values: [`${name}-mirror`] }] }));
+  expect(Vpcs).toHaveLength(1);
+  expect(Vpcs[0].CidrBlock).toBe(MIRROR_VPC_CIDR);
+  const vpcId = Vpcs[0].VpcId!;
+  const subnetNamed = async (tag: string): Promise<string> => {
+    const { Subnets = [] } = await clients.ec2.send(
+      new DescribeSubnetsCommand({ Filters: [{ Name: "vpc-id", Values: [vpcId] }, { Name: "tag:Name", Values: [tag] }] }),
+    );
+    expect(Subnets).toHaveLength(1);
+    return Subnets[0].SubnetId!;
+  };
+  return {
+    vpcId,
+    privateSubnetIds: [await subnetNamed(`${name}-mirror-private-1`), await subnetNamed(`${name}-mirror-private-2`)],
+    publicSubnetId: await subnetNamed(`${name}-mirror-public`),
+  };
 }
 
 async function securityGroupId(clients: Clients, name: string): Promise<string> {
@@ -473,4 +930,8 @@ async function waitForObject(clients: Clients, bucket: string, key: string, time
 }
 
 describeCycle("the example configuration (1 repository)", oneRepository, { lockProbe: false });
-describeCycle("a configuration with 3 repositories", threeRepositories, { lockProbe: true });
+describeCycle(
+  "6 repositories with every optional part (own VPC and NAT gateway, WAF, customer-managed key, e-mail alerts, custom re-sync schedule)",
+  everyOptionalPart,
+  { lockProbe: true },
+);

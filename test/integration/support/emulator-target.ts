@@ -32,6 +32,11 @@ const ENDPOINT_BY_TYPE_PREFIX: ReadonlyArray<readonly [string, string | null]> =
   ["aws_security_group", "ec2"],
   ["aws_vpc", "ec2"],
   ["aws_subnet", "ec2"],
+  ["aws_internet_gateway", "ec2"],
+  ["aws_nat_gateway", "ec2"],
+  ["aws_eip", "ec2"],
+  ["aws_route", "ec2"], // aws_route, aws_route_table, aws_route_table_association
+  ["aws_availability_zones", "ec2"],
   ["aws_sns_", "sns"],
   ["aws_ssm_", "ssm"],
   ["aws_wafv2_", "wafv2"],

@@ -66,10 +66,16 @@ export function cliConfigText(mirror: string | undefined): string {
   return `provider_installation {\n  filesystem_mirror {\n    path = ${JSON.stringify(mirror)}\n  }\n}\n`;
 }
 
-/** Writes the CLI configuration into a new temporary directory; returns its path. */
-export function writeCliConfig(mirror: string | undefined): string {
-  const dir = mkdtempSync(path.join(tmpdir(), "mirror-it-cli-"));
-  const file = path.join(dir, "terraform.tfrc");
+/** Name of the CLI configuration file written by {@link writeCliConfig}. */
+export const CLI_CONFIG_FILE = "terraform.tfrc";
+
+/**
+ * Writes the CLI configuration into `dir` (the run's scratch directory, removed with it); returns
+ * the file's path. Without `dir`, a new temporary directory is made, which the caller must remove.
+ */
+export function writeCliConfig(mirror: string | undefined, dir?: string): string {
+  const target = dir ?? mkdtempSync(path.join(tmpdir(), "mirror-it-cli-"));
+  const file = path.join(target, CLI_CONFIG_FILE);
   writeFileSync(file, cliConfigText(mirror));
   return file;
 }
