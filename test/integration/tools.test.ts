@@ -22,10 +22,14 @@ test("the installed terraform and moto are found", () => {
 
 test("TF_PROVIDER_MIRROR selects the filesystem mirror, and no mirror means the registry", () => {
   const dir = mkdtempSync(path.join(tmpdir(), "mirror-it-plugins-"));
-  expect(providerMirror({ TF_PROVIDER_MIRROR: dir })).toBe(dir);
-  expect(() => providerMirror({ TF_PROVIDER_MIRROR: path.join(dir, "missing") })).toThrow(/does not exist/);
-  expect(cliConfigText(dir)).toBe(`provider_installation {\n  filesystem_mirror {\n    path = ${JSON.stringify(dir)}\n  }\n}\n`);
-  expect(cliConfigText(undefined)).toBe("provider_installation {\n  direct {}\n}\n");
+  try {
+    expect(providerMirror({ TF_PROVIDER_MIRROR: dir })).toBe(dir);
+    expect(() => providerMirror({ TF_PROVIDER_MIRROR: path.join(dir, "missing") })).toThrow(/does not exist/);
+    expect(cliConfigText(dir)).toBe(`provider_installation {\n  filesystem_mirror {\n    path = ${JSON.stringify(dir)}\n  }\n}\n`);
+    expect(cliConfigText(undefined)).toBe("provider_installation {\n  direct {}\n}\n");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("the CLI configuration is written into the directory the caller passes (the run's scratch directory)", () => {
