@@ -5,11 +5,9 @@
  * @type {import('jest').Config}
  */
 module.exports = {
-  testEnvironment: "node",
+  ...require("./jest.base.js"),
   roots: ["<rootDir>/test/integration"],
   testMatch: ["**/*.test.ts"],
-  transform: { "^.+\\.ts$": ["@swc/jest", { jsc: { target: "es2022" }, module: { type: "commonjs" } }] },
-  moduleFileExtensions: ["ts", "js", "json"],
   // Per-test timeouts are set in the suite; this is the fallback.
   testTimeout: 60_000,
   verbose: true,

@@ -5,11 +5,9 @@
  * @type {import('jest').Config}
  */
 module.exports = {
-  testEnvironment: "node",
+  ...require("./jest.base.js"),
   roots: ["<rootDir>/test/module"],
   testMatch: ["**/*.test.ts"],
-  transform: { "^.+\\.ts$": ["@swc/jest", { jsc: { target: "es2022" }, module: { type: "commonjs" } }] },
-  moduleFileExtensions: ["ts", "js", "json"],
   testTimeout: 180_000,
   verbose: true,
 };
