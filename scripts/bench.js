@@ -10,7 +10,7 @@
  *   - `node dist/main.js` of the example: wall time and peak RSS;
  *   - the same with 100 repositories;
  *   - the same example synthesis with the provider package root preloaded, which is what the usual
- *     barrel import (`import { ... } from "@cdktf/provider-aws"`) costs every process.
+ *     barrel import of the whole provider package (instead of one module per class) costs every process.
  * Then runs the sync benchmark (`npm run bench:sync`) when the project has one.
  */
 "use strict";
