@@ -44,8 +44,8 @@ export interface BacklogSettings {
   readonly hostKeysParameter?: string;
 
   /**
-   * Trust whatever host key `ssh-keyscan` sees at every build (the seed template's behaviour).
-   * This is open to a man-in-the-middle and is an explicit opt-in.
+   * Trust whatever host key the Backlog host presents, at every build (what the seed template's
+   * `ssh-keyscan` did). This is open to a man-in-the-middle and is an explicit opt-in.
    * @default false
    */
   readonly scanHostKey?: boolean;
