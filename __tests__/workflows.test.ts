@@ -31,6 +31,7 @@ describe("plan workflow", () => {
   test("assumes the role named by a repository variable through OIDC, with no stored keys", () => {
     const creds = steps.find((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials@"));
     expect(creds?.with?.["role-to-assume"]).toBe("${{ vars.AWS_PLAN_ROLE_ARN }}");
+    expect(creds?.with?.["aws-region"]).toBe("${{ vars.AWS_REGION || 'ap-northeast-1' }}");
     expect(JSON.stringify(wf)).not.toMatch(/secrets\.AWS|aws-access-key-id|aws-secret-access-key/);
   });
 
