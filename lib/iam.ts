@@ -99,6 +99,8 @@ export class MirrorIam extends Construct {
   public readonly buildVpcPolicy: IamRolePolicy;
   /** Role of the scheduled re-sync rules, when enabled. */
   public readonly resyncRole?: IamRole;
+  /** ARNs of the sync projects, in the order of `projectNames` (what StartBuild is granted on). */
+  public readonly projectArns: string[];
 
   constructor(scope: Construct, id: string, props: MirrorIamProps) {
     super(scope, id);
@@ -224,6 +226,7 @@ export class MirrorIam extends Construct {
     });
 
     const projectArns = props.projectNames.map((n) => arn(ctx, "codebuild", `project/${n}`));
+    this.projectArns = projectArns;
     this.apiRole = serviceRole(
       "ApiRole",
       `${props.name}-webhook`,

@@ -16,7 +16,7 @@ import { Construct } from "constructs";
 import { MirrorAlerts } from "./alerts";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
 import { MirrorKey } from "./encryption";
-import { type ArnContext, MirrorIam, arn } from "./iam";
+import { type ArnContext, MirrorIam } from "./iam";
 import { MirrorBuild } from "./mirror-build";
 import {
   buildLogGroupName,
@@ -180,7 +180,7 @@ export class BacklogCodeCommitMirror extends Construct {
       new ResyncSchedule(this, "Resync", {
         name,
         schedule: props.resync?.schedule ?? DEFAULT_RESYNC_SCHEDULE,
-        projectArns: projectNames.map((n) => arn(arnContext, "codebuild", `project/${n}`)),
+        projectArns: this.iam.projectArns,
         roleArn: this.iam.resyncRole.arn,
       });
     }
