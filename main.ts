@@ -3,6 +3,7 @@
  * validates it before anything is written, and synthesizes one stack: AWS provider, S3 backend,
  * the mirror construct and its outputs.
  */
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { App, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
@@ -82,17 +83,29 @@ export class MirrorStack extends TerraformStack {
   }
 }
 
+/** What {@link synthesize} wrote: the stack's JSON file and how many resources it declares. */
+export interface SynthesisResult {
+  readonly file: string;
+  readonly resources: number;
+}
+
 /** Synthesizes the app for a configuration file; throws ConfigError before writing anything. */
-export function synthesize(configFile: string, outdir?: string): void {
+export function synthesize(configFile: string, outdir?: string): SynthesisResult {
   const config = loadStackConfig(configFile);
   const app = new App(outdir !== undefined ? { outdir } : {});
   new MirrorStack(app, STACK_NAME, config);
   app.synth();
+  const file = path.join(app.outdir, "stacks", STACK_NAME, "cdk.tf.json");
+  const json = JSON.parse(readFileSync(file, "utf8")) as { resource?: Record<string, Record<string, unknown>> };
+  const resources = Object.values(json.resource ?? {}).reduce((n, byName) => n + Object.keys(byName).length, 0);
+  return { file, resources };
 }
 
 if (require.main === module) {
   try {
-    synthesize(configPath(process.env, path.resolve(DEFAULT_CONFIG)));
+    const configFile = configPath(process.env, path.resolve(DEFAULT_CONFIG));
+    const { file, resources } = synthesize(configFile);
+    console.log(`${path.relative(process.cwd(), configFile)} -> ${path.relative(process.cwd(), file)}: ${resources} resources`);
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(e.message);

@@ -135,7 +135,7 @@ describe("configuration validation", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "mirror-config-"));
     const file = path.join(dir, "bad.json");
     writeFileSync(file, "{ not json");
-    expect(() => loadStackConfig(file)).toThrow(`Invalid configuration file ${file}:\n  - ${file} is not valid JSON:`);
+    expect(() => loadStackConfig(file)).toThrow(`Invalid configuration file ${file}:\n  - JSON syntax error at line 1, column 3:`);
   });
 
   test("the construct validates its props too, and accepts tokens for VPC and subnet ids", () => {

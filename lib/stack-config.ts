@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
+import { type ParseError, parse as parseJsonc, printParseErrorCode } from "jsonc-parser";
 import { ConfigError, type StackConfig, validateStackConfig } from "./validation";
 
 /** The environment variable that points at a configuration file. */
@@ -27,7 +28,41 @@ export function loadStackConfig(file: string): StackConfig {
   try {
     data = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError([`${file} is not valid JSON: ${(e as Error).message}`], `configuration file ${file}`);
+    throw new ConfigError([jsonSyntaxError(text, (e as Error).message)], `configuration file ${file}`);
   }
   return validateStackConfig(data, `configuration file ${file}`);
+}
+
+/** 1-based line and column of a character offset. */
+function lineAndColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset).split("\n");
+  return { line: before.length, column: before[before.length - 1].length + 1 };
+}
+
+/**
+ * Describes a JSON syntax error once, with its line and column: `JSON syntax error at line 3,
+ * column 12: Expected ',' or '}' after property value`. V8's message gives the position of most
+ * errors; where it does not (an unexpected token), jsonc-parser (VS Code's parser) locates the first.
+ */
+export function jsonSyntaxError(text: string, v8Message: string): string {
+  // V8: `Unexpected token 'x', "…the text…" is not valid JSON` or `… in JSON at position N`.
+  const reason = v8Message
+    .replace(/, (?:\.\.\.)?"[\s\S]*"(?:\.\.\.)? is not valid JSON$/, "")
+    .replace(/ at position \d+.*$/s, "")
+    .replace(/ in JSON$/, "")
+    .replace(/^JSON\.parse: /, "");
+  const v8Position = /at position (\d+)/.exec(v8Message);
+  let offset: number | undefined = v8Position !== null ? Number(v8Position[1]) : undefined;
+  let located = reason;
+  if (offset === undefined) {
+    const errors: ParseError[] = [];
+    parseJsonc(text, errors, { allowTrailingComma: false, disallowComments: true, allowEmptyContent: false });
+    if (errors.length > 0) {
+      offset = errors[0].offset;
+      located = `${reason} (${printParseErrorCode(errors[0].error)})`;
+    }
+  }
+  if (offset === undefined) return `JSON syntax error: ${reason}`;
+  const { line, column } = lineAndColumn(text, offset);
+  return `JSON syntax error at line ${line}, column ${column}: ${located}`;
 }

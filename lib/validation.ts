@@ -374,6 +374,23 @@ function allowedKeys(schema: z.ZodType, path: PropertyKey[]): string[] {
   return Object.keys(node?.shape ?? {});
 }
 
+/**
+ * A hint for two common slips, appended to the message: a number written as a string
+ * (`"logRetentionDays": "30"`), and a Backlog URL or host name given where the space key belongs.
+ */
+function givenHint(issue: z.core.$ZodIssue, given: unknown): string {
+  if (issue.code === "invalid_type" && issue.expected === "number" && typeof given === "string" && given.trim() !== "" && Number.isFinite(Number(given))) {
+    return ` (a number, not a string: write ${given.trim()} without quotes)`;
+  }
+  if (issue.path[issue.path.length - 1] === "spaceKey" && typeof given === "string") {
+    const url = /^(?:https?:\/\/)?(?:[^@/]+@)?([0-9A-Za-z-]+)\.(?:git\.)?(backlog\.(?:jp|com))(?:[:/].*)?$/i.exec(given.trim());
+    if (url !== null) {
+      return ` (that is a Backlog address: the space key is the first part of its host name, "${url[1]}", and \`backlog.domain\` is "${url[2].toLowerCase()}")`;
+    }
+  }
+  return "";
+}
+
 /** Turns zod issues into `` `field` message, got: value `` lines. */
 export function formatIssues(schema: z.ZodType, input: unknown, issues: z.core.$ZodIssue[]): string[] {
   const lines = new Set<string>();
@@ -394,7 +411,8 @@ export function formatIssues(schema: z.ZodType, input: unknown, issues: z.core.$
       continue;
     }
     const complete = issue.code === "custom" && (issue.params as { complete?: boolean } | undefined)?.complete === true;
-    const shown = complete ? "" : `, got: ${describe(valueAt(input, issue.path))}`;
+    const given = valueAt(input, issue.path);
+    const shown = complete ? "" : `, got: ${describe(given)}${givenHint(issue, given)}`;
     lines.add(`\`${field || "configuration"}\` ${issue.message}${shown}`);
   }
   return [...lines];

@@ -12,6 +12,7 @@ if [ -f "$out" ] && [ -z "$(find main.ts lib package-lock.json scripts/build.sh 
   exit 0
 fi
 node_modules/.bin/esbuild main.ts --bundle --platform=node --format=cjs --target=node20 \
-  --minify-whitespace --minify-syntax --outfile="$out" --log-level=warning
+  --minify-whitespace --minify-syntax --outfile="$out" --log-level=warning \
+  --alias:jsonc-parser=jsonc-parser/lib/esm/main.js # its UMD build requires files at run time
 mkdir -p dist/buildspec
 cp lib/buildspec/*.sh dist/buildspec/

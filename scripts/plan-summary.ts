@@ -6,12 +6,15 @@
  *
  * Usage:
  *   node --import tsx scripts/plan-summary.ts --json plan.json [--text plan.txt] [--title NAME] [--max-chars N]
+ *   (--json takes `terraform show -json PLANFILE`, not the binary plan file itself; the title defaults
+ *   to the name of the directory holding plan.json, i.e. the stack's name in cdktf.out/stacks/NAME/)
  *
  * The Markdown starts with a hidden marker (`<!-- plan-summary:TITLE -->`) so that the workflow can
  * update its earlier comment instead of adding one per push. GitHub refuses comments over 65,536
  * characters: the full plan text is cut first, then the resource table, to stay under --max-chars.
  */
 import { readFileSync } from "node:fs";
+import * as path from "node:path";
 
 /** The parts of Terraform's JSON plan format (format_version 1.x) that the summary reads. */
 export interface PlanJson {
@@ -171,7 +174,7 @@ const ICON: Record<ChangeKind, string> = {
 };
 
 export interface RenderOptions {
-  /** Shown in the heading and the marker (the stack name). */
+  /** Shown in the heading and the marker (the stack name). @default "terraform" (the command line defaults to the plan's directory name) */
   readonly title?: string;
   /** `terraform show -no-color PLANFILE`, shown collapsed. */
   readonly planText?: string;
@@ -271,14 +274,39 @@ function parseArgs(argv: readonly string[]): Record<string, string> {
   return args;
 }
 
+/**
+ * The title when --title is not given: the name of the directory holding the JSON plan, which is the
+ * stack's name where Terraform runs (`cdktf.out/stacks/NAME/plan.json` gives `NAME`).
+ */
+export function defaultTitle(jsonFile: string): string {
+  return path.basename(path.dirname(path.resolve(jsonFile)));
+}
+
+/**
+ * Reads the JSON plan. A binary plan file (what `terraform plan -out` writes: a zip archive, "PK" at
+ * its start) or any other non-JSON file is refused with the command that makes the JSON.
+ */
+export function readPlanJson(file: string): PlanJson {
+  const bytes = readFileSync(file);
+  const convert = `convert it first: terraform show -json ${file} > plan.json, then pass --json plan.json`;
+  if (bytes.subarray(0, 2).toString("latin1") === "PK") {
+    throw new Error(`${file} is a binary plan file (terraform plan -out writes a zip archive), not JSON; ${convert}`);
+  }
+  try {
+    return JSON.parse(bytes.toString("utf8")) as PlanJson;
+  } catch (e) {
+    throw new Error(`${file} is not JSON (${(e as Error).message.replace(/, (?:\.\.\.)?"[\s\S]*"(?:\.\.\.)? is not valid JSON$/, "")}); --json takes the output of terraform show -json PLANFILE`);
+  }
+}
+
 /** The command line: prints the Markdown. */
 export function main(argv: readonly string[]): string {
   const args = parseArgs(argv);
-  const plan = JSON.parse(readFileSync(args.json, "utf8")) as PlanJson;
+  const plan = readPlanJson(args.json);
   const planText = args.text !== undefined ? readFileSync(args.text, "utf8") : undefined;
   const maxChars = args["max-chars"] !== undefined ? Number(args["max-chars"]) : undefined;
   if (maxChars !== undefined && !(Number.isInteger(maxChars) && maxChars > 1000)) throw new Error(`--max-chars must be a whole number over 1000, got: ${args["max-chars"]}`);
-  return renderSummary(summarizePlan(plan), { title: args.title, planText, maxChars });
+  return renderSummary(summarizePlan(plan), { title: args.title ?? defaultTitle(args.json), planText, maxChars });
 }
 
 if (require.main === module) {
