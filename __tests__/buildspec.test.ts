@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import { SYNC_SCRIPT_PATH } from "../lib/buildspec";
+import { BACKLOG_SSH_SCRIPT_PATH, SYNC_SCRIPT_PATH } from "../lib/buildspec";
 import { exampleConfig, onlyResource, resources, synthStack, configWithRepositories, terraformLiteral } from "../test/support/synth";
 
 const synth = synthStack(exampleConfig());
@@ -10,8 +10,9 @@ const buildspecText = terraformLiteral(project.source.buildspec);
 const buildspec = parse(buildspecText);
 const syncCommand: string = buildspec.phases.build.commands[0];
 
-/** The shipped script, as the buildspec embeds it (without the shebang). */
-const scriptBody = readFileSync(SYNC_SCRIPT_PATH, "utf8").replace(/^#!.*\n/, "");
+/** The shipped scripts, as the buildspec embeds them (without the shebang): SSH functions, then the sync. */
+const withoutShebang = (file: string) => readFileSync(file, "utf8").replace(/^#!.*\n/, "");
+const scriptBody = withoutShebang(BACKLOG_SSH_SCRIPT_PATH) + withoutShebang(SYNC_SCRIPT_PATH);
 
 /** Runs the settings block of a build command (what precedes the script) in bash; returns the variables it set. */
 function settingsOf(command: string, names: string[]): Record<string, string> {
@@ -40,7 +41,7 @@ describe("buildspec", () => {
     expect(buildspecText).not.toMatch(/pip3? install|git-remote-codecommit|codecommit::/);
   });
 
-  test("has only install and build phases, the build being one subshell that runs the sync script", () => {
+  test("has only install and build phases, the build being one subshell that runs the SSH functions and the sync script", () => {
     expect(Object.keys(buildspec.phases)).toEqual(["install", "build"]);
     expect(buildspec.phases.build.commands).toHaveLength(1);
     expect(syncCommand.startsWith("(\n")).toBe(true);
@@ -82,7 +83,8 @@ describe("buildspec", () => {
     expect(settingsOf(spec.phases.build.commands[0], ["HOST_KEY_MODE"])).toEqual({ HOST_KEY_MODE: "scan" });
     // Scan mode is trust on first use through ssh itself (accept-new); pinned mode is strict.
     expect(syncCommand).toContain("strict=accept-new");
-    expect(syncCommand).toContain("-o StrictHostKeyChecking=${strict:-yes}");
+    expect(syncCommand).toContain("-o StrictHostKeyChecking=$strict ");
+    expect(syncCommand).toContain("local known_hosts strict=yes");
   });
 
   test("reaches CodeBuild as written: every ${ of the shell is escaped from Terraform's interpolation", () => {

@@ -23,12 +23,27 @@ export const HOST_KEYS_ENV = "BACKLOG_HOST_KEYS";
 /** The sync script shipped with the module. */
 export const SYNC_SCRIPT_PATH = path.join(__dirname, "buildspec", "mirror-sync.sh");
 
-let scriptBody: string | undefined;
+/**
+ * Shell functions for SSH access to Backlog (agent with the key, pinned host keys, connection
+ * bounds), shared by every build script that reads from Backlog; placed before the script.
+ */
+export const BACKLOG_SSH_SCRIPT_PATH = path.join(__dirname, "buildspec", "backlog-ssh.sh");
 
-/** The script without its shebang, read once per process. */
+const scriptBodies = new Map<string, string>();
+
+/** A shipped shell file without its shebang, read once per process. */
+export function shellBody(file: string): string {
+  let body = scriptBodies.get(file);
+  if (body === undefined) {
+    body = readFileSync(file, "utf8").replace(/^#!.*\n/, "");
+    scriptBodies.set(file, body);
+  }
+  return body;
+}
+
+/** The sync's shell: the SSH functions, then the sync script. */
 function syncScriptBody(): string {
-  scriptBody ??= readFileSync(SYNC_SCRIPT_PATH, "utf8").replace(/^#!.*\n/, "");
-  return scriptBody;
+  return `${shellBody(BACKLOG_SSH_SCRIPT_PATH)}${shellBody(SYNC_SCRIPT_PATH)}`;
 }
 
 /** Inputs of {@link renderBuildspec}. */

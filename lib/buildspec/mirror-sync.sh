@@ -26,42 +26,23 @@ fail() { printf '[mirror] ERROR: %s\n' "$*" >&2; exit 1; }
 
 : "${BACKLOG_HOST:?}" "${BACKLOG_REMOTE:?}" "${CODECOMMIT_REPOSITORY:?}" "${MIRROR_PATH:?}" "${HOST_KEY_MODE:?}"
 : "${LOCK_TIMEOUT_SECONDS:=240}"
-[ -n "${SRC_GIT_CREDENTIAL:-}" ] || fail "SRC_GIT_CREDENTIAL is empty: the SSH key parameter was not read"
-[ -n "${CODEBUILD_REPO_DIR:-}" ] && [ -d "$CODEBUILD_REPO_DIR" ] ||
+if [ -z "${CODEBUILD_REPO_DIR:-}" ] || [ ! -d "$CODEBUILD_REPO_DIR" ]; then
   fail "CODEBUILD_REPO_DIR is not a directory: the EFS file system is not mounted"
+fi
 [ -n "${AWS_REGION:-}" ] || fail "AWS_REGION is not set"
 
 readonly REFSPECS=('+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*')
 readonly CODECOMMIT_URL="https://git-codecommit.${AWS_REGION}.amazonaws.com/v1/repos/${CODECOMMIT_REPOSITORY}"
 readonly MIRROR="${CODEBUILD_REPO_DIR}/${MIRROR_PATH}"
 
-# --- SSH: key in an agent (never on disk), host key pinned --------------------------------------
-ssh_dir=$(mktemp -d)
-eval "$(ssh-agent -s)" >/dev/null
-trap 'ssh-agent -k >/dev/null 2>&1 || true; rm -rf "$ssh_dir"' EXIT
-ssh-add -q - <<<"$SRC_GIT_CREDENTIAL" 2>/dev/null || fail "the SSH private key from SSM could not be loaded"
-unset SRC_GIT_CREDENTIAL
-
-known_hosts="$ssh_dir/known_hosts"
-case "$HOST_KEY_MODE" in
-  pinned)
-    [ -n "${BACKLOG_HOST_KEYS:-}" ] || fail "no pinned host key for $BACKLOG_HOST (BACKLOG_HOST_KEYS is empty)"
-    while read -r key_type key_body _; do
-      [ -n "$key_type" ] && printf '%s %s %s\n' "$BACKLOG_HOST" "$key_type" "$key_body"
-    done <<<"$BACKLOG_HOST_KEYS" >"$known_hosts"
-    log "host key of $BACKLOG_HOST pinned ($(wc -l <"$known_hosts") key(s))"
-    ;;
-  scan)
-    # Trust on first use, at every build: ssh itself records the key of the first connection (same
-    # host resolution as the sync, unlike ssh-keyscan) and later connections of this build must match it.
-    log "WARNING: trusting whatever host key $BACKLOG_HOST presents (scanHostKey is on)"
-    : >"$known_hosts"
-    strict=accept-new
-    ;;
-  *) fail "HOST_KEY_MODE must be pinned or scan, got: $HOST_KEY_MODE" ;;
-esac
-export GIT_SSH_COMMAND="ssh -o BatchMode=yes -o StrictHostKeyChecking=${strict:-yes} -o UserKnownHostsFile=$known_hosts -o GlobalKnownHostsFile=/dev/null"
-export GIT_TERMINAL_PROMPT=0
+# --- SSH: key in an agent (never on disk, never in a process environment), host key pinned -------
+# The functions live in backlog-ssh.sh, which the buildspec places before this script.
+if ! declare -F backlog_ssh_setup >/dev/null; then
+  # shellcheck source=lib/buildspec/backlog-ssh.sh
+  . "$(dirname "${BASH_SOURCE[0]}")/backlog-ssh.sh"
+fi
+trap backlog_ssh_cleanup EXIT
+backlog_ssh_setup
 
 # --- The mirror: one writer at a time ----------------------------------------------------------
 mkdir -p "$(dirname "$MIRROR")"
@@ -87,14 +68,7 @@ rm -rf "$MIRROR".tmp.*
 fetch_source() {
   local err
   err=$(git --git-dir="$1" fetch --quiet --prune --no-tags "$BACKLOG_REMOTE" "${REFSPECS[@]}" 2>&1 >/dev/null) && return 0
-  case "$err" in
-    *"REMOTE HOST IDENTIFICATION HAS CHANGED"* | *"Host key verification failed"* | *"host key for"*"differs"*)
-      fail "host key verification failed for $BACKLOG_HOST: it does not match the pinned key; nothing was pushed" ;;
-    *"Could not read from remote repository"*)
-      # What ssh/git said, without git's generic "make sure you have access" trailer.
-      fail "cannot read $BACKLOG_REMOTE: $(grep -v -e '^fatal: Could not read from remote' -e '^Please make sure' \
-        -e '^and the repository exists' -e '^$' <<<"$err" | tail -n 3 | tr '\n' ' ')" ;;
-  esac
+  backlog_ssh_explain_failure "$err" "$BACKLOG_REMOTE" || true
   printf '%s\n' "$err" >&2
   return 1
 }
