@@ -33,6 +33,16 @@ describe("configuration validation", () => {
       '`name` must be 2-24 characters: lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen, got: "Backlog_Mirror"',
     ],
     [
+      "a name with a -mirror- segment (its prefix would cover another stack's projects)",
+      (c) => (c.name = "team-mirror-a"),
+      '`name` must not contain "-mirror-" (the sync projects are named NAME-mirror-..., and IAM grants are scoped by that prefix), got: "team-mirror-a"',
+    ],
+    [
+      "more source ranges than the REST API resource policy quota holds in the longest region",
+      (c) => (c.webhook = { additionalSourceIps: Array.from({ length: 352 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`) }),
+      "`webhook` must allow at most 370 source address ranges in all (allowedSourceIps, or Backlog's 19 default ranges, plus additionalSourceIps), got 371: the REST API resource policy would need up to 8213 characters, over API Gateway's quota \"Length, in characters, of API Gateway resource policy\" (8192); merge ranges, or raise the quota and keep fewer ranges here",
+    ],
+    [
       "a retention CloudWatch does not accept",
       (c) => (c.logRetentionDays = 10),
       "`logRetentionDays` must be one of the retention periods CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653), got: 10",

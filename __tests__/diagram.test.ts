@@ -28,8 +28,8 @@ describe("resource diagram", () => {
     expect(hasEdge(project, address("aws_efs_mount_target", "Storage/MountTarget1"))).toBe(true);
   });
 
-  test("draws references made through a policy document: the sync policy names the cache bucket", () => {
-    expect(hasEdge(address("aws_iam_role_policy", "Iam/BuildSyncPolicy"), address("aws_s3_bucket", "Storage/CacheBucket"))).toBe(true);
+  test("draws references made through a policy document: the bucket policy names the bucket", () => {
+    expect(hasEdge(address("aws_s3_bucket_policy", "Storage/CachePolicy"), address("aws_s3_bucket", "Storage/CacheBucket"))).toBe(true);
   });
 
   test("every edge joins two drawn resources, with no self-loops or duplicates", () => {

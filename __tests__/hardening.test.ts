@@ -22,16 +22,18 @@ describe("who may call the webhook", () => {
   test("a resource policy denies every source outside Backlog's published sender addresses", () => {
     const policy = onlyResource(synth, "aws_api_gateway_rest_api_policy");
     expect(policy.rest_api_id).toBe(refOf(synth, "aws_api_gateway_rest_api", api));
+    // The expanded ARN API Gateway stores (the short `execute-api:/*` would show a change on every plan).
+    const executeApi = `arn:${dataRef(synth, "aws_partition", "partition")}:execute-api:${dataRef(synth, "aws_region", "name")}:${dataRef(synth, "aws_caller_identity", "account_id")}:${refOf(synth, "aws_api_gateway_rest_api", api)}/*`;
     expect(JSON.parse(policy.policy)).toEqual({
       Version: "2012-10-17",
       Statement: [
-        { Sid: "AllowInvoke", Effect: "Allow", Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/*" },
+        { Sid: "AllowInvoke", Effect: "Allow", Principal: "*", Action: "execute-api:Invoke", Resource: executeApi },
         {
           Sid: "DenyOtherSources",
           Effect: "Deny",
           Principal: "*",
           Action: "execute-api:Invoke",
-          Resource: "execute-api:/*",
+          Resource: executeApi,
           Condition: { NotIpAddress: { "aws:SourceIp": [...BACKLOG_WEBHOOK_SOURCE_IPS] } },
         },
       ],
@@ -159,7 +161,7 @@ describe("scheduled re-sync", () => {
     ]);
     const policy = resources(synth, "aws_iam_role_policy").find((p) => p.role === refOf(synth, "aws_iam_role", role))!;
     expect(policyDocument(synth, policy.policy).statement).toEqual([
-      { sid: "StartSyncBuilds", effect: "Allow", actions: ["codebuild:StartBuild"], resources: [projectArn(synth, "backlog-mirror-mirror-demo-web-app")] },
+      { sid: "StartSyncBuilds", effect: "Allow", actions: ["codebuild:StartBuild"], resources: [projectArn(synth, "backlog-mirror-mirror-*")] },
     ]);
   });
 
@@ -187,13 +189,13 @@ describe("failure alerts", () => {
   const topic = onlyResource(synth, "aws_sns_topic");
   const topicArn = refOf(synth, "aws_sns_topic", topic, "arn");
 
-  test("failed, timed-out and stopped syncs of these projects publish a readable message to the alert topic", () => {
+  test("failed, faulted, timed-out and stopped syncs of the stack's projects (by prefix) publish a readable message to the alert topic", () => {
     const rule = resources(synth, "aws_cloudwatch_event_rule").find((r) => r.event_pattern !== undefined)!;
     expect(rule.name).toBe("backlog-mirror-sync-failed");
     expect(JSON.parse(rule.event_pattern)).toEqual({
       source: ["aws.codebuild"],
       "detail-type": ["CodeBuild Build State Change"],
-      detail: { "build-status": ["FAILED", "TIMED_OUT", "STOPPED"], "project-name": ["backlog-mirror-mirror-demo-web-app"] },
+      detail: { "build-status": ["FAILED", "FAULT", "TIMED_OUT", "STOPPED"], "project-name": [{ prefix: "backlog-mirror-mirror-" }] },
     });
     const [target] = targetsOf(synth, rule);
     expect(target.arn).toBe(topicArn);

@@ -22,18 +22,21 @@ describe("build role", () => {
     ]);
   });
 
-  test("writes logs to its own log group only, pushes to its repository only, reads only the configured parameters", () => {
-    const bucketArn = `\${aws_s3_bucket.${Object.keys(synth.resource.aws_s3_bucket)[0]}.arn}`;
+  test("writes logs to the stack's sync log groups only, pushes to repositories with the stack's tag only, reads only the configured parameters", () => {
     expect(statements(synth, "mirror-sync")).toEqual([
       {
         sid: "WriteBuildLogs",
         effect: "Allow",
         actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
-        resources: [`${arn("logs", "log-group:/aws/codebuild/backlog-mirror-mirror-demo-web-app")}:*`],
+        resources: [`${arn("logs", "log-group:/aws/codebuild/backlog-mirror-mirror-*")}:*`],
       },
-      { sid: "BuildCacheObjects", effect: "Allow", actions: ["s3:GetObject", "s3:PutObject"], resources: [`${bucketArn}/*`] },
-      { sid: "BuildCacheBucket", effect: "Allow", actions: ["s3:GetBucketAcl", "s3:GetBucketLocation"], resources: [bucketArn] },
-      { sid: "PushToMirrors", effect: "Allow", actions: ["codecommit:GitPush"], resources: [arn("codecommit", "demo-web-app")] },
+      {
+        sid: "PushToMirrors",
+        effect: "Allow",
+        actions: ["codecommit:GitPush"],
+        resources: [arn("codecommit", "*")],
+        condition: [{ test: "StringEquals", variable: "aws:ResourceTag/backlog-mirror:stack", values: ["backlog-mirror"] }],
+      },
       {
         sid: "ReadBacklogCredentials",
         effect: "Allow",
@@ -106,17 +109,18 @@ describe("build role", () => {
     });
   });
 
-  test("with 3 repositories, lists each repository, log group and nothing else", () => {
+  test("has the same policies for 1 and for 3 repositories (nothing grows with the repositories)", () => {
     const three = synthStack(configWithRepositories(3));
-    const st = statements(three, "mirror-sync");
-    const arn3 = (service: string, resource: string) =>
-      `arn:${dataRef(three, "aws_partition", "partition")}:${service}:${dataRef(three, "aws_region", "name")}:${dataRef(three, "aws_caller_identity", "account_id")}:${resource}`;
-    expect(st.find((s: any) => s.sid === "PushToMirrors").resources).toEqual(
-      ["repo-1", "repo-2", "repo-3"].map((n) => arn3("codecommit", n)),
-    );
-    expect(st.find((s: any) => s.sid === "WriteBuildLogs").resources).toEqual(
-      ["repo-1", "repo-2", "repo-3"].map((n) => `${arn3("logs", `log-group:/aws/codebuild/backlog-mirror-mirror-${n}`)}:*`),
-    );
+    for (const name of ["mirror-sync", "vpc-access", "start-build"]) {
+      expect(JSON.stringify(statements(three, name))).toBe(JSON.stringify(statements(synth, name)));
+    }
+  });
+
+  test("every CodeCommit mirror carries the stack tag the push grant is scoped by", () => {
+    const three = synthStack(configWithRepositories(3));
+    for (const repo of resources(three, "aws_codecommit_repository")) {
+      expect(repo.tags).toEqual({ "backlog-mirror:stack": "backlog-mirror" });
+    }
   });
 });
 
@@ -127,13 +131,13 @@ describe("API Gateway role", () => {
     ]);
   });
 
-  test("may only start the sync projects, named exactly", () => {
+  test("may only start the stack's sync projects (prefix NAME-mirror-)", () => {
     expect(statements(synth, "start-build")).toEqual([
       {
         sid: "StartSyncBuilds",
         effect: "Allow",
         actions: ["codebuild:StartBuild"],
-        resources: [arn("codebuild", "project/backlog-mirror-mirror-demo-web-app")],
+        resources: [arn("codebuild", "project/backlog-mirror-mirror-*")],
       },
     ]);
     expect(policy(synth, "start-build").role).toBe(`\${aws_iam_role.${Object.entries(synth.resource.aws_iam_role).find(([, r]) => r.name === "backlog-mirror-webhook")![0]}.id}`);

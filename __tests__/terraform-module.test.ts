@@ -58,21 +58,24 @@ describe("the Terraform module", () => {
   });
 
   test("per-repository resources are one resource each with for_each over the repositories", () => {
-    for (const type of ["aws_codebuild_project", "aws_codecommit_repository", "aws_cloudwatch_log_group", "aws_api_gateway_method", "aws_api_gateway_integration"]) {
+    for (const type of ["aws_codebuild_project", "aws_codecommit_repository", "aws_cloudwatch_log_group"]) {
       expect(only(type).for_each).toBe("${local.repositories}");
     }
     expect(only("aws_codecommit_repository").repository_name).toBe("${each.value.codecommit_repository}");
+    expect(only("aws_codecommit_repository").tags).toEqual({ "backlog-mirror:stack": "${var.name}" });
     expect(only("aws_codebuild_project").name).toBe("${each.value.project_name}");
   });
 
-  test("the webhook has one path per project key and one per repository", () => {
+  test("the webhook is one resource pair /{project}/{repo} whose templates hold a for expression over the repositories", () => {
     const paths = resources("aws_api_gateway_resource");
-    expect(paths.Mirror_Webhook_ProjectPath).toMatchObject({ for_each: "${local.project_keys}", path_part: "${each.value}" });
-    expect(paths.Mirror_Webhook_RepositoryPath).toMatchObject({
-      for_each: "${local.repositories}",
-      path_part: "${each.value.repository}",
-      parent_id: "${aws_api_gateway_resource.Mirror_Webhook_ProjectPath[each.value.project_key].id}",
-    });
+    expect(paths.Mirror_Webhook_ProjectPath).toMatchObject({ path_part: "{project}" });
+    expect(paths.Mirror_Webhook_RepositoryPath).toMatchObject({ path_part: "{repo}", parent_id: "${aws_api_gateway_resource.Mirror_Webhook_ProjectPath.id}" });
+    for (const r of Object.values(paths)) expect(r.for_each).toBeUndefined();
+    expect(only("aws_api_gateway_method").for_each).toBeUndefined();
+    const template: string = only("aws_api_gateway_integration").request_templates["application/x-www-form-urlencoded"];
+    expect(template).toContain('#set($routes = {${join(", ", [for r in local.repository_list : "\\"/prod/${r.key}\\": \\"${r.project_name}\\""])}})');
+    const refused = resources("aws_api_gateway_integration_response").Mirror_Webhook_IntegrationResponse502;
+    expect(refused.response_templates["application/json"]).toContain("[for r in local.repository_list");
   });
 
   test("optional parts follow their variables", () => {
@@ -84,10 +87,13 @@ describe("the Terraform module", () => {
     expect(only("aws_efs_mount_target")).toMatchObject({ for_each: "${toset(var.subnet_ids)}", subnet_id: "${each.value}" });
   });
 
-  test("IAM grants are for expressions over the repositories, never a wildcard", () => {
+  test("IAM grants are scoped by the stack's prefix and tag, not by lists of the repositories", () => {
     const doc = main.data.aws_iam_policy_document.Mirror_Iam_BuildSyncDocument;
     const push = doc.statement.find((s: any) => s.sid === "PushToMirrors");
-    expect(push.resources).toMatch(/^\$\{\[for r in local\.repository_list : "arn:.*:\$\{r\.codecommit_repository\}"\]\}$/);
+    expect(push.resources).toEqual([expect.stringMatching(/^arn:.*:codecommit:.*:\*$/)]);
+    expect(push.condition).toEqual([{ test: "StringEquals", variable: "aws:ResourceTag/backlog-mirror:stack", values: ["${var.name}"] }]);
+    const logs = doc.statement.find((s: any) => s.sid === "WriteBuildLogs");
+    expect(logs.resources).toEqual([expect.stringMatching(/:log-group:\/aws\/codebuild\/\$\{var\.name\}-mirror-\*:\*$/)]);
     expect(doc.dynamic.statement.for_each).toBe("${var.build.allow_debug_sessions ? [1] : []}");
   });
 

@@ -1,5 +1,13 @@
 import { render } from "velocityjs";
 import { configWithRepositories, dataRef, exampleConfig, refOf, resources, onlyResource, synthStack } from "../test/support/synth";
+import { MAPPING_TEMPLATE_MAX_BYTES, UNKNOWN_ROUTE_START_BUILD, startBuildRequestTemplate } from "../lib/webhook-routing";
+
+/** Renders a template with velocityjs as API Gateway would: `$context.path` is `/STAGE/PROJECT/REPO`. */
+function renderAt(template: string, path: string, extra: Record<string, unknown> = {}) {
+  const context = { path, responseOverride: {} as Record<string, unknown> };
+  const body = render(template, { input: { body: "payload=%7B%7D" }, context, ...extra });
+  return { body, override: context.responseOverride };
+}
 
 const synth = synthStack(exampleConfig());
 const integration = onlyResource(synth, "aws_api_gateway_integration");
@@ -25,8 +33,27 @@ describe("webhook integration", () => {
   test("maps only Backlog's form content type, with a template that renders to JSON naming the repository's project", () => {
     expect(Object.keys(integration.request_templates)).toEqual(["application/x-www-form-urlencoded"]);
     const template = integration.request_templates["application/x-www-form-urlencoded"];
-    const body = render(template, { input: { body: "payload=%7B%7D" } });
-    expect(JSON.parse(body)).toEqual({ projectName: "backlog-mirror-mirror-demo-web-app" });
+    expect(JSON.parse(renderAt(template, "/prod/DEMO/web-app").body)).toEqual({ projectName: "backlog-mirror-mirror-demo-web-app" });
+  });
+
+  test.each(["/prod/DEMO/other", "/prod/demo/web-app", "/prod/DEMO/web-app%2E", "/prod/DEMO/web-app/x", "/prod/DEMO"])(
+    "a path that is not a configured repository (%s) selects no project: StartBuild gets an empty, invalid project name",
+    (path) => {
+      const template = integration.request_templates["application/x-www-form-urlencoded"];
+      expect(JSON.parse(renderAt(template, path).body)).toEqual(JSON.parse(UNKNOWN_ROUTE_START_BUILD));
+      expect(JSON.parse(UNKNOWN_ROUTE_START_BUILD)).toEqual({ projectName: "" });
+    },
+  );
+
+  test("no character of the body or the path reaches the StartBuild request: every rendering is one of the table's constant bodies", () => {
+    const template = integration.request_templates["application/x-www-form-urlencoded"];
+    const hostile = `payload=${encodeURIComponent(JSON.stringify({ repository: { name: "x\"}, {\"projectName\": \"evil" } }))}`;
+    for (const path of ["/prod/DEMO/web-app", "/prod/DEMO/evil\"name", "/prod/$input.body/x"]) {
+      const body = render(template, { input: { body: hostile }, context: { path } });
+      expect(Object.keys(JSON.parse(body))).toEqual(["projectName"]);
+      expect(["backlog-mirror-mirror-demo-web-app", ""]).toContain(JSON.parse(body).projectName);
+    }
+    expect(template).not.toMatch(/\$input|\$util|\$method|params/);
   });
 
   test("refuses other content types instead of passing the body through", () => {
@@ -39,25 +66,26 @@ describe("webhook integration", () => {
     expect(integration.credentials).toBe(`\${aws_iam_role.${apiRole![0]}.arn}`);
   });
 
-  test("is on POST /DEMO/web-app, with no authorization or API key (Backlog cannot send either)", () => {
+  test("is on POST /{project}/{repo}, with no authorization or API key (Backlog cannot send either)", () => {
     const method = onlyResource(synth, "aws_api_gateway_method");
     expect(method).toMatchObject({ http_method: "POST", authorization: "NONE", api_key_required: false });
     const parts = resources(synth, "aws_api_gateway_resource").map((r) => r.path_part);
-    expect(parts.sort()).toEqual(["DEMO", "web-app"]);
-    const repoResource = resources(synth, "aws_api_gateway_resource").find((r) => r.path_part === "web-app")!;
-    const projectResource = resources(synth, "aws_api_gateway_resource").find((r) => r.path_part === "DEMO")!;
+    expect(parts.sort()).toEqual(["{project}", "{repo}"]);
+    const repoResource = resources(synth, "aws_api_gateway_resource").find((r) => r.path_part === "{repo}")!;
+    const projectResource = resources(synth, "aws_api_gateway_resource").find((r) => r.path_part === "{project}")!;
     expect(repoResource.parent_id).toBe(refOf(synth, "aws_api_gateway_resource", projectResource));
     expect(projectResource.parent_id).toMatch(/^\$\{aws_api_gateway_rest_api\.[^.]+\.root_resource_id\}$/);
     expect(integration.resource_id).toBe(refOf(synth, "aws_api_gateway_resource", repoResource));
   });
 
-  test("answers 200 only for a started build, and 502/503 when CodeBuild refuses or fails (so Backlog retries)", () => {
-    const methodResponses = resources(synth, "aws_api_gateway_method_response");
+  test("answers 200 only for a started build, and 502/503 when CodeBuild refuses or fails (so Backlog retries); 404 is declared", () => {
+    const methodResponses = resources(synth, "aws_api_gateway_method_response").filter((r) => r.status_code !== "404");
     expect(methodResponses.map((r) => [r.status_code, r.response_models])).toEqual([
       ["200", { "application/json": "Empty" }],
       ["502", { "application/json": "Empty" }],
       ["503", { "application/json": "Empty" }],
     ]);
+    expect(resources(synth, "aws_api_gateway_method_response").filter((r) => r.status_code === "404")).toHaveLength(1);
     const integrationResponses = resources(synth, "aws_api_gateway_integration_response");
     expect(integrationResponses.map((r) => [r.status_code, r.selection_pattern])).toEqual([
       [refOf(synth, "aws_api_gateway_method_response", methodResponses[0], "status_code"), undefined],
@@ -70,19 +98,26 @@ describe("webhook integration", () => {
     const [ok, refused] = resources(synth, "aws_api_gateway_integration_response").map(
       (r) => r.response_templates["application/json"] as string,
     );
-    const context = (body: Record<string, unknown>) => ({
+    const context = (body: Record<string, unknown>, path = "/prod/DEMO/web-app") => ({
       input: { path: (p: string) => (p === "$.build.id" ? (body.build as any)?.id : body[p.replace("$.", "")]) },
       util: { escapeJavaScript: (v: string) => JSON.stringify(String(v)).slice(1, -1) },
+      context: { path, responseOverride: {} as Record<string, unknown> },
     });
     expect(JSON.parse(render(ok, context({ build: { id: "backlog-mirror-mirror-demo-web-app:1234" } })))).toEqual({
       started: true,
       buildId: "backlog-mirror-mirror-demo-web-app:1234",
     });
-    expect(JSON.parse(render(refused, context({ __type: "AccountLimitExceededException", message: "x" })))).toEqual({
+    const known = context({ __type: "AccountLimitExceededException", message: "x" });
+    expect(JSON.parse(render(refused, known))).toEqual({
       started: false,
       reason: "CodeBuild refused to start the sync",
       error: "AccountLimitExceededException",
     });
+    expect(known.context.responseOverride).toEqual({});
+    // A path that is not a configured repository: CodeBuild refused the empty name; the answer is 404.
+    const unknown = context({ __type: "InvalidInputException", message: "x" }, "/prod/DEMO/other");
+    expect(JSON.parse(render(refused, unknown)).message).toMatch(/No mirrored repository here/);
+    expect(unknown.context.responseOverride).toEqual({ status: 404 });
   });
 });
 
@@ -104,20 +139,27 @@ describe("webhook API", () => {
     expect(onlyResource(synth, "aws_api_gateway_deployment").lifecycle).toEqual({ create_before_destroy: true });
   });
 
-  test("gives each of 3 repositories its own fixed route and template; shared path parts are created once", () => {
+  test("serves 3 repositories with the same 2 resources and one method; each path selects only its own project", () => {
     const three = synthStack(configWithRepositories(3));
-    const templates = resources(three, "aws_api_gateway_integration")
-      .map((i) => JSON.parse(i.request_templates["application/x-www-form-urlencoded"]))
-      .sort((a, b) => a.projectName.localeCompare(b.projectName));
-    expect(templates).toEqual([
-      { projectName: "backlog-mirror-mirror-repo-1" },
-      { projectName: "backlog-mirror-mirror-repo-2" },
-      { projectName: "backlog-mirror-mirror-repo-3" },
-    ]);
-    expect(resources(three, "aws_api_gateway_resource").map((r) => r.path_part).sort()).toEqual(
-      ["DEMO", "OPS", "repo-1", "repo-2", "repo-3"],
+    const [integration3] = resources(three, "aws_api_gateway_integration");
+    const template = integration3.request_templates["application/x-www-form-urlencoded"];
+    const selected = ["/prod/DEMO/repo-1", "/prod/OPS/repo-2", "/prod/DEMO/repo-3", "/prod/OPS/repo-1"].map(
+      (path) => JSON.parse(renderAt(template, path).body).projectName,
     );
+    expect(selected).toEqual(["backlog-mirror-mirror-repo-1", "backlog-mirror-mirror-repo-2", "backlog-mirror-mirror-repo-3", ""]);
+    expect(resources(three, "aws_api_gateway_resource").map((r) => r.path_part).sort()).toEqual(["{project}", "{repo}"]);
+    expect(resources(three, "aws_api_gateway_method")).toHaveLength(1);
     expect(resources(three, "aws_api_gateway_rest_api")).toHaveLength(1);
     expect(resources(three, "aws_api_gateway_stage")).toHaveLength(1);
+  });
+
+  test("the route table of 200 repositories with names at their longest stays within the mapping template size quota", () => {
+    const routes = Array.from({ length: 200 }, (_, i) => ({
+      key: `P${String(i).padStart(24, "X")}/${String(i).padStart(100, "r")}`,
+      projectName: `${"n".repeat(24)}-mirror-${String(i).padStart(100, "r")}`,
+    }));
+    const bytes = Buffer.byteLength(startBuildRequestTemplate(routes), "utf8");
+    expect(bytes).toBeGreaterThan(50_000);
+    expect(bytes).toBeLessThanOrEqual(MAPPING_TEMPLATE_MAX_BYTES);
   });
 });

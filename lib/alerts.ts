@@ -1,6 +1,6 @@
 /**
  * Failures reach a human: an SNS topic (optionally with e-mail subscriptions) that receives
- * - CodeBuild state changes of the sync projects that end FAILED, TIMED_OUT or STOPPED, and
+ * - CodeBuild state changes of the sync projects that end FAILED, FAULT, TIMED_OUT or STOPPED, and
  * - a CloudWatch alarm when the webhook API answers 5xx (CodeBuild refused or failed a StartBuild).
  */
 import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-rule";
@@ -11,16 +11,32 @@ import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { Construct } from "constructs";
+import { buildProjectPrefix } from "./naming";
 
-/** Build states that raise an alert. */
-export const FAILED_BUILD_STATES = ["FAILED", "TIMED_OUT", "STOPPED"] as const;
+/**
+ * Build states that raise an alert: every final state but SUCCEEDED (CodeBuild API Reference,
+ * `Build.buildStatus`: SUCCEEDED, FAILED, FAULT, TIMED_OUT, IN_PROGRESS, STOPPED).
+ */
+export const FAILED_BUILD_STATES = ["FAILED", "FAULT", "TIMED_OUT", "STOPPED"] as const;
+
+/**
+ * The failure rule's event pattern. The projects are matched by the stack's prefix (`prefix`
+ * matching, EventBridge User Guide, "Content filtering in Amazon EventBridge event patterns"), so the
+ * pattern has the same size for 1 or 200 repositories: a pattern may hold at most 2,048 characters by
+ * default (EventBridge User Guide, "Amazon EventBridge quotas", "Event pattern size").
+ */
+export function failedSyncEventPattern(name: string): string {
+  return JSON.stringify({
+    source: ["aws.codebuild"],
+    "detail-type": ["CodeBuild Build State Change"],
+    detail: { "build-status": [...FAILED_BUILD_STATES], "project-name": [{ prefix: buildProjectPrefix(name) }] },
+  });
+}
 
 /** Props of {@link MirrorAlerts}. */
 export interface MirrorAlertsProps {
   readonly name: string;
   readonly accountId: string;
-  /** The sync projects whose failures are reported. */
-  readonly projectNames: string[];
   /** Name and stage of the webhook API, for the 5xx alarm. */
   readonly apiName: string;
   readonly stageName: string;
@@ -63,12 +79,8 @@ export class MirrorAlerts extends Construct {
 
     this.failureRule = new CloudwatchEventRule(this, "SyncFailed", {
       name: `${props.name}-sync-failed`,
-      description: "A Backlog mirror sync build failed, timed out or was stopped",
-      eventPattern: JSON.stringify({
-        source: ["aws.codebuild"],
-        "detail-type": ["CodeBuild Build State Change"],
-        detail: { "build-status": [...FAILED_BUILD_STATES], "project-name": props.projectNames },
-      }),
+      description: "A Backlog mirror sync build failed, faulted, timed out or was stopped",
+      eventPattern: failedSyncEventPattern(props.name),
     });
     new CloudwatchEventTarget(this, "SyncFailedToTopic", {
       rule: this.failureRule.name,

@@ -4,6 +4,18 @@
  * ARNs are composed from names (known at synthesis) and the account, region and partition, rather
  * than read from the resources, so the roles and their policies exist before the projects that use
  * them (CodeBuild checks its service role when a project is created) and there is no cycle.
+ *
+ * No policy lists the repositories: a role's inline policies together may hold at most 10,240
+ * characters (whitespace not counted; IAM User Guide, "IAM and AWS STS quotas"), which per-repository
+ * ARN lists passed at about 48 repositories. Instead:
+ * - projects and log groups are matched by the stack's prefix `NAME-mirror-*` (validation refuses a
+ *   `name` with a `-mirror` segment, so no other stack's projects share the prefix);
+ * - CodeCommit repositories (user-chosen names, no common prefix) are matched by the tag
+ *   `backlog-mirror:stack = NAME` that every mirror carries: CodeCommit's `repository` resource type
+ *   supports the `aws:ResourceTag/${TagKey}` condition key and GitPush requires that resource type
+ *   (Service Authorization Reference, "Actions, resources, and condition keys for AWS CodeCommit";
+ *   CodeCommit User Guide, "Customer managed policy examples", Example 5: "Deny or allow actions on
+ *   repositories with tags").
  */
 import {
   DataAwsIamPolicyDocument,
@@ -12,12 +24,11 @@ import {
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { Construct } from "constructs";
+import { MIRROR_STACK_TAG_KEY, buildLogGroupName, buildProjectPrefix } from "./naming";
 
 /** Actions of the build role, by purpose: named lists, asserted by the tests. */
 export const BUILD_ACTIONS = {
   logs: ["logs:CreateLogStream", "logs:PutLogEvents"],
-  cacheObjects: ["s3:GetObject", "s3:PutObject"],
-  cacheBucket: ["s3:GetBucketAcl", "s3:GetBucketLocation"],
   push: ["codecommit:GitPush"],
   parameters: ["ssm:GetParameters"],
   decrypt: ["kms:Decrypt"],
@@ -56,20 +67,25 @@ export function arn(ctx: ArnContext, service: string, resource: string): string 
   return `arn:${ctx.partition}:${service}:${ctx.region}:${ctx.accountId}:${resource}`;
 }
 
+/** `arn:…:codebuild:…:project/NAME-mirror-*`: every sync project of the stack, and nothing else. */
+export function syncProjectsArnPattern(ctx: ArnContext, name: string): string {
+  return arn(ctx, "codebuild", `project/${buildProjectPrefix(name)}*`);
+}
+
+/** `arn:…:logs:…:log-group:/aws/codebuild/NAME-mirror-*:*`: the sync projects' log groups and streams. */
+export function syncLogStreamsArnPattern(ctx: ArnContext, name: string): string {
+  return `${arn(ctx, "logs", `log-group:${buildLogGroupName(`${buildProjectPrefix(name)}*`)}`)}:*`;
+}
+
 /** Props of {@link MirrorIam}. */
 export interface MirrorIamProps {
+  /** The stack's name: the prefix of the sync projects and the value of the mirrors' stack tag. */
   readonly name: string;
   readonly arnContext: ArnContext;
-  /** Names of the CodeBuild projects (one per repository). */
+  /** Names of the CodeBuild projects (one per repository), for {@link MirrorIam.projectArns}. */
   readonly projectNames: string[];
-  /** Log groups the projects write to. */
-  readonly logGroupNames: string[];
-  /** CodeCommit repositories the builds push to. */
-  readonly codecommitRepositoryNames: string[];
   /** SSM parameters the builds read (the SSH key, and the pinned host keys when kept in SSM). */
   readonly parameterNames: string[];
-  /** ARN of the build-cache bucket. */
-  readonly cacheBucketArn: string;
   /** Subnets the builds' network interfaces may be created in. */
   readonly subnetIds: string[];
   /**
@@ -83,7 +99,7 @@ export interface MirrorIamProps {
    */
   readonly scheduledResync?: boolean;
   /**
-   * Customer-managed key the builds may use (cache objects, SSM SecureStrings).
+   * Customer-managed key the builds may use (SSM SecureStrings, objects of the stack's bucket).
    * @default - none
    */
   readonly kmsKeyArn?: string;
@@ -165,26 +181,21 @@ export class MirrorIam extends Construct {
       policy: vpcDocument.json,
     });
 
-    const logStreams = props.logGroupNames.map((g) => `${arn(ctx, "logs", `log-group:${g}`)}:*`);
     const statements: DataAwsIamPolicyDocumentStatement[] = [
-      { sid: "WriteBuildLogs", effect: "Allow", actions: [...BUILD_ACTIONS.logs], resources: logStreams },
       {
-        sid: "BuildCacheObjects",
+        sid: "WriteBuildLogs",
         effect: "Allow",
-        actions: [...BUILD_ACTIONS.cacheObjects],
-        resources: [`${props.cacheBucketArn}/*`],
+        actions: [...BUILD_ACTIONS.logs],
+        resources: [syncLogStreamsArnPattern(ctx, props.name)],
       },
       {
-        sid: "BuildCacheBucket",
-        effect: "Allow",
-        actions: [...BUILD_ACTIONS.cacheBucket],
-        resources: [props.cacheBucketArn],
-      },
-      {
+        // Any repository of this account and region that carries this stack's tag (MirrorBuild sets
+        // it on every mirror); see the file header for the documentation of the condition key.
         sid: "PushToMirrors",
         effect: "Allow",
         actions: [...BUILD_ACTIONS.push],
-        resources: props.codecommitRepositoryNames.map((n) => arn(ctx, "codecommit", n)),
+        resources: [arn(ctx, "codecommit", "*")],
+        condition: [{ test: "StringEquals", variable: `aws:ResourceTag/${MIRROR_STACK_TAG_KEY}`, values: [props.name] }],
       },
       {
         sid: "ReadBacklogCredentials",
@@ -239,7 +250,8 @@ export class MirrorIam extends Construct {
           sid: "StartSyncBuilds",
           effect: "Allow",
           actions: [...START_BUILD_ACTIONS],
-          resources: projectArns,
+          // The stack's sync projects only: `NAME-verify` and other stacks' projects are outside.
+          resources: [syncProjectsArnPattern(ctx, props.name)],
         },
       ],
     });

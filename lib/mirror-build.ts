@@ -15,11 +15,18 @@ import {
   buildLogGroupName,
   buildProjectName,
   codecommitRepositoryName,
+  MIRROR_STACK_TAG_KEY,
 } from "./naming";
 import type { BacklogSettings, BuildSettings, RepositoryMirrorSpec } from "./props";
 
-/** A current ARM standard image (Amazon Linux 2023): git, OpenSSH client, flock, AWS CLI v2. */
-export const BUILD_IMAGE = "aws/codebuild/amazonlinux-aarch64-standard:3.0";
+/**
+ * The current ARM standard image: Amazon Linux 2023 with git 2.53, the OpenSSH client, flock
+ * (util-linux) and AWS CLI v2 (its Dockerfile, `al/aarch64/standard/4.0/Dockerfile` in the public
+ * repository aws/aws-codebuild-docker-images, which CodeBuild's "Docker images provided by CodeBuild"
+ * page links to). `3.0` is the previous generation of the same image with an older git; nothing in the
+ * sync depends on a feature of either, the newer one only carries the current git fixes.
+ */
+export const BUILD_IMAGE = "aws/codebuild/amazonlinux-aarch64-standard:4.0";
 
 /** Defaults of {@link BuildSettings}. */
 export const BUILD_DEFAULTS = {
@@ -53,9 +60,7 @@ export interface MirrorBuildProps {
   readonly securityGroupId: string;
   /** DNS name of the EFS file system holding the mirrors. */
   readonly fileSystemDnsName: string;
-  /** Name of the build-cache bucket. */
-  readonly cacheBucketName: string;
-  /** Customer-managed key for the log group and the project's cache. @default - AWS-managed */
+  /** Customer-managed key for the log group and the project. @default - AWS-managed */
   readonly kmsKeyArn?: string;
   /** Resources the project must be created after (IAM policy, mount targets). */
   readonly dependsOn: ITerraformDependable[];
@@ -77,6 +82,9 @@ export class MirrorBuild extends Construct {
     this.codecommitRepository = new CodecommitRepository(this, "Repository", {
       repositoryName: ccName,
       description: `Mirror of Backlog ${backlogRemoteUrl(props.backlog, repo)}, written by the sync build ${projectName}. Do not push here.`,
+      // The build role may push only to repositories with this tag (lib/iam.ts). Removing or changing
+      // the tag by hand takes the mirror away from the sync.
+      tags: { [MIRROR_STACK_TAG_KEY]: props.name },
     });
 
     this.logGroup = new CloudwatchLogGroup(this, "LogGroup", {
@@ -106,8 +114,11 @@ export class MirrorBuild extends Construct {
         image: BUILD_IMAGE,
         computeType: build.computeType,
         imagePullCredentialsType: "CODEBUILD",
-        // Mounting EFS from the build container needs privileged mode (as in the seed template).
-        privilegedMode: true,
+        // Off: CodeBuild mounts the project's `fileSystemLocations` itself, and its EFS documentation
+        // ("Amazon Elastic File System sample for CodeBuild" and "Troubleshoot the Amazon EFS
+        // integration") lists a VPC, a subnet in the mount target's AZ and NFS in the security group,
+        // no privileged mode; privileged mode is for running a Docker daemon, which the sync does not.
+        privilegedMode: false,
       },
       vpcConfig: {
         vpcId: props.vpcId,
@@ -122,8 +133,9 @@ export class MirrorBuild extends Construct {
           mountPoint: EFS_MOUNT_POINT,
         },
       ],
+      // No `cache`: the buildspec declares no cache paths, so an S3 cache stored nothing; the mirror
+      // itself is kept on EFS.
       artifacts: { type: "NO_ARTIFACTS" },
-      cache: { type: "S3", location: `${props.cacheBucketName}/${projectName}` },
       logsConfig: { cloudwatchLogs: { status: "ENABLED", groupName: this.logGroup.name } },
       buildTimeout: build.timeoutMinutes,
       queuedTimeout: build.queuedTimeoutMinutes,

@@ -24,7 +24,6 @@ import {
   codecommitRepositoryName,
   repositoryConstructId,
   repositoryKey,
-  webhookPathParts,
 } from "./naming";
 import { MirrorNetwork } from "./network";
 import type { BacklogCodeCommitMirrorProps, NetworkSettings } from "./props";
@@ -118,10 +117,7 @@ export class BacklogCodeCommitMirror extends Construct {
       name,
       arnContext,
       projectNames,
-      logGroupNames: projectNames.map(buildLogGroupName),
-      codecommitRepositoryNames: props.repositories.map(codecommitRepositoryName),
       parameterNames: [backlog.sshKeyParameter, ...(backlog.hostKeysParameter ? [backlog.hostKeysParameter] : [])],
-      cacheBucketArn: this.storage.cacheBucket.arn,
       subnetIds: network.subnetIds,
       allowDebugSessions: props.build?.allowDebugSessions,
       scheduledResync: resyncEnabled,
@@ -141,7 +137,6 @@ export class BacklogCodeCommitMirror extends Construct {
           subnetIds: network.subnetIds,
           securityGroupId: this.network.buildSecurityGroup.id,
           fileSystemDnsName: this.storage.fileSystem.dnsName,
-          cacheBucketName: this.storage.cacheBucket.bucket,
           kmsKeyArn,
           // CodeBuild checks the role's VPC permissions on creation; a build needs its mount target.
           dependsOn: [this.iam.buildVpcPolicy, ...this.storage.mountTargets],
@@ -157,13 +152,10 @@ export class BacklogCodeCommitMirror extends Construct {
       name,
       partition: partition.partition,
       region: region.name,
+      accountId: account.accountId,
       credentialsRoleArn: this.iam.apiRole.arn,
       sourceIps: this.webhookSourceIps,
-      routes: props.repositories.map((r, i) => ({
-        key: repositoryKey(r),
-        pathParts: webhookPathParts(r),
-        projectName: projectNames[i],
-      })),
+      routes: props.repositories.map((r, i) => ({ key: repositoryKey(r), projectName: projectNames[i] })),
     });
     this.webhookBaseUrl = this.webhook.stage.invokeUrl;
     new WebhookProtection(this, "WebhookProtection", {
@@ -188,7 +180,6 @@ export class BacklogCodeCommitMirror extends Construct {
     this.alerts = new MirrorAlerts(this, "Alerts", {
       name,
       accountId: account.accountId,
-      projectNames,
       apiName: this.webhook.api.name,
       stageName: this.webhook.stage.stageName,
       emails: props.alerts?.emails ?? [],

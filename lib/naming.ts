@@ -13,6 +13,23 @@ export const EFS_MOUNT_POINT = "/mnt/shared";
 /** The API Gateway stage that serves the webhooks. */
 export const STAGE_NAME = "prod";
 
+/**
+ * Tag every CodeCommit repository of a stack carries, with the stack's `name` as value. The build
+ * role's CodeCommit grants are scoped by it (`aws:ResourceTag/backlog-mirror:stack`), because
+ * CodeCommit names are chosen by the user and share no prefix.
+ */
+export const MIRROR_STACK_TAG_KEY = "backlog-mirror:stack";
+
+/**
+ * `NAME-mirror-`: the prefix of every sync project (and, under `/aws/codebuild/`, of its log group).
+ * IAM grants and the failure alert's event pattern are scoped by it rather than by lists that grow
+ * with the repositories. Validation refuses a `name` with a `-mirror` segment, so that one stack's
+ * prefix can never cover another stack's projects.
+ */
+export function buildProjectPrefix(name: string): string {
+  return `${name}-mirror-`;
+}
+
 /** `SPACE.git.DOMAIN`: the Backlog Git SSH host. */
 export function backlogGitHost(backlog: Pick<BacklogSettings, "spaceKey" | "domain">): string {
   return `${backlog.spaceKey}.git.${backlog.domain}`;
@@ -41,7 +58,7 @@ export function codecommitRepositoryName(repo: RepositoryMirrorSpec): string {
  * names, not in CodeBuild names) turned into `_`.
  */
 export function buildProjectName(name: string, repo: RepositoryMirrorSpec): string {
-  return `${name}-mirror-${codecommitRepositoryName(repo).replace(/\./g, "_")}`;
+  return `${buildProjectPrefix(name)}${codecommitRepositoryName(repo).replace(/\./g, "_")}`;
 }
 
 /** The log group CodeBuild writes a project's logs to. */

@@ -11,9 +11,10 @@
  *    `1234567`, ...) that pass its validation.
  * 2. {@link toModule} rewrites that JSON into a module: each placeholder becomes a reference to a
  *    variable or to `each.value`; the per-repository resources get `for_each` over
- *    `var.repositories` (keyed `PROJECT/REPO`), the project-level API path `for_each` over the
- *    project keys, the mount targets `for_each` over `var.subnet_ids`; lists of per-repository ARNs
- *    become `for` expressions; optional parts get `count` / `for_each` driven by their variables.
+ *    `var.repositories` (keyed `PROJECT/REPO`), the webhook's route table (in its mapping templates)
+ *    a `for` expression over the repositories, the mount targets `for_each` over the subnets'
+ *    availability zones; lists of per-repository ARNs become `for` expressions; optional parts get
+ *    `count` / `for_each` driven by their variables.
  *    Any placeholder left over fails the build, so a change to the construct that the rewrite does
  *    not know about cannot ship silently.
  *
@@ -31,7 +32,8 @@ import { BacklogCodeCommitMirror, DEFAULT_LOG_RETENTION_DAYS } from "./mirror";
 import type { BacklogCodeCommitMirrorProps } from "./props";
 import { DEFAULT_RESYNC_SCHEDULE, TARGETS_PER_RULE } from "./resync-schedule";
 import { LOG_RETENTION_DAYS, MAX_REPOSITORIES } from "./validation";
-import { DEFAULT_THROTTLE } from "./webhook-protection";
+import { DEFAULT_THROTTLE, maxSourceCidrs } from "./webhook-protection";
+import { routeTable, webhookRequestPath } from "./webhook-routing";
 
 type Json = any;
 
@@ -136,6 +138,7 @@ export function moduleVariables(): Record<string, VariableBlock> {
       description: "Prefix of every resource name: 2-24 lower-case letters, digits and hyphens, starting with a letter. Changing it replaces almost everything.",
       validation: [
         v('can(regex("^[a-z][a-z0-9-]{0,22}[a-z0-9]$", var.name))', "name must be 2-24 characters: lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen."),
+        v('!strcontains(var.name, "-mirror-")', 'name must not contain "-mirror-" (the sync projects are named NAME-mirror-..., and IAM grants are scoped by that prefix).'),
       ],
     },
     log_retention_days: {
@@ -191,7 +194,7 @@ export function moduleVariables(): Record<string, VariableBlock> {
       description:
         "The Backlog repositories to mirror (1-200): project_key (upper case), repository (without .git), and optionally codecommit_repository (default: the Backlog name; changing it renames the CodeCommit repository and replaces its sync project and log group).",
       validation: [
-        v(`length(var.repositories) >= 1 && length(var.repositories) <= ${MAX_REPOSITORIES}`, `repositories must list 1 to ${MAX_REPOSITORIES} repositories (API Gateway resource quota).`),
+        v(`length(var.repositories) >= 1 && length(var.repositories) <= ${MAX_REPOSITORIES}`, `repositories must list 1 to ${MAX_REPOSITORIES} repositories (the size the quota test proves to fit AWS's default quotas).`),
         v(`alltrue([for r in var.repositories : can(regex("${re(REPO_RULES.projectKey)}", r.project_key))])`, "repositories[*].project_key must be a Backlog project key: an upper-case letter, then upper-case letters, digits or _ (at most 25 characters)."),
         v(
           `alltrue([for r in var.repositories : can(regex("${re(REPO_RULES.repository)}", r.repository)) && !can(regex("(?i)[.]git$", r.repository))])`,
@@ -232,7 +235,10 @@ export function moduleVariables(): Record<string, VariableBlock> {
           "webhook.allowed_source_ips and webhook.additional_source_ips must be IPv4 CIDR blocks such as 203.0.113.0/24.",
         ),
         v("var.webhook.allowed_source_ips == null ? true : length(var.webhook.allowed_source_ips) >= 1", "webhook.allowed_source_ips must list at least one address range (use allow_any_source to open the API)."),
-        v("length(coalesce(var.webhook.allowed_source_ips, [])) <= 200 && length(var.webhook.additional_source_ips) <= 200", "webhook source address lists must have at most 200 ranges each."),
+        v(
+          `var.webhook.allow_any_source || (var.webhook.allowed_source_ips == null ? ${BACKLOG_WEBHOOK_SOURCE_IPS.length} : length(var.webhook.allowed_source_ips)) + length(var.webhook.additional_source_ips) <= ${maxSourceCidrs()}`,
+          `webhook must allow at most ${maxSourceCidrs()} source address ranges in all (allowed_source_ips, or Backlog's default ranges, plus additional_source_ips): the REST API resource policy may hold at most 8192 characters (API Gateway quota "Length, in characters, of API Gateway resource policy").`,
+        ),
         v(
           "!(var.webhook.allow_any_source && (var.webhook.allowed_source_ips != null || length(var.webhook.additional_source_ips) > 0))",
           "webhook.allow_any_source must not be true while allowed_source_ips or additional_source_ips is set (an open API ignores them); remove one.",
@@ -369,12 +375,11 @@ export function toModule(synth: Json): Record<string, Json> {
   const resource: Record<string, Record<string, Json>> = JSON.parse(JSON.stringify(synth.resource));
   const data: Record<string, Record<string, Json>> = JSON.parse(JSON.stringify(synth.data ?? {}));
 
-  // 1. Classify and rename. Per-repository resources live under the construct ids
-  //    "ZQPROJZQ-zqrepozq" (MirrorBuild), "Route-ZQPROJZQ-zqrepozq" and "Path-ZQPROJZQ-zqrepozq".
+  // 1. Classify and rename. Per-repository resources live under the construct id
+  //    "ZQPROJZQ-zqrepozq" (MirrorBuild); the webhook's resources are shared.
   const renamed: Renamed[] = [];
   const scopeOf = (type: string, name: string): Scope => {
-    if (name.includes(`Path-${p.projectKey}-${p.repository}`) || name.includes(`${p.projectKey}-${p.repository}`)) return "repository";
-    if (name.includes(`Path-${p.projectKey}`)) return "project";
+    if (name.includes(`${p.projectKey}-${p.repository}`)) return "repository";
     if (type === "aws_efs_mount_target") return "subnet";
     if (type === "aws_sns_topic_subscription") return "email";
     if (/_Resync_Rule\d+Target\d+_/.test(name)) return "resync-target";
@@ -483,6 +488,17 @@ export function toModule(synth: Json): Record<string, Json> {
         arr.length === 1 && typeof arr[0] === "string" && hasRepoPlaceholder(arr[0]) ? `[for r in local.repository_list : ${hclString(substitute(arr[0], "r"))}]` : undefined,
       )})}`;
     }
+    if (r.type === "aws_api_gateway_integration" || r.type === "aws_api_gateway_integration_response") {
+      // The route table of the mapping templates: one entry per repository (lib/webhook-routing.ts).
+      const table = routeTable([{ key: `${p.projectKey}/${p.repository}`, projectName: `${p.name}-mirror-${p.codecommitRepository}` }]);
+      const entry = hclString(`"${webhookRequestPath("${r.key}")}": "\${r.project_name}"`);
+      const forTable = `{\${join(", ", [for r in local.repository_list : ${entry}])}}`;
+      for (const field of ["request_templates", "response_templates"]) {
+        for (const [type, template] of Object.entries((body[field] ?? {}) as Record<string, string>)) {
+          body[field][type] = template.split(table).join(forTable);
+        }
+      }
+    }
     if (r.type === "aws_api_gateway_rest_api_policy") {
       const policy = JSON.parse(body.policy);
       body.policy = `\${jsonencode(${hclValue(policy, (arr) => (arr.length === 1 && arr[0] === p.sourceIp ? "local.webhook_source_ips" : undefined))})}`;
@@ -501,7 +517,7 @@ export function toModule(synth: Json): Record<string, Json> {
       body.queued_timeout = "${var.build.queued_timeout_minutes}";
       body.environment.compute_type = "${var.build.compute_type}";
     }
-    if (r.scope === "repository" && r.type.startsWith("aws_api_gateway_")) routeContent.push({ type: r.type, name: r.newName, body: resource[r.type][r.oldName] });
+    if (r.type.startsWith("aws_api_gateway_") && !/_(deployment|stage)$/.test(r.type)) routeContent.push({ type: r.type, name: r.newName, body: resource[r.type][r.oldName] });
 
     body = listsToFor(body);
     body = mapStrings(body, (s) => {

@@ -18,6 +18,10 @@ import {
   repositoryKey,
 } from "./naming";
 import type { BacklogCodeCommitMirrorProps } from "./props";
+import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
+import { INTEGRATION_RESPONSES } from "./webhook-api";
+import { RESOURCE_POLICY_MAX_CHARS, maxSourceCidrs, worstCasePolicyLength } from "./webhook-protection";
+import { MAPPING_TEMPLATE_MAX_BYTES, largestTemplateBytes } from "./webhook-routing";
 
 /** Thrown for an invalid configuration; `problems` holds one line per bad field. */
 export class ConfigError extends Error {
@@ -35,7 +39,11 @@ export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
 
-/** API Gateway allows 300 resources per REST API; two levels per repository stay well below it. */
+/**
+ * The largest number of repositories a stack accepts. Nothing in the design grows past an AWS quota
+ * with it (no policy, pattern or API resource lists the repositories); 200 is the size the quota
+ * test (__tests__/quotas.test.ts) proves to fit every default quota at the longest accepted names.
+ */
 export const MAX_REPOSITORIES = 200;
 
 const REGION_RE = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
@@ -153,7 +161,7 @@ const cidrList = z
     z.string({ error: "must be an IPv4 CIDR block such as 203.0.113.0/24" }).refine(isIpv4Cidr, "must be an IPv4 CIDR block such as 203.0.113.0/24"),
     { error: "must be a list of IPv4 CIDR blocks" },
   )
-  .max(200, "must list at most 200 address ranges");
+  .max(maxSourceCidrs(), `must list at most ${maxSourceCidrs()} address ranges (REST API resource policy quota)`);
 
 const webhookSchema = z.strictObject(
   {
@@ -199,6 +207,14 @@ const mirrorShape = {
   name: pattern(
     /^[a-z][a-z0-9-]{0,22}[a-z0-9]$/,
     "2-24 characters: lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen",
+  ).refine(
+    (v) => !v.includes("-mirror-"),
+    // NAME-mirror-* scopes IAM and the failure alert: a name containing "-mirror-" would let the
+    // prefix of a stack named by its start cover this stack's projects ("a" covers "a-mirror-b").
+    // (A name ending in "-mirror", such as the example's "backlog-mirror", stays allowed: refusing it
+    // would rename existing stacks. Its projects "backlog-mirror-mirror-*" are covered by a stack
+    // named "backlog" in the same account and region; do not deploy both.)
+    'must not contain "-mirror-" (the sync projects are named NAME-mirror-..., and IAM grants are scoped by that prefix)',
   ),
   logRetentionDays: z
     .number({ error: retentionMessage })
@@ -253,6 +269,21 @@ function crossFieldRules(v: BacklogCodeCommitMirrorProps, ctx: Ctx): void {
     });
   }
 
+  // The REST API resource policy lists every allowed range: bound it by the policy quota.
+  if (w?.allowAnySource !== true) {
+    const ranges = (w?.allowedSourceIps ?? BACKLOG_WEBHOOK_SOURCE_IPS).length + (w?.additionalSourceIps ?? []).length;
+    if (ranges > maxSourceCidrs()) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["webhook"],
+        message:
+          `must allow at most ${maxSourceCidrs()} source address ranges in all (allowedSourceIps, or Backlog's ${BACKLOG_WEBHOOK_SOURCE_IPS.length} default ranges, plus additionalSourceIps), got ${ranges}: ` +
+          `the REST API resource policy would need up to ${worstCasePolicyLength(ranges)} characters, over API Gateway's quota "Length, in characters, of API Gateway resource policy" (${RESOURCE_POLICY_MAX_CHARS}); merge ranges, or raise the quota and keep fewer ranges here`,
+        params: { complete: true },
+      });
+    }
+  }
+
   const subnetSeen = new Set<string>();
   (v.network?.subnetIds ?? []).forEach((s, i) => {
     if (subnetSeen.has(s)) {
@@ -297,6 +328,26 @@ function crossFieldRules(v: BacklogCodeCommitMirrorProps, ctx: Ctx): void {
       ctx.addIssue({ code: "custom", path: ["repositories", i], message: "gives a log group name over 512 characters" });
     }
   });
+
+  // The webhook's mapping templates hold the table of every repository (lib/webhook-routing.ts).
+  const refused = INTEGRATION_RESPONSES.find((r) => r.statusCode === "502")!.template;
+  let templateBytes = 0;
+  try {
+    templateBytes = largestTemplateBytes(
+      v.repositories.map((r) => ({ key: repositoryKey(r), projectName: buildProjectName(v.name, r) })),
+      refused,
+    );
+  } catch {
+    // a name the field rules refuse (reported there) cannot be put in a template
+  }
+  if (templateBytes > MAPPING_TEMPLATE_MAX_BYTES) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["repositories"],
+      message: `give a webhook mapping template of ${templateBytes} bytes, over API Gateway's quota "Mapping template size" (${MAPPING_TEMPLATE_MAX_BYTES} bytes); mirror fewer repositories in this stack`,
+      params: { complete: true },
+    });
+  }
 }
 
 /** Schema of {@link BacklogCodeCommitMirrorProps}. */

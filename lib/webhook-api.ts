@@ -1,10 +1,14 @@
 /**
- * The webhook API: a regional REST API with one fixed route per repository, `POST /PROJECT/REPO`,
- * each an AWS-service integration that calls CodeBuild `StartBuild` for that repository's project.
+ * The webhook API: a regional REST API that serves every repository's webhook URL `POST
+ * /prod/PROJECT/REPO` with ONE resource pair `/{project}/{repo}` and one POST method, an AWS-service
+ * integration that calls CodeBuild `StartBuild`. The resource count stays 3 whatever the number of
+ * repositories (REST API quota: 300 resources per API).
  *
- * The request template is a constant per route: it names the project and nothing else, so no field of
- * the webhook body ever reaches a build. Only the content type Backlog sends is mapped, and
- * `passthroughBehavior: NEVER` answers 415 to any other.
+ * What a path segment may select is written down in lib/webhook-routing.ts: only one of the
+ * configured repositories, through a constant lookup table in the request template; no character of
+ * the path or of the body is ever copied into the StartBuild request, and a path that is not a
+ * configured repository starts nothing and is answered 404. Only the content type Backlog sends is
+ * mapped, and `passthroughBehavior: NEVER` answers 415 to any other.
  */
 import { createHash } from "node:crypto";
 import { ApiGatewayDeployment } from "@cdktf/provider-aws/lib/api-gateway-deployment";
@@ -20,7 +24,12 @@ import { ApiGatewayStage } from "@cdktf/provider-aws/lib/api-gateway-stage";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { STAGE_NAME } from "./naming";
-import { sourceIpPolicy } from "./webhook-protection";
+import { type SourceIpPolicyContext, sourceIpPolicy } from "./webhook-protection";
+import {
+  type WebhookRouteSpec,
+  refusedResponseTemplate,
+  startBuildRequestTemplate,
+} from "./webhook-routing";
 
 /** The content type of Backlog's Git webhook (a form with one `payload` field). */
 export const WEBHOOK_CONTENT_TYPE = "application/x-www-form-urlencoded";
@@ -31,10 +40,8 @@ export const START_BUILD_REQUEST_PARAMETERS = {
   "integration.request.header.X-Amz-Target": "'CodeBuild_20161006.StartBuild'",
 } as const;
 
-/** The request mapping template of a route: a constant JSON body naming one project. */
-export function startBuildTemplate(projectName: string): string {
-  return JSON.stringify({ projectName });
-}
+/** Path parameters of the webhook method: `/{project}/{repo}`. */
+export const WEBHOOK_PATH_PARTS = ["{project}", "{repo}"] as const;
 
 /**
  * How CodeBuild's answer to StartBuild becomes the webhook's answer. For an AWS integration the
@@ -50,6 +57,7 @@ export const INTEGRATION_RESPONSES = [
     template: `{"started": true, "buildId": "$util.escapeJavaScript($input.path('$.build.id'))"}`,
   },
   {
+    // For a path that is not a configured repository this becomes 404 (refusedResponseTemplate).
     statusCode: "502",
     selectionPattern: "4\\d{2}",
     template: `{"started": false, "reason": "CodeBuild refused to start the sync", "error": "$util.escapeJavaScript($input.path('$.__type'))"}`,
@@ -61,7 +69,10 @@ export const INTEGRATION_RESPONSES = [
   },
 ] as const;
 
-/** Answer to a request for a path or method that has no route (API Gateway's default is a 403). */
+/**
+ * Answer to a request for a path shape or method that has no method (API Gateway's default is a
+ * 403): `/PROJECT`, `/A/B/C`, a GET.
+ */
 export const UNKNOWN_ROUTE_RESPONSE = {
   statusCode: "404",
   template: `{"message": "No webhook route here: POST /PROJECT/REPO"}`,
@@ -87,20 +98,22 @@ export interface WebhookApiProps {
   readonly region: string;
   /** Role API Gateway assumes to call StartBuild. */
   readonly credentialsRoleArn: string;
+  /** Account of the API, for the resource policy's expanded ARN. */
+  readonly accountId: string;
   /**
    * Source addresses allowed to invoke the API (resource policy).
    * @default - no resource policy: any source may call
    */
   readonly sourceIps?: readonly string[];
-  /** One route per entry: path parts and the project it starts. */
-  readonly routes: ReadonlyArray<{ readonly key: string; readonly pathParts: readonly string[]; readonly projectName: string }>;
+  /** The configured repositories: `PROJECT/REPO` and the project a push starts. */
+  readonly routes: readonly WebhookRouteSpec[];
 }
 
-/** A route's resources, for outputs and tests. */
+/** A repository's webhook, for outputs and tests. */
 export interface WebhookRoute {
+  /** `/PROJECT/REPO` below the stage. */
   readonly path: string;
   readonly url: string;
-  readonly integration: ApiGatewayIntegration;
 }
 
 /** REST API, routes, deployment and stage. */
@@ -115,83 +128,88 @@ export class WebhookApi extends Construct {
 
     this.api = new ApiGatewayRestApi(this, "Api", {
       name: `${props.name}-webhook`,
-      description: "Backlog Git webhooks: one POST route per mirrored repository",
+      description: "Backlog Git webhooks: POST /PROJECT/REPO of each mirrored repository",
       endpointConfiguration: { types: ["REGIONAL"] },
     });
 
-    // Path parts are shared between routes (`/PROJECT` serves every repository of the project).
-    const resources = new Map<string, ApiGatewayResource>();
-    const resourceFor = (parts: readonly string[]): ApiGatewayResource => {
-      const path = `/${parts.join("/")}`;
-      let resource = resources.get(path);
-      if (resource === undefined) {
-        const parentId = parts.length === 1 ? this.api.rootResourceId : resourceFor(parts.slice(0, -1)).id;
-        resource = new ApiGatewayResource(this, `Path-${parts.join("-")}`, {
-          restApiId: this.api.id,
-          parentId,
-          pathPart: parts[parts.length - 1],
-        });
-        resources.set(path, resource);
-      }
-      return resource;
-    };
-
-    const integrationUri = `arn:${props.partition}:apigateway:${props.region}:codebuild:action/StartBuild`;
-    const dependables: ITerraformDependable[] = [];
-    const routes = new Map<string, { path: string; integration: ApiGatewayIntegration }>();
-    for (const route of props.routes) {
-      const resource = resourceFor(route.pathParts);
-      const path = `/${route.pathParts.join("/")}`;
-      const routeScope = new Construct(this, `Route-${route.pathParts.join("-")}`);
-      const method = new ApiGatewayMethod(routeScope, "Method", {
+    const projectResource = new ApiGatewayResource(this, "ProjectPath", {
+      restApiId: this.api.id,
+      parentId: this.api.rootResourceId,
+      pathPart: WEBHOOK_PATH_PARTS[0],
+    });
+    const repoResource = new ApiGatewayResource(this, "RepositoryPath", {
+      restApiId: this.api.id,
+      parentId: projectResource.id,
+      pathPart: WEBHOOK_PATH_PARTS[1],
+    });
+    const method = new ApiGatewayMethod(this, "Method", {
+      restApiId: this.api.id,
+      resourceId: repoResource.id,
+      httpMethod: "POST",
+      authorization: "NONE",
+      apiKeyRequired: false,
+      requestParameters: { "method.request.path.project": true, "method.request.path.repo": true },
+    });
+    const requestTemplate = startBuildRequestTemplate(props.routes);
+    const integration = new ApiGatewayIntegration(this, "Integration", {
+      restApiId: this.api.id,
+      resourceId: repoResource.id,
+      httpMethod: method.httpMethod,
+      type: "AWS",
+      integrationHttpMethod: "POST",
+      uri: `arn:${props.partition}:apigateway:${props.region}:codebuild:action/StartBuild`,
+      credentials: props.credentialsRoleArn,
+      requestParameters: { ...START_BUILD_REQUEST_PARAMETERS },
+      requestTemplates: { [WEBHOOK_CONTENT_TYPE]: requestTemplate },
+      passthroughBehavior: "NEVER",
+    });
+    const responseTemplates = INTEGRATION_RESPONSES.map((r) =>
+      r.statusCode === "502" ? refusedResponseTemplate(props.routes, r.template) : r.template,
+    );
+    const dependables: ITerraformDependable[] = [method, integration];
+    INTEGRATION_RESPONSES.forEach((response, i) => {
+      const methodResponse = new ApiGatewayMethodResponse(this, `Response${response.statusCode}`, {
         restApiId: this.api.id,
-        resourceId: resource.id,
-        httpMethod: "POST",
-        authorization: "NONE",
-        apiKeyRequired: false,
-      });
-      const integration = new ApiGatewayIntegration(routeScope, "Integration", {
-        restApiId: this.api.id,
-        resourceId: resource.id,
+        resourceId: repoResource.id,
         httpMethod: method.httpMethod,
-        type: "AWS",
-        integrationHttpMethod: "POST",
-        uri: integrationUri,
-        credentials: props.credentialsRoleArn,
-        requestParameters: { ...START_BUILD_REQUEST_PARAMETERS },
-        requestTemplates: { [WEBHOOK_CONTENT_TYPE]: startBuildTemplate(route.projectName) },
-        passthroughBehavior: "NEVER",
+        statusCode: response.statusCode,
+        responseModels: { "application/json": "Empty" },
       });
-      for (const response of INTEGRATION_RESPONSES) {
-        const methodResponse = new ApiGatewayMethodResponse(routeScope, `Response${response.statusCode}`, {
-          restApiId: this.api.id,
-          resourceId: resource.id,
-          httpMethod: method.httpMethod,
-          statusCode: response.statusCode,
-          responseModels: { "application/json": "Empty" },
-        });
-        const integrationResponse = new ApiGatewayIntegrationResponse(
-          routeScope,
-          `IntegrationResponse${response.statusCode}`,
-          {
-            restApiId: this.api.id,
-            resourceId: resource.id,
-            httpMethod: method.httpMethod,
-            statusCode: methodResponse.statusCode,
-            selectionPattern: response.selectionPattern,
-            responseTemplates: { "application/json": response.template },
-            dependsOn: [integration],
-          },
-        );
-        dependables.push(methodResponse, integrationResponse);
-      }
-      dependables.push(method, integration);
-      routes.set(route.key, { path, integration });
-    }
+      const integrationResponse = new ApiGatewayIntegrationResponse(this, `IntegrationResponse${response.statusCode}`, {
+        restApiId: this.api.id,
+        resourceId: repoResource.id,
+        httpMethod: method.httpMethod,
+        statusCode: methodResponse.statusCode,
+        selectionPattern: response.selectionPattern,
+        responseTemplates: { "application/json": responseTemplates[i] },
+        dependsOn: [integration],
+      });
+      dependables.push(methodResponse, integrationResponse);
+    });
+    // The 404 that refusedResponseTemplate sets by `$context.responseOverride.status`: declared as a
+    // method response too, so the method's documented answers include it.
+    dependables.push(
+      new ApiGatewayMethodResponse(this, "Response404", {
+        restApiId: this.api.id,
+        resourceId: repoResource.id,
+        httpMethod: method.httpMethod,
+        statusCode: "404",
+        responseModels: { "application/json": "Empty" },
+      }),
+    );
 
+    const policyContext: SourceIpPolicyContext = {
+      partition: props.partition,
+      region: props.region,
+      accountId: props.accountId,
+      apiId: this.api.id,
+    };
     if (props.sourceIps !== undefined) {
       dependables.push(
-        new ApiGatewayRestApiPolicy(this, "Policy", { restApiId: this.api.id, policy: sourceIpPolicy(props.sourceIps) }),
+        new ApiGatewayRestApiPolicy(this, "Policy", {
+          restApiId: this.api.id,
+          policy: sourceIpPolicy(props.sourceIps, policyContext),
+        }),
       );
     }
     dependables.push(
@@ -223,7 +241,8 @@ export class WebhookApi extends Construct {
           unknownRoute: UNKNOWN_ROUTE_RESPONSE,
           throttled: THROTTLED_RESPONSE,
           sourceIps: props.sourceIps ?? "any",
-          routes: props.routes.map((r) => [r.pathParts, startBuildTemplate(r.projectName)]),
+          requestTemplate,
+          responseTemplates,
         }),
       )
       .digest("hex");
@@ -241,7 +260,7 @@ export class WebhookApi extends Construct {
     });
 
     this.routes = new Map(
-      [...routes].map(([key, r]) => [key, { ...r, url: `${this.stage.invokeUrl}${r.path}` }]),
+      props.routes.map((r) => [r.key, { path: `/${r.key}`, url: `${this.stage.invokeUrl}/${r.key}` }]),
     );
   }
 }

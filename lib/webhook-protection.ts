@@ -10,25 +10,78 @@ import { Construct } from "constructs";
 /** Default stage throttling: far above a busy Backlog space, far below a flood. */
 export const DEFAULT_THROTTLE = { rateLimit: 10, burstLimit: 40 } as const;
 
+/** Where the API lives: the parts of its execute-api ARN. */
+export interface SourceIpPolicyContext {
+  readonly partition: string;
+  readonly region: string;
+  readonly accountId: string;
+  readonly apiId: string;
+}
+
+/**
+ * `arn:PARTITION:execute-api:REGION:ACCOUNT:API_ID/*`: every method of every stage of the API. The
+ * short form `execute-api:/*` is accepted on input, but API Gateway stores and returns the expanded
+ * ARN, which the provider does not treat as equal (every real plan would show a change); so the
+ * policy is written in the stored form.
+ */
+export function executeApiArn(ctx: SourceIpPolicyContext): string {
+  return `arn:${ctx.partition}:execute-api:${ctx.region}:${ctx.accountId}:${ctx.apiId}/*`;
+}
+
 /**
  * The resource policy that lets only `sourceIps` invoke the API: an allow for everyone, and a deny
- * for every address outside the list (API Gateway evaluates an explicit deny first).
+ * for every address outside the list (API Gateway evaluates an explicit deny first). Written as
+ * compact JSON: its length counts against the 8,192 characters a REST API resource policy may have
+ * ("Length, in characters, of API Gateway resource policy", API Gateway Developer Guide, "Quotas for
+ * configuring and running a REST API in API Gateway"); validation bounds the number of ranges by
+ * {@link maxSourceCidrs}.
  */
-export function sourceIpPolicy(sourceIps: readonly string[]): string {
+export function sourceIpPolicy(sourceIps: readonly string[], ctx: SourceIpPolicyContext): string {
+  const resource = executeApiArn(ctx);
   return JSON.stringify({
     Version: "2012-10-17",
     Statement: [
-      { Sid: "AllowInvoke", Effect: "Allow", Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/*" },
+      { Sid: "AllowInvoke", Effect: "Allow", Principal: "*", Action: "execute-api:Invoke", Resource: resource },
       {
         Sid: "DenyOtherSources",
         Effect: "Deny",
         Principal: "*",
         Action: "execute-api:Invoke",
-        Resource: "execute-api:/*",
+        Resource: resource,
         Condition: { NotIpAddress: { "aws:SourceIp": [...sourceIps] } },
       },
     ],
   });
+}
+
+/** The REST API resource policy quota, in characters. */
+export const RESOURCE_POLICY_MAX_CHARS = 8192;
+
+/**
+ * The longest realistic API context: GovCloud's partition name with the longest region code in use
+ * (14 characters, e.g. ap-southeast-2), a 12-digit account and a 10-character API id. Used to bound
+ * the CIDR list so that the policy fits in every region.
+ */
+export const LONGEST_POLICY_CONTEXT: SourceIpPolicyContext = {
+  partition: "aws-us-gov",
+  region: "ap-southeast-2",
+  accountId: "123456789012",
+  apiId: "abcde12345",
+};
+
+/** The longest IPv4 CIDR block. */
+const LONGEST_CIDR = "255.255.255.255/32";
+
+/** Characters of the policy with `n` CIDR blocks of the longest form, in the longest context. */
+export function worstCasePolicyLength(n: number): number {
+  return sourceIpPolicy(Array.from({ length: n }, () => LONGEST_CIDR), LONGEST_POLICY_CONTEXT).length;
+}
+
+/** How many source address ranges the resource policy can hold within its quota, in every region. */
+export function maxSourceCidrs(): number {
+  const fixed = worstCasePolicyLength(0);
+  const perCidr = worstCasePolicyLength(1) + 1 - fixed; // `"…",` per entry after the first
+  return Math.floor((RESOURCE_POLICY_MAX_CHARS - fixed + 1) / perCidr);
 }
 
 /** Props of {@link WebhookProtection}. */

@@ -72,7 +72,8 @@ import {
 import { DEFAULT_RESYNC_SCHEDULE, TARGETS_PER_RULE } from "../../lib/resync-schedule";
 import type { StackConfig } from "../../lib/validation";
 import { MIRROR_VPC_CIDR, PRIVATE_SUBNET_CIDRS, PUBLIC_SUBNET_CIDR } from "../../lib/vpc";
-import { START_BUILD_REQUEST_PARAMETERS, UNKNOWN_ROUTE_RESPONSE, WEBHOOK_CONTENT_TYPE, startBuildTemplate } from "../../lib/webhook-api";
+import { START_BUILD_REQUEST_PARAMETERS, UNKNOWN_ROUTE_RESPONSE, WEBHOOK_CONTENT_TYPE } from "../../lib/webhook-api";
+import { startBuildRequestTemplate } from "../../lib/webhook-routing";
 import { DEFAULT_THROTTLE } from "../../lib/webhook-protection";
 import { type Emulator, startEmulator } from "../emulator/moto";
 import {
@@ -332,32 +333,31 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
       await expect(clients.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `${key}.tflock` }))).rejects.toThrow();
     });
 
-    check("every repository's webhook route calls StartBuild with the static headers and a template naming only its project", async () => {
+    check("one route /{project}/{repo} calls StartBuild with the static headers and a template whose table names only the configured projects", async () => {
       const config = synth.config;
       const apis = await clients.apigateway.send(new GetRestApisCommand({}));
       const api = (apis.items ?? []).find((a) => a.name === `${config.name}-webhook`);
       expect(api?.endpointConfiguration?.types).toEqual(["REGIONAL"]);
       const resources = await clients.apigateway.send(new GetResourcesCommand({ restApiId: api!.id, limit: 500 }));
       const routePaths = (resources.items ?? []).map((r) => r.path).filter((p) => p !== "/").sort();
-      const projectPaths = [...new Set(config.repositories.map((r) => `/${r.projectKey}`))];
-      expect(routePaths).toEqual([...projectPaths, ...config.repositories.map((r) => `/${repositoryKey(r)}`)].sort());
-      for (const repo of config.repositories) {
-        const resource = resources.items!.find((r) => r.path === `/${repositoryKey(repo)}`)!;
-        const integration = await clients.apigateway.send(
-          new GetIntegrationCommand({ restApiId: api!.id, resourceId: resource.id, httpMethod: "POST" }),
-        );
-        expect(integration).toMatchObject({
-          type: "AWS",
-          httpMethod: "POST",
-          uri: `arn:aws:apigateway:${REGION}:codebuild:action/StartBuild`,
-          passthroughBehavior: "NEVER",
-          credentials: expect.stringMatching(new RegExp(`:role/${config.name}-webhook$`)),
-        });
-        expect(integration.requestParameters).toEqual(START_BUILD_REQUEST_PARAMETERS);
-        expect(integration.requestTemplates).toEqual({
-          [WEBHOOK_CONTENT_TYPE]: startBuildTemplate(buildProjectName(config.name, repo)),
-        });
-      }
+      expect(routePaths).toEqual(["/{project}", "/{project}/{repo}"]);
+      const resource = resources.items!.find((r) => r.path === "/{project}/{repo}")!;
+      const integration = await clients.apigateway.send(
+        new GetIntegrationCommand({ restApiId: api!.id, resourceId: resource.id, httpMethod: "POST" }),
+      );
+      expect(integration).toMatchObject({
+        type: "AWS",
+        httpMethod: "POST",
+        uri: `arn:aws:apigateway:${REGION}:codebuild:action/StartBuild`,
+        passthroughBehavior: "NEVER",
+        credentials: expect.stringMatching(new RegExp(`:role/${config.name}-webhook$`)),
+      });
+      expect(integration.requestParameters).toEqual(START_BUILD_REQUEST_PARAMETERS);
+      expect(integration.requestTemplates).toEqual({
+        [WEBHOOK_CONTENT_TYPE]: startBuildRequestTemplate(
+          config.repositories.map((repo) => ({ key: repositoryKey(repo), projectName: buildProjectName(config.name, repo) })),
+        ),
+      });
       const stages = await clients.apigateway.send(new GetStagesCommand({ restApiId: api!.id }));
       expect((stages.item ?? []).map((s) => s.stageName)).toEqual(["prod"]);
       expect(stages.item![0].deploymentId).toBeTruthy();
@@ -389,7 +389,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
           type: "ARM_CONTAINER",
           image: BUILD_IMAGE,
           computeType: config.build?.computeType ?? BUILD_DEFAULTS.computeType,
-          privilegedMode: true,
+          privilegedMode: false,
           imagePullCredentialsType: "CODEBUILD",
         });
         expect(project.fileSystemLocations).toEqual([
@@ -415,7 +415,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
         expect(project.concurrentBuildLimit).toBe(config.build?.concurrentBuildLimit);
         expect(project.timeoutInMinutes).toBe(config.build?.timeoutMinutes ?? BUILD_DEFAULTS.timeoutMinutes);
         expect(project.queuedTimeoutInMinutes).toBe(config.build?.queuedTimeoutMinutes ?? BUILD_DEFAULTS.queuedTimeoutMinutes);
-        expect(project.cache).toMatchObject({ type: "S3", location: `${config.name}-build-cache-123456789012/${project.name}` });
+        expect(project.cache?.type ?? "NO_CACHE").toBe("NO_CACHE");
         expect(project.logsConfig?.cloudWatchLogs).toMatchObject({ status: "ENABLED", groupName: `/aws/codebuild/${project.name}` });
         expect(project.serviceRole).toMatch(new RegExp(`:role/${config.name}-codebuild$`));
       }
