@@ -93,12 +93,35 @@ describe("pinned host key (hostKeys in the configuration)", () => {
     expectSucceeded(await started[0].done);
   });
 
-  test("API Gateway stand-in: a path that is not a mirrored repository gets the synthesized answer for unknown routes", async () => {
-    const res = await h.api.post("/WEB/unknown", "payload=%7B%7D", FORM);
+  test.each(["/WEB/unknown", "/web/app", "/OPS/app", "/WEB/app.v2"])(
+    "API Gateway stand-in: %s (not a mirrored repository) selects no project: an empty name CodeBuild refuses, answered 404, nothing started",
+    async (path) => {
+      const before = h.api.calls.length;
+      const res = await h.api.post(path, "payload=%7B%7D", FORM);
+      expect(res.status).toBe(404);
+      expect(JSON.parse(res.body).message).toMatch(/No mirrored repository here/);
+      expect(h.api.calls.length).toBe(before + 1);
+      expect(JSON.parse(h.api.calls[before].body)).toEqual({ projectName: "" });
+      expect(h.api.calls[before].status).toBeGreaterThanOrEqual(400);
+      expect(h.api.calls[before].status).toBeLessThan(500);
+      expect(await h.startNewBuilds()).toEqual([]);
+    },
+  );
+
+  test.each(["/WEB", "/WEB/app/extra"])("API Gateway stand-in: %s has no method: the synthesized answer for unknown routes, no integration call", async (path) => {
+    const before = h.api.calls.length;
+    const res = await h.api.post(path, "payload=%7B%7D", FORM);
     const custom = h.stack.resources("aws_api_gateway_gateway_response").find(([, r]) => r.response_type === "MISSING_AUTHENTICATION_TOKEN");
-    expect(res.status).toBe(custom !== undefined ? Number(custom[1].status_code) : 403);
-    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(custom).toBeDefined();
+    expect(res.status).toBe(Number(custom![1].status_code));
+    expect(res.status).toBe(404);
+    expect(h.api.calls.length).toBe(before);
     expect(await h.startNewBuilds()).toEqual([]);
+  });
+
+  test("API Gateway stand-in: the API has 2 resources and 1 method for 3 repositories in 2 projects", () => {
+    expect(h.stack.resources("aws_api_gateway_resource").map(([, r]) => r.path_part).sort()).toEqual(["{project}", "{repo}"]);
+    expect(h.stack.apiRoutes().map((r) => `${r.httpMethod} ${r.path}`)).toEqual(["POST /{project}/{repo}"]);
   });
 
   test("API Gateway stand-in: a caller outside the synthesized source-IP allowlist is refused and starts no build", async () => {
@@ -116,13 +139,14 @@ describe("pinned host key (hostKeys in the configuration)", () => {
     const call = h.api.calls.at(-1)!;
     expect(call.status).toBeGreaterThanOrEqual(400);
     // The status the synthesized responses select for the backend status (selection_pattern, else default).
-    const route = h.stack.apiRoutes().find((r) => r.path === "/OPS/infra")!;
+    const route = h.stack.apiRoutes().find((r) => r.path === "/{project}/{repo}")!;
     const selected =
       route.integrationResponses.find((r) => r.selection_pattern && new RegExp(`^(?:${r.selection_pattern})$`).test(String(call.status))) ??
       route.integrationResponses.find((r) => !r.selection_pattern);
     expect(selected).toBeDefined();
     expect(res.status).toBe(Number(selected!.status_code));
-    // Backlog retries only on 5xx: a refused StartBuild must not look like success.
+    // Backlog retries only on 5xx: a refused StartBuild of a configured repository must not look like
+    // success, nor like an unknown path (404).
     expect(res.status).toBeGreaterThanOrEqual(500);
     expect(await h.startNewBuilds()).toEqual([]);
   });

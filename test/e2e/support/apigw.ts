@@ -1,18 +1,25 @@
 /**
  * API Gateway stand-in (API Gateway itself cannot run here). A loopback HTTP server that serves
- * `POST /STAGE/PROJECT/REPO` by applying, route by route, exactly what the synthesized cdk.tf.json
- * says:
- *   - the method must exist (other paths/methods: API Gateway's 403 "Missing Authentication Token", or
- *     the synthesized gateway response of that type);
+ * `POST /STAGE/PROJECT/REPO` by applying exactly what the synthesized cdk.tf.json says:
+ *   - the request path is matched against the API's resource paths, `{name}` segments matching one
+ *     non-empty segment (a path parameter), literal segments exactly; the method must exist (other
+ *     paths/methods: API Gateway's 403 "Missing Authentication Token", or the synthesized gateway
+ *     response of that type);
  *   - the request template is chosen by the request's media type and rendered with a real VTL engine
- *     (velocityjs) with `$input`, `$util` and `$context`; with `passthrough_behavior` NEVER (or
+ *     (velocityjs) with `$input` (`$input.params()` holds the path, query string and header
+ *     parameters; `$input.params(x)` searches them in that order), `$util` and `$context`
+ *     (`$context.path` is `/STAGE/…` of the request, `$context.resourcePath` the resource's
+ *     template); with `passthrough_behavior` NEVER (or
  *     WHEN_NO_TEMPLATES with templates) another content type is answered 415;
  *   - `request_parameters` become the integration request's headers ('literal' or method.request.*);
  *   - an `AWS` integration with URI `arn:PARTITION:apigateway:REGION:SERVICE:action/ACTION` is a POST
  *     to that service's endpoint (here: the emulator), signed with SigV4 like API Gateway's call;
  *   - integration responses are selected with `selection_pattern` against the backend status code
  *     (the one without a pattern is the default; no match and no default → 500), then
- *     `response_templates` (VTL) or passthrough.
+ *     `response_templates` (VTL) or passthrough; a response template's
+ *     `$context.responseOverride.status` replaces the status (API Gateway applies overrides after
+ *     the whole template is rendered); a request template's `$context.requestOverride` is not
+ *     emulated and fails the request.
  *   - the REST API resource policy is evaluated for the caller address (source-IP allowlists only;
  *     the address is simulated, see `post`); a denied call gets the ACCESS_DENIED answer.
  * Not emulated (and so not tested here): the integration role (the emulator's credentials are used),
@@ -81,7 +88,19 @@ function jsonPath(doc: unknown, expr: string): unknown {
   return cur;
 }
 
-function vtlContext(body: string, request: { headers: Record<string, string>; path: string; stage: string; requestId: string }) {
+interface VtlRequest {
+  headers: Record<string, string>;
+  pathParams: Record<string, string>;
+  query: Record<string, string>;
+  /** `/STAGE/…` as requested. */
+  path: string;
+  /** The matched resource's path template, e.g. `/{project}/{repo}`. */
+  resourcePath: string;
+  stage: string;
+  requestId: string;
+}
+
+function vtlContext(body: string, request: VtlRequest) {
   const parsed = (): unknown => {
     try {
       return JSON.parse(body);
@@ -94,7 +113,10 @@ function vtlContext(body: string, request: { headers: Record<string, string>; pa
       body,
       path: (p: string) => jsonPath(parsed(), p),
       json: (p: string) => JSON.stringify(jsonPath(parsed(), p) ?? null),
-      params: (name?: string) => (name === undefined ? { header: request.headers } : request.headers[name.toLowerCase()] ?? ""),
+      params: (name?: string) =>
+        name === undefined
+          ? { path: request.pathParams, querystring: request.query, header: request.headers }
+          : (request.pathParams[name] ?? request.query[name] ?? request.headers[name.toLowerCase()] ?? ""),
     },
     util: {
       urlDecode,
@@ -107,8 +129,11 @@ function vtlContext(body: string, request: { headers: Record<string, string>; pa
     context: {
       requestId: request.requestId,
       httpMethod: "POST",
-      resourcePath: request.path,
+      path: request.path,
+      resourcePath: request.resourcePath,
       stage: request.stage,
+      requestOverride: {} as Record<string, unknown>,
+      responseOverride: {} as Record<string, unknown>,
     },
   };
 }
@@ -121,7 +146,7 @@ export class ApiGatewayStandIn {
   readonly calls: IntegrationCall[] = [];
   private server: Server | undefined;
   private baseUrl = "";
-  private readonly routes: Map<string, ApiRoute>;
+  private readonly routes: ApiRoute[];
   private readonly stage: string;
   private readonly gatewayResponses: Map<string, Record<string, any>>;
   private readonly policy: Record<string, any> | undefined;
@@ -131,11 +156,13 @@ export class ApiGatewayStandIn {
     private readonly aws: AwsTarget,
   ) {
     this.stage = stack.stageName();
-    this.routes = new Map(stack.apiRoutes().map((r) => [`${r.httpMethod} /${this.stage}${r.path}`, r]));
+    this.routes = stack.apiRoutes();
     this.gatewayResponses = new Map(stack.resources("aws_api_gateway_gateway_response").map(([, r]) => [r.response_type as string, r]));
     const policies = stack.resources("aws_api_gateway_rest_api_policy");
     if (policies.length > 1) throw new Error("more than one REST API policy");
-    this.policy = policies.length === 1 ? JSON.parse(terraformLiteral(policies[0][1].policy, "the REST API policy")) : undefined;
+    // The policy's Resource holds references (`${data.aws_partition…}`, the API id): only the ARN's
+    // shape is checked (allowedBy), so the references are read as opaque text here.
+    this.policy = policies.length === 1 ? JSON.parse(policies[0][1].policy as string) : undefined;
   }
 
   /**
@@ -147,7 +174,10 @@ export class ApiGatewayStandIn {
     if (this.policy === undefined) return true;
     let allowed = false;
     for (const st of this.policy.Statement as Array<Record<string, any>>) {
-      if (st.Principal !== "*" || st.Action !== "execute-api:Invoke" || st.Resource !== "execute-api:/*") {
+      // The resource: the API's expanded ARN `arn:P:execute-api:R:A:API_ID/*` as synthesized (account,
+      // region and API id are references until deployed), or the short form `execute-api:/*`.
+      const everyMethod = st.Resource === "execute-api:/*" || /^arn:[^:]+:execute-api:[^:]+:[^:]+:[^/]+\/\*$/.test(String(st.Resource));
+      if (st.Principal !== "*" || st.Action !== "execute-api:Invoke" || !everyMethod) {
         throw new Error(`policy statement not emulated: ${JSON.stringify(st)}`);
       }
       let applies = true;
@@ -179,6 +209,32 @@ export class ApiGatewayStandIn {
       headers: { "content-type": "application/json" },
       body: template !== undefined ? render(terraformLiteral(template, `gateway response ${type}`), { context: { error: { message } } }) : JSON.stringify({ message }),
     };
+  }
+
+  /**
+   * The method for `METHOD /STAGE/…`: resource paths are templates whose `{name}` segments match one
+   * non-empty segment. API Gateway prefers a literal segment over a parameter at the same level;
+   * with one route per depth here, the first match is the only one.
+   */
+  private match(method: string, urlPath: string): { route: ApiRoute; params: Record<string, string> } | undefined {
+    const prefix = `/${this.stage}/`;
+    if (!urlPath.startsWith(prefix)) return undefined;
+    const segments = urlPath.slice(prefix.length).split("/");
+    for (const route of this.routes) {
+      if (route.httpMethod !== method) continue;
+      const parts = route.path.split("/").slice(1);
+      if (parts.length !== segments.length) continue;
+      const params: Record<string, string> = {};
+      let ok = true;
+      parts.forEach((part, i) => {
+        const param = /^\{([A-Za-z0-9_]+)\}$/.exec(part);
+        if (/^\{.*\+\}$/.test(part)) throw new Error(`greedy path parameter ${part} is not emulated`);
+        if (param !== null && segments[i] !== "") params[param[1]] = decodeURIComponent(segments[i]);
+        else if (part !== segments[i]) ok = false;
+      });
+      if (ok) return { route, params };
+    }
+    return undefined;
   }
 
   /** `http://127.0.0.1:PORT/STAGE` */
@@ -224,8 +280,10 @@ export class ApiGatewayStandIn {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks).toString("utf8");
-    const urlPath = new URL(req.url ?? "/", "http://x").pathname;
-    const route = this.routes.get(`${req.method} ${urlPath}`);
+    const url = new URL(req.url ?? "/", "http://x");
+    const urlPath = url.pathname;
+    const matched = this.match(req.method ?? "", urlPath);
+    const route = matched?.route;
     const send = (status: number, headers: Record<string, string>, text: string): void => {
       res.writeHead(status, headers);
       res.end(text);
@@ -250,9 +308,20 @@ export class ApiGatewayStandIn {
     const templates = (integration.request_templates ?? {}) as Record<string, string>;
     const type = mediaType(headers["content-type"]) || "application/json";
     const template = Object.entries(templates).find(([t]) => t.toLowerCase() === type)?.[1];
+    const vtlRequest: VtlRequest = {
+      headers,
+      pathParams: matched!.params,
+      query: Object.fromEntries(url.searchParams),
+      path: urlPath,
+      resourcePath: route.path,
+      stage: this.stage,
+      requestId,
+    };
     let integrationBody: string;
     if (template !== undefined) {
-      integrationBody = render(terraformLiteral(template, `the request template of ${urlPath}`), vtlContext(body, { headers, path: urlPath, stage: this.stage, requestId }));
+      const ctx = vtlContext(body, vtlRequest);
+      integrationBody = render(terraformLiteral(template, `the request template of ${route.path}`), ctx);
+      if (Object.keys(ctx.context.requestOverride).length > 0) throw new Error("$context.requestOverride is not emulated");
     } else {
       const behavior = integration.passthrough_behavior ?? "WHEN_NO_MATCH";
       const hasTemplates = Object.keys(templates).length > 0;
@@ -332,11 +401,16 @@ export class ApiGatewayStandIn {
       outHeaders[name.toLowerCase()] = literal[1];
     }
     const responseTemplate = (selected.response_templates ?? {})["application/json"] as string | undefined;
-    const outBody =
-      responseTemplate === undefined
-        ? backendBody
-        : render(terraformLiteral(responseTemplate, `a response template of ${urlPath}`), vtlContext(backendBody, { headers, path: urlPath, stage: this.stage, requestId }));
-    send(Number(methodStatus), outHeaders, outBody);
+    let answerStatus = Number(methodStatus);
+    let outBody = backendBody;
+    if (responseTemplate !== undefined) {
+      const ctx = vtlContext(backendBody, vtlRequest);
+      outBody = render(terraformLiteral(responseTemplate, `a response template of ${route.path}`), ctx);
+      const override = ctx.context.responseOverride as { status?: unknown; header?: unknown };
+      if (override.header !== undefined) throw new Error("$context.responseOverride.header is not emulated");
+      if (override.status !== undefined) answerStatus = Number(override.status);
+    }
+    send(answerStatus, outHeaders, outBody);
   }
 }
 
