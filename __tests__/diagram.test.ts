@@ -25,7 +25,7 @@ describe("resource diagram", () => {
 
   test("draws depends_on: the project waits for the mount targets", () => {
     const project = address("aws_codebuild_project", "DEMO-web-app/Project");
-    expect(hasEdge(project, address("aws_efs_mount_target", "Storage/MountTarget1"))).toBe(true);
+    expect(hasEdge(project, address("aws_efs_mount_target", "Storage/MountTarget"))).toBe(true);
   });
 
   test("draws references made through a policy document: the bucket policy names the bucket", () => {

@@ -280,7 +280,11 @@ describe("VPC created when none is given", () => {
     const p = onlyResource(s, "aws_codebuild_project");
     expect(p.vpc_config.vpc_id).toBe(refOf(s, "aws_vpc", vpc));
     expect(p.vpc_config.subnets).toEqual(privateSubnets.map((n) => refOf(s, "aws_subnet", n)));
-    expect(resources(s, "aws_efs_mount_target").map((m) => m.subnet_id)).toEqual(privateSubnets.map((n) => refOf(s, "aws_subnet", n)));
+    const mountTargets = onlyResource(s, "aws_efs_mount_target");
+    expect(mountTargets.for_each).toBe(
+      `\${zipmap([${privateSubnets.map((n) => refOf(s, "aws_subnet", n, "availability_zone").slice(2, -1)).join(", ")}], [${privateSubnets.map((n) => refOf(s, "aws_subnet", n).slice(2, -1)).join(", ")}])}`,
+    );
+    expect(mountTargets.subnet_id).toBe("${each.value}");
     expect(s.output.sync_egress_ip.value).toBe(refOf(s, "aws_eip", onlyResource(s, "aws_eip"), "public_ip"));
   });
 

@@ -1,4 +1,4 @@
-import { exampleConfig, onlyResource, policyDocument, refOf, resources, synthStack } from "../test/support/synth";
+import { addressOf, exampleConfig, onlyResource, policyDocument, refOf, resources, synthStack } from "../test/support/synth";
 
 const synth = synthStack(exampleConfig());
 const fs = onlyResource(synth, "aws_efs_file_system");
@@ -19,13 +19,42 @@ describe("EFS", () => {
     });
   });
 
-  test("has one mount target in each configured subnet, behind the EFS security group", () => {
-    const targets = resources(synth, "aws_efs_mount_target");
-    expect(targets.map((t) => t.subnet_id)).toEqual(["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]);
-    for (const t of targets) {
-      expect(t.file_system_id).toBe(refOf(synth, "aws_efs_file_system", fs));
-      expect(t.security_groups).toEqual([refOf(synth, "aws_security_group", efsSg)]);
-    }
+  test("has one mount target per Availability Zone of the configured subnets (looked up), behind the EFS security group", () => {
+    const target = onlyResource(synth, "aws_efs_mount_target");
+    const lookups = Object.entries<any>(synth.data.aws_subnet);
+    expect(lookups.map(([, d]) => d.id)).toEqual(["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]);
+    const zones = lookups.map(([name]) => `data.aws_subnet.${name}.availability_zone`);
+    // zipmap keeps one subnet per AZ (the last one given): two subnets in one AZ are not an error.
+    expect(target.for_each).toBe(`\${zipmap([${zones.join(", ")}], ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"])}`);
+    expect(target.subnet_id).toBe("${each.value}");
+    expect(target.file_system_id).toBe(refOf(synth, "aws_efs_file_system", fs));
+    expect(target.security_groups).toEqual([refOf(synth, "aws_security_group", efsSg)]);
+  });
+
+  test("in the VPC it creates, keys the mount targets by the private subnets' Availability Zones (no lookup)", () => {
+    const config: any = exampleConfig();
+    delete config.network;
+    const own = synthStack(config);
+    const target = onlyResource(own, "aws_efs_mount_target");
+    expect(target.for_each).toMatch(/^\$\{zipmap\(\[aws_subnet\.[^.]+\.availability_zone, aws_subnet\.[^.]+\.availability_zone\], \[aws_subnet\.[^.]+\.id, aws_subnet\.[^.]+\.id\]\)\}$/);
+    expect(own.data.aws_subnet).toBeUndefined();
+  });
+});
+
+describe("the stack's bucket", () => {
+  test("is configured one call at a time: ownership, public access block, encryption, policy, lifecycle (S3 OperationAborted on concurrent calls)", () => {
+    const chain = [
+      "aws_s3_bucket_ownership_controls",
+      "aws_s3_bucket_public_access_block",
+      "aws_s3_bucket_server_side_encryption_configuration",
+      "aws_s3_bucket_policy",
+      "aws_s3_bucket_lifecycle_configuration",
+    ];
+    chain.forEach((type, i) => {
+      const r = onlyResource(synth, type);
+      expect(r.bucket).toBe(refOf(synth, "aws_s3_bucket", bucket));
+      expect(r.depends_on).toEqual(i === 0 ? undefined : [addressOf(synth, chain[i - 1], onlyResource(synth, chain[i - 1]))]);
+    });
   });
 });
 
@@ -77,14 +106,14 @@ describe("cache bucket", () => {
   });
 
   test("encrypts with AES256", () => {
-    expect(onlyResource(synth, "aws_s3_bucket_server_side_encryption_configuration")).toEqual({
+    expect(onlyResource(synth, "aws_s3_bucket_server_side_encryption_configuration")).toMatchObject({
       bucket: bucketRef,
       rule: [{ apply_server_side_encryption_by_default: { sse_algorithm: "AES256" } }],
     });
   });
 
   test("blocks all public access and disables ACLs", () => {
-    expect(onlyResource(synth, "aws_s3_bucket_public_access_block")).toEqual({
+    expect(onlyResource(synth, "aws_s3_bucket_public_access_block")).toMatchObject({
       bucket: bucketRef,
       block_public_acls: true,
       block_public_policy: true,
@@ -98,7 +127,7 @@ describe("cache bucket", () => {
   });
 
   test("expires objects after 30 days and aborts multipart uploads after 7", () => {
-    expect(onlyResource(synth, "aws_s3_bucket_lifecycle_configuration")).toEqual({
+    expect(onlyResource(synth, "aws_s3_bucket_lifecycle_configuration")).toMatchObject({
       bucket: bucketRef,
       rule: [
         {

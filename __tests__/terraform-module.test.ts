@@ -84,7 +84,11 @@ describe("the Terraform module", () => {
     expect(resources("aws_cloudwatch_event_target").Mirror_Resync_Target.for_each).toBe("${var.resync.enabled ? local.resync_targets : {}}");
     expect(resources("aws_cloudwatch_event_rule").Mirror_Resync_Rule.for_each).toBe("${var.resync.enabled ? local.resync_rules : {}}");
     expect(only("aws_sns_topic_subscription").for_each).toBe("${toset(var.alert_emails)}");
-    expect(only("aws_efs_mount_target")).toMatchObject({ for_each: "${toset(var.subnet_ids)}", subnet_id: "${each.value}" });
+    expect(only("aws_efs_mount_target")).toMatchObject({
+      for_each: "${zipmap([for s in var.subnet_ids : data.aws_subnet.Mirror_Storage_Subnet[s].availability_zone], var.subnet_ids)}",
+      subnet_id: "${each.value}",
+    });
+    expect(main.data.aws_subnet).toEqual({ Mirror_Storage_Subnet: { for_each: "${toset(var.subnet_ids)}", id: "${each.value}" } });
   });
 
   test("IAM grants are scoped by the stack's prefix and tag, not by lists of the repositories", () => {

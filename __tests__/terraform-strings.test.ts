@@ -31,7 +31,7 @@ describe.each(configs)("the synthesized configuration of %s", (file) => {
     const bad: string[] = [];
     for (const [at, s] of strings({ resource: synth.resource, data: synth.data, output: synth.output })) {
       for (const m of s.matchAll(/(?<![$%])[$%]\{([^}]*)\}?/g)) {
-        if (!/^(data\.)?[a-z][a-z0-9_]*\.[A-Za-z0-9_-]+\.[a-z0-9_.[\]]+$|^[a-z_]+\(.*\)$/.test(m[1])) bad.push(`${at}: ${m[0]}`);
+        if (!/^(data\.)?[a-z][a-z0-9_]*\.[A-Za-z0-9_-]+\.[a-z0-9_.[\]]+$|^[a-z_]+\(.*\)$|^each\.(key|value)$/.test(m[1])) bad.push(`${at}: ${m[0]}`);
       }
     }
     expect(bad).toEqual([]);

@@ -85,12 +85,14 @@ export class BacklogCodeCommitMirror extends Construct {
     const arnContext: ArnContext = { partition: partition.partition, region: region.name, accountId: account.accountId };
 
     let network: NetworkSettings;
+    let subnetAvailabilityZones: string[] | undefined;
     if (props.network !== undefined) {
       network = props.network;
     } else {
       this.vpc = new MirrorVpc(this, "Vpc", { name });
       this.natPublicIp = this.vpc.natEip.publicIp;
       network = { vpcId: this.vpc.vpc.id, subnetIds: this.vpc.privateSubnets.map((s) => s.id) };
+      subnetAvailabilityZones = this.vpc.privateSubnets.map((s) => s.availabilityZone);
     }
 
     const projectNames = props.repositories.map((r) => buildProjectName(name, r));
@@ -108,6 +110,7 @@ export class BacklogCodeCommitMirror extends Construct {
       name,
       accountId: account.accountId,
       subnetIds: network.subnetIds,
+      subnetAvailabilityZones,
       fileSystemSecurityGroupId: this.network.fileSystemSecurityGroup.id,
       kmsKeyArn,
     });
@@ -139,7 +142,7 @@ export class BacklogCodeCommitMirror extends Construct {
           fileSystemDnsName: this.storage.fileSystem.dnsName,
           kmsKeyArn,
           // CodeBuild checks the role's VPC permissions on creation; a build needs its mount target.
-          dependsOn: [this.iam.buildVpcPolicy, ...this.storage.mountTargets],
+          dependsOn: [this.iam.buildVpcPolicy, this.storage.mountTargets],
         }),
     );
 

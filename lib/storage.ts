@@ -1,8 +1,10 @@
 /**
- * Storage: the EFS file system that keeps the bare mirrors between builds, and the S3 build-cache
- * bucket.
+ * Storage: the EFS file system that keeps the bare mirrors between builds, its mount targets (one
+ * per Availability Zone of the build subnets), and the stack's S3 bucket (no longer a build cache:
+ * kept for the sync's backups).
  */
 import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
+import { DataAwsSubnet } from "@cdktf/provider-aws/lib/data-aws-subnet";
 import { EfsBackupPolicy } from "@cdktf/provider-aws/lib/efs-backup-policy";
 import { EfsFileSystem } from "@cdktf/provider-aws/lib/efs-file-system";
 import { EfsMountTarget } from "@cdktf/provider-aws/lib/efs-mount-target";
@@ -12,6 +14,7 @@ import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-own
 import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
+import { Fn, type ITerraformDependable, TerraformIterator, Token } from "cdktf";
 import { Construct } from "constructs";
 
 /** Days after which cache objects expire. */
@@ -27,6 +30,7 @@ export function denyInsecureTransport(
   scope: Construct,
   bucket: S3Bucket,
   ids: { readonly documentId: string; readonly policyId: string },
+  dependsOn?: ITerraformDependable[],
 ): S3BucketPolicy {
   const document = new DataAwsIamPolicyDocument(scope, ids.documentId, {
     statement: [
@@ -40,7 +44,7 @@ export function denyInsecureTransport(
       },
     ],
   });
-  return new S3BucketPolicy(scope, ids.policyId, { bucket: bucket.id, policy: document.json });
+  return new S3BucketPolicy(scope, ids.policyId, { bucket: bucket.id, policy: document.json, dependsOn });
 }
 
 /** Props of {@link MirrorStorage}. */
@@ -49,8 +53,19 @@ export interface MirrorStorageProps {
   readonly name: string;
   /** AWS account id, part of the globally unique bucket name. */
   readonly accountId: string;
-  /** One mount target is created in each subnet. Changing the list replaces mount targets. */
+  /**
+   * The build subnets. One mount target is created per Availability Zone among them (EFS allows one
+   * per AZ; a second subnet in the same AZ gets none and uses the AZ's mount target).
+   */
   readonly subnetIds: string[];
+  /**
+   * The subnets' Availability Zones, in the order of `subnetIds`, when this module knows them (the
+   * VPC it creates).
+   * @default - looked up with one `aws_subnet` data source per subnet; for subnet ids that are
+   *   references to subnets created in the same apply (unknown until then), one mount target per
+   *   subnet, keyed by position: such subnets must be in different AZs
+   */
+  readonly subnetAvailabilityZones?: string[];
   /** Security group of the mount targets. */
   readonly fileSystemSecurityGroupId: string;
   /**
@@ -63,7 +78,8 @@ export interface MirrorStorageProps {
 /** EFS for the mirrors, S3 for the build cache. */
 export class MirrorStorage extends Construct {
   public readonly fileSystem: EfsFileSystem;
-  public readonly mountTargets: EfsMountTarget[];
+  /** The mount targets: one resource with `for_each`, keyed by Availability Zone. */
+  public readonly mountTargets: EfsMountTarget;
   public readonly cacheBucket: S3Bucket;
 
   constructor(scope: Construct, id: string, props: MirrorStorageProps) {
@@ -81,25 +97,48 @@ export class MirrorStorage extends Construct {
       fileSystemId: this.fileSystem.id,
       backupPolicy: { status: "DISABLED" },
     });
-    this.mountTargets = props.subnetIds.map(
-      (subnetId, i) =>
-        new EfsMountTarget(this, `MountTarget${i + 1}`, {
-          fileSystemId: this.fileSystem.id,
-          subnetId,
-          securityGroups: [props.fileSystemSecurityGroupId],
-        }),
-    );
+    // One mount target per Availability Zone: a second mount target in an AZ that has one fails
+    // with MountTargetConflict (EFS API Reference, "CreateMountTarget": "You can create only one
+    // mount target for an EFS file system per Availability Zone"). `zipmap` keeps the last subnet
+    // of each AZ ("If the same value appears multiple times in keys then the value with the highest
+    // index is used", Terraform language documentation, "zipmap Function"); the keys are the AZ
+    // names, known at plan time from the data sources.
+    const unknownIds = props.subnetIds.some((id) => Token.isUnresolved(id));
+    const keys =
+      props.subnetAvailabilityZones ??
+      (unknownIds
+        ? props.subnetIds.map((_, i) => String(i + 1))
+        : props.subnetIds.map((id, i) => new DataAwsSubnet(this, `Subnet${i + 1}`, { id }).availabilityZone));
+    const byZone = TerraformIterator.fromMap(Fn.zipmap(keys, props.subnetIds));
+    this.mountTargets = new EfsMountTarget(this, "MountTarget", {
+      forEach: byZone,
+      fileSystemId: this.fileSystem.id,
+      subnetId: byZone.value,
+      securityGroups: [props.fileSystemSecurityGroupId],
+    });
 
     this.cacheBucket = new S3Bucket(this, "CacheBucket", {
       bucket: `${props.name}-build-cache-${props.accountId}`,
       forceDestroy: true, // a cache: deleting the stack deletes its objects
     });
-    new S3BucketOwnershipControls(this, "CacheOwnership", {
+    // The configuration calls on the new bucket run one after the other: S3 answers OperationAborted
+    // ("A conflicting conditional operation is currently in progress") to concurrent configuration
+    // calls on a freshly created bucket (terraform-provider-aws issues #7628 and #36873).
+    const ownership = new S3BucketOwnershipControls(this, "CacheOwnership", {
       bucket: this.cacheBucket.id,
       rule: { objectOwnership: "BucketOwnerEnforced" }, // ACLs disabled
     });
-    new S3BucketServerSideEncryptionConfigurationA(this, "CacheEncryption", {
+    const publicAccessBlock = new S3BucketPublicAccessBlock(this, "CachePublicAccessBlock", {
       bucket: this.cacheBucket.id,
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+      dependsOn: [ownership],
+    });
+    const encryption = new S3BucketServerSideEncryptionConfigurationA(this, "CacheEncryption", {
+      bucket: this.cacheBucket.id,
+      dependsOn: [publicAccessBlock],
       rule: [
         props.kmsKeyArn === undefined
           ? { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }
@@ -109,15 +148,10 @@ export class MirrorStorage extends Construct {
             },
       ],
     });
-    new S3BucketPublicAccessBlock(this, "CachePublicAccessBlock", {
-      bucket: this.cacheBucket.id,
-      blockPublicAcls: true,
-      blockPublicPolicy: true,
-      ignorePublicAcls: true,
-      restrictPublicBuckets: true,
-    });
+    const policy = denyInsecureTransport(this, this.cacheBucket, { documentId: "CacheTlsOnlyDocument", policyId: "CachePolicy" }, [encryption]);
     new S3BucketLifecycleConfiguration(this, "CacheLifecycle", {
       bucket: this.cacheBucket.id,
+      dependsOn: [policy],
       rule: [
         {
           id: "expire-cache",
@@ -128,6 +162,5 @@ export class MirrorStorage extends Construct {
         },
       ],
     });
-    denyInsecureTransport(this, this.cacheBucket, { documentId: "CacheTlsOnlyDocument", policyId: "CachePolicy" });
   }
 }

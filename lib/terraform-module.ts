@@ -182,7 +182,7 @@ export function moduleVariables(): Record<string, VariableBlock> {
     },
     subnet_ids: {
       type: "list(string)",
-      description: "2-16 private subnets in different availability zones, with a NAT route; one EFS mount target is created in each.",
+      description: "2-16 private subnets with a NAT route, in at least 2 availability zones; one EFS mount target is created per availability zone among them.",
       validation: [
         v("length(var.subnet_ids) >= 2 && length(var.subnet_ids) <= 16", "subnet_ids must list 2 to 16 private subnets (in different availability zones)."),
         v('alltrue([for s in var.subnet_ids : can(regex("^subnet-([0-9a-f]{8}|[0-9a-f]{17})$", s))])', 'subnet_ids must be subnet ids: "subnet-" followed by 8 or 17 hex digits.'),
@@ -540,7 +540,9 @@ export function toModule(synth: Json): Record<string, Json> {
         body.path_part = "${each.value}";
         break;
       case "subnet":
-        body.for_each = "${toset(var.subnet_ids)}";
+        // One mount target per Availability Zone of the subnets (lib/storage.ts).
+        body.for_each = "${zipmap([for s in var.subnet_ids : data.aws_subnet.Mirror_Storage_Subnet[s].availability_zone], var.subnet_ids)}";
+        body.subnet_id = "${each.value}";
         break;
       case "email":
         body.for_each = "${toset(var.alert_emails)}";
@@ -581,6 +583,13 @@ export function toModule(synth: Json): Record<string, Json> {
   const outData: Record<string, Record<string, Json>> = {};
   for (const [type, byName] of Object.entries(data)) {
     for (const [name, original] of Object.entries(byName)) {
+      if (type === "aws_subnet") {
+        // The subnets' Availability Zones, one data source per subnet (lib/storage.ts).
+        if (!/_Storage_Subnet\d+_/.test(name)) throw new Error(`internal: unexpected aws_subnet data source ${name}`);
+        outData[type] ??= {};
+        outData[type].Mirror_Storage_Subnet = { for_each: "${toset(var.subnet_ids)}", id: "${each.value}" };
+        continue;
+      }
       let body: Json = listsToFor(JSON.parse(JSON.stringify(original)));
       body = mapStrings(body, (s) => substitute(rewriteRefs(s, "shared"), "each.value"));
       const newName = (dataRenamed.get(`data.${type}.${name}`) as string).split(".")[2];
