@@ -327,7 +327,7 @@ describe("customer-managed key", () => {
 
   test("lets CloudWatch Logs use it only for this mirror's build log groups", () => {
     const statements = policyDocument(s, key.policy).statement;
-    expect(statements.map((st: any) => st.sid)).toEqual(["AccountAdministers", "BuildLogGroups", "AlertPublishers"]);
+    expect(statements.map((st: any) => st.sid)).toEqual(["AccountAdministers", "BuildLogGroups", "AlarmsPublishAlerts", "EventBridgePublishesAlerts"]);
     expect(statements[1].condition).toEqual([
       {
         test: "ArnLike",
@@ -336,6 +336,34 @@ describe("customer-managed key", () => {
           `arn:${dataRef(s, "aws_partition", "partition")}:logs:${dataRef(s, "aws_region", "name")}:${dataRef(s, "aws_caller_identity", "account_id")}:log-group:/aws/codebuild/backlog-mirror-mirror-*`,
         ],
       },
+    ]);
+  });
+});
+
+describe("customer-managed key and the encrypted alert topic", () => {
+  const s = synthStack({ ...exampleConfig(), encryption: { customerManagedKey: true } });
+  const key = onlyResource(s, "aws_kms_key");
+  const topicArn = `arn:${dataRef(s, "aws_partition", "partition")}:sns:${dataRef(s, "aws_region", "name")}:${dataRef(s, "aws_caller_identity", "account_id")}:backlog-mirror-mirror-alerts`;
+
+  test("EventBridge may use the key only for the alert topic, with no aws:SourceAccount condition (EventBridge does not send it to KMS)", () => {
+    const st = policyDocument(s, key.policy).statement.find((x: any) => x.sid === "EventBridgePublishesAlerts");
+    expect(st).toEqual({
+      sid: "EventBridgePublishesAlerts",
+      effect: "Allow",
+      principals: [{ type: "Service", identifiers: ["events.amazonaws.com"] }],
+      actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
+      resources: ["*"],
+      condition: [{ test: "StringEquals", variable: "kms:EncryptionContext:aws:sns:topicArn", values: [topicArn] }],
+    });
+    expect(onlyResource(s, "aws_sns_topic").name).toBe("backlog-mirror-mirror-alerts");
+  });
+
+  test("CloudWatch alarms may use the key only for the alert topic, acting for this account", () => {
+    const st = policyDocument(s, key.policy).statement.find((x: any) => x.sid === "AlarmsPublishAlerts");
+    expect(st.principals).toEqual([{ type: "Service", identifiers: ["cloudwatch.amazonaws.com"] }]);
+    expect(st.condition).toEqual([
+      { test: "StringEquals", variable: "aws:SourceAccount", values: [dataRef(s, "aws_caller_identity", "account_id")] },
+      { test: "StringEquals", variable: "kms:EncryptionContext:aws:sns:topicArn", values: [topicArn] },
     ]);
   });
 });

@@ -11,7 +11,7 @@ import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { Construct } from "constructs";
-import { buildProjectPrefix } from "./naming";
+import { alertsTopicName, buildProjectPrefix } from "./naming";
 
 /**
  * Build states that raise an alert: every final state but SUCCEEDED (CodeBuild API Reference,
@@ -55,7 +55,7 @@ export class MirrorAlerts extends Construct {
   constructor(scope: Construct, id: string, props: MirrorAlertsProps) {
     super(scope, id);
     this.topic = new SnsTopic(this, "Topic", {
-      name: `${props.name}-mirror-alerts`,
+      name: alertsTopicName(props.name),
       displayName: "Backlog mirror alerts",
       kmsMasterKeyId: props.kmsKeyArn,
     });

@@ -7,6 +7,7 @@ import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { Construct } from "constructs";
 import { type ArnContext, arn } from "./iam";
+import { alertsTopicName } from "./naming";
 
 /** Props of {@link MirrorKey}. */
 export interface MirrorKeyProps {
@@ -24,6 +25,7 @@ export class MirrorKey extends Construct {
   constructor(scope: Construct, id: string, props: MirrorKeyProps) {
     super(scope, id);
     const ctx = props.arnContext;
+    const alertsTopicArn = arn(ctx, "sns", alertsTopicName(props.name));
     const policy = new DataAwsIamPolicyDocument(this, "Policy", {
       statement: [
         {
@@ -47,13 +49,33 @@ export class MirrorKey extends Construct {
             },
           ],
         },
+        // Publishers of the encrypted alert topic need kms:GenerateDataKey* and kms:Decrypt on its key
+        // (SNS Developer Guide, "Enable compatibility between event sources from AWS services and
+        // encrypted topics"). Both grants are limited to the alert topic by the encryption context
+        // SNS sets, `aws:sns:topicArn`.
         {
-          sid: "AlertPublishers",
+          sid: "AlarmsPublishAlerts",
           effect: "Allow",
-          principals: [{ type: "Service", identifiers: ["events.amazonaws.com", "cloudwatch.amazonaws.com"] }],
+          principals: [{ type: "Service", identifiers: ["cloudwatch.amazonaws.com"] }],
           actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
           resources: ["*"],
-          condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [ctx.accountId] }],
+          condition: [
+            { test: "StringEquals", variable: "aws:SourceAccount", values: [ctx.accountId] },
+            { test: "StringEquals", variable: "kms:EncryptionContext:aws:sns:topicArn", values: [alertsTopicArn] },
+          ],
+        },
+        {
+          // No aws:SourceAccount / aws:SourceArn here: EventBridge's delivery to an encrypted topic
+          // does not carry them to KMS, so such a condition would never match and every failure
+          // alert would be dropped silently (EventBridge User Guide, "Using resource-based policies
+          // for Amazon EventBridge", Amazon SNS permissions; the SNS topic policy keeps its
+          // aws:SourceAccount condition on sns:Publish, where it is supported).
+          sid: "EventBridgePublishesAlerts",
+          effect: "Allow",
+          principals: [{ type: "Service", identifiers: ["events.amazonaws.com"] }],
+          actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
+          resources: ["*"],
+          condition: [{ test: "StringEquals", variable: "kms:EncryptionContext:aws:sns:topicArn", values: [alertsTopicArn] }],
         },
       ],
     });

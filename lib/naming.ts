@@ -61,6 +61,11 @@ export function buildProjectName(name: string, repo: RepositoryMirrorSpec): stri
   return `${buildProjectPrefix(name)}${codecommitRepositoryName(repo).replace(/\./g, "_")}`;
 }
 
+/** The SNS topic of the alerts: `NAME-mirror-alerts`. */
+export function alertsTopicName(name: string): string {
+  return `${name}-mirror-alerts`;
+}
+
 /** The log group CodeBuild writes a project's logs to. */
 export function buildLogGroupName(projectName: string): string {
   return `/aws/codebuild/${projectName}`;
