@@ -10,6 +10,7 @@ import { App, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import { BacklogCodeCommitMirror } from "./lib/mirror";
 import { configPath, loadStackConfig } from "./lib/stack-config";
+import { withShortStackTraces } from "./lib/stack-traces";
 import { ConfigError, type StackConfig } from "./lib/validation";
 
 /** The configuration synthesized when MIRROR_CONFIG is not set (relative to the working directory). */
@@ -93,8 +94,10 @@ export interface SynthesisResult {
 export function synthesize(configFile: string, outdir?: string): SynthesisResult {
   const config = loadStackConfig(configFile);
   const app = new App(outdir !== undefined ? { outdir } : {});
-  new MirrorStack(app, STACK_NAME, config);
-  app.synth();
+  withShortStackTraces(() => {
+    new MirrorStack(app, STACK_NAME, config);
+    app.synth();
+  });
   const file = path.join(app.outdir, "stacks", STACK_NAME, "cdk.tf.json");
   const json = JSON.parse(readFileSync(file, "utf8")) as { resource?: Record<string, Record<string, unknown>> };
   const resources = Object.values(json.resource ?? {}).reduce((n, byName) => n + Object.keys(byName).length, 0);

@@ -127,6 +127,13 @@ export class BacklogCodeCommitMirror extends Construct {
       kmsKeyArn,
     });
 
+    // Each read of a resource attribute makes a new token (and CDKTF records a stack trace for each):
+    // the shared ones are read once, not once per repository (synthesis time at 200 repositories).
+    const shared = {
+      serviceRoleArn: this.iam.buildRole.arn,
+      securityGroupId: this.network.buildSecurityGroup.id,
+      fileSystemDnsName: this.storage.fileSystem.dnsName,
+    };
     this.builds = props.repositories.map(
       (repository) =>
         new MirrorBuild(this, repositoryConstructId(repository), {
@@ -135,11 +142,9 @@ export class BacklogCodeCommitMirror extends Construct {
           repository,
           build: props.build,
           logRetentionDays: props.logRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS,
-          serviceRoleArn: this.iam.buildRole.arn,
+          ...shared,
           vpcId: network.vpcId,
           subnetIds: network.subnetIds,
-          securityGroupId: this.network.buildSecurityGroup.id,
-          fileSystemDnsName: this.storage.fileSystem.dnsName,
           kmsKeyArn,
           // CodeBuild checks the role's VPC permissions on creation; a build needs its mount target.
           dependsOn: [this.iam.buildVpcPolicy, this.storage.mountTargets],
@@ -202,7 +207,7 @@ export class BacklogCodeCommitMirror extends Construct {
         cloneUrlSsh: build.codecommitRepository.cloneUrlSsh,
         codecommitArn: build.codecommitRepository.arn,
         buildProjectName: projectNames[i],
-        logGroupName: build.logGroup.name,
+        logGroupName: buildLogGroupName(projectNames[i]),
       };
     });
   }

@@ -259,8 +259,7 @@ export class WebhookApi extends Construct {
       stageName: STAGE_NAME,
     });
 
-    this.routes = new Map(
-      props.routes.map((r) => [r.key, { path: `/${r.key}`, url: `${this.stage.invokeUrl}/${r.key}` }]),
-    );
+    const invokeUrl = this.stage.invokeUrl; // one token for all the URLs
+    this.routes = new Map(props.routes.map((r) => [r.key, { path: `/${r.key}`, url: `${invokeUrl}/${r.key}` }]));
   }
 }
