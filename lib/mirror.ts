@@ -207,7 +207,7 @@ export class BacklogCodeCommitMirror extends Construct {
         cloneUrlSsh: build.codecommitRepository.cloneUrlSsh,
         codecommitArn: build.codecommitRepository.arn,
         buildProjectName: projectNames[i],
-        logGroupName: buildLogGroupName(projectNames[i]),
+        logGroupName: build.logGroup.name,
       };
     });
   }
