@@ -335,6 +335,64 @@ def patch_apigateway_policy_escaping() -> None:
     RestAPI.to_dict = to_dict
 
 
+# --- S3: aws:SecureTransport (added for the sandbox, npm run sandbox:up) ---------------------------
+
+
+def patch_s3_secure_transport() -> None:
+    """Gap: moto evaluates a bucket policy's object-level conditions without any request context and
+    knows no `Bool` operator, so it ignores the condition and applies the statement: a TLS-only
+    policy (`Deny` when `aws:SecureTransport` is `false`) denies every object request, over HTTPS as
+    over HTTP (this is the 403 of `terraform init` on the state bucket); and a statement whose
+    condition does not match is answered DENIED whatever its effect. AWS denies plain HTTP and allows
+    HTTPS. The patch gives moto the `Bool` operator, the request's transport (`https` when the server
+    runs with --ssl-cert/--ssl-key) and skips statements whose condition does not match."""
+    import threading
+    from urllib.parse import urlparse
+
+    from moto.iam import policy_conditions
+    from moto.s3 import models
+    from moto.s3.responses import S3Response
+
+    transport = threading.local()  # the server is threaded: one request per thread at a time
+
+    def bool_operation(expected: Any, actual: str) -> bool:
+        values = expected if isinstance(expected, list) else [expected]
+        return any(str(v).lower() == actual.lower() for v in values)
+
+    policy_conditions.CONDITION_OPERATIONS.setdefault("Bool", bool_operation)
+
+    original_setup = S3Response.setup_class
+
+    def setup_class(self: Any, request: Any, full_url: str, headers: Any) -> None:
+        transport.secure = urlparse(full_url).scheme == "https"
+        original_setup(self, request, full_url, headers)
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        # moto's own evaluation answers DENIED when a statement's condition does not match, whatever
+        # its effect; AWS skips such a statement. Evaluate each statement here: conditions first
+        # (with the request's context), then the statement without them; Deny wins over Allow.
+        from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        context = {"aws:SecureTransport": "true" if getattr(transport, "secure", False) else "false"}
+        statements = json.loads(self.policy.decode())["Statement"]
+        permitted = False
+        for statement in statements if isinstance(statements, list) else [statements]:
+            condition = statement.get("Condition")
+            if condition and not IAMPolicyStatement(statement)._check_conditions(context):
+                continue
+            plain = {k: v for k, v in statement.items() if k != "Condition"}
+            result = IAMPolicyStatement(plain).is_action_permitted(action, resource)
+            if result == PermissionResult.DENIED:
+                return result
+            permitted = permitted or result == PermissionResult.PERMITTED
+        return PermissionResult.PERMITTED if permitted else PermissionResult.NEUTRAL
+
+    S3Response.setup_class = setup_class
+    models.FakeBucket.get_permission = get_permission
+
+
 PATCHES: list[Callable[[], None]] = [
     patch_codecommit_epoch_dates,
     patch_codecommit_tags,
@@ -348,6 +406,7 @@ PATCHES: list[Callable[[], None]] = [
     patch_ec2_referenced_rule_description,
     patch_ec2_nat_gateway_releases_interface,
     patch_apigateway_policy_escaping,
+    patch_s3_secure_transport,
 ]
 
 
