@@ -132,7 +132,7 @@ const scheduleRules = (s: Synth) => resources(s, "aws_cloudwatch_event_rule").fi
 const targetsOf = (s: Synth, rule: Record<string, unknown>) =>
   resources(s, "aws_cloudwatch_event_target").filter((t) => t.rule === refOf(s, "aws_cloudwatch_event_rule", rule, "name"));
 const projectArn = (s: Synth, name: string) =>
-  `arn:${dataRef(s, "aws_partition", "partition")}:codebuild:${dataRef(s, "aws_region", "name")}:${dataRef(s, "aws_caller_identity", "account_id")}:project/${name}`;
+  `arn:${dataRef(s, "aws_partition", "partition")}:codebuild:${dataRef(s, "aws_region", "id")}:${dataRef(s, "aws_caller_identity", "account_id")}:project/${name}`;
 
 describe("scheduled re-sync", () => {
   test("starts every sync project hourly by default, with the re-sync role", () => {
@@ -333,7 +333,7 @@ describe("customer-managed key", () => {
         test: "ArnLike",
         variable: "kms:EncryptionContext:aws:logs:arn",
         values: [
-          `arn:${dataRef(s, "aws_partition", "partition")}:logs:${dataRef(s, "aws_region", "name")}:${dataRef(s, "aws_caller_identity", "account_id")}:log-group:/aws/codebuild/backlog-mirror-mirror-*`,
+          `arn:${dataRef(s, "aws_partition", "partition")}:logs:${dataRef(s, "aws_region", "id")}:${dataRef(s, "aws_caller_identity", "account_id")}:log-group:/aws/codebuild/backlog-mirror-mirror-*`,
         ],
       },
     ]);

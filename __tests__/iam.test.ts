@@ -6,7 +6,7 @@ const policy = (s: Synth, name: string) => resources(s, "aws_iam_role_policy").f
 const statements = (s: Synth, name: string) => policyDocument(s, policy(s, name).policy).statement;
 
 const P = dataRef(synth, "aws_partition", "partition");
-const R = dataRef(synth, "aws_region", "name");
+const R = dataRef(synth, "aws_region", "id");
 const A = dataRef(synth, "aws_caller_identity", "account_id");
 const arn = (service: string, resource: string) => `arn:${P}:${service}:${R}:${A}:${resource}`;
 

@@ -19,7 +19,7 @@ describe("webhook integration", () => {
     const method = onlyResource(synth, "aws_api_gateway_method");
     expect(integration.http_method).toBe(refOf(synth, "aws_api_gateway_method", method, "http_method"));
     expect(integration.uri).toBe(
-      `arn:${dataRef(synth, "aws_partition", "partition")}:apigateway:${dataRef(synth, "aws_region", "name")}:codebuild:action/StartBuild`,
+      `arn:${dataRef(synth, "aws_partition", "partition")}:apigateway:${dataRef(synth, "aws_region", "id")}:codebuild:action/StartBuild`,
     );
   });
 

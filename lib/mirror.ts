@@ -81,8 +81,9 @@ export class BacklogCodeCommitMirror extends Construct {
 
     const account = new DataAwsCallerIdentity(this, "Account");
     const partition = new DataAwsPartition(this, "Partition");
+    // `id` is the region name in provider 5.x and 6.x alike (`name` is deprecated in 6.x).
     const region = new DataAwsRegion(this, "Region");
-    const arnContext: ArnContext = { partition: partition.partition, region: region.name, accountId: account.accountId };
+    const arnContext: ArnContext = { partition: partition.partition, region: region.id, accountId: account.accountId };
 
     let network: NetworkSettings;
     let subnetAvailabilityZones: string[] | undefined;
@@ -159,7 +160,7 @@ export class BacklogCodeCommitMirror extends Construct {
     this.webhook = new WebhookApi(this, "Webhook", {
       name,
       partition: partition.partition,
-      region: region.name,
+      region: region.id,
       accountId: account.accountId,
       credentialsRoleArn: this.iam.apiRole.arn,
       sourceIps: this.webhookSourceIps,

@@ -37,9 +37,13 @@ import { routeTable, webhookRequestPath } from "./webhook-routing";
 
 type Json = any;
 
-/** Terraform and provider constraints of the module (the same as the CDKTF stack's). */
+/**
+ * Terraform and provider constraints of the module. The provider range takes hashicorp/aws 5.100+ and
+ * 6.x (every resource and data source used was checked against the version 6 upgrade guide; see
+ * docs/terraform-users.md for what was verified against which version).
+ */
 export const MODULE_REQUIRED_VERSION = ">= 1.10";
-export const MODULE_PROVIDER = { source: "hashicorp/aws", version: ">= 5.100.0, < 6.0.0" } as const;
+export const MODULE_PROVIDER = { source: "hashicorp/aws", version: ">= 5.100.0, < 7.0.0" } as const;
 
 /** The placeholder values the construct is synthesized with (each unique in the synthesized JSON). */
 export const PLACEHOLDER = {
