@@ -195,15 +195,18 @@ describe("the app on the command line", () => {
 
 describe("shipped configurations", () => {
   const files = [
-    path.join(ROOT, "config", "example.json"),
+    ...readdirSync(path.join(ROOT, "config"))
+      .filter((f) => f.endsWith(".json"))
+      .map((f) => path.join(ROOT, "config", f)),
     ...readdirSync(path.join(ROOT, "examples"))
       .map((d) => path.join(ROOT, "examples", d, "config.json"))
       .filter(existsSync),
   ];
 
-  test("include the example, the multi-repository example and the new-VPC example", () => {
+  test("include the example, the sandbox's, the multi-repository example and the new-VPC example", () => {
     expect(files.map((f) => path.relative(ROOT, f)).sort()).toEqual([
       "config/example.json",
+      "config/sandbox.json",
       "examples/multi-repository/config.json",
       "examples/new-vpc/config.json",
     ]);

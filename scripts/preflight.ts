@@ -1,0 +1,406 @@
+/**
+ * `npm run preflight`: checks the AWS account a configuration targets before anything is applied,
+ * so that mistakes surface here and not after 40 resources exist. Read-only: it never writes and
+ * never reads the SSH key's value.
+ *
+ * Uses the AWS SDK's standard credential chain and endpoint settings (`AWS_PROFILE`,
+ * `AWS_ACCESS_KEY_ID`, ..., `AWS_ENDPOINT_URL`), plus `AWS_CA_BUNDLE` as the AWS CLI reads it; when
+ * `AWS_ENDPOINT_URL` is a running `npm run sandbox:up`, it trusts that sandbox's certificate and
+ * uses its test credentials unless credentials are set (see scripts/sandbox-env.ts).
+ *
+ * Checks, each finding naming the resource and what to do:
+ * - `network` given: the VPC exists; every subnet exists and is in that VPC; one subnet per
+ *   Availability Zone (EFS: one mount target per AZ); each subnet's route table sends 0.0.0.0/0 to
+ *   a NAT gateway that is available (or an equivalent: transit gateway, NAT instance, ...; not an
+ *   internet gateway: CodeBuild gives builds no public address). Without `network`: the region has
+ *   two Availability Zones for the VPC the stack creates.
+ * - the SSH key parameter exists and is a SecureString (DescribeParameters: the value is not read);
+ * - the host keys (parameter or `backlog.hostKeys`) parse as `TYPE BASE64`, the key blob naming TYPE;
+ * - each CodeCommit repository name: free, or taken by this stack (tag) or by something else;
+ * - the region's CodeBuild ARM concurrency quota against the number of repositories, where the
+ *   Service Quotas API answers.
+ * It prints the `ssh-keyscan` line for the configured Backlog domain. Any error: exit code 1.
+ *
+ * Usage: MIRROR_CONFIG=config/production.json npm run preflight
+ */
+import * as path from "node:path";
+import { CodeCommitClient, GetRepositoryCommand, ListTagsForResourceCommand } from "@aws-sdk/client-codecommit";
+import {
+  DescribeAvailabilityZonesCommand,
+  DescribeNatGatewaysCommand,
+  DescribeRouteTablesCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcsCommand,
+  EC2Client,
+  type RouteTable,
+  type Subnet,
+} from "@aws-sdk/client-ec2";
+import { ListServiceQuotasCommand, ServiceQuotasClient } from "@aws-sdk/client-service-quotas";
+import { DescribeParametersCommand, GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { backlogGitHost, codecommitRepositoryName, repositoryKey } from "../lib/naming";
+import { configPath, loadStackConfig } from "../lib/stack-config";
+import { ConfigError, type StackConfig } from "../lib/validation";
+import { sdkClientConfig } from "./sandbox-env";
+
+/**
+ * The tag every CodeCommit repository of a stack carries (`backlog-mirror:stack` = NAME), fixed by
+ * the coordinator's names table; lib/naming.ts exports it as MIRROR_STACK_TAG_KEY.
+ */
+export const STACK_TAG_KEY = "backlog-mirror:stack";
+
+export type Level = "error" | "warning" | "ok";
+
+export interface Finding {
+  readonly level: Level;
+  /** The resource or setting, e.g. `subnet-0abc (network.subnetIds[1])`. */
+  readonly resource: string;
+  /** What was found, and for errors and warnings what to do. */
+  readonly message: string;
+}
+
+export interface Clients {
+  readonly ec2: EC2Client;
+  readonly ssm: SSMClient;
+  readonly codecommit: CodeCommitClient;
+  readonly quotas: ServiceQuotasClient;
+}
+
+/** The exact command that fetches the host keys for the configured Backlog space. */
+export function keyscanLine(config: Pick<StackConfig, "backlog">): string {
+  return `ssh-keyscan ${backlogGitHost(config.backlog)} 2>/dev/null | cut -d' ' -f2- > host-keys.txt`;
+}
+
+function errorName(e: unknown): string {
+  return (e as { name?: string }).name ?? "Error";
+}
+
+function errorText(e: unknown): string {
+  return `${errorName(e)}: ${(e as Error).message}`;
+}
+
+// --- network -------------------------------------------------------------------------------------
+
+/** The route table that applies to a subnet: its explicit association, else the VPC's main table. */
+function routeTableOf(subnetId: string, tables: readonly RouteTable[]): RouteTable | undefined {
+  return (
+    tables.find((t) => (t.Associations ?? []).some((a) => a.SubnetId === subnetId)) ??
+    tables.find((t) => (t.Associations ?? []).some((a) => a.Main === true))
+  );
+}
+
+export async function checkNetwork(config: StackConfig, c: Clients): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  if (config.network === undefined) {
+    // The stack's own VPC puts its two private subnets in two Availability Zones (lib/vpc.ts).
+    const zones = (await c.ec2.send(new DescribeAvailabilityZonesCommand({ Filters: [{ Name: "state", Values: ["available"] }] }))).AvailabilityZones ?? [];
+    findings.push(
+      zones.length >= 2
+        ? { level: "ok", resource: `region ${config.region}`, message: `no \`network\`: the stack creates a VPC, 2 private subnets and a NAT gateway (${zones.length} Availability Zones available)` }
+        : { level: "error", resource: `region ${config.region}`, message: `has ${zones.length} available Availability Zone(s); the stack's VPC needs 2: choose another region or give \`network\`` },
+    );
+    return findings;
+  }
+  const { vpcId, subnetIds } = config.network;
+  const vpcs = (await c.ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: "vpc-id", Values: [vpcId] }] }))).Vpcs ?? [];
+  if (vpcs.length === 0) {
+    findings.push({ level: "error", resource: `${vpcId} (network.vpcId)`, message: `does not exist in ${config.region}: give the id of an existing VPC (aws ec2 describe-vpcs), or remove \`network\` to let the stack create one` });
+  } else {
+    findings.push({ level: "ok", resource: `${vpcId} (network.vpcId)`, message: "exists" });
+  }
+
+  const subnets = (await c.ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: "subnet-id", Values: [...subnetIds] }] }))).Subnets ?? [];
+  const byId = new Map<string, Subnet>(subnets.map((s) => [s.SubnetId ?? "", s]));
+  const zones = new Map<string, string>();
+  const vpcTables = vpcs.length > 0 ? ((await c.ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: "vpc-id", Values: [vpcId] }] }))).RouteTables ?? []) : [];
+  const natIds = new Set<string>();
+  const routeFor = new Map<string, RouteTable | undefined>();
+  for (const [i, id] of subnetIds.entries()) {
+    const where = `${id} (network.subnetIds[${i}])`;
+    const subnet = byId.get(id);
+    if (subnet === undefined) {
+      findings.push({ level: "error", resource: where, message: `does not exist in ${config.region}: list existing private subnets of ${vpcId} (aws ec2 describe-subnets --filters Name=vpc-id,Values=${vpcId})` });
+      continue;
+    }
+    if (subnet.VpcId !== vpcId) {
+      findings.push({ level: "error", resource: where, message: `belongs to ${subnet.VpcId}, not to network.vpcId ${vpcId}: list subnets of one VPC only` });
+      continue;
+    }
+    const az = subnet.AvailabilityZone ?? "?";
+    const other = zones.get(az);
+    if (other !== undefined) {
+      findings.push({ level: "error", resource: where, message: `is in ${az} like ${other}: EFS allows one mount target per Availability Zone, so list one subnet per AZ (drop one of them)` });
+      continue;
+    }
+    zones.set(az, id);
+    const table = routeTableOf(id, vpcTables);
+    routeFor.set(id, table);
+    const nat = table?.Routes?.find((r) => r.DestinationCidrBlock === "0.0.0.0/0")?.NatGatewayId;
+    if (nat !== undefined) natIds.add(nat);
+  }
+  const nats = natIds.size > 0 ? ((await c.ec2.send(new DescribeNatGatewaysCommand({ NatGatewayIds: [...natIds] }))).NatGateways ?? []) : [];
+  const natState = new Map(nats.map((n) => [n.NatGatewayId ?? "", n.State ?? "?"]));
+
+  for (const [i, id] of subnetIds.entries()) {
+    if (!routeFor.has(id)) continue;
+    const where = `${id} (network.subnetIds[${i}], ${byId.get(id)?.AvailabilityZone})`;
+    const table = routeFor.get(id);
+    const route = table?.Routes?.find((r) => r.DestinationCidrBlock === "0.0.0.0/0");
+    const tableName = table?.RouteTableId ?? "no route table";
+    const fixNat = `add a 0.0.0.0/0 route to a NAT gateway in route table ${tableName} (the sync fetches from Backlog over SSH, port 22, and pushes over HTTPS, 443)`;
+    if (route === undefined) {
+      findings.push({ level: "error", resource: where, message: `has no route to the internet: ${fixNat}` });
+    } else if (route.State === "blackhole") {
+      findings.push({ level: "error", resource: where, message: `its 0.0.0.0/0 route in ${tableName} is a blackhole (its target is gone): ${fixNat}` });
+    } else if (route.NatGatewayId !== undefined) {
+      const state = natState.get(route.NatGatewayId) ?? "missing";
+      findings.push(
+        state === "available"
+          ? { level: "ok", resource: where, message: `routes 0.0.0.0/0 to ${route.NatGatewayId} (available)` }
+          : { level: "error", resource: where, message: `routes 0.0.0.0/0 to ${route.NatGatewayId}, which is ${state}: use an available NAT gateway` },
+      );
+    } else if (route.GatewayId?.startsWith("igw-") === true) {
+      findings.push({
+        level: "error",
+        resource: where,
+        message: `is a public subnet (0.0.0.0/0 goes to ${route.GatewayId}): CodeBuild gives builds in a VPC no public address, so list private subnets whose 0.0.0.0/0 goes to a NAT gateway`,
+      });
+    } else {
+      const target = route.TransitGatewayId ?? route.NetworkInterfaceId ?? route.InstanceId ?? route.VpcPeeringConnectionId ?? route.CoreNetworkArn ?? route.GatewayId ?? "?";
+      findings.push({ level: "warning", resource: where, message: `routes 0.0.0.0/0 to ${target}, not to a NAT gateway: make sure it reaches Backlog on 22 and AWS on 443` });
+    }
+  }
+  if (zones.size > 0 && zones.size < 2) {
+    findings.push({ level: "error", resource: "network.subnetIds", message: `cover ${zones.size} Availability Zone: list private subnets in at least 2 AZs` });
+  }
+  return findings;
+}
+
+// --- Parameter Store -------------------------------------------------------------------------------
+
+async function describeParameter(c: Clients, name: string) {
+  const out = await c.ssm.send(new DescribeParametersCommand({ ParameterFilters: [{ Key: "Name", Option: "Equals", Values: [name] }] }));
+  return (out.Parameters ?? []).find((p) => p.Name === name);
+}
+
+/** Key types OpenSSH accepts in known_hosts (as lib/buildspec/backlog-ssh.sh accepts them). */
+const KEY_TYPE_RE = /^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$/;
+
+/**
+ * Problems of one host-key line, read as the build reads it (lib/buildspec/backlog-ssh.sh):
+ * `TYPE BASE64 [comment]`, or `HOST TYPE BASE64` as ssh-keyscan prints it when HOST is the configured
+ * Backlog host; the key blob must name TYPE. Undefined when the line is good.
+ */
+export function hostKeyProblem(line: string, host: string): string | undefined {
+  const fields = line.trim().split(/\s+/);
+  let type = fields[0];
+  let b64 = fields[1] ?? "";
+  if (!KEY_TYPE_RE.test(type)) {
+    const hosts = fields[0];
+    if (hosts.startsWith("@")) return `has a marker (${hosts}), which the build does not support`;
+    if (hosts.startsWith("|")) return `has a hashed host name, which cannot be checked against ${host}: give it as "TYPE BASE64"`;
+    [type, b64] = [fields[1] ?? "", fields[2] ?? ""];
+    if (!KEY_TYPE_RE.test(type)) return `is not "TYPE BASE64" or "HOST TYPE BASE64"`;
+    if (!hosts.split(",").some((h) => h === host || h === `[${host}]:22`)) {
+      return `is for host ${hosts}, not ${host}: fetch the keys of ${host}`;
+    }
+  }
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) return `has no base64 key after ${type}`;
+  const blob = Buffer.from(b64, "base64");
+  const len = blob.length >= 4 ? blob.readUInt32BE(0) : -1;
+  const inner = len > 0 && len + 4 <= blob.length ? blob.subarray(4, 4 + len).toString("latin1") : "";
+  if (inner !== type) return `is not a valid ${type} key (its blob names "${inner || "nothing"}")`;
+  return undefined;
+}
+
+export async function checkParameters(config: StackConfig, c: Clients): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const b = config.backlog;
+  const keyName = b.sshKeyParameter;
+  const key = await describeParameter(c, keyName);
+  const put = `aws ssm put-parameter --type SecureString --name ${keyName} --value file://id_ed25519`;
+  if (key === undefined) {
+    findings.push({ level: "error", resource: `SSM parameter ${keyName} (backlog.sshKeyParameter)`, message: `does not exist in ${config.region}: store the Backlog user's SSH private key: ${put}` });
+  } else if (key.Type !== "SecureString") {
+    findings.push({
+      level: "error",
+      resource: `SSM parameter ${keyName} (backlog.sshKeyParameter)`,
+      message: `is a ${key.Type}, so the private key is stored unencrypted: delete it (aws ssm delete-parameter --name ${keyName}) and store it again as a SecureString: ${put}`,
+    });
+  } else {
+    findings.push({ level: "ok", resource: `SSM parameter ${keyName} (backlog.sshKeyParameter)`, message: "exists and is a SecureString (value not read)" });
+  }
+
+  const check = (lines: string[], where: string): void => {
+    const keys = lines.map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
+    if (keys.length === 0) {
+      findings.push({ level: "error", resource: where, message: `holds no host key: ${keyscanLine(config)}, check the keys out of band, then store them` });
+      return;
+    }
+    const host = backlogGitHost(b);
+    const bad = keys.map((l) => [l, hostKeyProblem(l, host)] as const).filter(([, p]) => p !== undefined);
+    for (const [line, problem] of bad) findings.push({ level: "error", resource: where, message: `the line "${line.slice(0, 60)}..." ${problem}` });
+    if (bad.length === 0) findings.push({ level: "ok", resource: where, message: `${keys.length} host key(s) for ${host}` });
+  };
+  if (b.hostKeysParameter !== undefined) {
+    const where = `SSM parameter ${b.hostKeysParameter} (backlog.hostKeysParameter)`;
+    const meta = await describeParameter(c, b.hostKeysParameter);
+    if (meta === undefined) {
+      findings.push({ level: "error", resource: where, message: `does not exist in ${config.region}: ${keyscanLine(config)}, check the keys out of band, then: aws ssm put-parameter --type String --name ${b.hostKeysParameter} --value file://host-keys.txt` });
+    } else {
+      // Host keys are public: reading this value is fine (the SSH key's value is never read).
+      const value = (await c.ssm.send(new GetParameterCommand({ Name: b.hostKeysParameter, WithDecryption: true }))).Parameter?.Value ?? "";
+      check(value.split("\n"), where);
+    }
+  } else if (b.hostKeys !== undefined) {
+    check([...b.hostKeys], "backlog.hostKeys");
+  } else {
+    findings.push({ level: "warning", resource: "backlog.scanHostKey", message: `is true: every build trusts whatever key the host presents; pin the keys instead: ${keyscanLine(config)}` });
+  }
+  return findings;
+}
+
+// --- CodeCommit ----------------------------------------------------------------------------------
+
+export async function checkRepositories(config: StackConfig, c: Clients): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  for (const [i, repo] of config.repositories.entries()) {
+    const name = codecommitRepositoryName(repo);
+    const where = `CodeCommit repository ${name} (repositories[${i}], ${repositoryKey(repo)})`;
+    let arn: string | undefined;
+    try {
+      arn = (await c.codecommit.send(new GetRepositoryCommand({ repositoryName: name }))).repositoryMetadata?.Arn;
+    } catch (e) {
+      if (errorName(e) !== "RepositoryDoesNotExistException") throw e;
+      findings.push({ level: "ok", resource: where, message: "the name is free" });
+      continue;
+    }
+    const tags = arn !== undefined ? ((await c.codecommit.send(new ListTagsForResourceCommand({ resourceArn: arn }))).tags ?? {}) : {};
+    if (tags[STACK_TAG_KEY] === config.name) {
+      findings.push({ level: "ok", resource: where, message: `exists and is this stack's (tag ${STACK_TAG_KEY}=${config.name}): fine when it is in this stack's state (a re-run after apply)` });
+    } else {
+      const owner = tags[STACK_TAG_KEY] !== undefined ? `stack "${tags[STACK_TAG_KEY]}"` : "something outside this stack";
+      findings.push({
+        level: "error",
+        resource: where,
+        message: `the name is taken by ${owner}: apply would fail with RepositoryNameExistsException. Set repositories[${i}].codecommitRepository to a free name, or adopt it with terraform import`,
+      });
+    }
+  }
+  return findings;
+}
+
+// --- CodeBuild quota -------------------------------------------------------------------------------
+
+/** The compute type's size in the Service Quotas names ("small", "medium", "large"). */
+function sizeOf(computeType: string): string {
+  return computeType.replace("BUILD_GENERAL1_", "").toLowerCase();
+}
+
+export async function checkQuota(config: StackConfig, c: Clients): Promise<Finding[]> {
+  const computeType = config.build?.computeType ?? "BUILD_GENERAL1_SMALL";
+  const size = sizeOf(computeType);
+  const repos = config.repositories.length;
+  let quotas;
+  try {
+    quotas = [];
+    let token: string | undefined;
+    do {
+      const page = await c.quotas.send(new ListServiceQuotasCommand({ ServiceCode: "codebuild", NextToken: token }));
+      quotas.push(...(page.Quotas ?? []));
+      token = page.NextToken;
+    } while (token !== undefined);
+  } catch (e) {
+    const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const why = status !== undefined && status >= 500 ? `HTTP ${status} from Service Quotas` : errorText(e).split("\n")[0].slice(0, 160);
+    return [{ level: "warning", resource: `CodeBuild ARM ${size} concurrency quota`, message: `could not be read (${why}): check it under Service Quotas > AWS CodeBuild; it must allow the builds of ${repos} repositories to queue` }];
+  }
+  const quota = quotas.find((q) => /arm/i.test(q.QuotaName ?? "") && new RegExp(`\\b${size}\\b`, "i").test(q.QuotaName ?? "") && /concurrent/i.test(q.QuotaName ?? ""));
+  if (quota?.Value === undefined) {
+    return [{ level: "warning", resource: `CodeBuild ARM ${size} concurrency quota`, message: `not listed by Service Quotas in ${config.region}: check it in the console before apply` }];
+  }
+  const limit = quota.Value;
+  const where = `CodeBuild quota "${quota.QuotaName}" (${quota.QuotaCode})`;
+  // CodeBuild queues builds beyond the concurrency quota, up to five times the quota; a project's own
+  // limit cannot exceed it (AWS CodeBuild User Guide, "Builds in AWS CodeBuild").
+  if (config.build?.concurrentBuildLimit !== undefined && config.build.concurrentBuildLimit > limit) {
+    return [{ level: "error", resource: where, message: `is ${limit}, below build.concurrentBuildLimit ${config.build.concurrentBuildLimit}: CodeBuild refuses a project limit above the account's; lower it or request a quota increase` }];
+  }
+  if (repos > 5 * limit) {
+    return [{ level: "error", resource: where, message: `is ${limit}: a re-sync of all ${repos} repositories exceeds the queue (5 x ${limit}) and StartBuild is refused; request a quota increase` }];
+  }
+  if (repos > limit) {
+    return [{ level: "warning", resource: where, message: `is ${limit} for ${repos} repositories: a re-sync of all of them queues (up to 5 x ${limit}); request an increase if syncs must not wait` }];
+  }
+  return [{ level: "ok", resource: where, message: `is ${limit}, enough for ${repos} repositories` }];
+}
+
+// --- the command -----------------------------------------------------------------------------------
+
+export async function preflight(config: StackConfig, clients: Clients): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const guard = async (what: string, check: () => Promise<Finding[]>): Promise<void> => {
+    try {
+      findings.push(...(await check()));
+    } catch (e) {
+      findings.push({ level: "error", resource: what, message: `could not be checked: ${errorText(e).split("\n")[0].slice(0, 300)} (check the credentials, the region and the permissions to describe it)` });
+    }
+  };
+  await guard("network", () => checkNetwork(config, clients));
+  await guard("SSM parameters", () => checkParameters(config, clients));
+  await guard("CodeCommit repositories", () => checkRepositories(config, clients));
+  await guard("CodeBuild quota", () => checkQuota(config, clients));
+  return findings;
+}
+
+export function makeClients(region: string, env: NodeJS.ProcessEnv = process.env): Clients & { sandbox: boolean } {
+  const { sandbox, ...base } = sdkClientConfig(region, env);
+  return {
+    ec2: new EC2Client(base),
+    ssm: new SSMClient(base),
+    codecommit: new CodeCommitClient(base),
+    // One attempt: an endpoint without Service Quotas answers 5xx, and retrying only waits.
+    quotas: new ServiceQuotasClient({ ...base, maxAttempts: 1 }),
+    sandbox: sandbox !== undefined,
+  };
+}
+
+export function render(findings: readonly Finding[]): string {
+  const label: Record<Level, string> = { error: "ERROR  ", warning: "WARNING", ok: "ok     " };
+  return findings.map((f) => `${label[f.level]} ${f.resource}: ${f.message}`).join("\n");
+}
+
+async function main(): Promise<number> {
+  const file = configPath(process.env, path.resolve("config/example.json"));
+  let config: StackConfig;
+  try {
+    config = loadStackConfig(file);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      return 1;
+    }
+    throw e;
+  }
+  const started = Date.now();
+  const clients = makeClients(config.region);
+  const endpoint = process.env.AWS_ENDPOINT_URL;
+  console.log(`preflight of ${path.relative(process.cwd(), file)} in ${config.region}${endpoint !== undefined ? ` at ${endpoint}` : ""}${clients.sandbox ? " (the running sandbox)" : ""}`);
+  const findings = await preflight(config, clients);
+  console.log(render(findings));
+  const errors = findings.filter((f) => f.level === "error").length;
+  const warnings = findings.filter((f) => f.level === "warning").length;
+  console.log(`\nFetch and pin Backlog's host keys with (then check them out of band; Backlog publishes no fingerprints):\n  ${keyscanLine(config)}`);
+  console.log(`\n${errors} error(s), ${warnings} warning(s) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  for (const client of [clients.ec2, clients.ssm, clients.codecommit, clients.quotas]) client.destroy();
+  return errors > 0 ? 1 : 0;
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      console.error(`preflight: ${(e as Error).stack ?? String(e)}`);
+      process.exit(1);
+    },
+  );
+}
