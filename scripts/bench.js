@@ -11,6 +11,9 @@
  *   - the same with 200 repositories in 200 projects (the largest count validation accepts);
  *   - the same example synthesis with the provider package root preloaded, which is what the usual
  *     barrel import of the whole provider package (instead of one module per class) costs every process.
+ * Writes them into the README's figures table (the one place every measured figure lives); with
+ * BENCH_SUITES=1 it also times `npm test`, the type check, the sandbox (up, preflight, down), the
+ * demo and the slow suites once each and writes those rows too.
  * Then runs the sync benchmark (`npm run bench:sync`) when the project has one.
  */
 "use strict";
@@ -88,6 +91,68 @@ console.log(`  200 repositories <= 1500 ms and <= 200 MB: ${largest.wallMs.toFix
 console.log(
   `  deep imports vs barrel import >= 5x: ${(barrel.wallMs / example.wallMs).toFixed(1)}x faster, ${(barrel.rssMb / example.rssMb).toFixed(1)}x less memory`,
 );
+
+// --- the README's figures table ----------------------------------------------------------------
+// Every measured figure the docs quote lives in one table of README.md, between these markers. The
+// bench rewrites the rows it measured (the synthesis rows always; with BENCH_SUITES=1 also the
+// suites', the demo's and the sandbox's, each timed once) and keeps the other rows as they are.
+const README = path.join(ROOT, "README.md");
+const BEGIN = "<!-- figures:begin -->";
+const END = "<!-- figures:end -->";
+const today = new Date().toISOString().slice(0, 10);
+const sec = (ms) => (ms >= 120_000 ? `${(ms / 60_000).toFixed(1)} min` : `${(ms / 1000).toFixed(1)} s`);
+const measured = new Map([
+  ["`npm run synth` (example, as typed)", sec(npmSynth.wallMs)],
+  ["`node dist/main.js` (example): wall time, peak memory", `${sec(example.wallMs)}, ${example.rssMb.toFixed(0)} MB`],
+  ["`node dist/main.js` (200 repositories in 200 projects): wall time, peak memory", `${sec(largest.wallMs)}, ${largest.rssMb.toFixed(0)} MB`],
+  ["the same with the provider package root loaded (barrel import)", `${sec(barrel.wallMs)}, ${barrel.rssMb.toFixed(0)} MB`],
+]);
+
+/** Times one command once (for the suites: minutes each, so no median). */
+function once(command, args, env = {}) {
+  const start = Date.now();
+  const r = spawnSync(command, args, { cwd: ROOT, env: { ...process.env, ...env }, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`${command} ${args.join(" ")} failed (${r.status}): ${r.stderr.slice(-2000)}`);
+  return { ms: Date.now() - start, stdout: r.stdout };
+}
+
+if (process.env.BENCH_SUITES === "1") {
+  const sandboxDir = mkdtempSync(path.join(tmpdir(), "mirror-bench-sandbox-"));
+  const sandboxEnv = { SANDBOX_DIR: sandboxDir };
+  measured.set("`npm test`", sec(once("npm", ["test"]).ms));
+  measured.set("`npm run typecheck`", sec(once("npm", ["run", "typecheck"]).ms));
+  const up = once("npm", ["run", "--silent", "sandbox:up"], sandboxEnv);
+  measured.set("`npm run sandbox:up`", sec(up.ms));
+  const endpoint = /^AWS_ENDPOINT_URL=(\S+)$/m.exec(up.stdout)?.[1];
+  measured.set("`npm run preflight` (against the sandbox)", sec(once("npm", ["run", "--silent", "preflight"], { ...sandboxEnv, MIRROR_CONFIG: "config/sandbox.json", AWS_ENDPOINT_URL: endpoint }).ms));
+  measured.set("`npm run sandbox:down`", sec(once("npm", ["run", "--silent", "sandbox:down"], sandboxEnv).ms));
+  rmSync(sandboxDir, { recursive: true, force: true });
+  measured.set("`npm run demo`", sec(once("npm", ["run", "demo"]).ms));
+  for (const suite of ["test:integration", "test:e2e", "test:module"]) measured.set(`\`npm run ${suite}\``, sec(once("npm", ["run", suite]).ms));
+}
+
+const readme = readFileSync(README, "utf8");
+const [before, rest] = readme.split(BEGIN);
+if (rest === undefined || !rest.includes(END)) {
+  console.error(`README.md has no ${BEGIN} ... ${END} table: figures not written`);
+  process.exitCode = 1;
+} else {
+  const [table, after] = rest.split(END);
+  const rows = table
+    .split("\n")
+    .filter((l) => l.startsWith("| ") && !l.startsWith("| figure") && !l.startsWith("|---"))
+    .map((l) => l.split(" | ").map((c) => c.replace(/^\| |\s*\|$/g, "")));
+  const lines = rows.map(([figure, value, when]) =>
+    measured.has(figure) ? `| ${figure} | ${measured.get(figure)} | ${today} |` : `| ${figure} | ${value} | ${when} |`,
+  );
+  for (const [figure, value] of measured) {
+    if (!rows.some(([f]) => f === figure)) lines.push(`| ${figure} | ${value} | ${today} |`);
+  }
+  const text = `\n| figure | value | measured |\n|---|---|---|\n${lines.join("\n")}\n`;
+  writeFileSync(README, `${before}${BEGIN}${text}${END}${after}`);
+  console.log(`\nREADME.md figures table: ${measured.size} row(s) written`);
+}
+
 rmSync(work, { recursive: true, force: true });
 
 const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8"));

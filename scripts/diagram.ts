@@ -6,11 +6,13 @@
  * dependency graph Terraform builds, minus that noise.
  *
  * Usage: node --import tsx scripts/diagram.ts [cdk.tf.json] [out.svg]
- *   defaults: cdktf.out/stacks/backlog-codecommit-mirror/cdk.tf.json and docs/diagram.svg
+ *   defaults: cdktf.out/stacks/backlog-codecommit-mirror/cdk.tf.json and dist/diagram/diagram.svg
  *   (also writes the DOT source next to the SVG). Needs Graphviz's `dot`.
+ * The picture is generated, never committed: its default place is under dist/ (git-ignored), and
+ * nothing is written unless both the DOT and the SVG were made (a failure leaves no partial file).
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 
 export interface StackJson {
@@ -138,11 +140,13 @@ export function renderSvg(dot: string): string {
 if (require.main === module) {
   const root = path.resolve(__dirname, "..");
   const input = process.argv[2] ?? path.join(root, "cdktf.out", "stacks", "backlog-codecommit-mirror", "cdk.tf.json");
-  const output = process.argv[3] ?? path.join(root, "docs", "diagram.svg");
+  const output = process.argv[3] ?? path.join(root, "dist", "diagram", "diagram.svg");
   try {
     const dot = toDot(stackGraph(JSON.parse(readFileSync(input, "utf8")) as StackJson));
+    const svg = renderSvg(dot);
+    mkdirSync(path.dirname(output), { recursive: true });
     writeFileSync(output.replace(/\.svg$/, ".dot"), dot);
-    writeFileSync(output, renderSvg(dot));
+    writeFileSync(output, svg);
     console.log(`wrote ${path.relative(process.cwd(), output)}`);
   } catch (e) {
     console.error(`diagram: ${(e as Error).message}`);

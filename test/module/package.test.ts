@@ -73,5 +73,12 @@ describe("the npm package used by another CDKTF app", () => {
     // the sync script travelled inside the package and reached the buildspec
     expect(JSON.stringify(synth.resource.aws_codebuild_project)).toContain("set -euo pipefail");
     expect(Object.keys(synth.output)).toContain("webhook_urls");
+    // its state is locked, as the stack of this repository's is
+    expect(synth.terraform.backend.s3).toMatchObject({ encrypt: true, use_lockfile: true });
+    expect(synth.terraform.required_version).toBe(">= 1.10");
+  });
+
+  test("installing the example leaves no lockfile behind (its .npmrc turns it off)", () => {
+    expect(readdirSync(app)).not.toContain("package-lock.json");
   });
 });
