@@ -23,7 +23,7 @@ describe("who may call the webhook", () => {
     const policy = onlyResource(synth, "aws_api_gateway_rest_api_policy");
     expect(policy.rest_api_id).toBe(refOf(synth, "aws_api_gateway_rest_api", api));
     // The expanded ARN API Gateway stores (the short `execute-api:/*` would show a change on every plan).
-    const executeApi = `arn:${dataRef(synth, "aws_partition", "partition")}:execute-api:${dataRef(synth, "aws_region", "name")}:${dataRef(synth, "aws_caller_identity", "account_id")}:${refOf(synth, "aws_api_gateway_rest_api", api)}/*`;
+    const executeApi = `arn:${dataRef(synth, "aws_partition", "partition")}:execute-api:${dataRef(synth, "aws_region", "id")}:${dataRef(synth, "aws_caller_identity", "account_id")}:${refOf(synth, "aws_api_gateway_rest_api", api)}/*`;
     expect(JSON.parse(policy.policy)).toEqual({
       Version: "2012-10-17",
       Statement: [

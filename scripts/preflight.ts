@@ -37,16 +37,10 @@ import {
 } from "@aws-sdk/client-ec2";
 import { ListServiceQuotasCommand, ServiceQuotasClient } from "@aws-sdk/client-service-quotas";
 import { DescribeParametersCommand, GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
-import { backlogGitHost, codecommitRepositoryName, repositoryKey } from "../lib/naming";
+import { MIRROR_STACK_TAG_KEY, backlogGitHost, codecommitRepositoryName, repositoryKey } from "../lib/naming";
 import { configPath, loadStackConfig } from "../lib/stack-config";
 import { ConfigError, type StackConfig } from "../lib/validation";
 import { sdkClientConfig } from "./sandbox-env";
-
-/**
- * The tag every CodeCommit repository of a stack carries (`backlog-mirror:stack` = NAME), fixed by
- * the coordinator's names table; lib/naming.ts exports it as MIRROR_STACK_TAG_KEY.
- */
-export const STACK_TAG_KEY = "backlog-mirror:stack";
 
 export type Level = "error" | "warning" | "ok";
 
@@ -275,10 +269,10 @@ export async function checkRepositories(config: StackConfig, c: Clients): Promis
       continue;
     }
     const tags = arn !== undefined ? ((await c.codecommit.send(new ListTagsForResourceCommand({ resourceArn: arn }))).tags ?? {}) : {};
-    if (tags[STACK_TAG_KEY] === config.name) {
-      findings.push({ level: "ok", resource: where, message: `exists and is this stack's (tag ${STACK_TAG_KEY}=${config.name}): fine when it is in this stack's state (a re-run after apply)` });
+    if (tags[MIRROR_STACK_TAG_KEY] === config.name) {
+      findings.push({ level: "ok", resource: where, message: `exists and is this stack's (tag ${MIRROR_STACK_TAG_KEY}=${config.name}): fine when it is in this stack's state (a re-run after apply)` });
     } else {
-      const owner = tags[STACK_TAG_KEY] !== undefined ? `stack "${tags[STACK_TAG_KEY]}"` : "something outside this stack";
+      const owner = tags[MIRROR_STACK_TAG_KEY] !== undefined ? `stack "${tags[MIRROR_STACK_TAG_KEY]}"` : "something outside this stack";
       findings.push({
         level: "error",
         resource: where,
