@@ -343,7 +343,7 @@ describe("customer-managed key", () => {
 describe("customer-managed key and the encrypted alert topic", () => {
   const s = synthStack({ ...exampleConfig(), encryption: { customerManagedKey: true } });
   const key = onlyResource(s, "aws_kms_key");
-  const topicArn = `arn:${dataRef(s, "aws_partition", "partition")}:sns:${dataRef(s, "aws_region", "name")}:${dataRef(s, "aws_caller_identity", "account_id")}:backlog-mirror-mirror-alerts`;
+  const topicArn = `arn:${dataRef(s, "aws_partition", "partition")}:sns:${dataRef(s, "aws_region", "id")}:${dataRef(s, "aws_caller_identity", "account_id")}:backlog-mirror-mirror-alerts`;
 
   test("EventBridge may use the key only for the alert topic, with no aws:SourceAccount condition (EventBridge does not send it to KMS)", () => {
     const st = policyDocument(s, key.policy).statement.find((x: any) => x.sid === "EventBridgePublishesAlerts");

@@ -63,7 +63,7 @@ function realistic(synth: Synth, data: boolean, type: string, name: string, attr
   const body: any = data ? (synth as any).data?.[type]?.[name] : synth.resource[type]?.[name];
   const literalName = typeof body?.name === "string" && !body.name.includes("${") ? body.name : undefined;
   if (data && type === "aws_partition" && attr === "partition") return PARTITION;
-  if (data && type === "aws_region" && attr === "name") return REGION;
+  if (data && type === "aws_region" && (attr === "name" || attr === "id")) return REGION;
   if (data && type === "aws_caller_identity" && attr === "account_id") return ACCOUNT;
   if (type === "aws_api_gateway_rest_api" && attr === "id") return API_ID;
   if (attr === "arn") {
