@@ -122,7 +122,7 @@ if (process.env.BENCH_SUITES === "1") {
   measured.set("`npm test`", sec(once("npm", ["test"]).ms));
   measured.set("`npm run typecheck`", sec(once("npm", ["run", "typecheck"]).ms));
   const up = once("npm", ["run", "--silent", "sandbox:up"], sandboxEnv);
-  measured.set("`npm run sandbox:up`", sec(up.ms));
+  measured.set("`npm run sandbox:up` (fresh clone)", sec(up.ms));
   const endpoint = /^AWS_ENDPOINT_URL=(\S+)$/m.exec(up.stdout)?.[1];
   measured.set("`npm run preflight` (against the sandbox)", sec(once("npm", ["run", "--silent", "preflight"], { ...sandboxEnv, MIRROR_CONFIG: "config/sandbox.json", AWS_ENDPOINT_URL: endpoint }).ms));
   measured.set("`npm run sandbox:down`", sec(once("npm", ["run", "--silent", "sandbox:down"], sandboxEnv).ms));

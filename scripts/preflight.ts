@@ -306,7 +306,7 @@ export async function checkQuota(config: StackConfig, c: Clients): Promise<Findi
   } catch (e) {
     const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     const why = status !== undefined && status >= 500 ? `HTTP ${status} from Service Quotas` : errorText(e).split("\n")[0].slice(0, 160);
-    return [{ level: "warning", resource: `CodeBuild ARM ${size} concurrency quota`, message: `could not be read (${why}): check it under Service Quotas > AWS CodeBuild; it must allow the builds of ${repos} repositories to queue` }];
+    return [{ level: "warning", resource: `CodeBuild ARM ${size} concurrency quota`, message: `could not be read (${why}): check it under Service Quotas > AWS CodeBuild; it must let the builds of ${repos} repository(ies) queue` }];
   }
   const quota = quotas.find((q) => /arm/i.test(q.QuotaName ?? "") && new RegExp(`\\b${size}\\b`, "i").test(q.QuotaName ?? "") && /concurrent/i.test(q.QuotaName ?? ""));
   if (quota?.Value === undefined) {

@@ -226,13 +226,15 @@ export async function sandboxUp(): Promise<StepTime[]> {
     await steps.run("state stack: terraform apply", () => stateTf.run(["apply", "-auto-approve", "-input=false", "-no-color"]));
 
     // docs/state-bootstrap.md, step 3 (a throwaway key: the sandbox never reaches Backlog)
+    // Made before the step starts, so that a warning the SDK prints at its first client (its Node.js
+    // support notice) does not split the step's line.
+    const ssm = new SSMClient({
+      region: config.region,
+      endpoint: rec.endpoint,
+      credentials: { ...SANDBOX_CREDENTIALS },
+      requestHandler: { httpsAgent: new Agent({ ca: readFileSync(rec.caBundle, "utf8") }) },
+    });
     await steps.run("SSH key and host keys in Parameter Store", async () => {
-      const ssm = new SSMClient({
-        region: config.region,
-        endpoint: rec.endpoint,
-        credentials: { ...SANDBOX_CREDENTIALS },
-        requestHandler: { httpsAgent: new Agent({ ca: readFileSync(rec.caBundle, "utf8") }) },
-      });
       const key = throwawayHostKey();
       const hostKeysParameter = config.backlog.hostKeysParameter;
       await ssm.send(new PutParameterCommand({ Name: config.backlog.sshKeyParameter, Type: "SecureString", Value: key.privatePem, Overwrite: true }));
