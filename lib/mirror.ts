@@ -1,10 +1,12 @@
 /**
  * The top-level construct: everything that mirrors a set of Backlog repositories into CodeCommit.
  *
- * Shared by all repositories: the webhook REST API, the EFS file system (one bare mirror per
- * repository under `PROJECT/REPO.git`), the cache bucket, both security groups and both roles.
+ * Shared by all repositories: the webhook REST API with its one route `POST /{project}/{repo}` (a
+ * constant table selects the repository), the EFS file system (one bare mirror per repository under
+ * `PROJECT/REPO.git`), the bucket, both security groups and the roles (scoped by the prefix
+ * `NAME-mirror-` and the mirrors' stack tag, never by lists of repositories).
  * Per repository: the CodeCommit repository, the CodeBuild project (its buildspec names that
- * repository only), its log group, and its webhook route `POST /PROJECT/REPO`.
+ * repository only) and its log group.
  *
  * Around them: the webhook's resource policy, throttling and optional WAF; the scheduled re-sync;
  * failure alerts; and, optionally, a VPC with a NAT gateway and a customer-managed KMS key.

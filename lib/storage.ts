@@ -75,7 +75,7 @@ export interface MirrorStorageProps {
   readonly kmsKeyArn?: string;
 }
 
-/** EFS for the mirrors, S3 for the build cache. */
+/** EFS for the mirrors, and the stack's S3 bucket. */
 export class MirrorStorage extends Construct {
   public readonly fileSystem: EfsFileSystem;
   /** The mount targets: one resource with `for_each`, keyed by Availability Zone. */
