@@ -505,7 +505,8 @@ export function toModule(synth: Json): Record<string, Json> {
     }
     if (r.type === "aws_api_gateway_rest_api_policy") {
       const policy = JSON.parse(body.policy);
-      body.policy = `\${jsonencode(${hclValue(policy, (arr) => (arr.length === 1 && arr[0] === p.sourceIp ? "local.webhook_source_ips" : undefined))})}`;
+      // The policy's only interpolations are the references of its execute-api ARN: kept as such.
+      body.policy = `\${jsonencode(${hclValue(policy, (arr) => (arr.length === 1 && arr[0] === p.sourceIp ? "local.webhook_source_ips" : undefined)).replace(/\$\$\{/g, "${")})}`;
     }
     if (r.type === "aws_wafv2_web_acl") {
       const rules = JSON.parse(body.rule_json);
