@@ -393,6 +393,142 @@ def patch_s3_secure_transport() -> None:
     models.FakeBucket.get_permission = get_permission
 
 
+# --- Read by `npm run status` (issue 12) ----------------------------------------------------------
+
+
+def patch_codecommit_branches_for_status() -> None:
+    """Gap: CodeCommit has no `CreateBranch`, `GetBranch` or `UpdateDefaultBranch`, and GetRepository
+    never returns `defaultBranch`; `npm run status` reads the default branch's head. moto keeps no
+    git objects, so CreateBranch takes the commit id as given (AWS checks that the commit exists)
+    and, as in AWS, creating a branch does not make it the default (CodeCommit API reference,
+    CreateBranch: "does not set a repository's default branch")."""
+    from moto.codecommit.responses import CodeCommitResponse
+    from moto.core.exceptions import JsonRESTError
+
+    def branches_of(self: Any, name: str) -> dict:
+        self.codecommit_backend.get_repository(name)  # RepositoryDoesNotExistException
+        return _backend_state(self.codecommit_backend, "_launcher_branches", dict).setdefault(name, {})
+
+    def create_branch(self: Any) -> str:
+        branches = branches_of(self, self._get_param("repositoryName"))
+        name = self._get_param("branchName")
+        if name in branches:
+            raise JsonRESTError("BranchNameExistsException", f"Branch {name} already exists")
+        branches[name] = self._get_param("commitId")
+        return "{}"
+
+    def get_branch(self: Any) -> str:
+        branches = branches_of(self, self._get_param("repositoryName"))
+        name = self._get_param("branchName")
+        if name not in branches:
+            raise JsonRESTError("BranchDoesNotExistException", f"Branch {name} does not exist")
+        return json.dumps({"branch": {"branchName": name, "commitId": branches[name]}})
+
+    def update_default_branch(self: Any) -> str:
+        repository = self._get_param("repositoryName")
+        name = self._get_param("defaultBranchName")
+        if name not in branches_of(self, repository):
+            raise JsonRESTError("BranchDoesNotExistException", f"Branch {name} does not exist")
+        self.codecommit_backend.get_repository(repository)["defaultBranch"] = name
+        return "{}"
+
+    CodeCommitResponse.create_branch = create_branch
+    CodeCommitResponse.get_branch = get_branch
+    CodeCommitResponse.update_default_branch = update_default_branch
+
+
+def _codebuild_epoch_times(build: dict) -> dict:
+    from moto.core.parse import default_timestamp_parser
+
+    def epoch(value: Any) -> Any:
+        return default_timestamp_parser(value).timestamp() if isinstance(value, str) else value
+
+    out = {**build, "phases": [dict(p) for p in build.get("phases", [])]}
+    for item in [out, *out["phases"]]:
+        for key in ("startTime", "endTime"):
+            if key in item:
+                item[key] = epoch(item[key])
+    return out
+
+
+def patch_codebuild_builds_for_status() -> None:
+    """Gaps `npm run status` meets reading sync builds:
+    - build times are ISO strings where the API returns epoch seconds, so the JS SDK v3 cannot
+      decode StartBuild or BatchGetBuilds ("Expected real number");
+    - ListBuildsForProject returns the oldest build first and never pages, where AWS without
+      `sortOrder` returns the newest first, at most 100 ids and a `nextToken` (CodeBuild API
+      reference, ListBuildsForProject);
+    - no build runs here, so none ever fails: `POST /moto-api/static/codebuild/build-results` with
+      `{"region", "builds": [{"projectName", "buildStatus", "startTime", "endTime"}]}` (epoch
+      seconds; no endTime while IN_PROGRESS) records finished builds, in the manner of moto's other
+      `/moto-api/static/...` result setters. BatchGetBuilds returns a recorded build as recorded
+      (moto otherwise marks every build it is asked about SUCCEEDED)."""
+    from moto.codebuild.models import CodeBuildBackend, codebuild_backends
+    from moto.codebuild.responses import CodeBuildResponse
+    from moto.core.utils import iso_8601_datetime_with_milliseconds
+    from moto.moto_api._internal import urls
+    import datetime
+
+    original_start = CodeBuildResponse.start_build
+    original_batch = CodeBuildBackend.batch_get_builds
+
+    def start_build(self: Any) -> str:
+        body = json.loads(original_start(self))
+        return json.dumps({**body, "build": _codebuild_epoch_times(body["build"])})
+
+    def batch_get_builds(self: Any, ids: list) -> list:
+        recorded = _backend_state(self, "_launcher_recorded_builds", dict)
+        others = [i for i in ids if i not in recorded]
+        by_id = {b["id"]: b for b in original_batch(self, others)} if others else {}
+        by_id.update({i: recorded[i] for i in ids if i in recorded})
+        return [_codebuild_epoch_times(by_id[i]) for i in ids if i in by_id]
+
+    def list_builds_for_project(self: Any) -> str:
+        name = self._get_param("projectName")
+        if name not in self.codebuild_backend.codebuild_projects:
+            from moto.codebuild.exceptions import ResourceNotFoundException
+
+            raise ResourceNotFoundException(f"The provided project {name} does not exist")
+        ids = list(self.codebuild_backend.list_builds_for_project(name))
+        if self._get_param("sortOrder") != "ASCENDING":
+            ids.reverse()
+        start = int(self._get_param("nextToken") or 0)
+        page = {"ids": ids[start : start + 100]}
+        if start + 100 < len(ids):
+            page["nextToken"] = str(start + 100)
+        return json.dumps(page)
+
+    def iso(seconds: float) -> str:
+        return iso_8601_datetime_with_milliseconds(datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).replace(tzinfo=None))
+
+    def set_build_results(request: Any, full_url: str, headers: Any) -> tuple:
+        body = json.loads(request.get_data() or b"{}")
+        backend = codebuild_backends[body.get("account_id", "123456789012")][body.get("region", "us-east-1")]
+        recorded = _backend_state(backend, "_launcher_recorded_builds", dict)
+        ids = []
+        for spec in body.get("builds", []):
+            if spec["projectName"] not in backend.codebuild_projects:
+                return 400, {}, json.dumps({"message": f"no project {spec['projectName']}"})
+            build = backend.start_build(spec["projectName"])
+            done = spec["buildStatus"] != "IN_PROGRESS"
+            build.update(
+                buildStatus=spec["buildStatus"],
+                startTime=iso(spec["startTime"]),
+                currentPhase="COMPLETED" if done else "BUILD",
+                buildComplete=done,
+            )
+            if done:
+                build["endTime"] = iso(spec["endTime"])
+            recorded[build["id"]] = build
+            ids.append(build["id"])
+        return 201, {"Content-Type": "application/json"}, json.dumps({"ids": ids})
+
+    CodeBuildResponse.start_build = start_build
+    CodeBuildBackend.batch_get_builds = batch_get_builds
+    CodeBuildResponse.list_builds_for_project = list_builds_for_project
+    urls.url_paths["{0}/moto-api/static/codebuild/build-results"] = set_build_results
+
+
 PATCHES: list[Callable[[], None]] = [
     patch_codecommit_epoch_dates,
     patch_codecommit_tags,
@@ -407,6 +543,8 @@ PATCHES: list[Callable[[], None]] = [
     patch_ec2_nat_gateway_releases_interface,
     patch_apigateway_policy_escaping,
     patch_s3_secure_transport,
+    patch_codecommit_branches_for_status,
+    patch_codebuild_builds_for_status,
 ]
 
 
