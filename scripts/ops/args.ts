@@ -1,0 +1,33 @@
+/**
+ * Command-line parsing shared by the operations commands (node's `util.parseArgs`), with messages
+ * that name the option but never echo a value (a mistyped secret must not be printed).
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+export class UsageError extends Error {}
+
+export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: T, usage: string) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const name = /'(--?[A-Za-z][\w-]*)/.exec((e as Error).message)?.[1];
+    const what =
+      code === "ERR_PARSE_ARGS_UNKNOWN_OPTION"
+        ? `unknown option ${name ?? ""}`.trim()
+        : code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL"
+          ? "unexpected argument (this command takes options only)"
+          : code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE"
+            ? `option ${name ?? ""} needs a value`.replace("  ", " ")
+            : "bad arguments";
+    throw new UsageError(`${what}\n${usage}`);
+  }
+}
+
+/** A whole number option within bounds. */
+export function wholeNumber(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`);
+  return n;
+}
