@@ -13,7 +13,8 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { configPath, loadStackConfig } from "../lib/stack-config";
 import { ConfigError, validateStackConfig } from "../lib/validation";
-import { parse, UsageError, wholeNumber } from "./ops/args";
+import { parseArgs } from "node:util";
+import { parsed, UsageError, wholeNumber } from "./ops/args";
 import { API_KEY_ENV, BASE_URL_ENV, BacklogCallError, createBacklogClient } from "./ops/backlog";
 import { appendRepositories, replaceFile } from "./ops/config-file";
 import { type ListedProject, planDiscovery } from "./ops/discover";
@@ -22,14 +23,19 @@ import { oneLine, type Output, processOutput } from "./ops/output";
 const USAGE = `usage: MIRROR_CONFIG=FILE ${API_KEY_ENV}=... npm run discover -- --project KEY [--project KEY...] [--write] [--max-wait SECONDS]`;
 
 export async function discover(argv: string[], env: NodeJS.ProcessEnv, output: Output): Promise<number> {
-  const { values } = parse(
-    argv,
-    {
+  const { values } = parsed(
+    () =>
+      parseArgs({
+        args: argv,
+        strict: true,
+        allowPositionals: false,
+        options: {
       project: { type: "string", multiple: true },
       write: { type: "boolean" },
       "max-wait": { type: "string" },
       help: { type: "boolean", short: "h" },
-    },
+        },
+      }),
     USAGE,
   );
   if (values.help === true) {

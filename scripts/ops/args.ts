@@ -2,25 +2,27 @@
  * Command-line parsing shared by the operations commands (node's `util.parseArgs`), with messages
  * that name the option but never echo a value (a mistyped secret must not be printed).
  */
-import { parseArgs, type ParseArgsConfig } from "node:util";
-
 export class UsageError extends Error {}
 
-export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: T, usage: string) {
+/**
+ * Runs node's `parseArgs` (called by the command, so its types stay precise) and turns its errors
+ * into a {@link UsageError} that names the option but not the value given.
+ */
+export function parsed<R>(run: () => R, usage: string): R {
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+    return run();
   } catch (e) {
     const code = (e as { code?: string }).code;
-    const name = /'(--?[A-Za-z][\w-]*)/.exec((e as Error).message)?.[1];
+    const name = /'(--?[A-Za-z][\w-]*)/.exec((e as Error).message)?.[1] ?? "";
     const what =
       code === "ERR_PARSE_ARGS_UNKNOWN_OPTION"
-        ? `unknown option ${name ?? ""}`.trim()
+        ? `unknown option ${name}`
         : code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL"
           ? "unexpected argument (this command takes options only)"
           : code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE"
-            ? `option ${name ?? ""} needs a value`.replace("  ", " ")
+            ? `option ${name} needs a value`
             : "bad arguments";
-    throw new UsageError(`${what}\n${usage}`);
+    throw new UsageError(`${what.trim()}\n${usage}`);
   }
 }
 
