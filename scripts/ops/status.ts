@@ -65,8 +65,10 @@ export function judge(input: StatusInputs): RepositoryStatus {
   else backlog = input.backlog;
 
   let webhook: WebhookState = "unknown";
+  if (backlog !== null) {
+    webhook = backlog.hookUrl === null || backlog.hookUrl === "" ? "missing" : backlog.hookUrl === out?.webhook_url ? "right" : "wrong";
+  }
   if (backlog !== null && out !== undefined) {
-    webhook = backlog.hookUrl === null || backlog.hookUrl === "" ? "missing" : backlog.hookUrl === out.webhook_url ? "right" : "wrong";
     if (webhook === "missing") unwired.push(`no webhook URL in Backlog: set ${out.webhook_url}`);
     if (webhook === "wrong") unwired.push(`Backlog's webhook URL is ${backlog.hookUrl}, not this stack's ${out.webhook_url}`);
   }
