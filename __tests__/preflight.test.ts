@@ -1,0 +1,71 @@
+/**
+ * Parts of `npm run preflight` that need no AWS endpoint: the host-key line rules (as the build's
+ * shell reads them), the ssh-keyscan line per Backlog domain, and the CodeBuild quota rule. The
+ * checks against an account run on the emulator in test/integration/sandbox.test.ts; Service Quotas
+ * is the one API the emulator does not implement, so its rule is tested here with a stand-in client.
+ */
+import { generateKeyPairSync } from "node:crypto";
+import { type Clients, checkQuota, hostKeyProblem, keyscanLine } from "../scripts/preflight";
+import { exampleConfig } from "../test/support/synth";
+
+function ed25519Line(): string {
+  const raw = generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" }).subarray(-32);
+  const field = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+  return `ssh-ed25519 ${Buffer.concat([field(Buffer.from("ssh-ed25519")), field(raw)]).toString("base64")}`;
+}
+
+const HOST = "acme.git.backlog.com";
+
+describe("host-key lines", () => {
+  const good = ed25519Line();
+  test.each<[string, string, string | undefined]>([
+    ["TYPE BASE64", good, undefined],
+    ["TYPE BASE64 comment", `${good} acme`, undefined],
+    ["the configured host first, as ssh-keyscan prints it", `${HOST} ${good}`, undefined],
+    ["another host first", `other.git.backlog.jp ${good}`, `is for host other.git.backlog.jp, not ${HOST}: fetch the keys of ${HOST}`],
+    ["a hashed host name", `|1|abc= ${good}`, `has a hashed host name, which cannot be checked against ${HOST}: give it as "TYPE BASE64"`],
+    ["a blob of another type", `ssh-rsa ${good.split(" ")[1]}`, 'is not a valid ssh-rsa key (its blob names "ssh-ed25519")'],
+    ["no key", "ssh-ed25519", "has no base64 key after ssh-ed25519"],
+    ["not a key at all", "hello world", 'is not "TYPE BASE64" or "HOST TYPE BASE64"'],
+  ])("%s", (_name, line, problem) => {
+    expect(hostKeyProblem(line, HOST)).toBe(problem);
+  });
+});
+
+test.each([
+  ["backlog.jp", "ssh-keyscan acme.git.backlog.jp 2>/dev/null | cut -d' ' -f2- > host-keys.txt"],
+  ["backlog.com", "ssh-keyscan acme.git.backlog.com 2>/dev/null | cut -d' ' -f2- > host-keys.txt"],
+] as const)("the ssh-keyscan line names SPACE.git.%s", (domain, line) => {
+  expect(keyscanLine({ backlog: { ...exampleConfig().backlog, spaceKey: "acme", domain } })).toBe(line);
+});
+
+describe("CodeBuild ARM quota (stand-in for Service Quotas, which the emulator does not implement)", () => {
+  const withQuota = (value: number | undefined): Clients =>
+    ({
+      quotas: {
+        send: async () => ({
+          Quotas: [
+            { QuotaName: "Concurrently running builds for Linux/Small environment", QuotaCode: "L-1", Value: 99 },
+            ...(value === undefined ? [] : [{ QuotaName: "Concurrently running builds for ARM/Small environment", QuotaCode: "L-2", Value: value }]),
+          ],
+        }),
+      },
+    }) as unknown as Clients;
+  const config = (repos: number, limit?: number) => ({
+    ...exampleConfig(),
+    repositories: Array.from({ length: repos }, (_, i) => ({ projectKey: "DEMO", repository: `r${i}` })),
+    build: limit === undefined ? undefined : { concurrentBuildLimit: limit },
+  });
+
+  test.each<[string, number, number | undefined, number | undefined, string, RegExp]>([
+    ["enough", 3, undefined, 5, "ok", /is 5, enough for 3 repositories/],
+    ["fewer than the repositories: builds queue", 8, undefined, 5, "warning", /is 5 for 8 repositories: a re-sync of all of them queues/],
+    ["beyond five times the quota: StartBuild refused", 26, undefined, 5, "error", /exceeds the queue \(5 x 5\) and StartBuild is refused/],
+    ["a project limit above the account's", 1, 10, 5, "error", /is 5, below build.concurrentBuildLimit 10/],
+    ["not listed", 1, undefined, undefined, "warning", /not listed by Service Quotas/],
+  ])("%s", async (_name, repos, limit, quota, level, message) => {
+    const [finding] = await checkQuota(config(repos, limit) as never, withQuota(quota));
+    expect(finding.level).toBe(level);
+    expect(finding.message).toMatch(message);
+  });
+});
