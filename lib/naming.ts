@@ -76,11 +76,6 @@ export function mirrorRelativePath(repo: Pick<RepositoryMirrorSpec, "projectKey"
   return `${repo.projectKey}/${repo.repository}.git`;
 }
 
-/** The API Gateway path parts of a repository's webhook: `/PROJECT/REPO`. */
-export function webhookPathParts(repo: Pick<RepositoryMirrorSpec, "projectKey" | "repository">): [string, string] {
-  return [repo.projectKey, repo.repository];
-}
-
 /** Construct id of a repository's resources: stable, derived only from the Backlog coordinates. */
 export function repositoryConstructId(repo: Pick<RepositoryMirrorSpec, "projectKey" | "repository">): string {
   return `${repo.projectKey}-${repo.repository}`;
