@@ -153,7 +153,8 @@ export function createBacklogClient(options: BacklogClientOptions): BacklogApi {
         if (e instanceof BacklogErrors.BacklogError && (e.status === 403 || e.status === 404)) {
           throw new BacklogCallError(
             e.status === 403 ? "forbidden" : "not-found",
-            `Backlog answered ${e.status} ${what} ${subject} (${backlogMessage(e)}): check the project key and that the key's user is a member of the project with access to Git`,
+            `Backlog answered ${e.status} ${what} ${subject} (${backlogMessage(e)}): ` +
+              (subject === "the space" ? `check that ${API_KEY_ENV} is a key of a user of ${host}` : "check the project key and that the key's user is a member of the project with access to Git"),
           );
         }
         if (e instanceof BacklogErrors.BacklogError) {

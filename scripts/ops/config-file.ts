@@ -38,7 +38,8 @@ export function appendRepositories(text: string, entries: readonly RepositoryEnt
   if (last === undefined) throw new Error("the configuration's `repositories` list is empty");
 
   const lastText = text.slice(last.offset, last.offset + last.length);
-  const sameLine = lineStart(text, last.offset) === lineStart(text, items[0].offset) && items.length > 1;
+  // The list written on one line (its last entry on the line of its "["): the new entries too.
+  const sameLine = lineStart(text, last.offset) === lineStart(text, list.offset);
   const indent = indentOf(text, last.offset);
   const oneLine = !lastText.includes("\n");
   const unit = /\n([ \t]+)"/.exec(lastText)?.[1].slice(indent.length) || (text.includes("\t") && !text.includes("  ") ? "\t" : "  ");

@@ -29,14 +29,19 @@ export interface ListedProject {
   readonly repositories: readonly string[];
 }
 
-/** The messages of issues about entry `index` (or the list itself), with the entry's path removed. */
-function reasonsFor(config: unknown, issues: Parameters<typeof formatIssues>[2], index: number): string[] {
-  const mine = issues.filter(
-    (i) => i.path[0] === "repositories" && (i.path.length === 1 || i.path[1] === index),
-  );
-  return formatIssues(stackConfigSchema, config, mine).map((line) =>
-    line.replace(`\`repositories[${index}].`, "`").replace(`\`repositories[${index}]\``, "the entry"),
-  );
+/**
+ * The messages of issues about entry `index`, with the entry's path removed, and of issues about the
+ * list itself (its length), with the count instead of the whole list.
+ */
+function reasonsFor(config: { repositories: unknown[] }, issues: Parameters<typeof formatIssues>[2], index: number): string[] {
+  const entry = issues.filter((i) => i.path[0] === "repositories" && i.path[1] === index);
+  const list = issues.filter((i) => i.path[0] === "repositories" && i.path.length === 1);
+  return [
+    ...formatIssues(stackConfigSchema, config, entry).map((line) =>
+      line.replace(`\`repositories[${index}].`, "`").replace(`\`repositories[${index}]\``, "the entry"),
+    ),
+    ...list.map((i) => `\`repositories\` ${i.message}, and this entry would be number ${config.repositories.length}`),
+  ];
 }
 
 /** Decides the entries to add to `config` for the repositories Backlog listed. */
