@@ -8,6 +8,7 @@ AWS emulator"). Every patch makes moto answer the way AWS does; none relaxes a c
 relies on. The product is never changed to suit the emulator; only the emulator is.
 """
 import json
+import re
 import sys
 from typing import Any, Callable
 
@@ -529,6 +530,234 @@ def patch_codebuild_builds_for_status() -> None:
     urls.url_paths["{0}/moto-api/static/codebuild/build-results"] = set_build_results
 
 
+# --- Quotas AWS enforces and stock moto does not ----------------------------------------------------
+#
+# Each patch below makes the emulator refuse what AWS refuses, with the error code and HTTP status AWS
+# documents for it, so that Terraform fails on the emulator where it would fail on AWS. The limits are
+# AWS's default quotas (what a new account has).
+
+# "IAM and AWS STS quotas", https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html:
+# "Role policy size cannot exceed 10,240 characters" (all inline policies of a role together),
+# "Managed policy size cannot exceed 6,144 characters", "Managed policies attached to an IAM role: 10"
+# (default, up to 20 on request); "IAM does not count white space when calculating the size of a
+# policy against these limits".
+IAM_ROLE_POLICY_SIZE_QUOTA = 10_240
+IAM_MANAGED_POLICY_SIZE_QUOTA = 6_144
+IAM_ATTACHED_POLICIES_PER_ROLE_QUOTA = 10
+
+# "Amazon EventBridge quotas", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html:
+# "Event pattern size: 2,048 ... maximum size of an event pattern, in characters" (default; adjustable).
+EVENTBRIDGE_EVENT_PATTERN_SIZE_QUOTA = 2_048
+
+# "Quotas for configuring and running a REST API in API Gateway",
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-execution-service-limits-table.html:
+# "Resources per API: 300", "Length, in characters, of API Gateway resource policy: 8192".
+APIGATEWAY_RESOURCES_PER_API_QUOTA = 300
+APIGATEWAY_RESOURCE_POLICY_LENGTH_QUOTA = 8_192
+
+
+def _iam_policy_size(document: str) -> int:
+    """A policy's size as IAM counts it: characters other than white space."""
+    return len(re.sub(r"\s", "", document))
+
+
+def patch_iam_role_inline_policy_size() -> None:
+    """AWS: a role's inline policies together may hold at most 10,240 characters, white space not
+    counted ("IAM and AWS STS quotas", IAM User Guide). PutRolePolicy past it fails with
+    `LimitExceeded` (HTTP 409, PutRolePolicy in the IAM API Reference), e.g. "Maximum policy size of
+    10240 bytes exceeded for role NAME". Stock moto stores any size."""
+    from moto.iam.exceptions import LimitExceededException
+    from moto.iam.models import IAMBackend
+
+    original = IAMBackend.put_role_policy
+
+    def put_role_policy(self: Any, role_name: str, policy_name: str, policy_json: str) -> None:
+        role = self.get_role(role_name)
+        others = sum(_iam_policy_size(doc) for name, doc in role.policies.items() if name != policy_name)
+        if others + _iam_policy_size(policy_json) > IAM_ROLE_POLICY_SIZE_QUOTA:
+            raise LimitExceededException(
+                f"Maximum policy size of {IAM_ROLE_POLICY_SIZE_QUOTA} bytes exceeded for role {role_name}"
+            )
+        original(self, role_name, policy_name, policy_json)
+
+    IAMBackend.put_role_policy = put_role_policy
+
+
+def patch_iam_managed_policy_size() -> None:
+    """AWS: a managed policy may hold at most 6,144 characters, white space not counted ("IAM and AWS
+    STS quotas"). CreatePolicy and CreatePolicyVersion past it fail with `LimitExceeded` (HTTP 409):
+    "Cannot exceed quota for PolicySize: 6144". Stock moto stores any size."""
+    from moto.iam.exceptions import LimitExceededException
+    from moto.iam.models import IAMBackend
+
+    def check(document: str) -> None:
+        if _iam_policy_size(document) > IAM_MANAGED_POLICY_SIZE_QUOTA:
+            raise LimitExceededException(f"Cannot exceed quota for PolicySize: {IAM_MANAGED_POLICY_SIZE_QUOTA}")
+
+    original_create = IAMBackend.create_policy
+    original_version = IAMBackend.create_policy_version
+
+    def create_policy(self: Any, description: str, path: str, policy_document: str, policy_name: str, tags: Any) -> Any:
+        check(policy_document)
+        return original_create(self, description, path, policy_document, policy_name, tags)
+
+    def create_policy_version(self: Any, policy_arn: str, policy_document: str, set_as_default: bool) -> Any:
+        check(policy_document)
+        return original_version(self, policy_arn, policy_document, set_as_default)
+
+    IAMBackend.create_policy = create_policy
+    IAMBackend.create_policy_version = create_policy_version
+
+
+def patch_iam_attached_policies_per_role() -> None:
+    """AWS: at most 10 managed policies attached to a role by default ("IAM and AWS STS quotas").
+    AttachRolePolicy past it fails with `LimitExceeded` (HTTP 409): "Cannot exceed quota for
+    PoliciesPerRole: 10". Stock moto attaches any number."""
+    from moto.iam.exceptions import LimitExceededException
+    from moto.iam.models import IAMBackend
+
+    original = IAMBackend.attach_role_policy
+
+    def attach_role_policy(self: Any, policy_arn: str, role_name: str) -> None:
+        role = self.get_role(role_name)
+        if policy_arn not in role.managed_policies and len(role.managed_policies) >= IAM_ATTACHED_POLICIES_PER_ROLE_QUOTA:
+            raise LimitExceededException(f"Cannot exceed quota for PoliciesPerRole: {IAM_ATTACHED_POLICIES_PER_ROLE_QUOTA}")
+        original(self, policy_arn, role_name)
+
+    IAMBackend.attach_role_policy = attach_role_policy
+
+
+def patch_eventbridge_event_pattern_size() -> None:
+    """AWS: an event pattern may hold at most 2,048 characters by default ("Amazon EventBridge
+    quotas": Event pattern size; the CloudWatch Events PutRule reference gives EventPattern "Maximum
+    length of 2048"). A longer pattern is refused with a 400 `ValidationException` in AWS's length
+    constraint form ("1 validation error detected: Value ... at 'eventPattern' failed to satisfy
+    constraint: Member must have length less than or equal to 2048"), which the SDK does not retry.
+    Stock moto accepts any length."""
+    from moto.events.exceptions import ValidationException
+    from moto.events.models import EventsBackend
+
+    original = EventsBackend.put_rule
+
+    def put_rule(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        pattern = kwargs.get("event_pattern") if "event_pattern" in kwargs else (args[2] if len(args) > 2 else None)
+        if pattern is not None and len(pattern) > EVENTBRIDGE_EVENT_PATTERN_SIZE_QUOTA:
+            raise ValidationException(
+                "1 validation error detected: Value at 'eventPattern' failed to satisfy constraint: "
+                f"Member must have length less than or equal to {EVENTBRIDGE_EVENT_PATTERN_SIZE_QUOTA}"
+            )
+        return original(self, name, *args, **kwargs)
+
+    EventsBackend.put_rule = put_rule
+
+
+def patch_apigateway_resources_per_api() -> None:
+    """AWS: a REST API holds at most 300 resources by default ("Quotas for configuring and running a
+    REST API in API Gateway": Resources per API; raised per API only). CreateResource past it fails
+    with `LimitExceededException`, HTTP 429 (API Gateway API Reference, common errors): "Maximum
+    number of Resources for this API has been reached. Please contact AWS if you need additional
+    Resources." The root resource `/` counts: GetResources lists it among the API's resources.
+    Stock moto creates any number."""
+    from moto.apigateway.exceptions import ApiGatewayException
+    from moto.apigateway.models import APIGatewayBackend
+
+    class LimitExceededException(ApiGatewayException):
+        code = 429
+
+        def __init__(self, message: str):
+            super().__init__("LimitExceededException", message)
+
+    original = APIGatewayBackend.create_resource
+
+    def create_resource(self: Any, function_id: str, parent_resource_id: str, path_part: str) -> Any:
+        api = self.get_rest_api(function_id)
+        if path_part and len(api.resources) >= APIGATEWAY_RESOURCES_PER_API_QUOTA:
+            raise LimitExceededException(
+                "Maximum number of Resources for this API has been reached. "
+                "Please contact AWS if you need additional Resources."
+            )
+        return original(self, function_id, parent_resource_id, path_part)
+
+    APIGatewayBackend.create_resource = create_resource
+
+
+_EXECUTE_API_SHORT_FORM = "execute-api:/"
+
+
+def _expanded_resource_policy(policy: str, api: Any) -> str:
+    """The policy as API Gateway stores it: every `execute-api:/...` resource (Resource and
+    NotResource) expanded to `arn:PARTITION:execute-api:REGION:ACCOUNT:API_ID/...`."""
+    from moto.utilities.utils import get_partition
+
+    document = json.loads(policy)
+    prefix = f"arn:{get_partition(api.region_name)}:execute-api:{api.region_name}:{api.account_id}:{api.id}/"
+    changed = False
+
+    def expand(value: Any) -> Any:
+        nonlocal changed
+        if isinstance(value, str) and value.startswith(_EXECUTE_API_SHORT_FORM):
+            changed = True
+            return prefix + value[len(_EXECUTE_API_SHORT_FORM):]
+        if isinstance(value, list):
+            return [expand(v) for v in value]
+        return value
+
+    statements = document.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        for key in ("Resource", "NotResource"):
+            if key in statement:
+                statement[key] = expand(statement[key])
+    return json.dumps(document, separators=(",", ":")) if changed else policy
+
+
+def patch_apigateway_resource_policy() -> None:
+    """AWS: API Gateway stores a REST API's resource policy with the abbreviated resource
+    `execute-api:/...` expanded to the full ARN `arn:aws:execute-api:REGION:ACCOUNT:API_ID/...`
+    ("API Gateway resource policy examples": "API Gateway converts the abbreviated syntax to the full
+    ARN when you save the policy"), and GetRestApi returns that form: a configuration that writes the
+    short form shows a change on every plan. The policy may hold at most 8,192 characters ("Quotas for
+    configuring and running a REST API in API Gateway"; counted here on the stored, expanded form);
+    a longer one is refused with a 400 `BadRequestException` (the error API Gateway documents for an
+    invalid request; the quota's exact message is not documented, so this one names the quota).
+    Stock moto stores the policy verbatim, of any length."""
+    from moto.apigateway.exceptions import BadRequestException
+    from moto.apigateway.models import APIGatewayBackend
+
+    def store(api: Any, previous: Any) -> None:
+        if not api.policy:
+            return
+        expanded = _expanded_resource_policy(api.policy, api)
+        if len(expanded) > APIGATEWAY_RESOURCE_POLICY_LENGTH_QUOTA:
+            api.policy = previous
+            raise BadRequestException(
+                f"Resource policy of {len(expanded)} characters exceeds the quota "
+                f"'Length, in characters, of API Gateway resource policy' ({APIGATEWAY_RESOURCE_POLICY_LENGTH_QUOTA})"
+            )
+        api.policy = expanded
+
+    original_create = APIGatewayBackend.create_rest_api
+    original_update = APIGatewayBackend.update_rest_api
+
+    def create_rest_api(self: Any, *args: Any, **kwargs: Any) -> Any:
+        api = original_create(self, *args, **kwargs)
+        try:
+            store(api, None)
+        except BadRequestException:
+            self.apis.pop(api.id, None)
+            raise
+        return api
+
+    def update_rest_api(self: Any, function_id: str, patch_operations: list) -> Any:
+        previous = self.get_rest_api(function_id).policy
+        api = original_update(self, function_id, patch_operations)
+        if api.policy != previous:
+            store(api, previous)
+        return api
+
+    APIGatewayBackend.create_rest_api = create_rest_api
+    APIGatewayBackend.update_rest_api = update_rest_api
+
+
 PATCHES: list[Callable[[], None]] = [
     patch_codecommit_epoch_dates,
     patch_codecommit_tags,
@@ -545,6 +774,12 @@ PATCHES: list[Callable[[], None]] = [
     patch_s3_secure_transport,
     patch_codecommit_branches_for_status,
     patch_codebuild_builds_for_status,
+    patch_iam_role_inline_policy_size,
+    patch_iam_managed_policy_size,
+    patch_iam_attached_policies_per_role,
+    patch_eventbridge_event_pattern_size,
+    patch_apigateway_resources_per_api,
+    patch_apigateway_resource_policy,
 ]
 
 
