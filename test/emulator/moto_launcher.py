@@ -275,6 +275,14 @@ def patch_efs_put_backup_policy() -> None:
     EFSResponse.put_backup_policy = put_backup_policy
 
 
+# No patch needed: AWS allows one mount target per Availability Zone and file system, and refuses a
+# second one with `MountTargetConflict`, HTTP 409, "mount target already exists in this AZ"
+# (CreateMountTarget, Amazon EFS API Reference:
+# https://docs.aws.amazon.com/efs/latest/ug/API_CreateMountTarget.html). Stock moto 5.2.1 already
+# answers exactly that (moto.efs.models.FileSystem.add_mount_target); the integration suite's
+# emulator-quotas test proves it stays so.
+
+
 # --- EC2 ----------------------------------------------------------------------------------------
 
 
