@@ -141,9 +141,42 @@ const everyOptionalPart = (): StackConfig => {
   };
 };
 
+/**
+ * Past the sizes where the stack used to break on AWS's default quotas (issue 9): 60 repositories
+ * in 40 Backlog projects (20 with two repositories, 20 with one), every name at the length
+ * validation accepts (project keys of 25 characters, repository names of 100, a stack name of 24).
+ * Until the redesign, 48 repositories overflowed the build role's inline policies (10,240
+ * characters), 60 the failure rule's event pattern (2,048) and two API resources per repository
+ * the REST API's 300 resources from 150 repositories; the emulator now refuses each of these as
+ * AWS does (test/emulator/moto_launcher.py).
+ */
+const SCALE_PROJECTS = 40;
+const SCALE_REPOSITORIES = 60;
+const atScale = (): StackConfig => {
+  const example = readExample();
+  const repositories: StackConfig["repositories"] = [];
+  for (let p = 0; p < SCALE_PROJECTS; p++) {
+    const projectKey = `SCALEPROJECTWITHLONGKEY${String(p).padStart(2, "0")}`;
+    for (let r = 0; r < (p < SCALE_REPOSITORIES - SCALE_PROJECTS ? 2 : 1); r++) {
+      const repository = `p${String(p).padStart(2, "0")}-r${r}-${"a-repository-name-as-long-as-backlog-and-codecommit-accept-".repeat(2)}`.slice(0, 100);
+      repositories.push({ projectKey, repository });
+    }
+  }
+  return {
+    ...example,
+    name: "backlog-scale-cycle-test",
+    repositories,
+    state: { ...example.state, key: "backlog-mirror-scale/terraform.tfstate" },
+  };
+};
+
 interface CycleOptions {
   /** Run a second `plan -lock-timeout=0s` while the apply holds the state lock. */
   readonly lockProbe: boolean;
+  /** Terraform's `-parallelism` for plan, apply and destroy (Terraform's default: 10). */
+  readonly parallelism?: number;
+  /** Multiplies the Jest timeouts of the Terraform steps (a large stack takes longer). */
+  readonly timeoutFactor?: number;
 }
 
 function describeCycle(title: string, makeConfig: () => StackConfig, options: CycleOptions): void {
@@ -154,6 +187,8 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
     const customerKey = planned.encryption?.customerManagedKey === true;
     const ownVpc = planned.network === undefined;
     const timings = new Timings(title);
+    const parallelism = options.parallelism === undefined ? [] : [`-parallelism=${options.parallelism}`];
+    const factor = options.timeoutFactor ?? 1;
     let emulator: Emulator | undefined;
     let clients: Clients;
     let scratch: string;
@@ -175,7 +210,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
     };
 
     /** A step of the Terraform cycle: later steps do not run (and fail) once one failed. */
-    const step = (name: string, fn: () => Promise<void>, timeout = STEP_TIMEOUT): void => {
+    const step = (name: string, fn: () => Promise<void>, timeout = STEP_TIMEOUT * factor): void => {
       test(
         name,
         async () => {
@@ -203,7 +238,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
             readBackMs += Date.now() - t0;
           }
         },
-        STEP_TIMEOUT,
+        STEP_TIMEOUT * factor,
       );
     };
 
@@ -280,7 +315,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
     });
 
     step("terraform plan adds every resource of the stack and nothing else", async () => {
-      await timings.time("plan", () => tf.run(["plan", "-input=false", "-no-color", "-lock-timeout=60s", "-out=tfplan"]));
+      await timings.time("plan", () => tf.run(["plan", "-input=false", "-no-color", "-lock-timeout=60s", ...parallelism, "-out=tfplan"]));
       const shown = await tf.run(["show", "-json", "tfplan"]);
       const changes = (JSON.parse(shown.stdout) as { resource_changes: Array<{ mode: string; change: { actions: string[] } }> }).resource_changes.filter(
         (c) => c.mode === "managed",
@@ -296,7 +331,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
       applyTitle,
       async () => {
         const t0 = Date.now();
-        const apply = tf.start(["apply", "-input=false", "-no-color", "-lock-timeout=60s", "tfplan"]);
+        const apply = tf.start(["apply", "-input=false", "-no-color", "-lock-timeout=60s", ...parallelism, "tfplan"]);
         if (options.lockProbe) {
           const lockKey = `${synth.config.state.key}.tflock`;
           await waitForObject(clients, synth.config.state.bucket, lockKey, 60_000);
@@ -313,12 +348,12 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
         expect(result.stdout).toContain(`Apply complete! Resources: ${expectedResources} added, 0 changed, 0 destroyed.`);
         timings.note("resources created", expectedResources);
       },
-      APPLY_TIMEOUT,
+      APPLY_TIMEOUT * factor,
     );
 
     step("terraform plan -detailed-exitcode right after apply exits 0 (no perpetual diff)", async () => {
       const result = await timings.time("re-plan", () =>
-        tf.run(["plan", "-input=false", "-no-color", "-lock-timeout=60s", "-detailed-exitcode"], [0, 2]),
+        tf.run(["plan", "-input=false", "-no-color", "-lock-timeout=60s", ...parallelism, "-detailed-exitcode"], [0, 2]),
       );
       if (result.code === 2) throw new Error(`the plan after apply is not empty:\n${result.stdout.slice(-6000)}`);
       expect(result.stdout).toMatch(/No changes\./);
@@ -837,7 +872,9 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
         const keyIds = state.resources.filter((r) => r.mode === "managed" && r.type === "aws_kms_key").map((r) => r.instances[0].attributes.id);
         expect(keyIds).toHaveLength(customerKey ? 1 : 0);
 
-        await timings.time("destroy", () => tf.run(["destroy", "-auto-approve", "-input=false", "-no-color", "-lock-timeout=60s"]));
+        await timings.time("destroy", () =>
+          tf.run(["destroy", "-auto-approve", "-input=false", "-no-color", "-lock-timeout=60s", ...parallelism]),
+        );
         const left = added(baseline, await inventory(clients));
         expect(left).toEqual({ "S3 objects": [`${bucket}/${key}`] });
         for (const keyId of keyIds) {
@@ -848,7 +885,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
           expect(days).toBeLessThanOrEqual(30);
         }
       },
-      DESTROY_TIMEOUT,
+      DESTROY_TIMEOUT * factor,
     );
   });
 }
@@ -934,4 +971,9 @@ describeCycle(
   "6 repositories with every optional part (own VPC and NAT gateway, WAF, customer-managed key, e-mail alerts, custom re-sync schedule)",
   everyOptionalPart,
   { lockProbe: true },
+);
+describeCycle(
+  `at scale: ${SCALE_REPOSITORIES} repositories in ${SCALE_PROJECTS} projects, every name at its longest (past the old quota break points)`,
+  atScale,
+  { lockProbe: false, timeoutFactor: 4 },
 );
