@@ -232,8 +232,22 @@ def patch_codebuild_update_project() -> None:
 
 def patch_codebuild_delete_by_arn() -> None:
     """Gap: CodeBuild `DeleteProject` called with the project ARN (as the provider does) deletes
-    nothing, so the project survives `terraform destroy`."""
+    nothing, so the project survives `terraform destroy`; and when the ARN is 150 characters or
+    longer (a project name past ~95 characters) moto refuses it with InvalidInputException, applying
+    the project name's length limit to the ARN (AWS's DeleteProject takes the name or the ARN)."""
     from moto.codebuild.models import CodeBuildBackend
+    from moto.codebuild.responses import CodeBuildResponse
+
+    def delete_project_response(self: Any) -> str:
+        name = self._get_param("name")
+        for project_name, project in self.codebuild_backend.codebuild_projects.items():
+            if name == project.arn:
+                self.codebuild_backend.delete_project(project_name)
+                return "{}"
+        return original_response(self)
+
+    original_response = CodeBuildResponse.delete_project
+    CodeBuildResponse.delete_project = delete_project_response
 
     original_delete = CodeBuildBackend.delete_project
 
