@@ -95,7 +95,10 @@ export class MirrorBuild extends Construct {
 
     this.project = new CodebuildProject(this, "Project", {
       name: projectName,
-      description: `Mirrors Backlog ${repo.projectKey}/${repo.repository} into CodeCommit ${ccName}`,
+      // CodeBuild: a project description holds at most 255 characters (CreateProject, "description":
+      // Length Constraints: Maximum length of 255; https://docs.aws.amazon.com/codebuild/latest/APIReference/API_CreateProject.html).
+      // The longest names validation accepts (25 + 100 + 100) give 8 + 126 + 15 + 100 = 249 here.
+      description: `Backlog ${repo.projectKey}/${repo.repository} -> CodeCommit ${ccName}`,
       serviceRole: props.serviceRoleArn,
       source: {
         type: "NO_SOURCE",
