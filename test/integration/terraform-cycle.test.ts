@@ -90,7 +90,7 @@ import {
   inventory,
 } from "./support/aws";
 import { PROVIDER_OVERRIDE_FILE, endpointServices, pointAtEmulator } from "./support/emulator-target";
-import { type Synthesized, resourceCount, synthesizeStack } from "./support/synth";
+import { type Synthesized, resourceCount, resourceInstances, synthesizeStack } from "./support/synth";
 import { Terraform, terraformEnv } from "./support/terraform";
 import { Timings } from "./support/timings";
 import { providerMirror, requireMoto, requireTerraform, writeCliConfig } from "./support/tools";
@@ -177,6 +177,11 @@ interface CycleOptions {
   readonly parallelism?: number;
   /** Multiplies the Jest timeouts of the Terraform steps (a large stack takes longer). */
   readonly timeoutFactor?: number;
+  /**
+   * Availability zones (suffixes) of the operator's subnets the test creates, one subnet each, when
+   * the configuration names a network. Default: two subnets in two zones.
+   */
+  readonly operatorSubnetZones?: readonly string[];
 }
 
 function describeCycle(title: string, makeConfig: () => StackConfig, options: CycleOptions): void {
@@ -198,7 +203,10 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
     let baseline: Inventory;
     /** The operator's network created in the emulator (when the configuration names one). */
     let operatorNetwork: TestNetwork | undefined;
+    /** Resource blocks in the stack (what the state lists). */
     let expectedResources = 0;
+    /** Resource instances (what plan and apply count): one EFS mount target per availability zone. */
+    let expectedInstances = 0;
     let brokenAt: string | undefined;
     let readBackMs = 0;
 
@@ -263,7 +271,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
     step("synthesizes the production stack for an account prepared in the emulator, with no emulator address in it", async () => {
       const config = makeConfig();
       // The example's network ids are placeholders: the test creates that network in the emulator.
-      if (config.network !== undefined) operatorNetwork = await createNetwork(clients.ec2);
+      if (config.network !== undefined) operatorNetwork = await createNetwork(clients.ec2, options.operatorSubnetZones);
       const { backlog } = config;
       await createParameters(clients.ssm, [backlog.sshKeyParameter, ...(backlog.hostKeysParameter ? [backlog.hostKeysParameter] : [])]);
       await createStateBucket(clients.s3, config.state.bucket, config.state.region);
@@ -273,7 +281,11 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
       writeFileSync(configFile, JSON.stringify(operatorNetwork === undefined ? config : { ...config, network: operatorNetwork }, null, 2));
       synth = await timings.time("synthesize", async () => synthesizeStack(configFile, path.join(scratch, "cdktf.out")));
       expectedResources = resourceCount(synth.json);
+      // The stack's own VPC has one private subnet per zone; the operator's subnets may share zones.
+      const zones = operatorNetwork === undefined ? PRIVATE_SUBNET_CIDRS.length : new Set(options.operatorSubnetZones ?? ["a", "c"]).size;
+      expectedInstances = resourceInstances(synth.json, (type) => (type === "aws_efs_mount_target" ? zones : undefined));
       timings.note("resources in the stack", expectedResources);
+      timings.note("resource instances", expectedInstances);
 
       const text = readFileSync(path.join(synth.stackDir, "cdk.tf.json"), "utf8");
       expect(text).not.toMatch(LOOPBACK);
@@ -320,7 +332,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
       const changes = (JSON.parse(shown.stdout) as { resource_changes: Array<{ mode: string; change: { actions: string[] } }> }).resource_changes.filter(
         (c) => c.mode === "managed",
       );
-      expect(changes.filter((c) => c.change.actions.join() === "create")).toHaveLength(expectedResources);
+      expect(changes.filter((c) => c.change.actions.join() === "create")).toHaveLength(expectedInstances);
       expect(changes.filter((c) => c.change.actions.join() !== "create")).toEqual([]);
     });
 
@@ -345,8 +357,8 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
         const result = await apply.done;
         timings.record("apply", Date.now() - t0);
         if (result.code !== 0) throw new Error(`terraform apply exited ${result.code}:\n${result.stderr.slice(-4000)}`);
-        expect(result.stdout).toContain(`Apply complete! Resources: ${expectedResources} added, 0 changed, 0 destroyed.`);
-        timings.note("resources created", expectedResources);
+        expect(result.stdout).toContain(`Apply complete! Resources: ${expectedInstances} added, 0 changed, 0 destroyed.`);
+        timings.note("resources created", expectedInstances);
       },
       APPLY_TIMEOUT * factor,
     );
@@ -456,7 +468,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
       }
     });
 
-    check("the EFS file system is encrypted, not backed up, and mounted in both subnets behind the EFS security group only", async () => {
+    check("the EFS file system is encrypted, not backed up, and mounted once per availability zone of the subnets, behind the EFS security group only", async () => {
       const config = synth.config;
       const network = await networkInUse();
       const { FileSystems = [] } = await clients.efs.send(new DescribeFileSystemsCommand({}));
@@ -466,7 +478,13 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
       const backup = await clients.efs.send(new DescribeBackupPolicyCommand({ FileSystemId: fsId }));
       expect(backup.BackupPolicy?.Status).toBe("DISABLED");
       const { MountTargets = [] } = await clients.efs.send(new DescribeMountTargetsCommand({ FileSystemId: fsId }));
-      expect(MountTargets.map((m) => m.SubnetId).sort()).toEqual([...network.subnetIds].sort());
+      // One mount target per availability zone (a second one in a zone is refused: MountTargetConflict),
+      // each in one of the network's subnets of that zone.
+      const { Subnets = [] } = await clients.ec2.send(new DescribeSubnetsCommand({ SubnetIds: network.subnetIds }));
+      const zoneOf = new Map(Subnets.map((sn) => [sn.SubnetId!, sn.AvailabilityZone!]));
+      expect(network.subnetIds.every((id) => zoneOf.has(id))).toBe(true);
+      expect(MountTargets.map((m) => m.SubnetId).every((id) => network.subnetIds.includes(id!))).toBe(true);
+      expect(MountTargets.map((m) => zoneOf.get(m.SubnetId!)).sort()).toEqual([...new Set(zoneOf.values())].sort());
       const efsGroup = await securityGroupId(clients, `${config.name}-efs`);
       for (const target of MountTargets) {
         const groups = await clients.efs.send(new DescribeMountTargetSecurityGroupsCommand({ MountTargetId: target.MountTargetId }));
@@ -973,7 +991,8 @@ describeCycle(
   { lockProbe: true },
 );
 describeCycle(
-  `at scale: ${SCALE_REPOSITORIES} repositories in ${SCALE_PROJECTS} projects, every name at its longest (past the old quota break points)`,
+  `at scale: ${SCALE_REPOSITORIES} repositories in ${SCALE_PROJECTS} projects, every name at its longest, 3 subnets in 2 availability zones (past the old quota break points)`,
   atScale,
-  { lockProbe: false, timeoutFactor: 4 },
+  // Three subnets of the operator's network in two availability zones: one mount target per zone.
+  { lockProbe: false, timeoutFactor: 4, operatorSubnetZones: ["a", "a", "c"] },
 );

@@ -85,13 +85,16 @@ export interface TestNetwork {
   readonly subnetIds: string[];
 }
 
-/** A VPC with two subnets in two availability zones. */
-export async function createNetwork(ec2: EC2Client): Promise<TestNetwork> {
+/**
+ * A VPC with one subnet per entry of `zones` (availability zone suffixes of the region): by default
+ * two subnets in two availability zones; a zone may repeat (several subnets in one zone).
+ */
+export async function createNetwork(ec2: EC2Client, zones: readonly string[] = ["a", "c"]): Promise<TestNetwork> {
   const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: "10.42.0.0/16" }));
   const vpcId = vpc.Vpc?.VpcId;
   if (vpcId === undefined) throw new Error("CreateVpc returned no id");
   const subnetIds: string[] = [];
-  for (const [i, az] of [`${REGION}a`, `${REGION}c`].entries()) {
+  for (const [i, az] of zones.map((z) => `${REGION}${z}`).entries()) {
     const subnet = await ec2.send(
       new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.42.${i + 1}.0/24`, AvailabilityZone: az }),
     );

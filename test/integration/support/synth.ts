@@ -50,3 +50,25 @@ export function synthesizeStack(configFile: string, outdir: string): Synthesized
 export function resourceCount(json: SynthJson): number {
   return Object.values(json.resource).reduce((n, byName) => n + Object.keys(byName).length, 0);
 }
+
+/**
+ * Number of resource instances Terraform plans and applies: a resource with `for_each` or `count`
+ * has as many instances as `instancesOf(type, name)` says (the test knows them, e.g. one EFS mount
+ * target per availability zone); any other resource is one. A `for_each`/`count` resource the
+ * caller does not know fails, so a new one cannot go uncounted.
+ */
+export function resourceInstances(json: SynthJson, instancesOf: (type: string, name: string) => number | undefined): number {
+  let total = 0;
+  for (const [type, byName] of Object.entries(json.resource)) {
+    for (const [name, body] of Object.entries(byName)) {
+      if (body.for_each === undefined && body.count === undefined) {
+        total += 1;
+        continue;
+      }
+      const n = instancesOf(type, name);
+      if (n === undefined) throw new Error(`${type}.${name} has for_each or count: the test must say how many instances it plans`);
+      total += n;
+    }
+  }
+  return total;
+}
