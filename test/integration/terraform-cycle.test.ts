@@ -42,7 +42,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import { DescribeBackupPolicyCommand, DescribeFileSystemsCommand, DescribeMountTargetsCommand, DescribeMountTargetSecurityGroupsCommand } from "@aws-sdk/client-efs";
 import { DescribeRuleCommand, ListRulesCommand, ListTargetsByRuleCommand } from "@aws-sdk/client-eventbridge";
-import { GetRoleCommand, GetRolePolicyCommand, ListRolePoliciesCommand } from "@aws-sdk/client-iam";
+import { GetRoleCommand, GetRolePolicyCommand, ListRolePoliciesCommand, ListRolesCommand } from "@aws-sdk/client-iam";
 import { DescribeKeyCommand, GetKeyPolicyCommand, GetKeyRotationStatusCommand, ListAliasesCommand } from "@aws-sdk/client-kms";
 import {
   GetBucketEncryptionCommand,
@@ -63,8 +63,10 @@ import { BUILD_DEFAULTS, BUILD_IMAGE } from "../../lib/mirror-build";
 import {
   EFS_LOCATION_IDENTIFIER,
   EFS_MOUNT_POINT,
+  MIRROR_STACK_TAG_KEY,
   STAGE_NAME,
   buildLogGroupName,
+  buildProjectPrefix,
   buildProjectName,
   codecommitRepositoryName,
   repositoryKey,
@@ -371,6 +373,37 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
       expect(result.stdout).toMatch(/No changes\./);
     });
 
+    check("what was deployed stays within the AWS quotas the emulator enforces: inline policies per role, event patterns, REST API resources, resource policy", async () => {
+      // The emulator already refused anything past these (test/emulator/moto_launcher.py); the sizes
+      // are read back here so that each cycle reports how close it came.
+      const config = synth.config;
+      const { Roles = [] } = await clients.iam.send(new ListRolesCommand({}));
+      const roles = Roles.map((r) => r.RoleName!).filter((n) => n.startsWith(`${config.name}-`));
+      expect(roles.length).toBeGreaterThan(0);
+      let largestRole = 0;
+      for (const roleName of roles) {
+        const { PolicyNames = [] } = await clients.iam.send(new ListRolePoliciesCommand({ RoleName: roleName }));
+        let size = 0;
+        for (const policyName of PolicyNames) {
+          const { PolicyDocument } = await clients.iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }));
+          size += decodeURIComponent(PolicyDocument!).replace(/\s/g, "").length;
+        }
+        largestRole = Math.max(largestRole, size);
+      }
+      const { Rules = [] } = await clients.events.send(new ListRulesCommand({ NamePrefix: `${config.name}-` }));
+      const longestPattern = Math.max(0, ...Rules.map((r) => (r.EventPattern ?? "").length));
+      const apiId = await restApiId(clients, config.name);
+      const { items = [] } = await clients.apigateway.send(new GetResourcesCommand({ restApiId: apiId, limit: 500 }));
+      const { policy } = await clients.apigateway.send(new GetRestApiCommand({ restApiId: apiId }));
+      const policyLength = policy === undefined ? 0 : (JSON.parse(`"${policy}"`) as string).length;
+      const sizes = { largestRoleInlinePolicies: largestRole, longestEventPattern: longestPattern, apiResources: items.length, resourcePolicy: policyLength };
+      timings.note("quota use (role inline policies / 10240, event pattern / 2048, API resources / 300, resource policy / 8192)", sizes);
+      expect(largestRole).toBeLessThanOrEqual(10_240);
+      expect(longestPattern).toBeLessThanOrEqual(2_048);
+      expect(items.length).toBeLessThanOrEqual(300);
+      expect(policyLength).toBeLessThanOrEqual(8_192);
+    });
+
     check("the state object is in the emulated state bucket, holds every resource, and no lock object is left", async () => {
       const { bucket, key } = synth.config.state;
       await clients.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
@@ -516,7 +549,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
       expect(await rules(efsGroup)).toEqual([{ egress: false, protocol: "tcp", ports: "2049-2049", peer: buildGroup }]);
     });
 
-    check("every CodeCommit repository exists with its mirror description and the stack's default tags", async () => {
+    check("every CodeCommit repository exists with its mirror description, the stack's default tags and its backlog-mirror:stack tag", async () => {
       const config = synth.config;
       for (const repo of config.repositories) {
         const name = codecommitRepositoryName(repo);
@@ -525,7 +558,8 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
           `${config.backlog.spaceKey}@${config.backlog.spaceKey}.git.${config.backlog.domain}:/${repositoryKey(repo)}.git`,
         );
         const tags = await clients.codecommit.send(new ListTagsForResourceCommand({ resourceArn: repositoryMetadata!.Arn }));
-        expect(tags.tags).toEqual(config.tags);
+        // The stack's default tags, plus the tag the build role's push grant is scoped by (lib/iam.ts).
+        expect(tags.tags).toEqual({ ...config.tags, [MIRROR_STACK_TAG_KEY]: config.name });
       }
     });
 
@@ -650,7 +684,8 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
         const policy = await rolePolicy(clients, `${config.name}-resync`, "start-build");
         expect(policy.Statement).toHaveLength(1);
         expect(policy.Statement[0]).toMatchObject({ Effect: "Allow", Action: oneOrMany(START_BUILD_ACTIONS) });
-        expect([policy.Statement[0].Resource].flat().sort()).toEqual([...projectArns].sort());
+        // One ARN pattern by the stack's project prefix, whatever the number of repositories.
+        expect(policy.Statement[0].Resource).toBe(`arn:aws:codebuild:${REGION}:${ACCOUNT}:project/${buildProjectPrefix(config.name)}*`);
       },
     );
 
@@ -665,7 +700,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
         "detail-type": ["CodeBuild Build State Change"],
         detail: {
           "build-status": [...FAILED_BUILD_STATES],
-          "project-name": config.repositories.map((r) => buildProjectName(config.name, r)),
+          "project-name": [{ prefix: buildProjectPrefix(config.name) }],
         },
       });
       const { Targets = [] } = await clients.events.send(new ListTargetsByRuleCommand({ Rule: `${config.name}-sync-failed` }));
@@ -773,7 +808,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
         expect((await clients.kms.send(new GetKeyRotationStatusCommand({ KeyId: key.KeyId }))).KeyRotationEnabled).toBe(true);
         const { Policy } = await clients.kms.send(new GetKeyPolicyCommand({ KeyId: key.KeyId, PolicyName: "default" }));
         const statements = (JSON.parse(Policy!) as { Statement: Array<Record<string, unknown>> }).Statement;
-        expect(statements.map((st) => st.Sid)).toEqual(["AccountAdministers", "BuildLogGroups", "AlertPublishers"]);
+        expect(statements.map((st) => st.Sid)).toEqual(["AccountAdministers", "BuildLogGroups", "AlarmsPublishAlerts", "EventBridgePublishesAlerts"]);
         expect(statements[0]).toMatchObject({ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: "kms:*" });
         expect(statements[1]).toMatchObject({
           Effect: "Allow",
@@ -782,7 +817,20 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
             ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/codebuild/${config.name}-mirror-*` },
           },
         });
-        expect(statements[2]).toMatchObject({ Effect: "Allow", Condition: { StringEquals: { "aws:SourceAccount": ACCOUNT } } });
+        const topicArn = await alertTopicArn(clients, config.name);
+        // Both publishers of the encrypted alert topic, limited to it by SNS's encryption context;
+        // CloudWatch also by the source account, EventBridge not (it does not send it to KMS).
+        expect(statements[2]).toMatchObject({
+          Effect: "Allow",
+          Principal: { Service: "cloudwatch.amazonaws.com" },
+          Condition: { StringEquals: { "aws:SourceAccount": ACCOUNT, "kms:EncryptionContext:aws:sns:topicArn": topicArn } },
+        });
+        expect(statements[3]).toMatchObject({
+          Effect: "Allow",
+          Principal: { Service: "events.amazonaws.com" },
+          Condition: { StringEquals: { "kms:EncryptionContext:aws:sns:topicArn": topicArn } },
+        });
+        expect(statements[3].Condition).toEqual({ StringEquals: { "kms:EncryptionContext:aws:sns:topicArn": topicArn } });
 
         const [fileSystem] = (await clients.efs.send(new DescribeFileSystemsCommand({}))).FileSystems ?? [];
         expect(fileSystem).toMatchObject({ Encrypted: true, KmsKeyId: key.Arn });
