@@ -18,6 +18,7 @@
  *     at that moment (400 ResourceNotFoundException), which the synthesized integration responses map
  *     the same way (every CodeBuild 4xx → the same 5xx).
  */
+import { render } from "velocityjs";
 import { DeleteProjectCommand } from "@aws-sdk/client-codebuild";
 import { ASSUMED_FIRST_BACKOFF_MS, ASSUMED_RETRIES, BacklogSender, type Push, ZERO_ID } from "./support/backlog-sender";
 import { expectMirrored, expectSoundMirror, expectSucceeded } from "./support/expect-mirror";
@@ -52,7 +53,8 @@ function pushOf(repository: string, ref: string, before: string, after: string):
 
 /** The synthesized integration response selected for a back-end status, and its JSON template. */
 function synthesizedResponseFor(repository: string, backendStatus: number): { status: number; template: string } {
-  const route = h.stack.apiRoutes().find((r) => r.path === `/${PROJECT_KEY}/${repository}`);
+  // One route serves every repository (lib/webhook-routing.ts); its table selects the project.
+  const route = h.stack.apiRoutes().find((r) => r.path === "/{project}/{repo}");
   if (route === undefined) throw new Error(`no route for ${repository}`);
   const selected =
     route.integrationResponses.find((r) => r.selection_pattern && new RegExp(`^(?:${r.selection_pattern})$`).test(String(backendStatus))) ??
@@ -62,13 +64,20 @@ function synthesizedResponseFor(repository: string, backendStatus: number): { st
 }
 
 /**
- * The body API Gateway renders from a refusal template for CodeBuild's error type: the synthesized
- * template with its one expression (`$input.path('$.__type')`, escaped) replaced by that type.
+ * The body API Gateway renders from a refusal template for CodeBuild's error type, for a request to
+ * `repository`'s webhook URL: the synthesized template rendered by a VTL engine, with
+ * `$input.path('$.__type')` answering that type; for a configured repository no status override.
  */
-function refusalBody(template: string, errorType: string): unknown {
-  const expr = "$util.escapeJavaScript($input.path('$.__type'))";
-  expect(template).toContain(expr);
-  return JSON.parse(template.replace(expr, errorType));
+function refusalBody(template: string, repository: string, errorType: string): unknown {
+  expect(template).toContain("$util.escapeJavaScript($input.path('$.__type'))");
+  const context = { path: `/${h.stack.stageName()}/${PROJECT_KEY}/${repository}`, responseOverride: {} as Record<string, unknown> };
+  const body = render(template, {
+    input: { path: (p: string) => (p === "$.__type" ? errorType : undefined) },
+    util: { escapeJavaScript: (v: unknown) => JSON.stringify(String(v)).slice(1, -1) },
+    context,
+  });
+  expect(context.responseOverride).toEqual({});
+  return JSON.parse(body);
 }
 
 test("a push whose first webhook delivery is refused by CodeBuild (5xx) is mirrored after Backlog's retry", async () => {
@@ -109,7 +118,7 @@ test("a push whose first webhook delivery is refused by CodeBuild (5xx) is mirro
   const mapped = synthesizedResponseFor(repository, 400);
   expect(refused.response.status).toBe(mapped.status);
   expect(refused.response.status).toBeGreaterThanOrEqual(500);
-  expect(JSON.parse(refused.response.body)).toEqual(refusalBody(mapped.template, errorType));
+  expect(JSON.parse(refused.response.body)).toEqual(refusalBody(mapped.template, repository, errorType));
   expect(JSON.parse(refused.response.body)).toMatchObject({ started: false, error: "ResourceNotFoundException" });
   expect(startedByRefusal).toEqual([]);
 
