@@ -17,6 +17,9 @@ import type { BacklogSettings, RepositoryMirrorSpec } from "./props";
 /** Environment variable that receives the SSH private key from SSM (`env.parameter-store`). */
 export const SSH_KEY_ENV = "SRC_GIT_CREDENTIAL";
 
+/** Project environment variable naming the S3 bucket of the sync's backup bundles. */
+export const BACKUP_BUCKET_ENV = "BACKUP_BUCKET";
+
 /** Environment variable holding the pinned host keys. */
 export const HOST_KEYS_ENV = "BACKLOG_HOST_KEYS";
 

@@ -7,7 +7,7 @@ import { CodebuildProject } from "@cdktf/provider-aws/lib/codebuild-project";
 import { CodecommitRepository } from "@cdktf/provider-aws/lib/codecommit-repository";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
-import { renderBuildspec } from "./buildspec";
+import { BACKUP_BUCKET_ENV, renderBuildspec } from "./buildspec";
 import {
   EFS_LOCATION_IDENTIFIER,
   EFS_MOUNT_POINT,
@@ -122,6 +122,8 @@ export class MirrorBuild extends Construct {
         // integration") lists a VPC, a subnet in the mount target's AZ and NFS in the security group,
         // no privileged mode; privileged mode is for running a Docker daemon, which the sync does not.
         privilegedMode: false,
+        // Where the sync saves bundles of history it is about to overwrite or delete.
+        environmentVariable: [{ name: BACKUP_BUCKET_ENV, value: props.cacheBucketName, type: "PLAINTEXT" }],
       },
       vpcConfig: {
         vpcId: props.vpcId,

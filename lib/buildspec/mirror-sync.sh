@@ -1,116 +1,438 @@
 #!/usr/bin/env bash
 # Mirrors one Backlog Git repository into one CodeCommit repository.
 #
-# The buildspec runs this file's body in a subshell of the build phase, after lines that set the
-# repository's settings (shell-quoted at synthesis, see lib/buildspec.ts):
+# The buildspec runs this file's body in a subshell of the build phase, after backlog-ssh.sh's
+# functions and lines that set the repository's settings (shell-quoted at synthesis, see
+# lib/buildspec.ts):
 #   BACKLOG_HOST           SPACE.git.DOMAIN
 #   BACKLOG_REMOTE         SPACE@SPACE.git.DOMAIN:/PROJECT/REPO.git
 #   CODECOMMIT_REPOSITORY  name of the target CodeCommit repository
 #   MIRROR_PATH            PROJECT/REPO.git, relative to the EFS mount
 #   HOST_KEY_MODE          "pinned" (keys in BACKLOG_HOST_KEYS) or "scan" (trust on first use, opt-in)
-#   LOCK_TIMEOUT_SECONDS   how long to wait for another sync of the same repository
+#   LOCK_TIMEOUT_SECONDS   longest wait for another sync of the same repository
+#   ALLOW_EMPTY_SOURCE     "true": a source that advertises no refs may empty CodeCommit
+#                          (setting sync.allowEmptySource); otherwise such a sync is refused
 # and from the environment CodeBuild provides:
 #   SRC_GIT_CREDENTIAL     SSH private key (env.parameter-store; masked in logs)
-#   BACKLOG_HOST_KEYS      pinned host keys, "TYPE BASE64" per line (settings or env.parameter-store)
+#   BACKLOG_HOST_KEYS      pinned host keys (settings or env.parameter-store), see backlog-ssh.sh
+#   BACKUP_BUCKET          S3 bucket for the bundles of overwritten/deleted history (project variable)
 #   CODEBUILD_REPO_DIR     mount path of the EFS file system (file-system location "repo_dir")
+#   CODEBUILD_BUILD_ID     this build (named in the coalescing messages)
 #   AWS_REGION             region of the build, for the CodeCommit HTTPS endpoint
 #
-# Design: the bare mirror on EFS is shared by every build of the repository. A build takes an
-# exclusive flock on it, so concurrent builds run one after the other and each fetches after it got
-# the lock: the last build always carries the newest push. Only refs/heads/* and refs/tags/* are
-# fetched and pushed (CodeCommit refuses others); --prune deletes what the source deleted.
+# The bare mirror on EFS is shared by every build of the repository. It holds two views:
+#   refs/backlog/heads/*, refs/backlog/tags/*   what Backlog advertised at the last fetch
+#   refs/heads/*, refs/tags/*                   what CodeCommit holds (updated after each push)
+# Their difference is the work of a sync: which refs to create, update, delete, which of those
+# overwrite or delete history (bundled to S3 first), which CodeCommit refuses (skipped).
+#
+# Coalescing (a burst of webhooks for one repository):
+#   - One writer at a time: a build works on the mirror only while holding an exclusive flock on
+#     PATH.flock. A second file, PATH.sync-state, guarded by its own short flock, holds two counters:
+#     STARTED (fetches started so far) and REQUESTED (the highest fetch number some build needs).
+#   - A build that gets the lock at once is the holder. Before each fetch it increments STARTED
+#     (claiming every request up to it): a fetch numbered N starts after every build that asked for
+#     N had started, so it carries every push those builds were started for.
+#   - A build that cannot get the lock at once asks for fetch STARTED+1 (REQUESTED = STARTED+1) and
+#     waits. As soon as the holder starts that fetch, the waiter's push is in the holder's hands: the
+#     waiter exits successfully without doing any work. If instead the lock comes free first (the
+#     holder ended before seeing the request), the waiter becomes the holder.
+#   - After each push the holder looks at the counters: while REQUESTED > STARTED it fetches again
+#     (one fetch serves every request made so far), stopping once half the lock timeout is used up
+#     (a waiter then takes over).
+#   Consequences: a burst costs the first sync plus at most two more (the requests made during the
+#   first are served by the second, those made during the second by a third); a waiter waits at
+#   most for the rest of the sync that was running when it asked; no build fails because another
+#   holds the lock; and the push a build was started for is always fetched by some sync that
+#   started after it. A holder that fails fails its own build (the alert), and the next push or the
+#   scheduled re-sync mirrors what it did not.
+#
+# CodeCommit's quotas (AWS CodeCommit User Guide, "Quotas in AWS CodeCommit",
+# https://docs.aws.amazon.com/codecommit/latest/userguide/limits.html):
+#   - "Number of references in a single push: maximum of 4,000, including create, delete, and
+#     update": pushes are batched, heads before tags, deletions last;
+#   - branch names: "Cannot be exactly 40 hexadecimal characters" and at most 256 characters;
+#     only refs/heads/* and refs/tags/* are mirrored. Refs CodeCommit would refuse are skipped and
+#     named in one warning line; the others are mirrored;
+#   - the default branch cannot be deleted (DefaultBranchCannotBeDeletedException,
+#     API Reference DeleteBranch): it follows Backlog's HEAD (UpdateDefaultBranch) before any
+#     deletion is pushed.
 set -euo pipefail
 
 log() { printf '[mirror] %s\n' "$*"; }
 fail() { printf '[mirror] ERROR: %s\n' "$*" >&2; exit 1; }
 
 : "${BACKLOG_HOST:?}" "${BACKLOG_REMOTE:?}" "${CODECOMMIT_REPOSITORY:?}" "${MIRROR_PATH:?}" "${HOST_KEY_MODE:?}"
-: "${LOCK_TIMEOUT_SECONDS:=240}"
+: "${LOCK_TIMEOUT_SECONDS:=240}" "${ALLOW_EMPTY_SOURCE:=false}" "${CODEBUILD_BUILD_ID:=local}"
 if [ -z "${CODEBUILD_REPO_DIR:-}" ] || [ ! -d "$CODEBUILD_REPO_DIR" ]; then
   fail "CODEBUILD_REPO_DIR is not a directory: the EFS file system is not mounted"
 fi
 [ -n "${AWS_REGION:-}" ] || fail "AWS_REGION is not set"
 
-readonly REFSPECS=('+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*')
 readonly CODECOMMIT_URL="https://git-codecommit.${AWS_REGION}.amazonaws.com/v1/repos/${CODECOMMIT_REPOSITORY}"
 readonly MIRROR="${CODEBUILD_REPO_DIR}/${MIRROR_PATH}"
+readonly REPOSITORY_KEY="${MIRROR_PATH%.git}"
+# CodeCommit quota: reference updates per push (see the header).
+readonly MAX_REFS_PER_PUSH=4000
+# Refspec text per push, so that a batch of long names stays far below the argument-list limit.
+readonly MAX_REFSPEC_BYTES=500000
+# A push slower than 1 KB/s for 60 s ends with git's own message instead of holding the lock.
+readonly PUSH_SPEED=(-c http.lowSpeedLimit=1000 -c http.lowSpeedTime=60)
+# Repository maintenance runs in the foreground while the lock is held (see maintain_mirror):
+# fetches keep their packs (no explosion into loose files, which EFS serves slowly) and gc --auto
+# repacks once more than gc.autoPackLimit packs have accumulated.
+readonly GIT_MIRROR_CONFIG=(-c gc.autoDetach=false -c maintenance.autoDetach=false -c fetch.unpackLimit=1 -c gc.autoPackLimit=20)
 
-# --- SSH: key in an agent (never on disk, never in a process environment), host key pinned -------
-# The functions live in backlog-ssh.sh, which the buildspec places before this script.
 if ! declare -F backlog_ssh_setup >/dev/null; then
   # shellcheck source=lib/buildspec/backlog-ssh.sh
   . "$(dirname "${BASH_SOURCE[0]}")/backlog-ssh.sh"
 fi
-trap backlog_ssh_cleanup EXIT
-backlog_ssh_setup
 
-# --- The mirror: one writer at a time ----------------------------------------------------------
+g() { git "${GIT_MIRROR_CONFIG[@]}" --git-dir="$MIRROR" "$@"; }
+
+# --- Coalescing: the lock and the request counters ---------------------------------------------
 mkdir -p "$(dirname "$MIRROR")"
+readonly STATE_FILE="$MIRROR.sync-state"
+STARTED=0 REQUESTED=0
+
+# Runs "$@" (if any) with STARTED/REQUESTED read under the state lock, and writes them back.
+with_state() {
+  exec 8>"$MIRROR.sync-state.lock"
+  flock -w 60 8 || fail "the request counters of $MIRROR_PATH stayed locked for 60s"
+  { read -r STARTED REQUESTED <"$STATE_FILE"; } 2>/dev/null || { STARTED=0 REQUESTED=0; }
+  if [ "$#" -gt 0 ]; then
+    "$@"
+    printf '%s %s\n' "$STARTED" "$REQUESTED" >"$STATE_FILE.tmp"
+    mv -f "$STATE_FILE.tmp" "$STATE_FILE"
+  fi
+  exec 8>&-
+}
+request_next_fetch() { NEED=$((STARTED + 1)); [ "$REQUESTED" -ge "$NEED" ] || REQUESTED=$NEED; }
+claim_fetch() { STARTED=$((STARTED + 1)); FETCH_NUMBER=$STARTED; }
+
 exec 9>"$MIRROR.flock"
-log "waiting for the lock on $MIRROR_PATH"
-flock -w "$LOCK_TIMEOUT_SECONDS" 9 || fail "another sync held $MIRROR_PATH for ${LOCK_TIMEOUT_SECONDS}s"
+if ! flock -n 9; then
+  NEED=0
+  with_state request_next_fetch
+  log "another build is syncing $MIRROR_PATH: asked it for fetch #$NEED, which starts after this build's push"
+  deadline=$((SECONDS + LOCK_TIMEOUT_SECONDS))
+  until flock -w 1 9; do
+    with_state
+    if [ "$STARTED" -ge "$NEED" ]; then
+      log "fetch #$NEED started in the running sync: it carries this build's push; nothing left to do"
+      exit 0
+    fi
+    [ "$SECONDS" -lt "$deadline" ] || fail "another sync held $MIRROR_PATH for ${LOCK_TIMEOUT_SECONDS}s without starting fetch #$NEED"
+  done
+fi
 log "lock acquired"
+readonly HOLD_BUDGET=$((SECONDS + LOCK_TIMEOUT_SECONDS / 2))
 
 # Holding the lock, no other git process works on this mirror: every git lock file is stale (left by
-# a build that was killed) and so is every half-made clone.
-# Same for the temporary packs of a fetch that was killed mid-transfer.
+# a build that was killed), so is every half-made clone and every temporary pack of a fetch that
+# was killed mid-transfer, and so are the files a killed background gc leaves.
 if [ -d "$MIRROR" ]; then
-  find "$MIRROR" -type f \( -name '*.lock' -o -path '*/objects/pack/tmp_*' \) -print -delete |
+  find "$MIRROR" -type f \( -name '*.lock' -o -path '*/objects/pack/tmp_*' -o -name gc.pid \) -print -delete |
     sed 's/^/[mirror] removed stale /'
 fi
 rm -rf "$MIRROR".tmp.*
 
-# Fetches heads and tags from Backlog into the bare repository $1 (pruning what Backlog deleted).
-# A host key that differs from the pin, or a source that cannot be read (key refused, repository
-# missing, network), ends the build with one clear line: nothing was pushed, and re-cloning would
-# not help. Any other failure (a damaged mirror) returns 1.
-# URL and refspecs are given on the command line: no remote configuration to keep in step.
+trap backlog_ssh_cleanup EXIT
+backlog_ssh_setup
+export GIT_TERMINAL_PROMPT=0
+
+# --- Fetching ------------------------------------------------------------------------------------
+
+# Fetches Backlog's heads and tags into refs/backlog/* of the mirror (pruning what Backlog deleted)
+# and, in parallel, the name of Backlog's HEAD into $BACKLOG_HEAD. A host key that differs from the
+# pin, a stalled or unreachable server, or a source that cannot be read ends the build with one
+# clear line. Any other failure (a damaged mirror) returns 1.
+BACKLOG_HEAD=''
 fetch_source() {
-  local err
-  err=$(git --git-dir="$1" fetch --quiet --prune --no-tags "$BACKLOG_REMOTE" "${REFSPECS[@]}" 2>&1 >/dev/null) && return 0
-  backlog_ssh_explain_failure "$err" "$BACKLOG_REMOTE" || true
-  printf '%s\n' "$err" >&2
-  return 1
+  local err head_file="$BACKLOG_SSH_DIR/head" head_pid
+  git ls-remote --symref "$BACKLOG_REMOTE" HEAD >"$head_file" 2>/dev/null &
+  head_pid=$!
+  if ! err=$(g fetch --quiet --prune --no-tags --no-auto-maintenance "$BACKLOG_REMOTE" \
+    '+refs/heads/*:refs/backlog/heads/*' '+refs/tags/*:refs/backlog/tags/*' 2>&1 >/dev/null); then
+    wait "$head_pid" || true
+    backlog_ssh_explain_failure "$err" "$BACKLOG_REMOTE" || true
+    printf '%s\n' "$err" >&2
+    return 1
+  fi
+  BACKLOG_HEAD=''
+  if wait "$head_pid"; then
+    BACKLOG_HEAD=$(sed -n 's#^ref: refs/heads/\(.*\)\tHEAD$#\1#p' "$head_file")
+  fi
 }
 
-push_mirror() {
-  log "pushing heads and tags to $CODECOMMIT_URL"
-  git --git-dir="$MIRROR" push --quiet --prune "$CODECOMMIT_URL" "${REFSPECS[@]}"
+# Creates the mirror (in a temporary directory moved into place when initialised) and seeds its
+# CodeCommit view from CodeCommit itself: a mirror re-created after damage then still knows which
+# refs CodeCommit holds (to delete what Backlog no longer has, after backing it up).
+create_mirror() {
+  local tmp="$MIRROR.tmp.$$" err
+  log "creating the mirror of $MIRROR_PATH"
+  git init --quiet --bare "$tmp"
+  rm -rf "$MIRROR"
+  mv "$tmp" "$MIRROR"
+  if ! err=$(g "${PUSH_SPEED[@]}" fetch --quiet --no-tags --no-auto-maintenance "$CODECOMMIT_URL" \
+    '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' 2>&1 >/dev/null); then
+    fail "cannot read what CodeCommit $CODECOMMIT_REPOSITORY holds: $(tail -n 2 <<<"$err" | tr '\n' ' ')"
+  fi
 }
 
 mirror_is_sound() {
-  git --git-dir="$MIRROR" fsck --connectivity-only --no-progress >/dev/null 2>&1
+  g fsck --connectivity-only --no-progress >/dev/null 2>&1
 }
 
-# Clones into a temporary directory and moves it into place only when complete.
-clone_fresh() {
-  local tmp="$MIRROR.tmp.$$"
-  log "cloning $BACKLOG_REMOTE"
-  git init --quiet --bare "$tmp"
-  fetch_source "$tmp" || fail "cloning $BACKLOG_REMOTE failed"
-  rm -rf "$MIRROR"
-  mv "$tmp" "$MIRROR"
+# --- Planning --------------------------------------------------------------------------------------
+
+# "REF OLD NEW" for every ref that differs between CodeCommit's view (OLD) and Backlog's (NEW);
+# 0 stands for a missing side.
+plan_changes() {
+  local old new
+  old=$(g for-each-ref --format='%(refname) %(objectname)' refs/heads refs/tags | LC_ALL=C sort)
+  new=$(g for-each-ref --format='%(refname) %(objectname)' refs/backlog/heads refs/backlog/tags |
+    sed 's#^refs/backlog/#refs/#' | LC_ALL=C sort)
+  LC_ALL=C join -a1 -a2 -e 0 -o '0,1.2,2.2' <(printf '%s\n' "$old" | sed '/^$/d') <(printf '%s\n' "$new" | sed '/^$/d') |
+    awk '$2 != $3'
 }
 
-# Only a cheap check before the sync: a full fsck costs seconds on a large mirror at every build.
-# Deeper damage (lost objects) makes the fetch or the push fail, and fsck judges it then.
-if [ -d "$MIRROR" ] && [ "$(git --git-dir="$MIRROR" rev-parse --is-bare-repository 2>/dev/null)" != true ]; then
-  log "the mirror at $MIRROR_PATH is damaged (not a bare repository); cloning it again"
-  rm -rf "$MIRROR"
-fi
+# Why CodeCommit would refuse ref $1 ("" when it would not).
+refused_reason() {
+  local ref=$1 name
+  case "$ref" in
+    refs/heads/*)
+      name=${ref#refs/heads/}
+      if [[ $name =~ ^[0-9a-fA-F]{40}$ ]]; then echo "branch name of 40 hexadecimal characters"; return; fi
+      if [ "${#name}" -gt 256 ]; then echo "branch name longer than 256 characters"; return; fi
+      ;;
+    refs/tags/*) ;;
+    *) echo "neither a branch nor a tag" ;;
+  esac
+}
 
-if [ ! -d "$MIRROR" ]; then
-  clone_fresh
-  push_mirror || fail "pushing to $CODECOMMIT_URL failed"
-else
-  log "fetching from $BACKLOG_REMOTE"
-  # In an `if` condition `set -e` is off: each step's status is checked by the && chain.
-  if ! { fetch_source "$MIRROR" && push_mirror; }; then
-    mirror_is_sound && fail "sync of $MIRROR_PATH failed"
-    log "the mirror at $MIRROR_PATH is damaged (fsck failed); cloning it again and retrying once"
-    rm -rf "$MIRROR"
-    clone_fresh
-    push_mirror || fail "pushing to $CODECOMMIT_URL failed"
+# --- Backups of history about to be overwritten or deleted --------------------------------------
+
+# Saves, for each ref in $@ (refs CodeCommit holds that the push will delete or force-update), the
+# commits no ref will reach afterwards as a git bundle, uploaded to
+#   s3://BACKUP_BUCKET/backups/PROJECT/REPO/<UTC time>-<ref slug>.bundle
+# before anything is pushed. A ref whose old tip stays reachable needs no bundle.
+backup_history() {
+  local dir stamp ref slug count=0 negatives
+  dir=$(mktemp -d)
+  stamp=$(date -u +%Y%m%dT%H%M%SZ)
+  negatives=$(g for-each-ref --format='^%(objectname)' refs/backlog/heads refs/backlog/tags | LC_ALL=C sort -u)
+  for ref in "$@"; do
+    slug=$(printf '%s' "${ref#refs/}" | tr -c 'A-Za-z0-9._-' '_')
+    if printf '%s\n%s\n' "$ref" "$negatives" | g bundle create --quiet "$dir/$stamp-$slug.bundle" --stdin >/dev/null 2>&1; then
+      count=$((count + 1))
+    fi
+  done
+  if [ "$count" -eq 0 ]; then
+    rm -rf "$dir"
+    return 0
   fi
-fi
-log "mirrored $(git --git-dir="$MIRROR" for-each-ref --format=x refs/heads refs/tags | wc -l) refs of $MIRROR_PATH to $CODECOMMIT_REPOSITORY"
+  [ -n "${BACKUP_BUCKET:-}" ] || fail "BACKUP_BUCKET is not set: refusing to overwrite or delete history without a backup; nothing was pushed"
+  local target="s3://$BACKUP_BUCKET/backups/$REPOSITORY_KEY/"
+  if ! aws s3 cp --recursive --only-show-errors "$dir" "$target" >&2; then
+    rm -rf "$dir"
+    fail "could not upload the backup of overwritten or deleted history to $target; nothing was pushed"
+  fi
+  log "saved $count bundle(s) of history about to be overwritten or deleted to $target: $(find "$dir" -type f -printf '%f ')"
+  rm -rf "$dir"
+}
+
+# --- Pushing ---------------------------------------------------------------------------------------
+
+PUSHES=0
+# Pushes the "REFSPEC\tREF\tNEWSHA" lines of file $1 in batches within CodeCommit's quota, and
+# records each accepted ref in CodeCommit's view of the mirror. Fails naming the refs refused.
+push_batches() {
+  local file=$1 batch=() bytes=0 spec ref new
+  [ -s "$file" ] || return 0
+  while IFS=$'\t' read -r spec ref new; do
+    if [ "${#batch[@]}" -ge "$MAX_REFS_PER_PUSH" ] || [ $((bytes + ${#spec})) -gt "$MAX_REFSPEC_BYTES" ]; then
+      push_one "${batch[@]}"
+      batch=() bytes=0
+    fi
+    batch+=("$spec")
+    bytes=$((bytes + ${#spec} + 1))
+  done <"$file"
+  [ "${#batch[@]}" -eq 0 ] || push_one "${batch[@]}"
+}
+
+# One push of the refspecs "$@"; the accepted ones update CodeCommit's view (porcelain output).
+push_one() {
+  local out rc=0 flag pair dst updates rejected=''
+  out=$(git "${PUSH_SPEED[@]}" --git-dir="$MIRROR" push --porcelain "$CODECOMMIT_URL" "$@" 2>"$BACKLOG_SSH_DIR/push.err") || rc=$?
+  PUSHES=$((PUSHES + 1))
+  updates=''
+  while IFS=$'\t' read -r flag pair _; do
+    dst=${pair#*:}
+    case "$flag" in
+      '!') rejected+=" $dst" ;;
+      '-') updates+="delete $dst"$'\n' ;;
+      ' ' | '+' | '*' | '=') updates+="update $dst ${pair%%:*}"$'\n' ;;
+    esac
+  done < <(grep -E $'^[-!+*= ]\t' <<<"$out" || true)
+  # CodeCommit's view: the refspec's source is refs/backlog/..., resolved in the mirror.
+  if [ -n "$updates" ]; then
+    printf '%s' "$updates" | g update-ref --stdin
+  fi
+  if [ "$rc" -ne 0 ]; then
+    sed 's/^/[mirror] push: /' "$BACKLOG_SSH_DIR/push.err" >&2
+    mirror_is_sound || exit 3
+    fail "pushing to $CODECOMMIT_URL failed${rejected:+; refused:$rejected}"
+  fi
+}
+
+# Points CodeCommit's default branch at branch $1 (which CodeCommit holds), remembering it.
+set_default_branch() {
+  aws codecommit update-default-branch --repository-name "$CODECOMMIT_REPOSITORY" --default-branch-name "$1" >&2 ||
+    fail "could not make $1 the default branch of CodeCommit $CODECOMMIT_REPOSITORY"
+  g config mirror.codecommitDefaultBranch "$1"
+  log "default branch of $CODECOMMIT_REPOSITORY is now $1 (Backlog's HEAD)"
+}
+
+# A branch Backlog has and CodeCommit accepts: Backlog's HEAD if possible ("" if none).
+pushable_branch() {
+  local b
+  if [ -n "$BACKLOG_HEAD" ] && g show-ref --verify --quiet "refs/backlog/heads/$BACKLOG_HEAD" &&
+    [ -z "$(refused_reason "refs/heads/$BACKLOG_HEAD")" ]; then
+    echo "$BACKLOG_HEAD"
+    return
+  fi
+  while read -r b; do
+    if [ -z "$(refused_reason "refs/heads/$b")" ]; then
+      echo "$b"
+      return
+    fi
+  done < <(g for-each-ref --format='%(refname:strip=3)' refs/backlog/heads)
+}
+
+# --- One sync ----------------------------------------------------------------------------------
+
+# Runs in a subshell (see the end): exits 3 when the mirror turns out to be damaged.
+sync_once() {
+  local changes count work ref old new reason skipped='' destructive=() deleted_heads=() current actual target='' desired=''
+  if [ -d "$MIRROR" ] && [ "$(g rev-parse --is-bare-repository 2>/dev/null)" != true ]; then
+    log "the mirror at $MIRROR_PATH is damaged (not a bare repository); creating it again"
+    rm -rf "$MIRROR"
+  fi
+  [ -d "$MIRROR" ] || create_mirror
+  if ! fetch_source; then
+    mirror_is_sound && fail "fetching $BACKLOG_REMOTE into $MIRROR_PATH failed"
+    exit 3
+  fi
+
+  current=$(g for-each-ref --format=x refs/heads refs/tags | wc -l)
+  if [ -z "$(g for-each-ref --count=1 refs/backlog/heads refs/backlog/tags)" ]; then
+    if [ "$current" -eq 0 ]; then
+      log "Backlog advertises no refs for $REPOSITORY_KEY yet; nothing to mirror"
+      return 0
+    fi
+    [ "$ALLOW_EMPTY_SOURCE" = true ] ||
+      fail "Backlog advertises no refs for $REPOSITORY_KEY: refusing to delete the $current refs of CodeCommit $CODECOMMIT_REPOSITORY, which is kept as it is. If the repository was emptied on purpose, set sync.allowEmptySource to true"
+    log "WARNING: Backlog advertises no refs for $REPOSITORY_KEY and sync.allowEmptySource is on: deleting CodeCommit's refs (backed up first)"
+  fi
+
+  changes=$(plan_changes)
+  work=$(mktemp -d)
+  : >"$work/heads" && : >"$work/tags" && : >"$work/deletes"
+  while read -r ref old new; do
+    [ -n "$ref" ] || continue
+    if [ "$new" != 0 ]; then
+      reason=$(refused_reason "$ref")
+      if [ -n "$reason" ]; then
+        skipped+=" $ref ($reason);"
+        continue
+      fi
+      if [ "$old" != 0 ] && ! g merge-base --is-ancestor "$old" "$new" 2>/dev/null; then destructive+=("$ref"); fi
+      case "$ref" in
+        refs/heads/*) printf '+refs/backlog/%s:%s\t%s\t%s\n' "${ref#refs/}" "$ref" "$ref" "$new" >>"$work/heads" ;;
+        *) printf '+refs/backlog/%s:%s\t%s\t%s\n' "${ref#refs/}" "$ref" "$ref" "$new" >>"$work/tags" ;;
+      esac
+    else
+      destructive+=("$ref")
+      case "$ref" in refs/heads/*) deleted_heads+=("${ref#refs/heads/}") ;; esac
+      printf ':%s\t%s\t0\n' "$ref" "$ref" >>"$work/deletes"
+    fi
+  done <<<"$changes"
+
+  # The default branch cannot be deleted in CodeCommit: when the push deletes the current default,
+  # it first moves to Backlog's HEAD (or another branch Backlog keeps), or is kept if none is left.
+  if [ "${#deleted_heads[@]}" -gt 0 ]; then
+    actual=$(aws codecommit get-repository --repository-name "$CODECOMMIT_REPOSITORY" \
+      --query repositoryMetadata.defaultBranch --output text) ||
+      fail "could not read the default branch of CodeCommit $CODECOMMIT_REPOSITORY"
+    if printf '%s\n' "${deleted_heads[@]}" | grep -q -F -x -e "$actual"; then
+      target=$(pushable_branch)
+      if [ -z "$target" ]; then
+        log "WARNING: CodeCommit cannot delete its default branch $actual and Backlog has no other branch: $actual is kept"
+        grep -v -F -x -e ":refs/heads/$actual"$'\t'"refs/heads/$actual"$'\t0' "$work/deletes" >"$work/deletes.kept" || true
+        mv "$work/deletes.kept" "$work/deletes"
+        mapfile -t destructive < <(printf '%s\n' "${destructive[@]}" | grep -v -F -x -e "refs/heads/$actual" || true)
+      fi
+    fi
+  fi
+
+  [ "${#destructive[@]}" -eq 0 ] || [ -z "${destructive[0]}" ] || backup_history "${destructive[@]}"
+
+  push_batches "$work/heads"
+  # CodeCommit's default branch follows Backlog's HEAD, once CodeCommit holds that branch.
+  if [ -n "$target" ]; then
+    desired=$target
+  elif [ -n "$BACKLOG_HEAD" ] && [ "$(g config --get mirror.codecommitDefaultBranch || true)" != "$BACKLOG_HEAD" ] &&
+    g show-ref --verify --quiet "refs/heads/$BACKLOG_HEAD"; then
+    desired=$BACKLOG_HEAD
+  fi
+  [ -z "$desired" ] || set_default_branch "$desired"
+  push_batches "$work/tags"
+  push_batches "$work/deletes"
+  rm -rf "$work"
+
+  [ -z "$skipped" ] || log "WARNING: skipped refs CodeCommit refuses:${skipped%;}"
+  count=0
+  [ -z "$changes" ] || count=$(wc -l <<<"$changes")
+  log "fetch #$FETCH_NUMBER: $count ref change(s) pushed in $PUSHES push(es)"
+}
+
+# Foreground maintenance while the lock is held: git gc --auto repacks and prunes when its
+# thresholds are reached (never in the background, where the end of the build would kill it).
+maintain_mirror() {
+  g gc --auto --quiet || log "WARNING: git gc --auto failed in $MIRROR_PATH (the mirror is still usable)"
+}
+
+# One sync in a subshell with its own errexit (never called as a condition, where bash would ignore
+# errexit inside); its status in RC. A damaged mirror (exit 3) is created again and the sync retried
+# once; any other failure ends the build with the sync's own message.
+run_sync() {
+  set +e
+  (
+    set -e
+    sync_once
+  )
+  RC=$?
+  set -e
+}
+
+FETCH_NUMBER=0
+while :; do
+  with_state claim_fetch
+  run_sync
+  if [ "$RC" -eq 3 ]; then
+    log "the mirror at $MIRROR_PATH is damaged (fsck failed); creating it again and retrying once"
+    rm -rf "$MIRROR"
+    run_sync
+  fi
+  [ "$RC" -eq 0 ] || exit "$RC"
+  with_state
+  [ "$REQUESTED" -gt "$STARTED" ] || break
+  if [ "$SECONDS" -ge "$HOLD_BUDGET" ]; then
+    log "later builds asked for another fetch; leaving it to them (this sync used half the lock timeout)"
+    break
+  fi
+  log "builds started during this sync asked for another fetch"
+done
+maintain_mirror
+log "mirrored $(g for-each-ref --format=x refs/heads refs/tags | wc -l) refs of $MIRROR_PATH to $CODECOMMIT_REPOSITORY"

@@ -1,39 +1,123 @@
 /**
- * CodeCommit stand-in (CodeCommit's HTTPS endpoint cannot run here): one local bare repository per
- * CodeCommit repository name. The build reaches it through git's `url.<base>.insteadOf`, so the
- * synthesized `https://git-codecommit.REGION.amazonaws.com/v1/repos/NAME` stays unchanged and the
- * credential helper is never asked (file transport). Its pre-receive hook refuses refs outside
- * refs/heads/ and refs/tags/ as CodeCommit does in practice, records every push, and can hold a
- * push at a gate (to keep a sync running while the test acts).
+ * CodeCommit stand-in (CodeCommit cannot run here): one local bare repository per CodeCommit
+ * repository name, served over git's smart HTTP protocol by `git http-backend` behind a small Node
+ * HTTP server on a loopback port. The build reaches it through git's `url.<base>.insteadOf`, so the
+ * synthesized `https://git-codecommit.REGION.amazonaws.com/v1/repos/NAME` stays unchanged. The same
+ * server answers the two CodeCommit API actions the sync calls (GetRepository, UpdateDefaultBranch,
+ * JSON 1.1 protocol as the AWS CLI sends it): the harness points the CLI's CodeCommit endpoint
+ * (AWS_ENDPOINT_URL_CODECOMMIT) here, so the default branch the API sets is the HEAD git serves.
+ * Not emulated: authentication (the stand-in asks for none, so git never calls the credential helper).
+ *
+ * Hooks enforce CodeCommit's documented rules that a mirror meets (AWS CodeCommit User Guide,
+ * "Quotas in AWS CodeCommit", https://docs.aws.amazon.com/codecommit/latest/userguide/limits.html;
+ * API Reference, DeleteBranch / UpdateDefaultBranch):
+ *   - pre-receive: at most 4,000 reference updates (creates, updates and deletes) in one push; the
+ *     whole push is refused otherwise;
+ *   - update (per ref, the others land): only refs/heads/* and refs/tags/*; branch names neither
+ *     exactly 40 hexadecimal characters nor longer than 256 characters; the default branch cannot
+ *     be deleted (DefaultBranchCannotBeDeletedException);
+ *   - post-receive: the first push that creates a branch sets the default branch (the first branch
+ *     of that push, in the order git sends them), unless UpdateDefaultBranch changed it.
+ * It records every push (and the ref updates it carried) and can hold a push at a gate (to keep a
+ * sync running while the test acts).
  */
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { run } from "./proc";
 
+const DOCS = "https://docs.aws.amazon.com/codecommit/latest/userguide/limits.html";
+
 const PRE_RECEIVE = `#!/bin/bash
-# CodeCommit stand-in (e2e harness).
+# CodeCommit stand-in (e2e harness): records the push, may hold it, enforces the per-push quota.
 state="$GIT_DIR/e2e-state"
-echo "push $$" >>"$state/pushes.log"
+updates=$(cat)
+n=$(printf '%s\\n' "$updates" | grep -c . || true)
+echo "push $$ $n" >>"$state/pushes.log"
 if [ -e "$state/push-gate" ]; then
   : >"$state/push-held"
   while [ -e "$state/push-gate" ]; do sleep 0.05; done
 fi
-while read -r _old _new ref; do
+if [ "$n" -gt 4000 ]; then
+  echo "CodeCommit stand-in: $n reference updates in one push; the maximum is 4,000, including create, delete, and update (${DOCS})" >&2
+  exit 1
+fi
+`;
+
+const UPDATE = `#!/bin/bash
+# CodeCommit stand-in (e2e harness): the per-ref rules; a refused ref does not stop the others.
+ref=$1 new=$3
+zero=0000000000000000000000000000000000000000
+case "$ref" in
+  refs/heads/*)
+    name=\${ref#refs/heads/}
+    if [[ $name =~ ^[0-9a-fA-F]{40}$ ]]; then
+      echo "CodeCommit stand-in: $ref refused: a branch name cannot be exactly 40 hexadecimal characters (${DOCS})" >&2; exit 1
+    fi
+    if [ "\${#name}" -gt 256 ]; then
+      echo "CodeCommit stand-in: $ref refused: a branch name is at most 256 characters (${DOCS})" >&2; exit 1
+    fi
+    if [ "$new" = "$zero" ] && [ -e "$GIT_DIR/e2e-state/default-set" ] && [ "$(git symbolic-ref HEAD)" = "$ref" ]; then
+      echo "CodeCommit stand-in: $ref refused: DefaultBranchCannotBeDeletedException, the default branch cannot be deleted (API Reference, DeleteBranch)" >&2; exit 1
+    fi
+    ;;
+  refs/tags/*) ;;
+  *) echo "CodeCommit stand-in: $ref refused (only refs/heads/* and refs/tags/* are accepted)" >&2; exit 1 ;;
+esac
+`;
+
+const POST_RECEIVE = `#!/bin/bash
+# CodeCommit stand-in (e2e harness): the first push that creates a branch sets the default branch.
+state="$GIT_DIR/e2e-state"
+[ -e "$state/default-set" ] && exit 0
+while read -r _old new ref; do
   case "$ref" in
-    refs/heads/* | refs/tags/*) ;;
-    *) echo "CodeCommit stand-in: $ref refused (only refs/heads/* and refs/tags/* are accepted)" >&2; exit 1 ;;
+    refs/heads/*)
+      if git show-ref --verify --quiet "$ref"; then
+        git symbolic-ref HEAD "$ref"
+        : >"$state/default-set"
+        exit 0
+      fi
+      ;;
   esac
 done
 `;
 
 export class CodeCommitStandIn {
+  private server: http.Server | undefined;
+  private port = 0;
+  /** API calls received, in order (`Action repositoryName [branch]`). */
+  readonly apiCalls: string[] = [];
+
   constructor(readonly root: string) {
     mkdirSync(root, { recursive: true });
   }
 
+  async start(): Promise<void> {
+    const server = http.createServer((req, res) => this.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    this.server = server;
+    this.port = (server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server === undefined) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Base URL of the stand-in (git and API). */
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
   /** The url.<base>.insteadOf section that sends the CodeCommit HTTPS URLs of `region` here. */
   gitConfig(region: string): string {
-    return `[url "file://${this.root}/"]\n\tinsteadOf = https://git-codecommit.${region}.amazonaws.com/v1/repos/\n`;
+    return `[url "${this.endpoint}/v1/repos/"]\n\tinsteadOf = https://git-codecommit.${region}.amazonaws.com/v1/repos/\n`;
   }
 
   repoPath(name: string): string {
@@ -43,8 +127,11 @@ export class CodeCommitStandIn {
   create(name: string): void {
     const dir = this.repoPath(name);
     run("git", ["init", "--quiet", "--bare", dir]);
+    run("git", ["--git-dir", dir, "config", "http.receivepack", "true"]);
     mkdirSync(path.join(dir, "e2e-state"), { recursive: true });
     writeFileSync(path.join(dir, "hooks", "pre-receive"), PRE_RECEIVE, { mode: 0o755 });
+    writeFileSync(path.join(dir, "hooks", "update"), UPDATE, { mode: 0o755 });
+    writeFileSync(path.join(dir, "hooks", "post-receive"), POST_RECEIVE, { mode: 0o755 });
   }
 
   /** Every ref of the repository: `refname → object id`. */
@@ -52,10 +139,25 @@ export class CodeCommitStandIn {
     return forEachRef(this.repoPath(name));
   }
 
+  /** The default branch ("" before the first push created one). */
+  defaultBranch(name: string): string {
+    if (!existsSync(path.join(this.repoPath(name), "e2e-state", "default-set"))) return "";
+    return run("git", ["--git-dir", this.repoPath(name), "symbolic-ref", "--short", "HEAD"]).stdout.trim();
+  }
+
   /** How many pushes reached the repository (accepted or not). */
   pushCount(name: string): number {
+    return this.pushSizes(name).length;
+  }
+
+  /** Reference updates carried by each push, in order. */
+  pushSizes(name: string): number[] {
     const log = path.join(this.repoPath(name), "e2e-state", "pushes.log");
-    return existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean).length : 0;
+    if (!existsSync(log)) return [];
+    return readFileSync(log, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => Number(l.split(" ")[2]));
   }
 
   holdPushes(name: string): void {
@@ -72,6 +174,106 @@ export class CodeCommitStandIn {
     const state = path.join(this.repoPath(name), "e2e-state");
     rmSync(path.join(state, "push-gate"), { force: true });
     rmSync(path.join(state, "push-held"), { force: true });
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? "/", this.endpoint);
+    const git = /^\/v1\/repos\/([^/]+)(\/.*)$/.exec(url.pathname);
+    if (git !== null) {
+      this.gitHttpBackend(req, res, git[1], git[2], url.search.slice(1));
+      return;
+    }
+    const target = String(req.headers["x-amz-target"] ?? "");
+    if (req.method === "POST" && target.startsWith("CodeCommit_20150413.")) {
+      let body = "";
+      req.on("data", (d: Buffer) => (body += d.toString()));
+      req.on("end", () => this.api(target.slice("CodeCommit_20150413.".length), body, res));
+      return;
+    }
+    res.writeHead(404).end();
+  }
+
+  /** CodeCommit API actions the sync uses, on the repositories of the stand-in. */
+  private api(action: string, body: string, res: http.ServerResponse): void {
+    const input = JSON.parse(body || "{}") as { repositoryName?: string; defaultBranchName?: string };
+    const name = input.repositoryName ?? "";
+    const reply = (status: number, payload: unknown): void => {
+      res.writeHead(status, { "content-type": "application/x-amz-json-1.1" }).end(JSON.stringify(payload));
+    };
+    const error = (type: string, message: string): void => reply(400, { __type: type, message });
+    this.apiCalls.push(`${action} ${name}${input.defaultBranchName !== undefined ? ` ${input.defaultBranchName}` : ""}`);
+    if (!existsSync(path.join(this.repoPath(name), "e2e-state"))) return error("RepositoryDoesNotExistException", `${name} does not exist`);
+    if (action === "GetRepository") {
+      const defaultBranch = this.defaultBranch(name);
+      return reply(200, {
+        repositoryMetadata: {
+          repositoryName: name,
+          accountId: "123456789012",
+          ...(defaultBranch !== "" ? { defaultBranch } : {}),
+          cloneUrlHttp: `https://git-codecommit.example/v1/repos/${name}`,
+        },
+      });
+    }
+    if (action === "UpdateDefaultBranch") {
+      const branch = input.defaultBranchName ?? "";
+      const exists = run("git", ["--git-dir", this.repoPath(name), "show-ref", "--verify", "--quiet", `refs/heads/${branch}`], { allowFail: true }).code === 0;
+      if (!exists) return error("BranchDoesNotExistException", `branch ${branch} does not exist in ${name}`);
+      run("git", ["--git-dir", this.repoPath(name), "symbolic-ref", "HEAD", `refs/heads/${branch}`]);
+      writeFileSync(path.join(this.repoPath(name), "e2e-state", "default-set"), "");
+      return reply(200, {});
+    }
+    error("InvalidParameterException", `the stand-in does not emulate ${action}`);
+  }
+
+  /** `git http-backend` as a CGI program for one request. */
+  private gitHttpBackend(req: http.IncomingMessage, res: http.ServerResponse, repo: string, rest: string, query: string): void {
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      GIT_PROJECT_ROOT: this.root,
+      GIT_HTTP_EXPORT_ALL: "1",
+      PATH_INFO: `/${repo}${rest}`,
+      QUERY_STRING: query,
+      REQUEST_METHOD: req.method ?? "GET",
+      CONTENT_TYPE: String(req.headers["content-type"] ?? ""),
+      REMOTE_USER: "e2e",
+      REMOTE_ADDR: "127.0.0.1",
+      GIT_CONFIG_NOSYSTEM: "1",
+      HOME: this.root,
+    };
+    if (req.headers["content-length"] !== undefined) env.CONTENT_LENGTH = String(req.headers["content-length"]);
+    if (req.headers["content-encoding"] !== undefined) env.HTTP_CONTENT_ENCODING = String(req.headers["content-encoding"]);
+    if (req.headers["git-protocol"] !== undefined) env.GIT_PROTOCOL = String(req.headers["git-protocol"]);
+    const child = spawn("git", ["http-backend"], { env, stdio: ["pipe", "pipe", "pipe"] });
+    req.pipe(child.stdin);
+    child.stdin.on("error", () => undefined);
+    let head = Buffer.alloc(0);
+    let headersDone = false;
+    child.stdout.on("data", (d: Buffer) => {
+      if (headersDone) {
+        res.write(d);
+        return;
+      }
+      head = Buffer.concat([head, d]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      headersDone = true;
+      let status = 200;
+      const headers: Record<string, string> = {};
+      for (const line of head.subarray(0, end).toString().split("\r\n")) {
+        const i = line.indexOf(":");
+        const key = line.slice(0, i).trim();
+        const value = line.slice(i + 1).trim();
+        if (key.toLowerCase() === "status") status = Number(value.split(" ")[0]);
+        else headers[key] = value;
+      }
+      res.writeHead(status, headers);
+      res.write(head.subarray(end + 4));
+    });
+    child.stderr.on("data", () => undefined);
+    child.on("close", () => {
+      if (!headersDone) res.writeHead(500);
+      res.end();
+    });
   }
 }
 

@@ -7,6 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import * as path from "node:path";
 import { CodeBuildClient, CreateProjectCommand, ListBuildsCommand } from "@aws-sdk/client-codebuild";
 import { DeleteParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutBucketVersioningCommand, S3Client } from "@aws-sdk/client-s3";
 import { EMULATOR_ENV, type Emulator, startEmulator } from "../../emulator/moto";
 import { ApiGatewayStandIn, type ApiResponse, backlogPushBody } from "./apigw";
 import { CodeCommitStandIn, forEachRef } from "./codecommit";
@@ -22,6 +23,8 @@ export const BACKLOG_HOST = `${SPACE}.git.${DOMAIN}`;
 export const SSH_KEY_PARAMETER = "/backlog-e2e/ssh-private-key";
 export const HOST_KEYS_PARAMETER = "/backlog-e2e/ssh-host-keys";
 export const HEADS_AND_TAGS = ["refs/heads/", "refs/tags/"];
+/** The emulator's account id (moto's default). */
+export const ACCOUNT_ID = "123456789012";
 
 export interface RepoSpec {
   readonly projectKey: string;
@@ -37,6 +40,8 @@ export interface HarnessOptions {
   readonly build?: Record<string, unknown>;
   /** Root of the run directory. */
   readonly tmpRoot?: string;
+  /** Extra `sync` settings of the config (e.g. allowEmptySource). */
+  readonly sync?: Record<string, unknown>;
 }
 
 /** A Backlog repository of the stand-in, with a work tree to make pushes from. */
@@ -115,6 +120,9 @@ export class Harness {
     readonly codebuild: CodeBuildClient,
     readonly efsRoot: string,
     readonly sources: Map<string, SourceRepo>,
+    readonly s3: S3Client,
+    /** The stack's backup bucket (created in the emulator as Terraform would). */
+    readonly backupBucket: string,
   ) {}
 
   static async start(opts: HarnessOptions): Promise<Harness> {
@@ -142,6 +150,7 @@ export class Harness {
         network: { vpcId: "vpc-0123456789abcdef0", subnetIds: ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"] },
         repositories: opts.repositories,
         ...(opts.build !== undefined ? { build: opts.build } : {}),
+        ...(opts.sync !== undefined ? { sync: opts.sync } : {}),
         state: { bucket: "e2e-state-bucket", key: "e2e/terraform.tfstate", region: EMULATOR_ENV.AWS_REGION },
       });
 
@@ -158,7 +167,15 @@ export class Harness {
       }
       for (const name of stack.projectNames()) await createEmulatedProject(codebuild, stack, name);
 
+      // TEST SETUP, not the product: the backup bucket Terraform would create, versioned as the stack makes it.
+      const s3 = new S3Client({ ...clientConfig, forcePathStyle: true });
+      const backupBucket = stack.backupBucketName(ACCOUNT_ID);
+      await s3.send(new CreateBucketCommand({ Bucket: backupBucket, CreateBucketConfiguration: { LocationConstraint: EMULATOR_ENV.AWS_REGION } }));
+      await s3.send(new PutBucketVersioningCommand({ Bucket: backupBucket, VersioningConfiguration: { Status: "Enabled" } }));
+
       const codecommit = new CodeCommitStandIn(path.join(dir, "codecommit"));
+      await codecommit.start();
+      cleanup.push(() => codecommit.stop());
       const sources = new Map<string, SourceRepo>();
       for (const r of opts.repositories) {
         const key = `${r.projectKey}/${r.repository}`;
@@ -180,7 +197,7 @@ export class Harness {
         secretAccessKey: EMULATOR_ENV.AWS_SECRET_ACCESS_KEY,
       });
       await api.start();
-      return new Harness(dir, opts, ssh, clientKey, emulator, stack, api, codecommit, ssm, codebuild, path.join(dir, "efs"), sources);
+      return new Harness(dir, opts, ssh, clientKey, emulator, stack, api, codecommit, ssm, codebuild, path.join(dir, "efs"), sources, s3, backupBucket);
     } catch (e) {
       for (const c of cleanup.reverse()) await c();
       throw e;
@@ -191,6 +208,7 @@ export class Harness {
     for (const b of this.running) b.kill();
     await Promise.all([...this.running].map((b) => b.done));
     await this.api.stop();
+    await this.codecommit.stop();
     await this.emulator.stop();
     await this.ssh.stop();
     rmSync(this.dir, { recursive: true, force: true });
@@ -274,6 +292,15 @@ export class Harness {
       buildDir,
       pathPrepend: [bin],
       region: EMULATOR_ENV.AWS_REGION,
+      resolveValue: (value) => this.stack.literal(value, ACCOUNT_ID),
+      // The container's role and endpoints: emulator credentials, S3 in the emulator, the CodeCommit
+      // API of the CodeCommit stand-in (the product calls the AWS CLI unchanged).
+      platformEnv: {
+        AWS_ACCESS_KEY_ID: EMULATOR_ENV.AWS_ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY: EMULATOR_ENV.AWS_SECRET_ACCESS_KEY,
+        AWS_ENDPOINT_URL: this.emulator.endpoint,
+        AWS_ENDPOINT_URL_CODECOMMIT: this.codecommit.endpoint,
+      },
       ssm: this.ssm,
       prepareHome: (home) => {
         mkdirSync(path.join(home, ".ssh"), { recursive: true, mode: 0o700 });
@@ -301,6 +328,18 @@ export class Harness {
     const handles = await this.startNewBuilds();
     if (handles.length !== 1) throw new Error(`expected one started build, got ${handles.length}`);
     return handles[0].done;
+  }
+
+  /** Keys of the backup bundles of `key` in the backup bucket. */
+  async backupKeys(key: string): Promise<string[]> {
+    const out = await this.s3.send(new ListObjectsV2Command({ Bucket: this.backupBucket, Prefix: `backups/${key}/` }));
+    return (out.Contents ?? []).map((o) => o.Key as string).sort();
+  }
+
+  /** Downloads an object of the backup bucket to `file`. */
+  async downloadBackup(objectKey: string, file: string): Promise<void> {
+    const out = await this.s3.send(new GetObjectCommand({ Bucket: this.backupBucket, Key: objectKey }));
+    writeFileSync(file, Buffer.from(await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray()));
   }
 
   async putParameter(name: string, value: string, type: "String" | "SecureString" = "String"): Promise<void> {

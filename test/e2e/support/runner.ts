@@ -3,7 +3,8 @@
  * buildspec of a project the way CodeBuild's buildspec 0.2 does:
  *   - `env.parameter-store` values are read from SSM (the emulator) before any phase; a missing
  *     parameter fails the build with CodeBuild's message and runs no command;
- *   - `env.variables` are exported; `CODEBUILD_<IDENTIFIER>` points at a local directory that stands
+ *   - the project's `environment_variable` entries (PLAINTEXT) are exported, their Terraform
+ *     references resolved by the caller; `env.variables` are exported; `CODEBUILD_<IDENTIFIER>` points at a local directory that stands
  *     for the EFS file system of each `file_system_locations` entry and persists between builds;
  *     AWS_REGION, AWS_DEFAULT_REGION, CODEBUILD_BUILD_ID and CODEBUILD_SRC_DIR are set;
  *   - all commands of install, pre_build, build and post_build run in ONE bash process (variables
@@ -41,6 +42,13 @@ export interface BuildOptions {
   readonly prepareHome?: (home: string) => void;
   /** Directories put in front of PATH (the harness's ssh shim). */
   readonly pathPrepend?: readonly string[];
+  /** Resolves a project environment variable's value (Terraform references) to its literal value. */
+  readonly resolveValue?: (value: string) => string;
+  /**
+   * What the build container gets from its role and network and the stand-in cannot: AWS
+   * credentials and the endpoints of the emulated services.
+   */
+  readonly platformEnv?: Readonly<Record<string, string>>;
 }
 
 export interface BuildResult {
@@ -148,6 +156,11 @@ export async function startBuild(opts: BuildOptions): Promise<BuildHandle> {
   for (const loc of (project.file_system_locations ?? []) as Array<Record<string, string>>) {
     if (loc.type !== "EFS") throw new Error(`file system location type ${loc.type} is not emulated`);
     buildEnv[`CODEBUILD_${loc.identifier.toUpperCase()}`] = opts.efsRoot;
+  }
+  Object.assign(buildEnv, opts.platformEnv ?? {});
+  for (const v of (project.environment?.environment_variable ?? []) as Array<Record<string, string>>) {
+    if ((v.type ?? "PLAINTEXT") !== "PLAINTEXT") throw new Error(`environment variable type ${v.type} is not emulated`);
+    buildEnv[v.name] = opts.resolveValue !== undefined ? opts.resolveValue(v.value) : v.value;
   }
   for (const [name, value] of Object.entries((env.variables ?? {}) as Record<string, unknown>)) buildEnv[name] = String(value);
 

@@ -75,6 +75,17 @@ export class Stack {
     return found[1];
   }
 
+  /** Name of the bucket the sync projects save backups to (their BACKUP_BUCKET variable). */
+  backupBucketName(accountId: string): string {
+    const values = new Set(
+      this.resources("aws_codebuild_project").flatMap(([, p]) =>
+        ((p.environment?.environment_variable ?? []) as Json[]).filter((v) => v.name === "BACKUP_BUCKET").map((v) => this.literal(v.value, accountId)),
+      ),
+    );
+    if (values.size !== 1) throw new Error(`expected one BACKUP_BUCKET value across the projects, found ${values.size}`);
+    return [...values][0];
+  }
+
   projectNames(): string[] {
     return this.resources("aws_codebuild_project").map(([, p]) => p.name as string);
   }
@@ -84,6 +95,15 @@ export class Stack {
     const stages = this.resources("aws_api_gateway_stage");
     if (stages.length !== 1) throw new Error(`expected one aws_api_gateway_stage, found ${stages.length}`);
     return stages[0][1].stage_name;
+  }
+
+  /**
+   * A value as Terraform would apply it: same-stack references resolved, the caller identity's
+   * account id replaced by `accountId` (the emulator's).
+   */
+  literal(value: string, accountId: string): string {
+    const resolved = String(this.deref(value)).replace(/\$\{data\.aws_caller_identity\.[^.}]+\.account_id\}/g, accountId);
+    return terraformLiteral(resolved, `the value ${value}`);
   }
 
   /** The value of a same-stack reference such as `${aws_api_gateway_method.X.http_method}`. */
