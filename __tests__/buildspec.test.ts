@@ -96,9 +96,11 @@ describe("buildspec", () => {
     expect(() => execFileSync("bash", ["-n", "-c", syncCommand])).not.toThrow();
   });
 
-  test("fetches and pushes only heads and tags, pruning what the source deleted", () => {
-    expect(syncCommand).toContain(`readonly REFSPECS=('+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*')`);
-    expect(syncCommand).toMatch(/git --git-dir="\$MIRROR" push [^\n]*--prune "\$CODECOMMIT_URL" "\$\{REFSPECS\[@\]\}"/);
+  test("fetches only heads and tags (pruning what the source deleted) and pushes within CodeCommit's quota", () => {
+    expect(syncCommand).toContain("'+refs/heads/*:refs/backlog/heads/*' '+refs/tags/*:refs/backlog/tags/*'");
+    expect(syncCommand).toContain("fetch --quiet --prune --no-tags --no-auto-maintenance");
+    expect(syncCommand).toContain("readonly MAX_REFS_PER_PUSH=4000");
+    expect(syncCommand).toMatch(/push --porcelain "\$CODECOMMIT_URL" "\$@"/);
     expect(syncCommand).toContain(
       'readonly CODECOMMIT_URL="https://git-codecommit.${AWS_REGION}.amazonaws.com/v1/repos/${CODECOMMIT_REPOSITORY}"',
     );

@@ -33,9 +33,15 @@ describe("build role", () => {
       {
         sid: "PushToMirrors",
         effect: "Allow",
-        actions: ["codecommit:GitPush"],
+        actions: ["codecommit:GitPull", "codecommit:GitPush", "codecommit:GetRepository", "codecommit:UpdateDefaultBranch"],
         resources: [arn("codecommit", "*")],
         condition: [{ test: "StringEquals", variable: "aws:ResourceTag/backlog-mirror:stack", values: ["backlog-mirror"] }],
+      },
+      {
+        sid: "SaveBackupBundles",
+        effect: "Allow",
+        actions: ["s3:PutObject"],
+        resources: [expect.stringMatching(/^\$\{aws_s3_bucket\.[A-Za-z0-9_]+\.arn\}\/backups\/\*$/)],
       },
       {
         sid: "ReadBacklogCredentials",

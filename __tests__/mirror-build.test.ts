@@ -18,6 +18,8 @@ describe("sync project", () => {
       compute_type: "BUILD_GENERAL1_SMALL",
       image_pull_credentials_type: "CODEBUILD",
       privileged_mode: false,
+      // the sync's backup bucket, as the build sees it
+      environment_variable: [{ name: "BACKUP_BUCKET", type: "PLAINTEXT", value: refOf(synth, "aws_s3_bucket", onlyResource(synth, "aws_s3_bucket"), "bucket") }],
     });
   });
 

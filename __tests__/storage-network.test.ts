@@ -126,19 +126,32 @@ describe("cache bucket", () => {
     });
   });
 
-  test("expires objects after 30 days and aborts multipart uploads after 7", () => {
-    expect(onlyResource(synth, "aws_s3_bucket_lifecycle_configuration")).toMatchObject({
+  test("keeps backup bundles (current and noncurrent versions) 90 days by default, aborts multipart uploads after 7, after versioning is on", () => {
+    const lifecycle = onlyResource(synth, "aws_s3_bucket_lifecycle_configuration");
+    expect(lifecycle).toEqual({
       bucket: bucketRef,
+      depends_on: [expect.stringMatching(/^aws_s3_bucket_versioning\./)],
       rule: [
         {
-          id: "expire-cache",
+          id: "expire-backups",
           status: "Enabled",
-          filter: [{ prefix: "" }],
-          expiration: [{ days: 30 }],
+          filter: [{ prefix: "backups/" }],
+          expiration: [{ days: 90 }],
+          noncurrent_version_expiration: [{ noncurrent_days: 90 }],
           abort_incomplete_multipart_upload: [{ days_after_initiation: 7 }],
         },
       ],
     });
+    expect(onlyResource(synth, "aws_s3_bucket_versioning")).toMatchObject({
+      bucket: bucketRef,
+      versioning_configuration: { status: "Enabled" },
+    });
+  });
+
+  test("backups.retentionDays sets the retention of the backup bundles", () => {
+    const lifecycle = onlyResource(synthStack({ ...exampleConfig(), backups: { retentionDays: 30 } }), "aws_s3_bucket_lifecycle_configuration");
+    expect(lifecycle.rule[0].expiration).toEqual([{ days: 30 }]);
+    expect(lifecycle.rule[0].noncurrent_version_expiration).toEqual([{ noncurrent_days: 30 }]);
   });
 
   test("denies every request that is not over TLS", () => {

@@ -56,6 +56,11 @@ export interface BuildspecInputs {
   readonly codecommitRepository: string;
   /** Seconds a build waits for another build of the same repository. */
   readonly lockTimeoutSeconds: number;
+  /**
+   * Let a sync empty CodeCommit when Backlog advertises no refs (`sync.allowEmptySource`).
+   * @default false
+   */
+  readonly allowEmptySource?: boolean;
 }
 
 /** `NAME=value` lines, values shell-quoted; the order is the order given. */
@@ -73,6 +78,7 @@ export function syncSettings(inputs: BuildspecInputs): Array<readonly [string, s
     ["MIRROR_PATH", mirrorRelativePath(repository)],
     ["HOST_KEY_MODE", backlog.scanHostKey === true ? "scan" : "pinned"],
     ["LOCK_TIMEOUT_SECONDS", String(inputs.lockTimeoutSeconds)],
+    ["ALLOW_EMPTY_SOURCE", inputs.allowEmptySource === true ? "true" : "false"],
   ];
   if (backlog.hostKeys !== undefined) {
     settings.push([HOST_KEYS_ENV, backlog.hostKeys.join("\n")]);

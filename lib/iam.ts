@@ -29,7 +29,14 @@ import { MIRROR_STACK_TAG_KEY, buildLogGroupName, buildProjectPrefix } from "./n
 /** Actions of the build role, by purpose: named lists, asserted by the tests. */
 export const BUILD_ACTIONS = {
   logs: ["logs:CreateLogStream", "logs:PutLogEvents"],
-  push: ["codecommit:GitPush"],
+  /**
+   * On the mirrors (tag-scoped): push; read what CodeCommit holds (a re-created mirror learns it
+   * before deleting anything); read and move the default branch (it follows Backlog's HEAD and
+   * must move before the branch it names is deleted).
+   */
+  push: ["codecommit:GitPull", "codecommit:GitPush", "codecommit:GetRepository", "codecommit:UpdateDefaultBranch"],
+  /** Upload of the backup bundles, under backups/ only. */
+  backups: ["s3:PutObject"],
   parameters: ["ssm:GetParameters"],
   decrypt: ["kms:Decrypt"],
   mirrorKey: ["kms:Decrypt", "kms:GenerateDataKey"],
@@ -88,6 +95,8 @@ export interface MirrorIamProps {
   readonly parameterNames: string[];
   /** Subnets the builds' network interfaces may be created in. */
   readonly subnetIds: string[];
+  /** ARN of the bucket the sync saves backup bundles to (objects under `backups/`). */
+  readonly backupBucketArn: string;
   /**
    * Grant the Session Manager channel actions used by `codebuild-breakpoint` debugging.
    * @default false
@@ -196,6 +205,12 @@ export class MirrorIam extends Construct {
         actions: [...BUILD_ACTIONS.push],
         resources: [arn(ctx, "codecommit", "*")],
         condition: [{ test: "StringEquals", variable: `aws:ResourceTag/${MIRROR_STACK_TAG_KEY}`, values: [props.name] }],
+      },
+      {
+        sid: "SaveBackupBundles",
+        effect: "Allow",
+        actions: [...BUILD_ACTIONS.backups],
+        resources: [`${props.backupBucketArn}/backups/*`],
       },
       {
         sid: "ReadBacklogCredentials",

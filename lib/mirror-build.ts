@@ -60,6 +60,13 @@ export interface MirrorBuildProps {
   readonly securityGroupId: string;
   /** DNS name of the EFS file system holding the mirrors. */
   readonly fileSystemDnsName: string;
+  /** Bucket the sync saves backup bundles to (project variable BACKUP_BUCKET). */
+  readonly backupBucketName: string;
+  /**
+   * Let the sync empty CodeCommit when Backlog advertises no refs (setting `sync.allowEmptySource`).
+   * @default false
+   */
+  readonly allowEmptySource?: boolean;
   /** Customer-managed key for the log group and the project. @default - AWS-managed */
   readonly kmsKeyArn?: string;
   /** Resources the project must be created after (IAM policy, mount targets). */
@@ -109,6 +116,7 @@ export class MirrorBuild extends Construct {
             codecommitRepository: ccName,
             // Leave a minute of the build timeout for the sync itself.
             lockTimeoutSeconds: Math.max(60, (build.timeoutMinutes - 1) * 60),
+            allowEmptySource: props.allowEmptySource === true,
           }),
         ),
       },
@@ -123,7 +131,7 @@ export class MirrorBuild extends Construct {
         // no privileged mode; privileged mode is for running a Docker daemon, which the sync does not.
         privilegedMode: false,
         // Where the sync saves bundles of history it is about to overwrite or delete.
-        environmentVariable: [{ name: BACKUP_BUCKET_ENV, value: props.cacheBucketName, type: "PLAINTEXT" }],
+        environmentVariable: [{ name: BACKUP_BUCKET_ENV, value: props.backupBucketName, type: "PLAINTEXT" }],
       },
       vpcConfig: {
         vpcId: props.vpcId,

@@ -116,6 +116,7 @@ export class BacklogCodeCommitMirror extends Construct {
       subnetAvailabilityZones,
       fileSystemSecurityGroupId: this.network.fileSystemSecurityGroup.id,
       kmsKeyArn,
+      backupRetentionDays: props.backups?.retentionDays,
     });
 
     const resyncEnabled = props.resync?.enabled !== false;
@@ -125,6 +126,7 @@ export class BacklogCodeCommitMirror extends Construct {
       projectNames,
       parameterNames: [backlog.sshKeyParameter, ...(backlog.hostKeysParameter ? [backlog.hostKeysParameter] : [])],
       subnetIds: network.subnetIds,
+      backupBucketArn: this.storage.backupBucket.arn,
       allowDebugSessions: props.build?.allowDebugSessions,
       scheduledResync: resyncEnabled,
       kmsKeyArn,
@@ -136,6 +138,8 @@ export class BacklogCodeCommitMirror extends Construct {
       serviceRoleArn: this.iam.buildRole.arn,
       securityGroupId: this.network.buildSecurityGroup.id,
       fileSystemDnsName: this.storage.fileSystem.dnsName,
+      backupBucketName: this.storage.backupBucket.bucket,
+      allowEmptySource: props.sync?.allowEmptySource,
     };
     this.builds = props.repositories.map(
       (repository) =>

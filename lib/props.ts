@@ -137,6 +137,28 @@ export interface ResyncSettings {
   readonly enabled?: boolean;
 }
 
+/** How a sync treats what it would destroy in CodeCommit. */
+export interface SyncSettings {
+  /**
+   * Let a sync delete every ref of a CodeCommit repository when Backlog advertises none (a Backlog
+   * repository emptied or re-created empty on purpose). Off, such a sync fails and keeps CodeCommit
+   * as it is. Either way, history a sync deletes or overwrites is first saved as a git bundle in the
+   * stack's bucket, and CodeCommit's default branch is never deleted (CodeCommit refuses it).
+   * @default false
+   */
+  readonly allowEmptySource?: boolean;
+}
+
+/** The git bundles a sync saves before it force-updates or deletes a ref. */
+export interface BackupSettings {
+  /**
+   * Days a backup bundle is kept in the stack's bucket (`backups/PROJECT/REPO/...`), counted from
+   * its upload for current objects and from the day it became noncurrent for earlier versions.
+   * @default 90
+   */
+  readonly retentionDays?: number;
+}
+
 /** Where failures are reported. */
 export interface AlertSettings {
   /**
@@ -228,6 +250,18 @@ export interface BacklogCodeCommitMirrorProps {
    * @default - hourly
    */
   readonly resync?: ResyncSettings;
+
+  /**
+   * How a sync treats a source that advertises no refs.
+   * @default - { allowEmptySource: false }
+   */
+  readonly sync?: SyncSettings;
+
+  /**
+   * Retention of the backup bundles of overwritten or deleted history.
+   * @default - { retentionDays: 90 }
+   */
+  readonly backups?: BackupSettings;
 
   /**
    * Failure alerts.

@@ -14,11 +14,16 @@ import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-own
 import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
 import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
+import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
 import { Fn, type ITerraformDependable, TerraformIterator, Token } from "cdktf";
 import { Construct } from "constructs";
 
 /** Days after which cache objects expire. */
 export const CACHE_EXPIRATION_DAYS = 30;
+/** Default days a backup bundle is kept (setting `backups.retentionDays`). */
+export const DEFAULT_BACKUP_RETENTION_DAYS = 90;
+/** Key prefix of the sync's backup bundles: `backups/PROJECT/REPO/<UTC time>-<ref>.bundle`. */
+export const BACKUP_PREFIX = "backups/";
 /** Days after which incomplete multipart uploads are aborted. */
 export const ABORT_MULTIPART_DAYS = 7;
 
@@ -73,14 +78,21 @@ export interface MirrorStorageProps {
    * @default - AWS-managed encryption (EFS: aws/elasticfilesystem, S3: SSE-S3 AES256)
    */
   readonly kmsKeyArn?: string;
+  /**
+   * Days the sync's backup bundles (and their noncurrent versions) are kept.
+   * @default 90
+   */
+  readonly backupRetentionDays?: number;
 }
 
-/** EFS for the mirrors, and the stack's S3 bucket. */
+/** EFS for the mirrors, S3 for the sync's backup bundles (the former build cache). */
 export class MirrorStorage extends Construct {
   public readonly fileSystem: EfsFileSystem;
   /** The mount targets: one resource with `for_each`, keyed by Availability Zone. */
   public readonly mountTargets: EfsMountTarget;
   public readonly cacheBucket: S3Bucket;
+  /** Bucket of the sync's backup bundles (the same bucket; it held the build cache before). */
+  public readonly backupBucket: S3Bucket;
 
   constructor(scope: Construct, id: string, props: MirrorStorageProps) {
     super(scope, id);
@@ -149,15 +161,25 @@ export class MirrorStorage extends Construct {
       ],
     });
     const policy = denyInsecureTransport(this, this.cacheBucket, { documentId: "CacheTlsOnlyDocument", policyId: "CachePolicy" }, [encryption]);
+    this.backupBucket = this.cacheBucket;
+    // Versioned: an overwritten or deleted backup stays recoverable for the retention period.
+    const versioning = new S3BucketVersioningA(this, "BackupVersioning", {
+      bucket: this.cacheBucket.id,
+      versioningConfiguration: { status: "Enabled" },
+      dependsOn: [policy],
+    });
+    const retentionDays = props.backupRetentionDays ?? DEFAULT_BACKUP_RETENTION_DAYS;
     new S3BucketLifecycleConfiguration(this, "CacheLifecycle", {
       bucket: this.cacheBucket.id,
-      dependsOn: [policy],
+      // After versioning (the noncurrent-version rule applies to a versioned bucket).
+      dependsOn: [versioning],
       rule: [
         {
-          id: "expire-cache",
+          id: "expire-backups",
           status: "Enabled",
-          filter: [{ prefix: "" }],
-          expiration: [{ days: CACHE_EXPIRATION_DAYS }],
+          filter: [{ prefix: BACKUP_PREFIX }],
+          expiration: [{ days: retentionDays }],
+          noncurrentVersionExpiration: [{ noncurrentDays: retentionDays }],
           abortIncompleteMultipartUpload: [{ daysAfterInitiation: ABORT_MULTIPART_DAYS }],
         },
       ],

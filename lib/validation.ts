@@ -185,6 +185,16 @@ const resyncSchema = z.strictObject(
   { error: "must be an object" },
 );
 
+const syncSchema = z.strictObject(
+  { allowEmptySource: z.boolean({ error: "must be true or false" }).optional() },
+  { error: "must be an object" },
+);
+
+const backupsSchema = z.strictObject(
+  { retentionDays: integer(1, 3650).optional() },
+  { error: "must be an object" },
+);
+
 const alertsSchema = z.strictObject(
   {
     emails: z
@@ -224,6 +234,8 @@ const mirrorShape = {
   network: networkSchema.optional(),
   webhook: webhookSchema.optional(),
   resync: resyncSchema.optional(),
+  sync: syncSchema.optional(),
+  backups: backupsSchema.optional(),
   alerts: alertsSchema.optional(),
   encryption: encryptionSchema.optional(),
   repositories: z

@@ -596,9 +596,9 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
       const lifecycle = await clients.s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket }));
       expect(lifecycle.Rules).toHaveLength(1);
       expect(lifecycle.Rules![0]).toMatchObject({
-        ID: "expire-cache",
+        ID: "expire-backups",
         Status: "Enabled",
-        Expiration: { Days: 30 },
+        Expiration: { Days: 90 },
         AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
       });
     });
