@@ -149,10 +149,10 @@ test("a sync killed with SIGKILL while its fetch holds ref locks leaves lock fil
   expect((await build.done).succeeded).toBe(false);
   rmSync(hook);
   const locks = filesIn(mirror, (n) => n.endsWith(".lock"));
-  expect(locks).toEqual(expect.arrayContaining(["refs/heads/main.lock"]));
+  expect(locks).toEqual(expect.arrayContaining(["refs/backlog/heads/main.lock"]));
   const next = await h.sync(key);
   expectSucceeded(next);
-  expect(next.log).toMatch(/removed stale \S*refs\/heads\/main\.lock/);
+  expect(next.log).toMatch(/removed stale \S*refs\/backlog\/heads\/main\.lock/);
   expectMirrored(h, key);
   expectSoundMirror(h, key);
 });
@@ -164,7 +164,7 @@ test("a deleted mirror directory is re-cloned automatically", async () => {
   h.source(key).push("main");
   const result = await h.sync(key);
   expectSucceeded(result);
-  expect(result.log).toContain("cloning");
+  expect(result.log).toContain("creating the mirror");
   expectMirrored(h, key);
   expectSoundMirror(h, key);
 });
