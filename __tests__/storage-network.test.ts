@@ -42,12 +42,13 @@ describe("EFS", () => {
 });
 
 describe("the stack's bucket", () => {
-  test("is configured one call at a time: ownership, public access block, encryption, policy, lifecycle (S3 OperationAborted on concurrent calls)", () => {
+  test("is configured one call at a time: ownership, public access block, encryption, policy, versioning, lifecycle (S3 OperationAborted on concurrent calls)", () => {
     const chain = [
       "aws_s3_bucket_ownership_controls",
       "aws_s3_bucket_public_access_block",
       "aws_s3_bucket_server_side_encryption_configuration",
       "aws_s3_bucket_policy",
+      "aws_s3_bucket_versioning",
       "aws_s3_bucket_lifecycle_configuration",
     ];
     chain.forEach((type, i) => {
