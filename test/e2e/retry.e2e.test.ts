@@ -139,7 +139,7 @@ test("a push whose first webhook delivery is refused by CodeBuild (5xx) is mirro
   expectMirrored(h, key);
 });
 
-test("pushes that arrive while a sync runs each start a build, and the last build mirrors the last push", async () => {
+test("pushes that arrive while a sync runs each start a build; the running sync fetches once more for all of them and the last push is mirrored", async () => {
   const repository = "burst";
   const key = `${PROJECT_KEY}/${repository}`;
   const src = h.source(key);
@@ -204,8 +204,8 @@ test("pushes that arrive while a sync runs each start a build, and the last buil
     expect(new Set(buildIds).size).toBe(deliveries.length);
     expect(builds.map((b) => b.buildId)).toEqual(buildIds);
 
-    // They serialise on the mirror lock: while the first holds it, the others wait for it.
-    for (const b of builds.slice(1)) await waitFor(`build ${b.buildId} to wait for the lock`, () => b.log().includes("waiting for the lock"));
+    // Coalesced on the mirror: while the first holds the lock, each other build asks it for one more fetch.
+    for (const b of builds.slice(1)) await waitFor(`build ${b.buildId} to ask for a fetch`, () => b.log().includes("asked it for fetch #"));
     await sleep(500);
     expect(builds.map((b) => b.log().includes("lock acquired"))).toEqual(builds.map((_, i) => i === 0));
   } finally {
@@ -213,7 +213,9 @@ test("pushes that arrive while a sync runs each start a build, and the last buil
   }
   const results = await Promise.all(builds.map((b) => b.done));
   results.forEach(expectSucceeded);
-  for (const r of results) expect(r.log).toContain("lock acquired");
+  // The first build fetched once more after its push, for all four; they ended without work.
+  expect(results[0].log).toContain("builds started during this sync asked for another fetch");
+  for (const r of results.slice(1)) expect(r.log).toContain("it carries this build's push; nothing left to do");
 
   // The last push (main rewritten, feature deleted, tag v2 kept) is what CodeCommit holds.
   const last = src.mirroredRefs();

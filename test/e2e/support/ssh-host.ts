@@ -78,6 +78,22 @@ relay='
     $total += $r;
     if ($n > 0 && !$held && $total >= $n) {
       $held = 1;
+      if (-e "$state/stall-freeze") {
+        # A dead network path: the SSH server process of this session stops (SIGSTOP), so it no
+        # longer answers anything, keepalives included. The test resumes it with SIGCONT.
+        my $pid = getppid();
+        while ($pid > 1) {
+          open(my $st, "<", "/proc/$pid/stat") or last;
+          my $line = <$st>; close $st;
+          my ($comm, $ppid) = $line =~ /^\d+ \((.*)\) \S+ (\d+)/;
+          if ($comm =~ /^sshd/) {
+            open(my $f, ">", "$state/frozen-pid"); print $f $pid; close $f;
+            kill "STOP", $pid;
+            last;
+          }
+          $pid = $ppid;
+        }
+      }
       open(my $s, ">", "$state/stalled"); close $s;
       select(undef, undef, undef, 0.05) while -e "$state/stall-gate";
     }
@@ -235,8 +251,12 @@ export class SshHost {
       .map((l) => Number(l.split(" ")[1]));
   }
 
-  /** Makes the next transfers stall after `bytes` bytes until {@link releaseStall}. */
-  stallAfter(bytes: number): void {
+  /**
+   * Makes the next transfers stall after `bytes` bytes until {@link releaseStall}; with `freeze`,
+   * the session's SSH server process is stopped too (a dead network path: no keepalive answers).
+   */
+  stallAfter(bytes: number, freeze = false): void {
+    if (freeze) writeFileSync(path.join(this.stateDir, "stall-freeze"), "");
     writeFileSync(path.join(this.stateDir, "stall-gate"), "");
     rmSync(path.join(this.stateDir, "stalled"), { force: true });
     writeFileSync(path.join(this.stateDir, "stall-after-bytes"), String(bytes), { mode: 0o644 });
@@ -248,6 +268,16 @@ export class SshHost {
   }
 
   releaseStall(): void {
+    const frozen = path.join(this.stateDir, "frozen-pid");
+    if (existsSync(frozen)) {
+      try {
+        process.kill(Number(readFileSync(frozen, "utf8")), "SIGCONT");
+      } catch {
+        // already gone
+      }
+      rmSync(frozen, { force: true });
+    }
+    rmSync(path.join(this.stateDir, "stall-freeze"), { force: true });
     rmSync(path.join(this.stateDir, "stall-after-bytes"), { force: true });
     rmSync(path.join(this.stateDir, "stall-gate"), { force: true });
     rmSync(path.join(this.stateDir, "stalled"), { force: true });
