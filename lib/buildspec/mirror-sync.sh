@@ -124,6 +124,12 @@ if ! flock -n 9; then
     fi
     [ "$SECONDS" -lt "$deadline" ] || fail "another sync held $MIRROR_PATH for ${LOCK_TIMEOUT_SECONDS}s without starting fetch #$NEED"
   done
+  # The lock came free: the last holder may have started the fetch asked for just before it ended.
+  with_state
+  if [ "$STARTED" -ge "$NEED" ]; then
+    log "fetch #$NEED started in the sync that just ended: it carried this build's push; nothing left to do"
+    exit 0
+  fi
 fi
 log "lock acquired"
 readonly HOLD_BUDGET=$((SECONDS + LOCK_TIMEOUT_SECONDS / 2))
