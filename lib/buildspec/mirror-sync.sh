@@ -203,17 +203,22 @@ plan_changes() {
     awk '$2 != $3'
 }
 
-# Why CodeCommit would refuse ref $1 ("" when it would not).
+# Sets REASON to why CodeCommit would refuse ref $1 ("" when it would not). No subshell: it runs
+# once per ref (5,000 times for 5,000 tags).
 refused_reason() {
   local ref=$1 name
+  REASON=''
   case "$ref" in
     refs/heads/*)
       name=${ref#refs/heads/}
-      if [[ $name =~ ^[0-9a-fA-F]{40}$ ]]; then echo "branch name of 40 hexadecimal characters"; return; fi
-      if [ "${#name}" -gt 256 ]; then echo "branch name longer than 256 characters"; return; fi
+      if [[ $name =~ ^[0-9a-fA-F]{40}$ ]]; then
+        REASON="branch name of 40 hexadecimal characters"
+      elif [ "${#name}" -gt 256 ]; then
+        REASON="branch name longer than 256 characters"
+      fi
       ;;
     refs/tags/*) ;;
-    *) echo "neither a branch nor a tag" ;;
+    *) REASON="neither a branch nor a tag" ;;
   esac
 }
 
@@ -303,13 +308,16 @@ set_default_branch() {
 # A branch Backlog has and CodeCommit accepts: Backlog's HEAD if possible ("" if none).
 pushable_branch() {
   local b
-  if [ -n "$BACKLOG_HEAD" ] && g show-ref --verify --quiet "refs/backlog/heads/$BACKLOG_HEAD" &&
-    [ -z "$(refused_reason "refs/heads/$BACKLOG_HEAD")" ]; then
-    echo "$BACKLOG_HEAD"
-    return
+  if [ -n "$BACKLOG_HEAD" ] && g show-ref --verify --quiet "refs/backlog/heads/$BACKLOG_HEAD"; then
+    refused_reason "refs/heads/$BACKLOG_HEAD"
+    if [ -z "$REASON" ]; then
+      echo "$BACKLOG_HEAD"
+      return
+    fi
   fi
   while read -r b; do
-    if [ -z "$(refused_reason "refs/heads/$b")" ]; then
+    refused_reason "refs/heads/$b"
+    if [ -z "$REASON" ]; then
       echo "$b"
       return
     fi
@@ -320,7 +328,7 @@ pushable_branch() {
 
 # Runs in a subshell (see the end): exits 3 when the mirror turns out to be damaged.
 sync_once() {
-  local changes count work ref old new reason skipped='' destructive=() deleted_heads=() current actual target='' desired=''
+  local changes count work ref old new skipped='' destructive=() deleted_heads=() current actual target='' desired=''
   if [ -d "$MIRROR" ] && [ "$(g rev-parse --is-bare-repository 2>/dev/null)" != true ]; then
     log "the mirror at $MIRROR_PATH is damaged (not a bare repository); creating it again"
     rm -rf "$MIRROR"
@@ -348,9 +356,9 @@ sync_once() {
   while read -r ref old new; do
     [ -n "$ref" ] || continue
     if [ "$new" != 0 ]; then
-      reason=$(refused_reason "$ref")
-      if [ -n "$reason" ]; then
-        skipped+=" $ref ($reason);"
+      refused_reason "$ref"
+      if [ -n "$REASON" ]; then
+        skipped+=" $ref ($REASON);"
         continue
       fi
       if [ "$old" != 0 ] && ! g merge-base --is-ancestor "$old" "$new" 2>/dev/null; then destructive+=("$ref"); fi

@@ -46,20 +46,23 @@ if [ "$n" -gt 4000 ]; then
 fi
 `;
 
-const UPDATE = `#!/bin/bash
+const UPDATE = `#!/bin/sh
 # CodeCommit stand-in (e2e harness): the per-ref rules; a refused ref does not stop the others.
+# (POSIX sh without forks on the common path: git runs this once per ref, 5,000 times for 5,000 tags.)
 ref=$1 new=$3
-zero=0000000000000000000000000000000000000000
 case "$ref" in
   refs/heads/*)
     name=\${ref#refs/heads/}
-    if [[ $name =~ ^[0-9a-fA-F]{40}$ ]]; then
-      echo "CodeCommit stand-in: $ref refused: a branch name cannot be exactly 40 hexadecimal characters (${DOCS})" >&2; exit 1
-    fi
-    if [ "\${#name}" -gt 256 ]; then
+    case "$name" in
+      *[!0-9a-fA-F]*) ;;
+      *) if [ \${#name} -eq 40 ]; then
+           echo "CodeCommit stand-in: $ref refused: a branch name cannot be exactly 40 hexadecimal characters (${DOCS})" >&2; exit 1
+         fi ;;
+    esac
+    if [ \${#name} -gt 256 ]; then
       echo "CodeCommit stand-in: $ref refused: a branch name is at most 256 characters (${DOCS})" >&2; exit 1
     fi
-    if [ "$new" = "$zero" ] && [ -e "$GIT_DIR/e2e-state/default-set" ] && [ "$(git symbolic-ref HEAD)" = "$ref" ]; then
+    if [ "$new" = 0000000000000000000000000000000000000000 ] && [ -e "$GIT_DIR/e2e-state/default-set" ] && [ "$(git symbolic-ref HEAD)" = "$ref" ]; then
       echo "CodeCommit stand-in: $ref refused: DefaultBranchCannotBeDeletedException, the default branch cannot be deleted (API Reference, DeleteBranch)" >&2; exit 1
     fi
     ;;

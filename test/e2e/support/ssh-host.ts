@@ -85,7 +85,7 @@ relay='
         while ($pid > 1) {
           open(my $st, "<", "/proc/$pid/stat") or last;
           my $line = <$st>; close $st;
-          my ($comm, $ppid) = $line =~ /^\d+ \((.*)\) \S+ (\d+)/;
+          my ($comm, $ppid) = $line =~ /^\\d+ \\((.*)\\) \\S+ (\\d+)/;
           if ($comm =~ /^sshd/) {
             open(my $f, ">", "$state/frozen-pid"); print $f $pid; close $f;
             kill "STOP", $pid;
