@@ -171,19 +171,19 @@ fetch_source() {
   fi
 }
 
-# Creates the mirror (in a temporary directory moved into place when initialised) and seeds its
-# CodeCommit view from CodeCommit itself: a mirror re-created after damage then still knows which
-# refs CodeCommit holds (to delete what Backlog no longer has, after backing it up).
+# Creates the mirror in a temporary directory, seeds its CodeCommit view from CodeCommit itself (a
+# mirror re-created after damage then still knows which refs CodeCommit holds, to delete what
+# Backlog no longer has after backing it up), and moves it into place only when that is complete.
 create_mirror() {
   local tmp="$MIRROR.tmp.$$" err
   log "creating the mirror of $MIRROR_PATH"
   git init --quiet --bare "$tmp"
-  rm -rf "$MIRROR"
-  mv "$tmp" "$MIRROR"
-  if ! err=$(g "${PUSH_SPEED[@]}" fetch --quiet --no-tags --no-auto-maintenance "$CODECOMMIT_URL" \
-    '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' 2>&1 >/dev/null); then
+  if ! err=$(git "${GIT_MIRROR_CONFIG[@]}" "${PUSH_SPEED[@]}" --git-dir="$tmp" fetch --quiet --no-tags --no-auto-maintenance \
+    "$CODECOMMIT_URL" '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' 2>&1 >/dev/null); then
     fail "cannot read what CodeCommit $CODECOMMIT_REPOSITORY holds: $(tail -n 2 <<<"$err" | tr '\n' ' ')"
   fi
+  rm -rf "$MIRROR"
+  mv "$tmp" "$MIRROR"
 }
 
 mirror_is_sound() {
