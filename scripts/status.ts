@@ -8,7 +8,8 @@
  * The stack's outputs come from `terraform output -json`: `--outputs FILE` reads what it printed
  * (`-` = standard input), otherwise it is run in `--stack-dir` (default
  * cdktf.out/stacks/backlog-codecommit-mirror, initialised). AWS is read with the SDK's standard
- * credential chain, in the configuration's region; `AWS_ENDPOINT_URL` is honoured. Exit codes: 0
+ * credential chain, in the configuration's region; `AWS_ENDPOINT_URL` and `AWS_CA_BUNDLE` are
+ * honoured (and the sandbox's CA, as npm run preflight does). Exit codes: 0
  * every repository current (hence wired); 1 some repository is not; 2 the check could not be
  * completed (Backlog, AWS or the outputs could not be read; usage or configuration problem).
  */
@@ -24,6 +25,7 @@ import { API_KEY_ENV, BASE_URL_ENV, type BacklogRepository, BacklogCallError, cr
 import { oneLine, type Output, processOutput } from "./ops/output";
 import { OutputsError, readOutputsFile, terraformOutputs } from "./ops/stack-outputs";
 import { exitCode, judge, renderTable, toJson } from "./ops/status";
+import { sdkClientConfig } from "./sandbox-env";
 
 /** The stack's directory when neither --outputs nor --stack-dir is given. */
 export const DEFAULT_STACK_DIR = "cdktf.out/stacks/backlog-codecommit-mirror";
@@ -85,8 +87,11 @@ export async function status(argv: string[], env: NodeJS.ProcessEnv, output: Out
     }
   }
 
-  const codebuild = new CodeBuildClient({ region: config.region });
-  const codecommit = new CodeCommitClient({ region: config.region });
+  // The SDK's own credential chain and AWS_ENDPOINT_URL, plus AWS_CA_BUNDLE and the sandbox's CA
+  // (npm run sandbox:up), as npm run preflight reads them.
+  const { sandbox: _sandbox, ...clientConfig } = sdkClientConfig(config.region, env);
+  const codebuild = new CodeBuildClient(clientConfig);
+  const codecommit = new CodeCommitClient(clientConfig);
   try {
     await codebuild.config.credentials();
   } catch (e) {
