@@ -1,21 +1,11 @@
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "../lib/backlog-ips";
 import { ConfigError, validateStackConfig } from "../lib/validation";
-import {
-  configWithRepositories,
-  dataRef,
-  exampleConfig,
-  onlyResource,
-  policyDocument,
-  refOf,
-  resources,
-  synthStack,
-  type Synth,
-} from "../test/support/synth";
+import { dataRef, exampleConfig, onlyResource, policyDocument, refOf, resources, synthStack, type Synth, onlyResourceOutsideSafetyNet } from "../test/support/synth";
 
 const synth = synthStack(exampleConfig());
 const api = onlyResource(synth, "aws_api_gateway_rest_api");
 const stage = onlyResource(synth, "aws_api_gateway_stage");
-const project = onlyResource(synth, "aws_codebuild_project");
+const project = onlyResourceOutsideSafetyNet(synth, "aws_codebuild_project");
 const trigger = (s: Synth) => onlyResource(s, "aws_api_gateway_deployment").triggers.redeployment;
 
 describe("who may call the webhook", () => {
@@ -128,62 +118,8 @@ describe("who may call the webhook", () => {
   });
 });
 
-const scheduleRules = (s: Synth) => resources(s, "aws_cloudwatch_event_rule").filter((r) => r.schedule_expression !== undefined);
 const targetsOf = (s: Synth, rule: Record<string, unknown>) =>
   resources(s, "aws_cloudwatch_event_target").filter((t) => t.rule === refOf(s, "aws_cloudwatch_event_rule", rule, "name"));
-const projectArn = (s: Synth, name: string) =>
-  `arn:${dataRef(s, "aws_partition", "partition")}:codebuild:${dataRef(s, "aws_region", "id")}:${dataRef(s, "aws_caller_identity", "account_id")}:project/${name}`;
-
-describe("scheduled re-sync", () => {
-  test("starts every sync project hourly by default, with the re-sync role", () => {
-    const [rule] = scheduleRules(synth);
-    expect(scheduleRules(synth)).toHaveLength(1);
-    expect(rule).toMatchObject({ name: "backlog-mirror-resync-1", schedule_expression: "rate(1 hour)" });
-    const role = resources(synth, "aws_iam_role").find((r) => r.name === "backlog-mirror-resync")!;
-    expect(targetsOf(synth, rule)).toEqual([
-      {
-        rule: refOf(synth, "aws_cloudwatch_event_rule", rule, "name"),
-        arn: projectArn(synth, "backlog-mirror-mirror-demo-web-app"),
-        role_arn: refOf(synth, "aws_iam_role", role, "arn"),
-      },
-    ]);
-  });
-
-  test("the re-sync role can be assumed by EventBridge for this account only, and may only start the sync projects", () => {
-    const role = resources(synth, "aws_iam_role").find((r) => r.name === "backlog-mirror-resync")!;
-    expect(policyDocument(synth, role.assume_role_policy).statement).toEqual([
-      {
-        effect: "Allow",
-        actions: ["sts:AssumeRole"],
-        principals: [{ type: "Service", identifiers: ["events.amazonaws.com"] }],
-        condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [dataRef(synth, "aws_caller_identity", "account_id")] }],
-      },
-    ]);
-    const policy = resources(synth, "aws_iam_role_policy").find((p) => p.role === refOf(synth, "aws_iam_role", role))!;
-    expect(policyDocument(synth, policy.policy).statement).toEqual([
-      { sid: "StartSyncBuilds", effect: "Allow", actions: ["codebuild:StartBuild"], resources: [projectArn(synth, "backlog-mirror-mirror-*")] },
-    ]);
-  });
-
-  test("spreads 7 repositories over two rules (EventBridge allows 5 targets per rule)", () => {
-    const s = synthStack({ ...configWithRepositories(7), resync: { schedule: "rate(30 minutes)" } });
-    const rules = scheduleRules(s);
-    expect(rules.map((r) => [r.name, r.schedule_expression])).toEqual([
-      ["backlog-mirror-resync-1", "rate(30 minutes)"],
-      ["backlog-mirror-resync-2", "rate(30 minutes)"],
-    ]);
-    expect(rules.map((r) => targetsOf(s, r).length)).toEqual([5, 2]);
-    expect(rules.flatMap((r) => targetsOf(s, r).map((t) => t.arn))).toEqual(
-      Array.from({ length: 7 }, (_, i) => projectArn(s, `backlog-mirror-mirror-repo-${i + 1}`)),
-    );
-  });
-
-  test("can be turned off, which also drops its role", () => {
-    const s = synthStack({ ...exampleConfig(), resync: { enabled: false } });
-    expect(scheduleRules(s)).toEqual([]);
-    expect(resources(s, "aws_iam_role").map((r) => r.name).sort()).toEqual(["backlog-mirror-codebuild", "backlog-mirror-webhook"]);
-  });
-});
 
 describe("failure alerts", () => {
   const topic = onlyResource(synth, "aws_sns_topic");
@@ -222,7 +158,7 @@ describe("failure alerts", () => {
   });
 
   test("an alarm fires on any webhook 5xx in 5 minutes", () => {
-    expect(onlyResource(synth, "aws_cloudwatch_metric_alarm")).toEqual({
+    expect(onlyResourceOutsideSafetyNet(synth, "aws_cloudwatch_metric_alarm")).toEqual({
       alarm_name: "backlog-mirror-webhook-5xx",
       alarm_description: "The Backlog webhook answered 5xx: CodeBuild refused or failed to start a sync (Backlog retries)",
       namespace: "AWS/ApiGateway",
@@ -277,7 +213,7 @@ describe("VPC created when none is given", () => {
   });
 
   test("the builds and mount targets use it, and the NAT address is an output", () => {
-    const p = onlyResource(s, "aws_codebuild_project");
+    const p = onlyResourceOutsideSafetyNet(s, "aws_codebuild_project");
     expect(p.vpc_config.vpc_id).toBe(refOf(s, "aws_vpc", vpc));
     expect(p.vpc_config.subnets).toEqual(privateSubnets.map((n) => refOf(s, "aws_subnet", n)));
     const mountTargets = onlyResource(s, "aws_efs_mount_target");
@@ -307,8 +243,8 @@ describe("customer-managed key", () => {
     expect(onlyResource(s, "aws_s3_bucket_server_side_encryption_configuration").rule).toEqual([
       { apply_server_side_encryption_by_default: { sse_algorithm: "aws:kms", kms_master_key_id: keyArn }, bucket_key_enabled: true },
     ]);
-    expect(onlyResource(s, "aws_cloudwatch_log_group").kms_key_id).toBe(keyArn);
-    expect(onlyResource(s, "aws_codebuild_project").encryption_key).toBe(keyArn);
+    expect(onlyResourceOutsideSafetyNet(s, "aws_cloudwatch_log_group").kms_key_id).toBe(keyArn);
+    expect(onlyResourceOutsideSafetyNet(s, "aws_codebuild_project").encryption_key).toBe(keyArn);
     expect(onlyResource(s, "aws_sns_topic").kms_master_key_id).toBe(keyArn);
     expect(s.output.kms_key_arn.value).toBe(keyArn);
   });

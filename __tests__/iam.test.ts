@@ -56,6 +56,13 @@ describe("build role", () => {
         resources: ["*"],
         condition: [{ test: "StringEquals", variable: "kms:ViaService", values: [`ssm.${R}.amazonaws.com`] }],
       },
+      {
+        sid: "PublishHealthMetrics",
+        effect: "Allow",
+        actions: ["cloudwatch:PutMetricData"],
+        resources: ["*"],
+        condition: [{ test: "StringEquals", variable: "cloudwatch:namespace", values: ["BacklogCodeCommitMirror"] }],
+      },
     ]);
   });
 
@@ -92,10 +99,20 @@ describe("build role", () => {
     ]);
   });
 
-  test("grants no logs action on *, and no action at all on * outside the two documented exceptions", () => {
+  test("grants no logs action on *, and no action at all on * outside the documented exceptions", () => {
     const all = resources(synth, "aws_iam_role_policy").flatMap((p) => policyDocument(synth, p.policy).statement);
     const onStar = all.filter((s: any) => s.resources.includes("*")).map((s: any) => s.sid);
-    expect(onStar.sort()).toEqual(["DecryptSecureStrings", "VpcNetworkInterfaces"]);
+    // Build role and verify role each: SSM decryption (kms:ViaService), the EC2 ENI actions, metrics
+    // publishing (cloudwatch:namespace); the verify role also reads metrics (no resource type).
+    expect(onStar.sort()).toEqual([
+      "DecryptSecureStrings",
+      "DecryptSecureStrings",
+      "PublishHealthMetrics",
+      "PublishHealthMetrics",
+      "ReadHealthMetrics",
+      "VpcNetworkInterfaces",
+      "VpcNetworkInterfaces",
+    ]);
     expect(all.flatMap((s: any) => s.actions).filter((a: string) => a.startsWith("logs:") && a !== "logs:CreateLogStream" && a !== "logs:PutLogEvents")).toEqual([]);
   });
 

@@ -24,7 +24,7 @@ import {
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { Construct } from "constructs";
-import { MIRROR_STACK_TAG_KEY, buildLogGroupName, buildProjectPrefix } from "./naming";
+import { METRIC_NAMESPACE, MIRROR_STACK_TAG_KEY, buildLogGroupName, buildProjectPrefix } from "./naming";
 
 /** Actions of the build role, by purpose: named lists, asserted by the tests. */
 export const BUILD_ACTIONS = {
@@ -39,6 +39,8 @@ export const BUILD_ACTIONS = {
   backups: ["s3:PutObject"],
   parameters: ["ssm:GetParameters"],
   decrypt: ["kms:Decrypt"],
+  /** A successful sync publishes its repository's `InSync` metric (lib/safety-net.ts). */
+  metrics: ["cloudwatch:PutMetricData"],
   mirrorKey: ["kms:Decrypt", "kms:GenerateDataKey"],
   /** EC2 actions CodeBuild needs to place a build in a VPC; none supports resource-level permissions. */
   vpcDescribe: [
@@ -103,11 +105,6 @@ export interface MirrorIamProps {
    */
   readonly allowDebugSessions?: boolean;
   /**
-   * Create the role EventBridge uses to start the scheduled re-syncs.
-   * @default false
-   */
-  readonly scheduledResync?: boolean;
-  /**
    * Customer-managed key the builds may use (SSM SecureStrings, objects of the stack's bucket).
    * @default - none
    */
@@ -122,8 +119,6 @@ export class MirrorIam extends Construct {
   public readonly apiRole: IamRole;
   /** The build role's VPC policy: projects depend on it (CodeBuild checks it on creation). */
   public readonly buildVpcPolicy: IamRolePolicy;
-  /** Role of the scheduled re-sync rules, when enabled. */
-  public readonly resyncRole?: IamRole;
   /** ARNs of the sync projects, in the order of `projectNames` (what StartBuild is granted on). */
   public readonly projectArns: string[];
 
@@ -227,6 +222,15 @@ export class MirrorIam extends Construct {
         resources: ["*"],
         condition: [{ test: "StringEquals", variable: "kms:ViaService", values: [`ssm.${ctx.region}.amazonaws.com`] }],
       },
+      {
+        // PutMetricData has no resource type: the namespace condition key bounds it (CloudWatch User
+        // Guide, "Using condition keys to limit access to CloudWatch namespaces").
+        sid: "PublishHealthMetrics",
+        effect: "Allow",
+        actions: [...BUILD_ACTIONS.metrics],
+        resources: ["*"],
+        condition: [{ test: "StringEquals", variable: "cloudwatch:namespace", values: [METRIC_NAMESPACE] }],
+      },
     ];
     if (props.kmsKeyArn !== undefined) {
       statements.push({
@@ -275,20 +279,5 @@ export class MirrorIam extends Construct {
       role: this.apiRole.id,
       policy: startBuild.json,
     });
-
-    if (props.scheduledResync === true) {
-      this.resyncRole = serviceRole(
-        "ResyncRole",
-        `${props.name}-resync`,
-        "Scheduled re-sync of the Backlog mirrors: starts sync builds",
-        "events.amazonaws.com",
-        ctx.accountId,
-      );
-      new IamRolePolicy(this, "ResyncStartBuildPolicy", {
-        name: "start-build",
-        role: this.resyncRole.id,
-        policy: startBuild.json,
-      });
-    }
   }
 }

@@ -114,6 +114,7 @@ export class MirrorBuild extends Construct {
             backlog: props.backlog,
             repository: repo,
             codecommitRepository: ccName,
+            stackName: props.name,
             // Leave a minute of the build timeout for the sync itself.
             lockTimeoutSeconds: Math.max(60, (build.timeoutMinutes - 1) * 60),
             allowEmptySource: props.allowEmptySource === true,

@@ -8,8 +8,9 @@
  * Per repository: the CodeCommit repository, the CodeBuild project (its buildspec names that
  * repository only) and its log group.
  *
- * Around them: the webhook's resource policy, throttling and optional WAF; the scheduled re-sync;
- * failure alerts; and, optionally, a VPC with a NAT gateway and a customer-managed KMS key.
+ * Around them: the webhook's resource policy, throttling and optional WAF; the safety net (one
+ * scheduled `NAME-verify` build that syncs only the mirrors that differ from Backlog, and the
+ * out-of-sync alarm); failure alerts; and, optionally, a VPC with a NAT gateway and a customer-managed KMS key.
  */
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
@@ -29,7 +30,7 @@ import {
 } from "./naming";
 import { MirrorNetwork } from "./network";
 import type { BacklogCodeCommitMirrorProps, NetworkSettings } from "./props";
-import { DEFAULT_RESYNC_SCHEDULE, ResyncSchedule } from "./resync-schedule";
+import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE, MirrorSafetyNet } from "./safety-net";
 import { MirrorStorage } from "./storage";
 import { validateMirrorProps } from "./validation";
 import { MirrorVpc } from "./vpc";
@@ -65,7 +66,9 @@ export class BacklogCodeCommitMirror extends Construct {
   public readonly iam: MirrorIam;
   public readonly builds: MirrorBuild[];
   public readonly alerts: MirrorAlerts;
-  /** Alert topic: subscribe to it for failed syncs and webhook 5xx. */
+  /** The safety net (`NAME-verify`, its schedule and the out-of-sync alarm), unless `resync.enabled` is false. */
+  public readonly safetyNet?: MirrorSafetyNet;
+  /** Alert topic: subscribe to it for failed syncs, webhook 5xx and mirrors out of sync. */
   public readonly alertsTopicArn: string;
   /** The VPC created when no `network` was given. */
   public readonly vpc?: MirrorVpc;
@@ -120,15 +123,15 @@ export class BacklogCodeCommitMirror extends Construct {
     });
 
     const resyncEnabled = props.resync?.enabled !== false;
+    const parameterNames = [backlog.sshKeyParameter, ...(backlog.hostKeysParameter ? [backlog.hostKeysParameter] : [])];
     this.iam = new MirrorIam(this, "Iam", {
       name,
       arnContext,
       projectNames,
-      parameterNames: [backlog.sshKeyParameter, ...(backlog.hostKeysParameter ? [backlog.hostKeysParameter] : [])],
+      parameterNames,
       subnetIds: network.subnetIds,
       backupBucketArn: this.storage.backupBucket.arn,
       allowDebugSessions: props.build?.allowDebugSessions,
-      scheduledResync: resyncEnabled,
       kmsKeyArn,
     });
 
@@ -183,15 +186,6 @@ export class BacklogCodeCommitMirror extends Construct {
       wafRateLimitPer5Minutes: webhook.wafRateLimitPer5Minutes,
     });
 
-    if (resyncEnabled && this.iam.resyncRole !== undefined) {
-      new ResyncSchedule(this, "Resync", {
-        name,
-        schedule: props.resync?.schedule ?? DEFAULT_RESYNC_SCHEDULE,
-        projectArns: this.iam.projectArns,
-        roleArn: this.iam.resyncRole.arn,
-      });
-    }
-
     this.alerts = new MirrorAlerts(this, "Alerts", {
       name,
       accountId: account.accountId,
@@ -201,6 +195,26 @@ export class BacklogCodeCommitMirror extends Construct {
       kmsKeyArn,
     });
     this.alertsTopicArn = this.alerts.topic.arn;
+
+    if (resyncEnabled) {
+      this.safetyNet = new MirrorSafetyNet(this, "SafetyNet", {
+        name,
+        arnContext,
+        backlog,
+        repositories: props.repositories,
+        schedule: props.resync?.schedule ?? DEFAULT_RESYNC_SCHEDULE,
+        outOfSyncAlarmHours: props.resync?.outOfSyncAlarmHours ?? DEFAULT_OUT_OF_SYNC_ALARM_HOURS,
+        bucketName: this.storage.cacheBucket.bucket,
+        bucketArn: this.storage.cacheBucket.arn,
+        vpcId: network.vpcId,
+        subnetIds: network.subnetIds,
+        securityGroupId: this.network.buildSecurityGroup.id,
+        parameterNames,
+        logRetentionDays: props.logRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS,
+        alertTopicArn: this.alerts.topic.arn,
+        kmsKeyArn,
+      });
+    }
 
     this.repositories = props.repositories.map((r, i) => {
       const build = this.builds[i];

@@ -80,3 +80,23 @@ export function mirrorRelativePath(repo: Pick<RepositoryMirrorSpec, "projectKey"
 export function repositoryConstructId(repo: Pick<RepositoryMirrorSpec, "projectKey" | "repository">): string {
   return `${repo.projectKey}-${repo.repository}`;
 }
+
+/** CloudWatch namespace of the mirrors' health metrics (dimensions `Stack` and `Repository`). */
+export const METRIC_NAMESPACE = "BacklogCodeCommitMirror";
+
+/**
+ * Per repository (dimensions `Stack` = NAME, `Repository` = `PROJECT/REPO`), value 1: published by a
+ * sync build that succeeded and by the verifier for a repository whose refs equal Backlog's.
+ */
+export const IN_SYNC_METRIC = "InSync";
+
+/**
+ * Per stack (dimension `Stack` = NAME), seconds: published by every verifier run, the longest time
+ * any repository has gone without an {@link IN_SYNC_METRIC} data point.
+ */
+export const OLDEST_IN_SYNC_AGE_METRIC = "OldestInSyncAge";
+
+/** The safety net's CodeBuild project (and its role): outside the `NAME-mirror-` prefix. */
+export function verifyProjectName(name: string): string {
+  return `${name}-verify`;
+}

@@ -122,19 +122,31 @@ export interface WebhookSettings {
   readonly wafRateLimitPer5Minutes?: number;
 }
 
-/** The scheduled re-sync that heals a missed webhook. */
+/**
+ * The safety net that heals a missed webhook: one `NAME-verify` build on a schedule compares every
+ * mirror with Backlog and starts the syncs of the repositories that differ only.
+ */
 export interface ResyncSettings {
   /**
-   * Run a sync of every repository on this EventBridge schedule expression.
+   * When the safety net runs: an EventBridge schedule expression.
    * @default "rate(1 hour)"
    */
   readonly schedule?: string;
 
   /**
-   * Turn the schedule off.
+   * Turn the safety net off (no `NAME-verify` project, schedule, roles, repository list or
+   * out-of-sync alarm). The syncs still publish their `InSync` metric.
    * @default true
    */
   readonly enabled?: boolean;
+
+  /**
+   * Hours (2 to 168) a repository may stay out of sync before the alarm `NAME-out-of-sync` notifies
+   * the alert topic; the same alarm fires when the safety net has not reported for that long. A
+   * `rate(...)` schedule must run at least twice within this time.
+   * @default 25
+   */
+  readonly outOfSyncAlarmHours?: number;
 }
 
 /** How a sync treats what it would destroy in CodeCommit. */
@@ -246,8 +258,8 @@ export interface BacklogCodeCommitMirrorProps {
   readonly webhook?: WebhookSettings;
 
   /**
-   * Scheduled re-sync of every repository.
-   * @default - hourly
+   * The safety net: a scheduled comparison of every mirror with Backlog, and the out-of-sync alarm.
+   * @default - hourly, alarm after 25 hours
    */
   readonly resync?: ResyncSettings;
 

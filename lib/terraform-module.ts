@@ -30,7 +30,7 @@ import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
 import { BUILD_DEFAULTS } from "./mirror-build";
 import { BacklogCodeCommitMirror, DEFAULT_LOG_RETENTION_DAYS } from "./mirror";
 import type { BacklogCodeCommitMirrorProps } from "./props";
-import { DEFAULT_RESYNC_SCHEDULE, TARGETS_PER_RULE } from "./resync-schedule";
+import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE, MAX_OUT_OF_SYNC_ALARM_HOURS, MIN_OUT_OF_SYNC_ALARM_HOURS, repositoryListLine } from "./safety-net";
 import { LOG_RETENTION_DAYS, MAX_REPOSITORIES } from "./validation";
 import { DEFAULT_THROTTLE, maxSourceCidrs } from "./webhook-protection";
 import { routeTable, webhookRequestPath } from "./webhook-routing";
@@ -60,6 +60,8 @@ export const PLACEHOLDER = {
   sourceIp: "192.0.2.123/32",
   email: "zqmailzq@example.com",
   schedule: "rate(7 hours)",
+  /** resync.outOfSyncAlarmHours (the verifier's look-back is one more: 158). */
+  outOfSyncAlarmHours: 157,
   logRetentionDays: 3653,
   timeoutMinutes: 479,
   queuedTimeoutMinutes: 478,
@@ -85,7 +87,7 @@ export function placeholderProps(): BacklogCodeCommitMirrorProps {
       throttleBurstLimit: p.throttleBurstLimit,
       wafRateLimitPer5Minutes: p.wafRateLimit,
     },
-    resync: { schedule: p.schedule, enabled: true },
+    resync: { schedule: p.schedule, enabled: true, outOfSyncAlarmHours: p.outOfSyncAlarmHours },
     alerts: { emails: [p.email] },
   };
 }
@@ -257,11 +259,23 @@ export function moduleVariables(): Record<string, VariableBlock> {
       ],
     },
     resync: {
-      type: `object({ schedule = optional(string, "${DEFAULT_RESYNC_SCHEDULE}"), enabled = optional(bool, true) })`,
-      description: "Scheduled re-sync of every repository, so that a missed webhook heals by itself: an EventBridge schedule expression, and a switch.",
+      type: `object({ schedule = optional(string, "${DEFAULT_RESYNC_SCHEDULE}"), enabled = optional(bool, true), out_of_sync_alarm_hours = optional(number, ${DEFAULT_OUT_OF_SYNC_ALARM_HOURS}) })`,
+      description:
+        "The safety net that heals a missed webhook: one NAME-verify build on the EventBridge schedule compares every mirror with Backlog and starts the syncs of those that differ; the alarm NAME-out-of-sync notifies the alert topic when a repository stays out of sync (or the safety net silent) for out_of_sync_alarm_hours. enabled = false removes all of it.",
       default: {},
       nullable: false,
-      validation: [v(`can(regex("${re(SCHEDULE)}", var.resync.schedule))`, 'resync.schedule must be an EventBridge schedule expression such as "rate(1 hour)", "rate(30 minutes)" or "cron(0 * * * ? *)".')],
+      validation: [
+        v(`can(regex("${re(SCHEDULE)}", var.resync.schedule))`, 'resync.schedule must be an EventBridge schedule expression such as "rate(1 hour)", "rate(30 minutes)" or "cron(0 * * * ? *)".'),
+        v(
+          `var.resync.out_of_sync_alarm_hours >= ${MIN_OUT_OF_SYNC_ALARM_HOURS} && var.resync.out_of_sync_alarm_hours <= ${MAX_OUT_OF_SYNC_ALARM_HOURS} && floor(var.resync.out_of_sync_alarm_hours) == var.resync.out_of_sync_alarm_hours`,
+          `resync.out_of_sync_alarm_hours must be a whole number from ${MIN_OUT_OF_SYNC_ALARM_HOURS} to ${MAX_OUT_OF_SYNC_ALARM_HOURS}.`,
+        ),
+        v(
+          // Seconds between runs of a rate(...) schedule (0 for cron, which is not checked).
+          '!var.resync.enabled || try(tonumber(regex("^rate\\(([0-9]+) ", var.resync.schedule)[0]) * lookup({ minute = 60, hour = 3600, day = 86400 }, regex("^rate\\([0-9]+ (minute|hour|day)", var.resync.schedule)[0]), 0) * 2 <= var.resync.out_of_sync_alarm_hours * 3600',
+          "resync.out_of_sync_alarm_hours must be at least twice the schedule's interval.",
+        ),
+      ],
     },
     alert_emails: {
       type: "list(string)",
@@ -279,7 +293,7 @@ export function moduleVariables(): Record<string, VariableBlock> {
 // The rewrite.
 
 /** What an instance of a rewritten resource is keyed by. */
-type Scope = "shared" | "repository" | "project" | "subnet" | "count" | "resync-rule" | "resync-target" | "email";
+type Scope = "shared" | "repository" | "project" | "subnet" | "count" | "email";
 
 interface Renamed {
   readonly type: string;
@@ -353,11 +367,31 @@ export function buildspecTemplate(buildspec: string): string {
   return substitute(t, "each.value");
 }
 
+/** The verify project's buildspec as a template (lib/verify-buildspec.ts): only its settings change. */
+export function verifyBuildspecTemplate(buildspec: string): string {
+  const p = PLACEHOLDER;
+  let t = escapeTemplate(buildspec);
+  const paramLine = /^( +)BACKLOG_HOST_KEYS: \/zqhostzq\n/m.exec(t);
+  if (paramLine === null) throw new Error("the verify buildspec has no BACKLOG_HOST_KEYS parameter-store line: update lib/terraform-module.ts");
+  t = t.replace(paramLine[0], `%{ if var.backlog.host_keys_parameter != null }${paramLine[1]}BACKLOG_HOST_KEYS: \${var.backlog.host_keys_parameter}\n%{ endif }`);
+  const lookback = new RegExp(`^( +)LOOKBACK_HOURS=${p.outOfSyncAlarmHours + 1}\\n`, "m").exec(t);
+  if (lookback === null) throw new Error("the verify buildspec has no LOOKBACK_HOURS line: update lib/terraform-module.ts");
+  const indent = lookback[1];
+  t = t.replace(
+    lookback[0],
+    `${indent}LOOKBACK_HOURS=\${var.resync.out_of_sync_alarm_hours + 1}\n` +
+      `%{ if var.backlog.host_keys != null }${indent}BACKLOG_HOST_KEYS='\${join("\\n${indent}", var.backlog.host_keys)}'\n%{ endif }`,
+  );
+  if (!t.includes("HOST_KEY_MODE=pinned")) throw new Error("the verify buildspec has no HOST_KEY_MODE line: update lib/terraform-module.ts");
+  t = t.split("HOST_KEY_MODE=pinned").join('HOST_KEY_MODE=${var.backlog.scan_host_key ? "scan" : "pinned"}');
+  return substitute(t, "each.value");
+}
+
 /** Placeholder strings and numbers left in a JSON value (must be none). */
 export function leftoverPlaceholders(value: unknown): string[] {
   const found = new Set<string>();
   const strings = Object.values(PLACEHOLDER).flatMap((x) => (Array.isArray(x) ? x : [x])).filter((x) => typeof x === "string" && x !== PLACEHOLDER.domain && x !== PLACEHOLDER.computeType) as string[];
-  const numbers = [PLACEHOLDER.timeoutMinutes, PLACEHOLDER.queuedTimeoutMinutes, PLACEHOLDER.throttleRateLimit, PLACEHOLDER.throttleBurstLimit, PLACEHOLDER.wafRateLimit, PLACEHOLDER.logRetentionDays];
+  const numbers = [PLACEHOLDER.outOfSyncAlarmHours, PLACEHOLDER.outOfSyncAlarmHours + 1, PLACEHOLDER.timeoutMinutes, PLACEHOLDER.queuedTimeoutMinutes, PLACEHOLDER.throttleRateLimit, PLACEHOLDER.throttleBurstLimit, PLACEHOLDER.wafRateLimit, PLACEHOLDER.logRetentionDays];
   const walk = (x: unknown) => {
     if (typeof x === "string") {
       for (const s of strings) if (x.includes(s)) found.add(s);
@@ -386,9 +420,7 @@ export function toModule(synth: Json): Record<string, Json> {
     if (name.includes(`${p.projectKey}-${p.repository}`)) return "repository";
     if (type === "aws_efs_mount_target") return "subnet";
     if (type === "aws_sns_topic_subscription") return "email";
-    if (/_Resync_Rule\d+Target\d+_/.test(name)) return "resync-target";
-    if (/_Resync_Rule\d+_/.test(name)) return "resync-rule";
-    if (/^aws_wafv2_/.test(type) || /_ResyncRole_|_ResyncStartBuildPolicy_/.test(name) || type === "aws_api_gateway_rest_api_policy") return "count";
+    if (/^aws_wafv2_/.test(type) || /_SafetyNet_/.test(name) || type === "aws_api_gateway_rest_api_policy") return "count";
     return "shared";
   };
   const newNameOf = (name: string, scope: Scope): string => {
@@ -402,10 +434,6 @@ export function toModule(synth: Json): Record<string, Json> {
         return base.replace(/MountTarget\d+$/, "MountTarget");
       case "email":
         return base.replace(/Email\d+$/, "Email");
-      case "resync-rule":
-        return base.replace(/Rule\d+$/, "Rule");
-      case "resync-target":
-        return base.replace(/Rule\d+Target\d+$/, "Target");
       default:
         return base;
     }
@@ -434,7 +462,6 @@ export function toModule(synth: Json): Record<string, Json> {
         if (r.scope === "repository") index = from === "repository" ? "[each.key]" : "";
         else if (r.scope === "project") index = from === "repository" ? "[each.value.project_key]" : "";
         else if (r.scope === "count") index = "[0]";
-        else if (r.scope === "resync-rule") index = from === "resync-target" ? "[each.value.rule]" : "";
         if (index === "" && r.scope !== "shared") {
           throw new Error(`internal: reference to ${type}.${name} (${r.scope}) from a ${from} resource`);
         }
@@ -484,7 +511,9 @@ export function toModule(synth: Json): Record<string, Json> {
   for (const r of renamed) {
     let body: Json = JSON.parse(JSON.stringify(resource[r.type][r.oldName]));
     delete body["//"];
-    const buildspec: string | undefined = r.type === "aws_codebuild_project" ? buildspecTemplate(body.source.buildspec) : undefined;
+    const isVerify = r.scope === "count" && /_SafetyNet_/.test(r.oldName);
+    const buildspec: string | undefined =
+      r.type === "aws_codebuild_project" ? (isVerify ? verifyBuildspecTemplate : buildspecTemplate)(body.source.buildspec) : undefined;
     if (buildspec !== undefined) body.source.buildspec = buildspec;
     if (r.type === "aws_cloudwatch_event_rule" && typeof body.event_pattern === "string") {
       const pattern = JSON.parse(body.event_pattern);
@@ -517,7 +546,22 @@ export function toModule(synth: Json): Record<string, Json> {
       body.settings.throttling_burst_limit = "${var.webhook.throttle_burst_limit}";
     }
     if (r.type === "aws_cloudwatch_log_group") body.retention_in_days = "${var.log_retention_days}";
-    if (r.type === "aws_codebuild_project") {
+    if (r.type === "aws_s3_object" && isVerify) {
+      // The repository list: one line per repository (lib/safety-net.ts repositoryListLine).
+      const line = repositoryListLine(p.name, { projectKey: p.projectKey, repository: p.repository, codecommitRepository: p.codecommitRepository });
+      if (body.content !== line) throw new Error("the repository list is not one placeholder line: update lib/terraform-module.ts");
+      body.content = `\${join("", [for r in local.repository_list : ${hclString(substitute(line, "r"))}])}`;
+    }
+    if (r.type === "aws_cloudwatch_metric_alarm" && isVerify) {
+      const hours = String(p.outOfSyncAlarmHours);
+      if (String(body.evaluation_periods) !== hours || String(body.datapoints_to_alarm) !== hours) {
+        throw new Error("the out-of-sync alarm does not evaluate outOfSyncAlarmHours periods: update lib/terraform-module.ts");
+      }
+      body.evaluation_periods = "${var.resync.out_of_sync_alarm_hours}";
+      body.datapoints_to_alarm = "${var.resync.out_of_sync_alarm_hours}";
+      body.alarm_description = String(body.alarm_description).split(` ${hours} hours`).join(" ${var.resync.out_of_sync_alarm_hours} hours");
+    }
+    if (r.type === "aws_codebuild_project" && !isVerify) {
       body.build_timeout = "${var.build.timeout_minutes}";
       body.queued_timeout = "${var.build.queued_timeout_minutes}";
       body.environment.compute_type = "${var.build.compute_type}";
@@ -551,13 +595,6 @@ export function toModule(synth: Json): Record<string, Json> {
         break;
       case "email":
         body.for_each = "${toset(var.alert_emails)}";
-        break;
-      case "resync-rule":
-        body.for_each = "${var.resync.enabled ? local.resync_rules : {}}";
-        body.name = "${var.name}-resync-${each.key}";
-        break;
-      case "resync-target":
-        body.for_each = "${var.resync.enabled ? local.resync_targets : {}}";
         break;
       case "count":
         body.count = r.type.startsWith("aws_wafv2_")
@@ -635,9 +672,6 @@ export function toModule(synth: Json): Record<string, Json> {
     ssm_parameters: "${compact([var.backlog.ssh_key_parameter, var.backlog.host_keys_parameter])}",
     backlog_webhook_source_ips: [...BACKLOG_WEBHOOK_SOURCE_IPS],
     webhook_source_ips: "${var.webhook.allow_any_source ? [] : concat(coalesce(var.webhook.allowed_source_ips, local.backlog_webhook_source_ips), var.webhook.additional_source_ips)}",
-    resync_rules: `\${{ for i, chunk in chunklist(local.repository_list, ${TARGETS_PER_RULE}) : tostring(i + 1) => chunk }}`,
-    resync_targets:
-      `\${merge([for i, chunk in chunklist(local.repository_list, ${TARGETS_PER_RULE}) : { for r in chunk : r.key => merge(r, { rule = tostring(i + 1) }) }]...)}`,
   };
 
   const outputs = {

@@ -22,6 +22,7 @@ import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
 import { INTEGRATION_RESPONSES } from "./webhook-api";
 import { RESOURCE_POLICY_MAX_CHARS, maxSourceCidrs, worstCasePolicyLength } from "./webhook-protection";
 import { MAPPING_TEMPLATE_MAX_BYTES, largestTemplateBytes } from "./webhook-routing";
+import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE, MAX_OUT_OF_SYNC_ALARM_HOURS, MIN_OUT_OF_SYNC_ALARM_HOURS } from "./safety-net";
 
 /** Thrown for an invalid configuration; `problems` holds one line per bad field. */
 export class ConfigError extends Error {
@@ -181,6 +182,7 @@ const resyncSchema = z.strictObject(
   {
     schedule: pattern(SCHEDULE_RE, 'an EventBridge schedule expression such as "rate(1 hour)", "rate(30 minutes)" or "cron(0 * * * ? *)"').optional(),
     enabled: z.boolean({ error: "must be true or false" }).optional(),
+    outOfSyncAlarmHours: integer(MIN_OUT_OF_SYNC_ALARM_HOURS, MAX_OUT_OF_SYNC_ALARM_HOURS).optional(),
   },
   { error: "must be an object" },
 );
@@ -194,6 +196,13 @@ const backupsSchema = z.strictObject(
   { retentionDays: integer(1, 3650).optional() },
   { error: "must be an object" },
 );
+
+/** Seconds between two runs of a `rate(...)` schedule; undefined for `cron(...)`. */
+export function scheduleIntervalSeconds(schedule: string): number | undefined {
+  const m = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(schedule);
+  if (m === null) return undefined;
+  return Number(m[1]) * { minute: 60, hour: 3600, day: 86400 }[m[2] as "minute" | "hour" | "day"];
+}
 
 const alertsSchema = z.strictObject(
   {
@@ -294,6 +303,21 @@ function crossFieldRules(v: BacklogCodeCommitMirrorProps, ctx: Ctx): void {
         params: { complete: true },
       });
     }
+  }
+
+  // The out-of-sync alarm counts an hour without a verifier run as breaching (lib/safety-net.ts):
+  // a schedule slower than half the alarm's hours would raise it although every mirror is current.
+  const resync = v.resync;
+  const alarmHours = resync?.outOfSyncAlarmHours ?? DEFAULT_OUT_OF_SYNC_ALARM_HOURS;
+  const interval = scheduleIntervalSeconds(resync?.schedule ?? DEFAULT_RESYNC_SCHEDULE);
+  const hoursValid = Number.isInteger(alarmHours) && alarmHours >= MIN_OUT_OF_SYNC_ALARM_HOURS && alarmHours <= MAX_OUT_OF_SYNC_ALARM_HOURS;
+  if (resync?.enabled !== false && hoursValid && interval !== undefined && interval * 2 > alarmHours * 3600) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["resync", "outOfSyncAlarmHours"],
+      message: `must be at least twice the schedule's interval (${interval / 3600} hours for ${JSON.stringify(resync?.schedule ?? DEFAULT_RESYNC_SCHEDULE)}), got: ${alarmHours}`,
+      params: { complete: true },
+    });
   }
 
   const subnetSeen = new Set<string>();

@@ -51,6 +51,16 @@ export function onlyResource(synth: Synth, type: string): Record<string, any> {
   return all[0];
 }
 
+/**
+ * The one resource of a type outside the safety net (`Mirror_SafetyNet_*`: the verify project, its
+ * log group, its alarm), i.e. the one of the single configured repository or of the stack.
+ */
+export function onlyResourceOutsideSafetyNet(synth: Synth, type: string): Record<string, any> {
+  const all = Object.entries(synth.resource[type] ?? {}).filter(([name]) => !/_SafetyNet_/.test(name));
+  if (all.length !== 1) throw new Error(`expected one ${type} outside the safety net, found ${all.length}`);
+  return all[0][1];
+}
+
 /** `type.name`: the Terraform address of the resource whose body is `body`. */
 export function addressOf(synth: Synth, type: string, body: Record<string, unknown>): string {
   const entry = Object.entries(synth.resource[type] ?? {}).find(([, b]) => b === body);

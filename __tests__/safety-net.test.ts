@@ -1,0 +1,371 @@
+/** The safety net: NAME-verify, its schedule, IAM, repository list, metrics and the out-of-sync alarm. */
+import { execFileSync } from "node:child_process";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { BACKLOG_SSH_SCRIPT_PATH, shellBody } from "../lib/buildspec";
+import { BUILD_IMAGE } from "../lib/mirror-build";
+import { REPOSITORY_LIST_KEY, outOfSyncAlarmSettings } from "../lib/safety-net";
+import { ConfigError, validateStackConfig } from "../lib/validation";
+import { VERIFY_SCRIPT_PATH } from "../lib/verify-buildspec";
+import {
+  configWithRepositories,
+  dataRef,
+  exampleConfig,
+  onlyResourceOutsideSafetyNet,
+  policyDocument,
+  refOf,
+  resources,
+  synthStack,
+  terraformLiteral,
+  type Synth,
+} from "../test/support/synth";
+
+const synth = synthStack(exampleConfig());
+let bigSynth: Synth | undefined;
+/** 200 repositories, the most validation accepts (synthesized once: it takes seconds). */
+const big = (): Synth => (bigSynth ??= synthStack(configWithRepositories(200)));
+const P = dataRef(synth, "aws_partition", "partition");
+const R = dataRef(synth, "aws_region", "name");
+const A = dataRef(synth, "aws_caller_identity", "account_id");
+const arn = (service: string, resource: string) => `arn:${P}:${service}:${R}:${A}:${resource}`;
+
+const verifyProject = (s: Synth) => resources(s, "aws_codebuild_project").find((p) => p.name === "backlog-mirror-verify");
+const role = (s: Synth, name: string) => resources(s, "aws_iam_role").find((r) => r.name === name);
+const policiesOf = (s: Synth, roleBody: Record<string, unknown>) =>
+  resources(s, "aws_iam_role_policy").filter((p) => p.role === refOf(s, "aws_iam_role", roleBody));
+const scheduleRules = (s: Synth) => resources(s, "aws_cloudwatch_event_rule").filter((r) => r.schedule_expression !== undefined);
+const bucket = (s: Synth) => resources(s, "aws_s3_bucket")[0];
+const verifyBuildspec = (s: Synth) => parse(terraformLiteral(verifyProject(s)!.source.buildspec));
+
+/** Runs the settings block of the verify build command in bash; returns the variables it set. */
+function settingsOf(command: string, names: string[]): Record<string, string> {
+  const settings = command.slice("(\n".length, command.indexOf(shellBody(BACKLOG_SSH_SCRIPT_PATH)));
+  const script = `${settings}\n${names.map((n) => `printf '%s\\0' "$${n}"`).join("\n")}`;
+  const out = execFileSync("bash", ["-c", script], { encoding: "utf8" }).split("\0");
+  return Object.fromEntries(names.map((n, i) => [n, out[i]]));
+}
+
+describe("the verify project", () => {
+  const project = verifyProject(synth)!;
+  const build = onlyResourceOutsideSafetyNet(synth, "aws_codebuild_project");
+
+  test("is one ARM project in the sync builds' VPC, subnets and security group, without EFS or privileged mode", () => {
+    expect(project).toMatchObject({
+      name: "backlog-mirror-verify",
+      service_role: refOf(synth, "aws_iam_role", role(synth, "backlog-mirror-verify")!, "arn"),
+      environment: { type: "ARM_CONTAINER", image: BUILD_IMAGE, compute_type: "BUILD_GENERAL1_SMALL", privileged_mode: false },
+      vpc_config: build.vpc_config,
+      artifacts: { type: "NO_ARTIFACTS" },
+      build_timeout: 20,
+      project_visibility: "PRIVATE",
+    });
+    expect(project.file_system_locations).toBeUndefined();
+    expect(project.cache).toBeUndefined();
+    expect(project.environment.environment_variable).toEqual([
+      { name: "REPOSITORY_LIST_URI", type: "PLAINTEXT", value: `s3://${refOf(synth, "aws_s3_bucket", bucket(synth), "bucket")}/${REPOSITORY_LIST_KEY}` },
+    ]);
+    const logGroup = resources(synth, "aws_cloudwatch_log_group").find((g) => g.name === "/aws/codebuild/backlog-mirror-verify")!;
+    expect(project.logs_config.cloudwatch_logs.group_name).toBe(refOf(synth, "aws_cloudwatch_log_group", logGroup, "name"));
+    expect(logGroup.retention_in_days).toBe(30);
+  });
+
+  test("runs the shared SSH functions and the verifier script after its settings, reading the key from Parameter Store", () => {
+    const spec = verifyBuildspec(synth);
+    expect(spec.env).toEqual({
+      shell: "bash",
+      "parameter-store": { SRC_GIT_CREDENTIAL: "/backlog-mirror/ssh-private-key", BACKLOG_HOST_KEYS: "/backlog-mirror/ssh-host-keys" },
+    });
+    expect(spec.phases.install.commands).toEqual([
+      "git config --global credential.helper '!aws codecommit credential-helper $@'",
+      "git config --global credential.UseHttpPath true",
+    ]);
+    const command: string = spec.phases.build.commands[0];
+    expect(command).toContain(`${shellBody(BACKLOG_SSH_SCRIPT_PATH)}${shellBody(VERIFY_SCRIPT_PATH)}`);
+    expect(
+      settingsOf(command, ["STACK_NAME", "BACKLOG_USER", "BACKLOG_HOST", "HOST_KEY_MODE", "METRIC_NAMESPACE", "IN_SYNC_METRIC", "OLDEST_AGE_METRIC", "PARALLEL_CHECKS", "LOOKBACK_HOURS"]),
+    ).toEqual({
+      STACK_NAME: "backlog-mirror",
+      BACKLOG_USER: "example-space",
+      BACKLOG_HOST: "example-space.git.backlog.jp",
+      HOST_KEY_MODE: "pinned",
+      METRIC_NAMESPACE: "BacklogCodeCommitMirror",
+      IN_SYNC_METRIC: "InSync",
+      OLDEST_AGE_METRIC: "OldestInSyncAge",
+      PARALLEL_CHECKS: "8",
+      LOOKBACK_HOURS: "26",
+    });
+  });
+
+  test("has a buildspec that does not grow with the repositories and stays under CodeBuild's 25,600 characters", () => {
+    // The inline buildspec limit is undocumented; CodeBuild answers "Max buildspec length is 25600"
+    // (aws/aws-cdk#14974, #30326).
+    expect(verifyProject(big())!.source.buildspec).toBe(project.source.buildspec);
+    expect(terraformLiteral(project.source.buildspec).length).toBeLessThan(25_600);
+  });
+
+  test("shell-quotes pinned host keys given in the configuration", () => {
+    const config = exampleConfig();
+    delete config.backlog.hostKeysParameter;
+    config.backlog.hostKeys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"];
+    const spec = verifyBuildspec(synthStack(config));
+    expect(spec.env["parameter-store"]).toEqual({ SRC_GIT_CREDENTIAL: "/backlog-mirror/ssh-private-key" });
+    expect(settingsOf(spec.phases.build.commands[0], ["BACKLOG_HOST_KEYS"]).BACKLOG_HOST_KEYS).toBe(config.backlog.hostKeys[0]);
+  });
+});
+
+describe("the repository list", () => {
+  test("is an S3 object in the stack's bucket with one line per repository: key, CodeCommit name, sync project", () => {
+    const config = exampleConfig();
+    config.repositories = [
+      { projectKey: "DEMO", repository: "web-app", codecommitRepository: "demo-web-app" },
+      { projectKey: "OPS", repository: "tools" },
+      { projectKey: "OPS", repository: "site", codecommitRepository: "ops.site" },
+    ];
+    const s = synthStack(config);
+    const [list] = resources(s, "aws_s3_object");
+    expect(resources(s, "aws_s3_object")).toHaveLength(1);
+    expect(list).toMatchObject({ bucket: refOf(s, "aws_s3_bucket", bucket(s), "bucket"), key: "verify/repositories.txt", content_type: "text/plain" });
+    expect(list.content).toBe(
+      "DEMO/web-app demo-web-app backlog-mirror-mirror-demo-web-app\nOPS/tools tools backlog-mirror-mirror-tools\nOPS/site ops.site backlog-mirror-mirror-ops_site\n",
+    );
+  });
+});
+
+describe("the schedule", () => {
+  test("is ONE rule, hourly by default, whatever the number of repositories, and starts only NAME-verify", () => {
+    const s = synthStack(configWithRepositories(7));
+    const rules = scheduleRules(s);
+    expect(rules.map((r) => [r.name, r.schedule_expression])).toEqual([["backlog-mirror-verify", "rate(1 hour)"]]);
+    const targets = resources(s, "aws_cloudwatch_event_target").filter((t) => t.rule === refOf(s, "aws_cloudwatch_event_rule", rules[0], "name"));
+    expect(targets).toEqual([
+      {
+        rule: refOf(s, "aws_cloudwatch_event_rule", rules[0], "name"),
+        arn: arn("codebuild", "project/backlog-mirror-verify"),
+        role_arn: refOf(s, "aws_iam_role", role(s, "backlog-mirror-verify-schedule")!, "arn"),
+      },
+    ]);
+  });
+
+  test("takes resync.schedule", () => {
+    expect(scheduleRules(synthStack({ ...exampleConfig(), resync: { schedule: "rate(30 minutes)" } }))[0].schedule_expression).toBe("rate(30 minutes)");
+  });
+
+  test("its role is assumed by EventBridge for this account only and may start NAME-verify and nothing else", () => {
+    const r = role(synth, "backlog-mirror-verify-schedule")!;
+    expect(policyDocument(synth, r.assume_role_policy).statement).toEqual([
+      {
+        effect: "Allow",
+        actions: ["sts:AssumeRole"],
+        principals: [{ type: "Service", identifiers: ["events.amazonaws.com"] }],
+        condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [A] }],
+      },
+    ]);
+    const policies = policiesOf(synth, r);
+    expect(policies).toHaveLength(1);
+    expect(policyDocument(synth, policies[0].policy).statement).toEqual([
+      { sid: "StartVerify", effect: "Allow", actions: ["codebuild:StartBuild"], resources: [arn("codebuild", "project/backlog-mirror-verify")] },
+    ]);
+  });
+});
+
+describe("the verify role", () => {
+  const r = role(synth, "backlog-mirror-verify")!;
+  const policy = (name: string) => policyDocument(synth, policiesOf(synth, r).find((p) => p.name === name)!.policy).statement;
+
+  test("is assumed by CodeBuild for this account only", () => {
+    expect(policyDocument(synth, r.assume_role_policy).statement).toEqual([
+      {
+        effect: "Allow",
+        actions: ["sts:AssumeRole"],
+        principals: [{ type: "Service", identifiers: ["codebuild.amazonaws.com"] }],
+        condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [A] }],
+      },
+    ]);
+  });
+
+  test("grants patterns and conditions, never a list of repositories", () => {
+    const bucketArn = refOf(synth, "aws_s3_bucket", bucket(synth), "arn");
+    expect(policy("verify-mirrors")).toEqual([
+      {
+        sid: "WriteVerifyLogs",
+        effect: "Allow",
+        actions: ["logs:CreateLogStream", "logs:PutLogEvents"],
+        resources: [`${arn("logs", "log-group:/aws/codebuild/backlog-mirror-verify")}:*`],
+      },
+      { sid: "StartSyncBuilds", effect: "Allow", actions: ["codebuild:StartBuild"], resources: [arn("codebuild", "project/backlog-mirror-mirror-*")] },
+      {
+        sid: "ListMirrors",
+        effect: "Allow",
+        actions: ["codecommit:GitPull"],
+        resources: [arn("codecommit", "*")],
+        condition: [{ test: "StringEquals", variable: "aws:ResourceTag/backlog-mirror:stack", values: ["backlog-mirror"] }],
+      },
+      {
+        sid: "ReadBacklogCredentials",
+        effect: "Allow",
+        actions: ["ssm:GetParameters"],
+        resources: [arn("ssm", "parameter/backlog-mirror/ssh-private-key"), arn("ssm", "parameter/backlog-mirror/ssh-host-keys")],
+      },
+      {
+        sid: "DecryptSecureStrings",
+        effect: "Allow",
+        actions: ["kms:Decrypt"],
+        resources: ["*"],
+        condition: [{ test: "StringEquals", variable: "kms:ViaService", values: [`ssm.${R}.amazonaws.com`] }],
+      },
+      { sid: "ReadRepositoryList", effect: "Allow", actions: ["s3:GetObject"], resources: [`${bucketArn}/verify/repositories.txt`] },
+      {
+        sid: "PublishHealthMetrics",
+        effect: "Allow",
+        actions: ["cloudwatch:PutMetricData"],
+        resources: ["*"],
+        condition: [{ test: "StringEquals", variable: "cloudwatch:namespace", values: ["BacklogCodeCommitMirror"] }],
+      },
+      { sid: "ReadHealthMetrics", effect: "Allow", actions: ["cloudwatch:GetMetricData"], resources: ["*"] },
+    ]);
+    const bigRole = role(big(), "backlog-mirror-verify")!;
+    const bigDoc = policyDocument(big(), policiesOf(big(), bigRole).find((p) => p.name === "verify-mirrors")!.policy);
+    expect(JSON.stringify(bigDoc).length).toBe(JSON.stringify(policyDocument(synth, policiesOf(synth, r).find((p) => p.name === "verify-mirrors")!.policy)).length);
+  });
+
+  test("has the build role's VPC grants, and the project depends on them", () => {
+    const buildVpc = resources(synth, "aws_iam_role_policy").find((p) => p.name === "vpc-access" && p.role !== refOf(synth, "aws_iam_role", r))!;
+    expect(policy("vpc-access")).toEqual(policyDocument(synth, buildVpc.policy).statement);
+    const vpcPolicy = policiesOf(synth, r).find((p) => p.name === "vpc-access")!;
+    expect(verifyProject(synth)!.depends_on).toEqual([refOf(synth, "aws_iam_role_policy", vpcPolicy).replace(/^\$\{|\.id\}$/g, "")]);
+  });
+
+  test("may use the customer-managed key when there is one", () => {
+    const s = synthStack({ ...exampleConfig(), encryption: { customerManagedKey: true } });
+    const vr = role(s, "backlog-mirror-verify")!;
+    const doc = policyDocument(s, policiesOf(s, vr).find((p) => p.name === "verify-mirrors")!.policy);
+    const keyArn = refOf(s, "aws_kms_key", resources(s, "aws_kms_key")[0], "arn");
+    expect(doc.statement.find((st: any) => st.sid === "UseMirrorKey")).toEqual({ sid: "UseMirrorKey", effect: "Allow", actions: ["kms:Decrypt"], resources: [keyArn] });
+    expect(verifyProject(s)!.encryption_key).toBe(keyArn);
+  });
+});
+
+describe("the out-of-sync alarm", () => {
+  const alarms = (s: Synth) => resources(s, "aws_cloudwatch_metric_alarm").filter((a) => a.alarm_name.endsWith("-out-of-sync"));
+  const topicArn = refOf(synth, "aws_sns_topic", resources(synth, "aws_sns_topic")[0], "arn");
+
+  test("is ONE alarm on the stack's OldestInSyncAge, missing data breaching, notifying the alert topic", () => {
+    expect(alarms(big())).toHaveLength(1);
+    expect(alarms(synth)).toEqual([
+      {
+        alarm_name: "backlog-mirror-out-of-sync",
+        alarm_description:
+          "A Backlog mirror has been out of sync for about 25 hours, or the safety net backlog-mirror-verify has not reported for that long. Its log is in CloudWatch Logs group /aws/codebuild/backlog-mirror-verify.",
+        namespace: "BacklogCodeCommitMirror",
+        metric_name: "OldestInSyncAge",
+        dimensions: { Stack: "backlog-mirror" },
+        statistic: "Maximum",
+        period: 3600,
+        evaluation_periods: 25,
+        datapoints_to_alarm: 25,
+        threshold: 3600,
+        comparison_operator: "GreaterThanThreshold",
+        treat_missing_data: "breaching",
+        alarm_actions: [topicArn],
+        ok_actions: [topicArn],
+      },
+    ]);
+  });
+
+  test("evaluates resync.outOfSyncAlarmHours hourly periods", () => {
+    const [a] = alarms(synthStack({ ...exampleConfig(), resync: { outOfSyncAlarmHours: 48 } }));
+    expect([a.evaluation_periods, a.datapoints_to_alarm, a.period]).toEqual([48, 48, 3600]);
+    // CloudWatch: Period x EvaluationPeriods <= 604,800 s for periods of an hour or more.
+    expect(outOfSyncAlarmSettings(168).period * outOfSyncAlarmSettings(168).evaluationPeriods).toBeLessThanOrEqual(604_800);
+  });
+});
+
+describe("resync.enabled: false", () => {
+  test("removes the whole safety net: project, schedule, roles, repository list and alarm", () => {
+    const s = synthStack({ ...exampleConfig(), resync: { enabled: false } });
+    expect(verifyProject(s)).toBeUndefined();
+    expect(scheduleRules(s)).toEqual([]);
+    expect(resources(s, "aws_iam_role").map((x) => x.name).sort()).toEqual(["backlog-mirror-codebuild", "backlog-mirror-webhook"]);
+    expect(resources(s, "aws_s3_object")).toEqual([]);
+    expect(resources(s, "aws_cloudwatch_metric_alarm").map((a) => a.alarm_name)).toEqual(["backlog-mirror-webhook-5xx"]);
+    expect(Object.keys(s.resource).flatMap((t) => Object.keys(s.resource[t])).filter((n) => /SafetyNet/.test(n))).toEqual([]);
+  });
+});
+
+describe("the sync build's metric", () => {
+  test("a successful sync publishes InSync for its repository, in post_build, without failing the build when it cannot", () => {
+    const spec = parse(terraformLiteral(onlyResourceOutsideSafetyNet(synth, "aws_codebuild_project").source.buildspec));
+    expect(spec.phases.post_build.commands).toEqual([
+      'if [ "${CODEBUILD_BUILD_SUCCEEDING:-0}" = 1 ]; then aws cloudwatch put-metric-data --namespace BacklogCodeCommitMirror --metric-name InSync --unit Count --value 1 --dimensions Stack\\=backlog-mirror\\,Repository\\=DEMO/web-app || echo \'[mirror] WARNING: the InSync metric could not be published\'; fi',
+    ]);
+  });
+});
+
+describe("validation of resync.outOfSyncAlarmHours", () => {
+  const problems = (resync: Record<string, unknown>): string[] => {
+    try {
+      validateStackConfig({ ...exampleConfig(), resync });
+      return [];
+    } catch (e) {
+      return (e as ConfigError).problems;
+    }
+  };
+
+  test.each([
+    [{ outOfSyncAlarmHours: 1 }, "`resync.outOfSyncAlarmHours` must be a whole number from 2 to 168, got: 1"],
+    [{ outOfSyncAlarmHours: 169 }, "`resync.outOfSyncAlarmHours` must be a whole number from 2 to 168, got: 169"],
+    [{ outOfSyncAlarmHours: 2.5 }, "`resync.outOfSyncAlarmHours` must be a whole number from 2 to 168, got: 2.5"],
+    [
+      { schedule: "rate(1 day)" },
+      '`resync.outOfSyncAlarmHours` must be at least twice the schedule\'s interval (24 hours for "rate(1 day)"), got: 25',
+    ],
+    [
+      { schedule: "rate(3 hours)", outOfSyncAlarmHours: 5 },
+      '`resync.outOfSyncAlarmHours` must be at least twice the schedule\'s interval (3 hours for "rate(3 hours)"), got: 5',
+    ],
+  ])("%j is refused", (resync, message) => {
+    expect(problems(resync)).toEqual([message]);
+  });
+
+  test.each([[{ outOfSyncAlarmHours: 2 }], [{ schedule: "rate(1 day)", outOfSyncAlarmHours: 48 }], [{ schedule: "cron(0 3 * * ? *)" }], [{ schedule: "rate(1 day)", enabled: false }]])(
+    "%j is accepted",
+    (resync) => {
+      expect(problems(resync)).toEqual([]);
+    },
+  );
+});
+
+describe("verify-mirrors.sh", () => {
+  /** Runs a function of the script (sourced without running it) with `input` on stdin. */
+  const fn = (call: string, input: string): string =>
+    execFileSync("bash", ["-c", `VERIFY_MIRRORS_FUNCTIONS_ONLY=1 . ${JSON.stringify(VERIFY_SCRIPT_PATH)}; ${call}`], {
+      input,
+      encoding: "utf8",
+      cwd: path.dirname(VERIFY_SCRIPT_PATH),
+    });
+
+  test("compares heads and tags only, without peeled tags or branch names CodeCommit refuses, in a stable order", () => {
+    const hex40 = "0123456789abcdef0123456789abcdef01234567";
+    const ls = [
+      `${"b".repeat(40)}\trefs/tags/v1`,
+      `${"c".repeat(40)}\trefs/tags/v1^{}`,
+      `${"a".repeat(40)}\trefs/heads/main`,
+      `${"d".repeat(40)}\tHEAD`,
+      `${"e".repeat(40)}\trefs/pull/1/head`,
+      `${"f".repeat(40)}\trefs/heads/${hex40}`,
+      `${"1".repeat(40)}\trefs/heads/${"x".repeat(257)}`,
+      `${"2".repeat(40)}\trefs/heads/${"y".repeat(256)}`,
+      `${"3".repeat(40)}\trefs/heads/${hex40}0`,
+    ].join("\n");
+    expect(fn("verify_comparable_refs", `${ls}\n`)).toBe(
+      [`${"2".repeat(40)} refs/heads/${"y".repeat(256)}`, `${"3".repeat(40)} refs/heads/${hex40}0`, `${"a".repeat(40)} refs/heads/main`, `${"b".repeat(40)} refs/tags/v1`, ""].join("\n"),
+    );
+  });
+
+  test("writes one MetricDatum per repository and one per stack", () => {
+    expect(fn('STACK_NAME=s verify_datum InSync Count 1 DEMO/web-app; STACK_NAME=s verify_datum OldestInSyncAge Seconds 7', "")).toBe(
+      '{"MetricName":"InSync","Unit":"Count","Value":1,"Dimensions":[{"Name":"Stack","Value":"s"},{"Name":"Repository","Value":"DEMO/web-app"}]}\n' +
+        '{"MetricName":"OldestInSyncAge","Unit":"Seconds","Value":7,"Dimensions":[{"Name":"Stack","Value":"s"}]}\n',
+    );
+  });
+});

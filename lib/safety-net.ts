@@ -1,0 +1,216 @@
+/**
+ * The safety net for a missed webhook, whose cost does not grow with repositories × runs:
+ *
+ * - one CodeBuild project `NAME-verify` (ARM, in the builds' VPC, subnets and security group; no
+ *   EFS), started by one EventBridge schedule, compares every mirror's heads and tags with Backlog's
+ *   (`lib/buildspec/verify-mirrors.sh`) and starts the sync of the repositories that differ only;
+ * - the repository list it reads is an S3 object in the stack's bucket, written by Terraform (the
+ *   buildspec could not hold it: see lib/verify-buildspec.ts);
+ * - the health metrics (namespace `BacklogCodeCommitMirror`): `InSync` per repository, published by
+ *   every successful sync and by the verifier for each repository it found in sync, and
+ *   `OldestInSyncAge` per stack, published by every verifier run;
+ * - ONE alarm on the alert topic, on `OldestInSyncAge`, that fires when any repository stays out
+ *   of sync longer than `resync.outOfSyncAlarmHours`, and also when the verifier stops publishing
+ *   (missing data is breaching). See {@link outOfSyncAlarmSettings}.
+ */
+import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-rule";
+import { CloudwatchEventTarget } from "@cdktf/provider-aws/lib/cloudwatch-event-target";
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
+import { CodebuildProject } from "@cdktf/provider-aws/lib/codebuild-project";
+import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
+import { Construct } from "constructs";
+import type { ArnContext } from "./iam";
+import { BUILD_IMAGE, escapeTerraformTemplate } from "./mirror-build";
+import {
+  METRIC_NAMESPACE,
+  OLDEST_IN_SYNC_AGE_METRIC,
+  buildLogGroupName,
+  buildProjectName,
+  codecommitRepositoryName,
+  repositoryKey,
+  verifyProjectName,
+} from "./naming";
+import type { BacklogSettings, RepositoryMirrorSpec } from "./props";
+import { REPOSITORY_LIST_ENV, renderVerifyBuildspec } from "./verify-buildspec";
+import { VerifyIam } from "./verify-iam";
+
+/** Default schedule of the verifier. */
+export const DEFAULT_RESYNC_SCHEDULE = "rate(1 hour)";
+
+/** Default of `resync.outOfSyncAlarmHours`. */
+export const DEFAULT_OUT_OF_SYNC_ALARM_HOURS = 25;
+
+/**
+ * Largest `resync.outOfSyncAlarmHours`: the alarm evaluates that many one-hour periods, and
+ * CloudWatch allows at most 7 days (604,800 s) of Period × EvaluationPeriods for periods of an hour
+ * or more (CloudWatch API Reference, PutMetricAlarm, `Period`).
+ */
+export const MAX_OUT_OF_SYNC_ALARM_HOURS = 168;
+
+/** Smallest `resync.outOfSyncAlarmHours` (the alarm needs at least two hourly periods). */
+export const MIN_OUT_OF_SYNC_ALARM_HOURS = 2;
+
+/** Key of the repository list in the stack's bucket. */
+export const REPOSITORY_LIST_KEY = "verify/repositories.txt";
+
+/**
+ * Build timeout of `NAME-verify`. A check that hangs is bounded by ssh's connect timeout and
+ * keepalives (lib/buildspec/backlog-ssh.sh); the timeout bounds the cost of a run in which Backlog
+ * is unreachable.
+ */
+export const VERIFY_BUILD_TIMEOUT_MINUTES = 20;
+
+/** One line of the repository list: `PROJECT/REPO CODECOMMIT_NAME SYNC_PROJECT`. */
+export function repositoryListLine(name: string, repository: RepositoryMirrorSpec): string {
+  return `${repositoryKey(repository)} ${codecommitRepositoryName(repository)} ${buildProjectName(name, repository)}\n`;
+}
+
+/**
+ * The out-of-sync alarm for a threshold of `hours` (T):
+ *
+ * - the metric is `OldestInSyncAge` (seconds), Maximum per one-hour period;
+ * - a period breaches when its value is above one hour, or when it has no value at all
+ *   (`treatMissingData: breaching`: the verifier did not run or did not publish);
+ * - the alarm fires when all of the last T periods breach (`datapointsToAlarm = evaluationPeriods =
+ *   T`, CloudWatch's "M out of N" with M = N).
+ *
+ * A repository that stops being in sync at t0 gives breaching periods from t0 + 1 h, so the alarm
+ * fires at about t0 + T; a verifier that stops publishing fires it after T silent hours; one period
+ * in which every repository was in sync (value 0) clears the streak. Missing periods between runs
+ * of a schedule slower than hourly breach too, so validation requires a `rate(...)` schedule to run
+ * at least twice within T hours.
+ */
+export function outOfSyncAlarmSettings(hours: number): {
+  period: number;
+  evaluationPeriods: number;
+  datapointsToAlarm: number;
+  threshold: number;
+} {
+  return { period: 3600, evaluationPeriods: hours, datapointsToAlarm: hours, threshold: 3600 };
+}
+
+/** Props of {@link MirrorSafetyNet}. */
+export interface MirrorSafetyNetProps {
+  readonly name: string;
+  readonly arnContext: ArnContext;
+  readonly backlog: BacklogSettings;
+  readonly repositories: readonly RepositoryMirrorSpec[];
+  /** EventBridge schedule expression of the verifier. */
+  readonly schedule: string;
+  /** Hours a repository may stay out of sync before the alarm fires. */
+  readonly outOfSyncAlarmHours: number;
+  /** The stack's bucket (name and ARN), which holds the repository list. */
+  readonly bucketName: string;
+  readonly bucketArn: string;
+  readonly vpcId: string;
+  readonly subnetIds: string[];
+  /** The sync builds' security group (egress to Backlog and CodeCommit). */
+  readonly securityGroupId: string;
+  /** SSM parameters with the SSH key and, when kept in SSM, the pinned host keys. */
+  readonly parameterNames: string[];
+  readonly logRetentionDays: number;
+  /** The alert topic the alarm notifies. */
+  readonly alertTopicArn: string;
+  /** Customer-managed key (log group, project, bucket objects). @default - AWS-managed */
+  readonly kmsKeyArn?: string;
+}
+
+/** `NAME-verify`, its schedule, its IAM, the repository list and the out-of-sync alarm. */
+export class MirrorSafetyNet extends Construct {
+  public readonly project: CodebuildProject;
+  public readonly logGroup: CloudwatchLogGroup;
+  public readonly schedule: CloudwatchEventRule;
+  public readonly repositoryList: S3Object;
+  public readonly alarm: CloudwatchMetricAlarm;
+  public readonly iam: VerifyIam;
+
+  constructor(scope: Construct, id: string, props: MirrorSafetyNetProps) {
+    super(scope, id);
+    const projectName = verifyProjectName(props.name);
+
+    this.repositoryList = new S3Object(this, "RepositoryList", {
+      bucket: props.bucketName,
+      key: REPOSITORY_LIST_KEY,
+      content: props.repositories.map((r) => repositoryListLine(props.name, r)).join(""),
+      contentType: "text/plain",
+    });
+
+    this.iam = new VerifyIam(this, "Iam", {
+      name: props.name,
+      arnContext: props.arnContext,
+      parameterNames: props.parameterNames,
+      repositoryListArn: `${props.bucketArn}/${REPOSITORY_LIST_KEY}`,
+      subnetIds: props.subnetIds,
+      kmsKeyArn: props.kmsKeyArn,
+    });
+
+    this.logGroup = new CloudwatchLogGroup(this, "LogGroup", {
+      name: buildLogGroupName(projectName),
+      retentionInDays: props.logRetentionDays,
+      kmsKeyId: props.kmsKeyArn,
+    });
+
+    this.project = new CodebuildProject(this, "Project", {
+      name: projectName,
+      description: "Safety net: compares every Backlog mirror with Backlog and starts the syncs of those that differ",
+      serviceRole: this.iam.verifyRole.arn,
+      source: {
+        type: "NO_SOURCE",
+        buildspec: escapeTerraformTemplate(
+          renderVerifyBuildspec({ stackName: props.name, backlog: props.backlog, lookbackHours: props.outOfSyncAlarmHours + 1 }),
+        ),
+      },
+      environment: {
+        type: "ARM_CONTAINER",
+        image: BUILD_IMAGE,
+        computeType: "BUILD_GENERAL1_SMALL",
+        imagePullCredentialsType: "CODEBUILD",
+        privilegedMode: false,
+        environmentVariable: [
+          { name: REPOSITORY_LIST_ENV, type: "PLAINTEXT", value: `s3://${props.bucketName}/${REPOSITORY_LIST_KEY}` },
+        ],
+      },
+      vpcConfig: { vpcId: props.vpcId, subnets: props.subnetIds, securityGroupIds: [props.securityGroupId] },
+      artifacts: { type: "NO_ARTIFACTS" },
+      logsConfig: { cloudwatchLogs: { status: "ENABLED", groupName: this.logGroup.name } },
+      buildTimeout: VERIFY_BUILD_TIMEOUT_MINUTES,
+      queuedTimeout: 60,
+      projectVisibility: "PRIVATE",
+      encryptionKey: props.kmsKeyArn,
+      // CodeBuild checks the role's VPC permissions when the project is created.
+      dependsOn: [this.iam.verifyVpcPolicy],
+    });
+
+    this.schedule = new CloudwatchEventRule(this, "Schedule", {
+      name: projectName,
+      description: "Starts the Backlog mirrors' safety net, which syncs the mirrors that differ from Backlog",
+      scheduleExpression: props.schedule,
+    });
+    new CloudwatchEventTarget(this, "ScheduleTarget", {
+      rule: this.schedule.name,
+      arn: this.iam.verifyProjectArn,
+      roleArn: this.iam.scheduleRole.arn,
+    });
+
+    const alarm = outOfSyncAlarmSettings(props.outOfSyncAlarmHours);
+    this.alarm = new CloudwatchMetricAlarm(this, "OutOfSyncAlarm", {
+      alarmName: `${props.name}-out-of-sync`,
+      alarmDescription:
+        `A Backlog mirror has been out of sync for about ${props.outOfSyncAlarmHours} hours, or the safety net ` +
+        `${projectName} has not reported for that long. Its log is in CloudWatch Logs group ${buildLogGroupName(projectName)}.`,
+      namespace: METRIC_NAMESPACE,
+      metricName: OLDEST_IN_SYNC_AGE_METRIC,
+      dimensions: { Stack: props.name },
+      statistic: "Maximum",
+      period: alarm.period,
+      evaluationPeriods: alarm.evaluationPeriods,
+      datapointsToAlarm: alarm.datapointsToAlarm,
+      threshold: alarm.threshold,
+      comparisonOperator: "GreaterThanThreshold",
+      treatMissingData: "breaching",
+      alarmActions: [props.alertTopicArn],
+      okActions: [props.alertTopicArn],
+    });
+  }
+}
