@@ -127,11 +127,12 @@ verify_put_metrics() {
 # For each repository key in file $1, prints "KEY SECONDS": the time since its newest
 # IN_SYNC_METRIC point in the last LOOKBACK_HOURS, or LOOKBACK_HOURS when there is none.
 verify_in_sync_ages() {
-  local now start end lookback=$((LOOKBACK_HOURS * 3600)) part q id ts
+  local now start end lookback=$((LOOKBACK_HOURS * 3600)) part q id ts epoch
   local -a keys
   now=$(date +%s)
   start=$(date -u -d "@$((now - lookback))" +%Y-%m-%dT%H:%M:%SZ)
-  end=$(date -u -d "@$now" +%Y-%m-%dT%H:%M:%SZ)
+  # A minute ahead: a point published in this very second is inside the range.
+  end=$(date -u -d "@$((now + 60))" +%Y-%m-%dT%H:%M:%SZ)
   split -l "$QUERIES_PER_GET" "$1" "$WORK/ages."
   for part in "$WORK"/ages.a*; do
     mapfile -t keys <"$part"
@@ -153,7 +154,9 @@ verify_in_sync_ages() {
       if [ -z "$ts" ] || [ "$ts" = None ]; then
         printf '%s %d\n' "${keys[$id]}" "$lookback"
       else
-        printf '%s %d\n' "${keys[$id]}" "$((now - $(date -d "$ts" +%s)))"
+        # ISO 8601 (AWS CLI v2's default output) or epoch seconds (CLI v1 prints what it received).
+        if [[ $ts =~ ^[0-9]+(\.[0-9]+)?$ ]]; then epoch=${ts%.*}; else epoch=$(date -d "$ts" +%s); fi
+        printf '%s %d\n' "${keys[$id]}" "$((now > epoch ? now - epoch : 0))"
       fi
     done <"$WORK/ages.out"
   done

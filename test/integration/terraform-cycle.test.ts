@@ -71,7 +71,7 @@ import {
   codecommitRepositoryName,
   repositoryKey,
 } from "../../lib/naming";
-import { DEFAULT_RESYNC_SCHEDULE, TARGETS_PER_RULE } from "../../lib/resync-schedule";
+import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE } from "../../lib/safety-net";
 import type { StackConfig } from "../../lib/validation";
 import { MIRROR_VPC_CIDR, PRIVATE_SUBNET_CIDRS, PUBLIC_SUBNET_CIDR } from "../../lib/vpc";
 import { START_BUILD_REQUEST_PARAMETERS, UNKNOWN_ROUTE_RESPONSE, WEBHOOK_CONTENT_TYPE } from "../../lib/webhook-api";
@@ -648,31 +648,18 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
     });
 
     check(
-      `the re-sync rules start every build project on ${planned.resync?.schedule ?? DEFAULT_RESYNC_SCHEDULE}, at most ${TARGETS_PER_RULE} per rule, through the re-sync role`,
+      `the safety net: one rule starts NAME-verify on ${planned.resync?.schedule ?? DEFAULT_RESYNC_SCHEDULE} through its own role; the repository list is in the bucket; one out-of-sync alarm`,
       async () => {
         const config = synth.config;
-        const projectArns = config.repositories.map((r) => `arn:aws:codebuild:${REGION}:${ACCOUNT}:project/${buildProjectName(config.name, r)}`);
-        const ruleCount = Math.ceil(projectArns.length / TARGETS_PER_RULE);
-        const { Rules = [] } = await clients.events.send(new ListRulesCommand({ NamePrefix: `${config.name}-resync-` }));
-        expect(Rules.map((r) => r.Name).sort()).toEqual(Array.from({ length: ruleCount }, (_, i) => `${config.name}-resync-${i + 1}`).sort());
-        const roleArn = `arn:aws:iam::${ACCOUNT}:role/${config.name}-resync`;
-        const targeted: string[] = [];
-        for (let n = 1; n <= ruleCount; n++) {
-          const name = `${config.name}-resync-${n}`;
-          const rule = await clients.events.send(new DescribeRuleCommand({ Name: name }));
-          expect(rule).toMatchObject({ State: "ENABLED", ScheduleExpression: config.resync?.schedule ?? DEFAULT_RESYNC_SCHEDULE });
-          expect(rule.EventPattern).toBeUndefined();
-          const { Targets = [] } = await clients.events.send(new ListTargetsByRuleCommand({ Rule: name }));
-          // Rules fill up in order: 5 targets each, the rest in the last one.
-          expect(Targets.map((t) => t.Arn).sort()).toEqual(projectArns.slice((n - 1) * TARGETS_PER_RULE, n * TARGETS_PER_RULE).sort());
-          for (const target of Targets) {
-            expect(target.RoleArn).toBe(roleArn);
-            expect(target.Input ?? target.InputPath ?? target.InputTransformer).toBeUndefined();
-          }
-          targeted.push(...Targets.map((t) => t.Arn!));
-        }
-        expect(targeted.sort()).toEqual([...projectArns].sort());
-        const role = await clients.iam.send(new GetRoleCommand({ RoleName: `${config.name}-resync` }));
+        const verify = `${config.name}-verify`;
+        const verifyArn = `arn:aws:codebuild:${REGION}:${ACCOUNT}:project/${verify}`;
+        const { Rules = [] } = await clients.events.send(new ListRulesCommand({ NamePrefix: `${config.name}-` }));
+        expect(Rules.filter((r) => r.ScheduleExpression !== undefined).map((r) => r.Name)).toEqual([verify]);
+        const rule = await clients.events.send(new DescribeRuleCommand({ Name: verify }));
+        expect(rule).toMatchObject({ State: "ENABLED", ScheduleExpression: config.resync?.schedule ?? DEFAULT_RESYNC_SCHEDULE });
+        const { Targets = [] } = await clients.events.send(new ListTargetsByRuleCommand({ Rule: verify }));
+        expect(Targets.map((t) => [t.Arn, t.RoleArn])).toEqual([[verifyArn, `arn:aws:iam::${ACCOUNT}:role/${config.name}-verify-schedule`]]);
+        const role = await clients.iam.send(new GetRoleCommand({ RoleName: `${config.name}-verify-schedule` }));
         expect(JSON.parse(decodeURIComponent(role.Role!.AssumeRolePolicyDocument!)).Statement).toEqual([
           expect.objectContaining({
             Effect: "Allow",
@@ -681,11 +668,22 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
             Condition: { StringEquals: { "aws:SourceAccount": ACCOUNT } },
           }),
         ]);
-        const policy = await rolePolicy(clients, `${config.name}-resync`, "start-build");
+        const policy = await rolePolicy(clients, `${config.name}-verify-schedule`, "start-verify");
         expect(policy.Statement).toHaveLength(1);
-        expect(policy.Statement[0]).toMatchObject({ Effect: "Allow", Action: oneOrMany(START_BUILD_ACTIONS) });
-        // One ARN pattern by the stack's project prefix, whatever the number of repositories.
-        expect(policy.Statement[0].Resource).toBe(`arn:aws:codebuild:${REGION}:${ACCOUNT}:project/${buildProjectPrefix(config.name)}*`);
+        expect(policy.Statement[0]).toMatchObject({ Effect: "Allow", Action: oneOrMany(START_BUILD_ACTIONS), Resource: verifyArn });
+        const { projects = [] } = await clients.codebuild.send(new BatchGetProjectsCommand({ names: [verify] }));
+        expect(projects.map((p) => [p.name, p.serviceRole, p.environment?.type])).toEqual([[verify, `arn:aws:iam::${ACCOUNT}:role/${verify}`, "ARM_CONTAINER"]]);
+        const listUri = projects[0].environment?.environmentVariables?.find((v) => v.name === "REPOSITORY_LIST_URI")?.value ?? "";
+        const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(listUri) ?? [];
+        const object = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        expect((await object.Body!.transformToString()).split("\n").filter(Boolean)).toEqual(
+          config.repositories.map((r) => `${repositoryKey(r)} ${codecommitRepositoryName(r)} ${buildProjectName(config.name, r)}`),
+        );
+        const { MetricAlarms = [] } = await clients.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [`${config.name}-out-of-sync`] }));
+        const hours = config.resync?.outOfSyncAlarmHours ?? DEFAULT_OUT_OF_SYNC_ALARM_HOURS;
+        expect(MetricAlarms.map((a) => [a.Namespace, a.MetricName, a.EvaluationPeriods, a.DatapointsToAlarm, a.TreatMissingData, a.AlarmActions])).toEqual([
+          ["BacklogCodeCommitMirror", "OldestInSyncAge", hours, hours, "breaching", [await alertTopicArn(clients, config.name)]],
+        ]);
       },
     );
 

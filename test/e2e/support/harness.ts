@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import * as path from "node:path";
 import { CodeBuildClient, CreateProjectCommand, ListBuildsCommand } from "@aws-sdk/client-codebuild";
 import { DeleteParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutBucketVersioningCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutBucketVersioningCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { EMULATOR_ENV, type Emulator, startEmulator } from "../../emulator/moto";
 import { ApiGatewayStandIn, type ApiResponse, backlogPushBody } from "./apigw";
 import { CodeCommitStandIn, forEachRef } from "./codecommit";
@@ -42,6 +42,8 @@ export interface HarnessOptions {
   readonly tmpRoot?: string;
   /** Extra `sync` settings of the config (e.g. allowEmptySource). */
   readonly sync?: Record<string, unknown>;
+  /** `resync` settings of the config (the safety net). */
+  readonly resync?: Record<string, unknown>;
 }
 
 /** A Backlog repository of the stand-in, with a work tree to make pushes from. */
@@ -101,6 +103,20 @@ export async function createEmulatedProject(codebuild: CodeBuildClient, stack: S
   );
 }
 
+/**
+ * TEST SETUP, not the product: what `terraform apply` would write into the emulator's S3: each
+ * `aws_s3_object` of the stack (the safety net's repository list) in its bucket.
+ */
+async function writeStackObjects(s3: S3Client, stack: Stack): Promise<void> {
+  for (const [, object] of stack.resources("aws_s3_object")) {
+    const bucket = stack.resolve(object.bucket, { accountId: ACCOUNT_ID, region: EMULATOR_ENV.AWS_REGION });
+    await s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: EMULATOR_ENV.AWS_REGION } })).catch((e) => {
+      if ((e as Error).name !== "BucketAlreadyOwnedByYou") throw e;
+    });
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: object.key, Body: terraformLiteral(object.content, `the content of ${object.key}`), ContentType: object.content_type }));
+  }
+}
+
 export class Harness {
   readonly builds: BuildResult[] = [];
   private readonly seenBuilds = new Set<string>();
@@ -151,6 +167,7 @@ export class Harness {
         repositories: opts.repositories,
         ...(opts.build !== undefined ? { build: opts.build } : {}),
         ...(opts.sync !== undefined ? { sync: opts.sync } : {}),
+        ...(opts.resync !== undefined ? { resync: opts.resync } : {}),
         state: { bucket: "e2e-state-bucket", key: "e2e/terraform.tfstate", region: EMULATOR_ENV.AWS_REGION },
       });
 
@@ -172,6 +189,7 @@ export class Harness {
       const backupBucket = stack.backupBucketName(ACCOUNT_ID);
       await s3.send(new CreateBucketCommand({ Bucket: backupBucket, CreateBucketConfiguration: { LocationConstraint: EMULATOR_ENV.AWS_REGION } }));
       await s3.send(new PutBucketVersioningCommand({ Bucket: backupBucket, VersioningConfiguration: { Status: "Enabled" } }));
+      await writeStackObjects(s3, stack);
 
       const codecommit = new CodeCommitStandIn(path.join(dir, "codecommit"));
       await codecommit.start();
@@ -238,6 +256,13 @@ export class Harness {
     return name;
   }
 
+  /** The safety net's project (`NAME-verify`). */
+  verifyProject(): string {
+    const name = this.stack.projectNames().find((n) => n.endsWith("-verify"));
+    if (name === undefined) throw new Error("the stack has no verify project (resync.enabled is false?)");
+    return name;
+  }
+
   /** Every ref of the CodeCommit stand-in's repository. */
   codecommitRefs(key: string): Map<string, string> {
     return this.codecommit.refs(this.codecommitName(key));
@@ -292,7 +317,8 @@ export class Harness {
       buildDir,
       pathPrepend: [bin],
       region: EMULATOR_ENV.AWS_REGION,
-      resolveValue: (value) => this.stack.literal(value, ACCOUNT_ID),
+      // Whole or partial references (the safety net's s3://BUCKET/KEY), as an apply would resolve them.
+      resolveValue: (value) => this.stack.resolve(value, { accountId: ACCOUNT_ID, region: EMULATOR_ENV.AWS_REGION }),
       // The container's role and endpoints: emulator credentials, S3 in the emulator, the CodeCommit
       // API of the CodeCommit stand-in (the product calls the AWS CLI unchanged).
       platformEnv: {
@@ -300,6 +326,9 @@ export class Harness {
         AWS_SECRET_ACCESS_KEY: EMULATOR_ENV.AWS_SECRET_ACCESS_KEY,
         AWS_ENDPOINT_URL: this.emulator.endpoint,
         AWS_ENDPOINT_URL_CODECOMMIT: this.codecommit.endpoint,
+        // botocore gzips PutMetricData bodies over 10 KB (request compression); moto 5.2.1 answers
+        // such a request with HTTP 500 (BadGzipFile), CloudWatch accepts it. Emulator gap only.
+        AWS_DISABLE_REQUEST_COMPRESSION: "true",
       },
       ssm: this.ssm,
       prepareHome: (home) => {

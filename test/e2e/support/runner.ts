@@ -6,7 +6,8 @@
  *   - the project's `environment_variable` entries (PLAINTEXT) are exported, their Terraform
  *     references resolved by the caller; `env.variables` are exported; `CODEBUILD_<IDENTIFIER>` points at a local directory that stands
  *     for the EFS file system of each `file_system_locations` entry and persists between builds;
- *     AWS_REGION, AWS_DEFAULT_REGION, CODEBUILD_BUILD_ID and CODEBUILD_SRC_DIR are set;
+ *     AWS_REGION, AWS_DEFAULT_REGION, CODEBUILD_BUILD_ID and CODEBUILD_SRC_DIR are set, and
+ *     CODEBUILD_BUILD_SUCCEEDING is 1 until a command fails (then 0), as CodeBuild sets it;
  *   - all commands of install, pre_build, build and post_build run in ONE bash process (variables
  *     carry over), each command's exit status is checked, a failed phase stops the build
  *     (post_build still runs after a failed build phase);
@@ -79,6 +80,7 @@ function driverScript(buildDir: string, phases: Record<string, { commands?: stri
   const lines = [
     "# CodeBuild stand-in driver (generated): every phase's commands in one shell, statuses checked.",
     "__cb_failed=''",
+    "export CODEBUILD_BUILD_SUCCEEDING=1",
   ];
   let n = 0;
   for (const phase of PHASES) {
@@ -100,6 +102,7 @@ function driverScript(buildDir: string, phases: Record<string, { commands?: stri
         `    if [ "$__cb_rc" -ne 0 ]; then`,
         `      echo "[Container] Command did not exit successfully ${first.replace(/["$`\\]/g, "")} exit status $__cb_rc"`,
         `      __cb_phase_failed=${upper}`,
+      "      CODEBUILD_BUILD_SUCCEEDING=0",
         "    fi",
         "  fi",
       );

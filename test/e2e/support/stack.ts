@@ -90,6 +90,25 @@ export class Stack {
     return this.resources("aws_codebuild_project").map(([, p]) => p.name as string);
   }
 
+  /**
+   * A string with Terraform references resolved as an apply would: `${aws_T.N.attr}` to the
+   * resource's configured `attr` (itself resolved), `${data.aws_caller_identity.N.account_id}` and
+   * `${data.aws_region.N.name}` to the given account and region. Anything else is refused.
+   */
+  resolve(value: string, ctx: { readonly accountId: string; readonly region: string }): string {
+    const out = value.replace(/\$\{(data\.)?([a-z0-9_]+)\.([^.}]+)\.([a-z_]+)\}/g, (m, data: string | undefined, type: string, name: string, attr: string) => {
+      if (data !== undefined) {
+        if (type === "aws_caller_identity" && attr === "account_id") return ctx.accountId;
+        if (type === "aws_region" && attr === "name") return ctx.region;
+        throw new Error(`cannot resolve ${m}`);
+      }
+      const target = this.json.resource?.[type]?.[name];
+      if (target === undefined || typeof target[attr] !== "string") throw new Error(`cannot resolve ${m}`);
+      return this.resolve(target[attr], ctx);
+    });
+    return terraformLiteral(out, `the resolved value of ${value}`);
+  }
+
   /** The stage name of the webhook API. */
   stageName(): string {
     const stages = this.resources("aws_api_gateway_stage");
