@@ -25,7 +25,7 @@ let bigSynth: Synth | undefined;
 /** 200 repositories, the most validation accepts (synthesized once: it takes seconds). */
 const big = (): Synth => (bigSynth ??= synthStack(configWithRepositories(200)));
 const P = dataRef(synth, "aws_partition", "partition");
-const R = dataRef(synth, "aws_region", "name");
+const R = dataRef(synth, "aws_region", "id");
 const A = dataRef(synth, "aws_caller_identity", "account_id");
 const arn = (service: string, resource: string) => `arn:${P}:${service}:${R}:${A}:${resource}`;
 
