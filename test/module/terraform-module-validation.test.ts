@@ -72,6 +72,8 @@ const BAD: Case[] = [
   ["a burst below the rate", (p) => (p.webhook = { throttleRateLimit: 50, throttleBurstLimit: 20 }), "webhook.throttle_burst_limit must be at least throttle_rate_limit"],
   ["a WAF limit under 100", (p) => (p.webhook = { wafRateLimitPer5Minutes: 50 }), "webhook.waf_rate_limit_per_5_minutes must be a whole number from 100"],
   ["a schedule EventBridge refuses", (p) => (p.resync = { schedule: "every hour" }), "resync.schedule must be an EventBridge schedule expression"],
+  ["an out-of-sync alarm of one hour", (p) => (p.resync = { outOfSyncAlarmHours: 1 }), "resync.out_of_sync_alarm_hours must be a whole number from 2 to 168"],
+  ["a daily schedule with the 25-hour alarm", (p) => (p.resync = { schedule: "rate(1 day)" }), "resync.out_of_sync_alarm_hours must be at least twice the schedule's interval"],
   ["an address that is not e-mail", (p) => (p.alerts = { emails: ["not-an-email"] }), "alert_emails must be at most 20 e-mail addresses"],
 ];
 
@@ -97,6 +99,7 @@ const GOOD: Array<[string, (p: Props) => void]> = [
     },
   ],
   ["an open API", (p) => (p.webhook = { allowAnySource: true })],
+  ["a daily safety net with a two-day alarm", (p) => (p.resync = { schedule: "rate(1 day)", outOfSyncAlarmHours: 48 })],
 ];
 
 function zodProblems(p: Props): string[] {
