@@ -184,6 +184,9 @@ verify_main() {
   log "checking ${#keys[@]} repositories, $PARALLEL_CHECKS at a time"
 
   backlog_ssh_setup
+  # CodeCommit over HTTPS: a listing that stalls (under 1,000 bytes/s for 30 s) ends instead of
+  # holding the run until the build timeout (SSH is bounded by backlog-ssh.sh's keepalives).
+  export GIT_HTTP_LOW_SPEED_LIMIT=1000 GIT_HTTP_LOW_SPEED_TIME=30
   for i in "${!keys[@]}"; do
     if [ "$running" -ge "$PARALLEL_CHECKS" ]; then
       wait -n || true
