@@ -272,7 +272,7 @@ export function moduleVariables(): Record<string, VariableBlock> {
         ),
         v(
           // Seconds between runs of a rate(...) schedule (0 for cron, which is not checked).
-          '!var.resync.enabled || try(tonumber(regex("^rate\\(([0-9]+) ", var.resync.schedule)[0]) * lookup({ minute = 60, hour = 3600, day = 86400 }, regex("^rate\\([0-9]+ (minute|hour|day)", var.resync.schedule)[0]), 0) * 2 <= var.resync.out_of_sync_alarm_hours * 3600',
+          '!var.resync.enabled || try(tonumber(regex("^rate[(]([0-9]+) ", var.resync.schedule)[0]) * lookup({ minute = 60, hour = 3600, day = 86400 }, regex("^rate[(][0-9]+ (minute|hour|day)", var.resync.schedule)[0]), 0) * 2 <= var.resync.out_of_sync_alarm_hours * 3600',
           "resync.out_of_sync_alarm_hours must be at least twice the schedule's interval.",
         ),
       ],
