@@ -86,6 +86,91 @@ export function syncLogStreamsArnPattern(ctx: ArnContext, name: string): string 
   return `${arn(ctx, "logs", `log-group:${buildLogGroupName(`${buildProjectPrefix(name)}*`)}`)}:*`;
 }
 
+/**
+ * The two VPC statements every build role needs: CodeBuild places the build's network interface in
+ * one of `subnetIds`. Shared by the sync builds' role and the verify role (lib/verify-iam.ts).
+ */
+export function vpcAccessStatements(ctx: ArnContext, subnetIds: readonly string[]): DataAwsIamPolicyDocumentStatement[] {
+  return [
+    {
+      sid: "VpcNetworkInterfaces",
+      effect: "Allow",
+      actions: [...BUILD_ACTIONS.vpcDescribe],
+      resources: ["*"], // these EC2 actions do not support resource-level permissions
+    },
+    {
+      sid: "VpcNetworkInterfacePermission",
+      effect: "Allow",
+      actions: [...BUILD_ACTIONS.vpcPermission],
+      resources: [arn(ctx, "ec2", "network-interface/*")],
+      condition: [
+        { test: "StringEquals", variable: "ec2:Subnet", values: subnetIds.map((s) => arn(ctx, "ec2", `subnet/${s}`)) },
+        { test: "StringEquals", variable: "ec2:AuthorizedService", values: ["codebuild.amazonaws.com"] },
+      ],
+    },
+  ];
+}
+
+/**
+ * `actions` on every CodeCommit repository of this account and region that carries the stack's tag
+ * (MirrorBuild sets it on every mirror; see the file header for the condition key's documentation).
+ */
+export function taggedMirrorsStatement(
+  ctx: ArnContext,
+  name: string,
+  sid: string,
+  actions: readonly string[],
+): DataAwsIamPolicyDocumentStatement {
+  return {
+    sid,
+    effect: "Allow",
+    actions: [...actions],
+    resources: [arn(ctx, "codecommit", "*")],
+    condition: [{ test: "StringEquals", variable: `aws:ResourceTag/${MIRROR_STACK_TAG_KEY}`, values: [name] }],
+  };
+}
+
+/**
+ * Reading the Backlog credentials from SSM: the parameters by name, and decryption of SecureStrings.
+ * The key of a SecureString (aws/ssm or a customer key) is not known here; the condition limits the
+ * decryption grant to requests made by SSM in this region.
+ */
+export function backlogCredentialStatements(
+  ctx: ArnContext,
+  parameterNames: readonly string[],
+): DataAwsIamPolicyDocumentStatement[] {
+  return [
+    {
+      sid: "ReadBacklogCredentials",
+      effect: "Allow",
+      actions: [...BUILD_ACTIONS.parameters],
+      resources: parameterNames.map((p) => arn(ctx, "ssm", `parameter${p}`)),
+    },
+    {
+      sid: "DecryptSecureStrings",
+      effect: "Allow",
+      actions: [...BUILD_ACTIONS.decrypt],
+      resources: ["*"],
+      condition: [{ test: "StringEquals", variable: "kms:ViaService", values: [`ssm.${ctx.region}.amazonaws.com`] }],
+    },
+  ];
+}
+
+/**
+ * Publishing the mirror-health metrics. PutMetricData has no resource type: the namespace condition
+ * key bounds it (CloudWatch User Guide, "Using condition keys to limit access to CloudWatch
+ * namespaces").
+ */
+export function publishHealthMetricsStatement(): DataAwsIamPolicyDocumentStatement {
+  return {
+    sid: "PublishHealthMetrics",
+    effect: "Allow",
+    actions: [...BUILD_ACTIONS.metrics],
+    resources: ["*"],
+    condition: [{ test: "StringEquals", variable: "cloudwatch:namespace", values: [METRIC_NAMESPACE] }],
+  };
+}
+
 /** Props of {@link MirrorIam}. */
 export interface MirrorIamProps {
   /** The stack's name: the prefix of the sync projects and the value of the mirrors' stack tag. */
@@ -158,26 +243,8 @@ export class MirrorIam extends Construct {
       ctx.accountId,
     );
 
-    const subnetArns = props.subnetIds.map((s) => arn(ctx, "ec2", `subnet/${s}`));
     const vpcDocument = new DataAwsIamPolicyDocument(this, "BuildVpcDocument", {
-      statement: [
-        {
-          sid: "VpcNetworkInterfaces",
-          effect: "Allow",
-          actions: [...BUILD_ACTIONS.vpcDescribe],
-          resources: ["*"], // these EC2 actions do not support resource-level permissions
-        },
-        {
-          sid: "VpcNetworkInterfacePermission",
-          effect: "Allow",
-          actions: [...BUILD_ACTIONS.vpcPermission],
-          resources: [arn(ctx, "ec2", "network-interface/*")],
-          condition: [
-            { test: "StringEquals", variable: "ec2:Subnet", values: subnetArns },
-            { test: "StringEquals", variable: "ec2:AuthorizedService", values: ["codebuild.amazonaws.com"] },
-          ],
-        },
-      ],
+      statement: vpcAccessStatements(ctx, props.subnetIds),
     });
     this.buildVpcPolicy = new IamRolePolicy(this, "BuildVpcPolicy", {
       name: "vpc-access",
@@ -192,45 +259,15 @@ export class MirrorIam extends Construct {
         actions: [...BUILD_ACTIONS.logs],
         resources: [syncLogStreamsArnPattern(ctx, props.name)],
       },
-      {
-        // Any repository of this account and region that carries this stack's tag (MirrorBuild sets
-        // it on every mirror); see the file header for the documentation of the condition key.
-        sid: "PushToMirrors",
-        effect: "Allow",
-        actions: [...BUILD_ACTIONS.push],
-        resources: [arn(ctx, "codecommit", "*")],
-        condition: [{ test: "StringEquals", variable: `aws:ResourceTag/${MIRROR_STACK_TAG_KEY}`, values: [props.name] }],
-      },
+      taggedMirrorsStatement(ctx, props.name, "PushToMirrors", BUILD_ACTIONS.push),
       {
         sid: "SaveBackupBundles",
         effect: "Allow",
         actions: [...BUILD_ACTIONS.backups],
         resources: [`${props.backupBucketArn}/backups/*`],
       },
-      {
-        sid: "ReadBacklogCredentials",
-        effect: "Allow",
-        actions: [...BUILD_ACTIONS.parameters],
-        resources: props.parameterNames.map((p) => arn(ctx, "ssm", `parameter${p}`)),
-      },
-      {
-        sid: "DecryptSecureStrings",
-        effect: "Allow",
-        actions: [...BUILD_ACTIONS.decrypt],
-        // The key of a SecureString (aws/ssm or a customer key) is not known here; the condition
-        // limits the grant to decryption requested by SSM in this region.
-        resources: ["*"],
-        condition: [{ test: "StringEquals", variable: "kms:ViaService", values: [`ssm.${ctx.region}.amazonaws.com`] }],
-      },
-      {
-        // PutMetricData has no resource type: the namespace condition key bounds it (CloudWatch User
-        // Guide, "Using condition keys to limit access to CloudWatch namespaces").
-        sid: "PublishHealthMetrics",
-        effect: "Allow",
-        actions: [...BUILD_ACTIONS.metrics],
-        resources: ["*"],
-        condition: [{ test: "StringEquals", variable: "cloudwatch:namespace", values: [METRIC_NAMESPACE] }],
-      },
+      ...backlogCredentialStatements(ctx, props.parameterNames),
+      publishHealthMetricsStatement(),
     ];
     if (props.kmsKeyArn !== undefined) {
       statements.push({

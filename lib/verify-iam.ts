@@ -7,18 +7,29 @@ import { DataAwsIamPolicyDocument, type DataAwsIamPolicyDocumentStatement } from
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { Construct } from "constructs";
-import { type ArnContext, BUILD_ACTIONS, START_BUILD_ACTIONS, arn, syncProjectsArnPattern } from "./iam";
-import { METRIC_NAMESPACE, MIRROR_STACK_TAG_KEY, buildLogGroupName, verifyProjectName } from "./naming";
+import {
+  type ArnContext,
+  START_BUILD_ACTIONS,
+  arn,
+  backlogCredentialStatements,
+  publishHealthMetricsStatement,
+  syncProjectsArnPattern,
+  taggedMirrorsStatement,
+  vpcAccessStatements,
+} from "./iam";
+import { buildLogGroupName, verifyProjectName } from "./naming";
 
-/** Actions of the verify role, by purpose: named lists, asserted by the tests. */
+/**
+ * Actions of the verify role that only it has, by purpose. It shares the VPC, SSM credential and
+ * metric-publishing statements of the sync builds' role (lib/iam.ts).
+ */
 export const VERIFY_ACTIONS = {
   logs: ["logs:CreateLogStream", "logs:PutLogEvents"],
   startSyncs: [...START_BUILD_ACTIONS],
   listMirrors: ["codecommit:GitPull"],
-  parameters: ["ssm:GetParameters"],
+  /** With a customer-managed key: decrypting the bucket's objects (the repository list). */
   decrypt: ["kms:Decrypt"],
   repositoryList: ["s3:GetObject"],
-  publishMetrics: ["cloudwatch:PutMetricData"],
   readMetrics: ["cloudwatch:GetMetricData"],
 } as const;
 
@@ -73,30 +84,12 @@ export class VerifyIam extends Construct {
       assumeRolePolicy: trust("VerifyTrust", "codebuild.amazonaws.com"),
     });
 
-    // The same VPC grants as the sync builds' role (lib/iam.ts).
-    const subnetArns = props.subnetIds.map((s) => arn(ctx, "ec2", `subnet/${s}`));
+    // The same VPC grants as the sync builds' role.
     this.verifyVpcPolicy = new IamRolePolicy(this, "VerifyVpcPolicy", {
       name: "vpc-access",
       role: this.verifyRole.id,
       policy: new DataAwsIamPolicyDocument(this, "VerifyVpcDocument", {
-        statement: [
-          {
-            sid: "VpcNetworkInterfaces",
-            effect: "Allow",
-            actions: [...BUILD_ACTIONS.vpcDescribe],
-            resources: ["*"], // these EC2 actions do not support resource-level permissions
-          },
-          {
-            sid: "VpcNetworkInterfacePermission",
-            effect: "Allow",
-            actions: [...BUILD_ACTIONS.vpcPermission],
-            resources: [arn(ctx, "ec2", "network-interface/*")],
-            condition: [
-              { test: "StringEquals", variable: "ec2:Subnet", values: subnetArns },
-              { test: "StringEquals", variable: "ec2:AuthorizedService", values: ["codebuild.amazonaws.com"] },
-            ],
-          },
-        ],
+        statement: vpcAccessStatements(ctx, props.subnetIds),
       }).json,
     });
 
@@ -114,43 +107,15 @@ export class VerifyIam extends Construct {
         actions: [...VERIFY_ACTIONS.startSyncs],
         resources: [syncProjectsArnPattern(ctx, props.name)],
       },
-      {
-        // The mirrors carry the stack's tag (lib/mirror-build.ts); see lib/iam.ts for the condition key.
-        sid: "ListMirrors",
-        effect: "Allow",
-        actions: [...VERIFY_ACTIONS.listMirrors],
-        resources: [arn(ctx, "codecommit", "*")],
-        condition: [{ test: "StringEquals", variable: `aws:ResourceTag/${MIRROR_STACK_TAG_KEY}`, values: [props.name] }],
-      },
-      {
-        sid: "ReadBacklogCredentials",
-        effect: "Allow",
-        actions: [...VERIFY_ACTIONS.parameters],
-        resources: props.parameterNames.map((p) => arn(ctx, "ssm", `parameter${p}`)),
-      },
-      {
-        sid: "DecryptSecureStrings",
-        effect: "Allow",
-        actions: [...VERIFY_ACTIONS.decrypt],
-        // As for the sync builds: the SecureString's key is not known here; SSM in this region only.
-        resources: ["*"],
-        condition: [{ test: "StringEquals", variable: "kms:ViaService", values: [`ssm.${ctx.region}.amazonaws.com`] }],
-      },
+      taggedMirrorsStatement(ctx, props.name, "ListMirrors", VERIFY_ACTIONS.listMirrors),
+      ...backlogCredentialStatements(ctx, props.parameterNames),
       {
         sid: "ReadRepositoryList",
         effect: "Allow",
         actions: [...VERIFY_ACTIONS.repositoryList],
         resources: [props.repositoryListArn],
       },
-      {
-        // PutMetricData has no resource type: the namespace condition key bounds it (CloudWatch User
-        // Guide, "Using condition keys to limit access to CloudWatch namespaces").
-        sid: "PublishHealthMetrics",
-        effect: "Allow",
-        actions: [...VERIFY_ACTIONS.publishMetrics],
-        resources: ["*"],
-        condition: [{ test: "StringEquals", variable: "cloudwatch:namespace", values: [METRIC_NAMESPACE] }],
-      },
+      publishHealthMetricsStatement(),
       {
         sid: "ReadHealthMetrics",
         effect: "Allow",
