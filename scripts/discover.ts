@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { configPath, loadStackConfig } from "../lib/stack-config";
 import { ConfigError, validateStackConfig } from "../lib/validation";
 import { parseArgs } from "node:util";
-import { parsed, UsageError, wholeNumber } from "./ops/args";
+import { apiKeyFrom, parsed, UsageError, wholeNumber } from "./ops/args";
 import { API_KEY_ENV, BASE_URL_ENV, BacklogCallError, createBacklogClient } from "./ops/backlog";
 import { appendRepositories, replaceFile } from "./ops/config-file";
 import { type ListedProject, planDiscovery } from "./ops/discover";
@@ -45,10 +45,7 @@ export async function discover(argv: string[], env: NodeJS.ProcessEnv, output: O
   const projects = [...new Set(values.project ?? [])];
   if (projects.length === 0) throw new UsageError(`name at least one --project\n${USAGE}`);
   const maxWait = wholeNumber(values["max-wait"], "max-wait", 60, 0, 900);
-  const apiKey = env[API_KEY_ENV];
-  if (apiKey === undefined || apiKey === "") {
-    throw new UsageError(`${API_KEY_ENV} is not set: export the API key of a Backlog user (Personal settings > API) in it`);
-  }
+  const apiKey = apiKeyFrom(env, API_KEY_ENV);
 
   const file = configPath(env, path.resolve("config/example.json"));
   const config = loadStackConfig(file);

@@ -19,7 +19,7 @@ import { CodeCommitClient } from "@aws-sdk/client-codecommit";
 import { configPath, loadStackConfig } from "../lib/stack-config";
 import { ConfigError } from "../lib/validation";
 import { parseArgs } from "node:util";
-import { parsed, UsageError, wholeNumber } from "./ops/args";
+import { apiKeyFrom, parsed, UsageError, wholeNumber } from "./ops/args";
 import { readBuilds, readHeads } from "./ops/aws";
 import { API_KEY_ENV, BASE_URL_ENV, type BacklogRepository, BacklogCallError, createBacklogClient } from "./ops/backlog";
 import { oneLine, type Output, processOutput } from "./ops/output";
@@ -57,10 +57,7 @@ export async function status(argv: string[], env: NodeJS.ProcessEnv, output: Out
   if (values.outputs !== undefined && values["stack-dir"] !== undefined) throw new UsageError(`give --outputs or --stack-dir, not both\n${USAGE}`);
   const graceMinutes = wholeNumber(values["grace-minutes"], "grace-minutes", 15, 0, 10_080);
   const maxWait = wholeNumber(values["max-wait"], "max-wait", 60, 0, 900);
-  const apiKey = env[API_KEY_ENV];
-  if (apiKey === undefined || apiKey === "") {
-    throw new UsageError(`${API_KEY_ENV} is not set: export the API key of a Backlog user (Personal settings > API) in it`);
-  }
+  const apiKey = apiKeyFrom(env, API_KEY_ENV);
   const config = loadStackConfig(configPath(env, path.resolve("config/example.json")));
 
   const outputs = values.outputs !== undefined ? readOutputsFile(values.outputs) : await terraformOutputs(path.resolve(values["stack-dir"] ?? DEFAULT_STACK_DIR));

@@ -33,3 +33,15 @@ export function wholeNumber(value: string | undefined, name: string, fallback: n
   if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`);
   return n;
 }
+
+/**
+ * The Backlog API key from the environment variable `name` (never a flag: a flag shows in the
+ * process list and the shell history). Refuses an unset or empty variable.
+ */
+export function apiKeyFrom(env: NodeJS.ProcessEnv, name: string): string {
+  const apiKey = env[name];
+  if (apiKey === undefined || apiKey === "") {
+    throw new UsageError(`${name} is not set: export the API key of a Backlog user (Personal settings > API) in it`);
+  }
+  return apiKey;
+}
