@@ -116,8 +116,7 @@ function throwawayHostKey(): { publicLine: string; privatePem: string } {
 /** Writes the provider override (emulator endpoints, the sandbox CA) next to a synthesized stack. */
 function pointProviderAtSandbox(stackDir: string, endpoint: string, caBundle: string): void {
   const json = JSON.parse(readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8")) as { resource?: Record<string, unknown>; data?: Record<string, unknown> };
-  const override = providerOverride(endpoint, endpointServices(json)) as { provider: { aws: Record<string, unknown> } };
-  override.provider.aws.custom_ca_bundle = caBundle;
+  const override = providerOverride(endpoint, endpointServices(json), caBundle);
   writeFileSync(path.join(stackDir, OVERRIDE_FILE), `${JSON.stringify(override, null, 2)}\n`);
 }
 
@@ -248,7 +247,7 @@ export async function sandboxUp(): Promise<StepTime[]> {
     const synthLine = await steps.run("main stack: npm run synth", () => {
       const out = npmRun("synth", synthEnv);
       pointProviderAtSandbox(rec.stackDir, rec.endpoint, rec.caBundle);
-      writeFileSync(rec.backendConfig, `${backendConfigText(rec.endpoint)}custom_ca_bundle = ${JSON.stringify(rec.caBundle)}\n`);
+      writeFileSync(rec.backendConfig, backendConfigText(rec.endpoint, rec.caBundle));
       return out.split("\n").pop() ?? "";
     });
     const tf = new Terraform(rec.stackDir, tfEnv);

@@ -416,6 +416,17 @@ def patch_s3_secure_transport() -> None:
     models.FakeBucket.get_permission = get_permission
 
 
+def patch_s3_delete_marker_dispose() -> None:
+    """Gap: deleting the last versions of a key in a versioned bucket (DeleteObjects, as the provider's
+    `force_destroy` empties the stack's versioned bucket) makes moto free every version of the key,
+    and a delete marker has no `dispose`: HTTP 500 (AttributeError 'FakeDeleteMarker' object has no
+    attribute 'dispose'). A delete marker holds no data; freeing it is nothing."""
+    from moto.s3 import models
+
+    if not hasattr(models.FakeDeleteMarker, "dispose"):
+        models.FakeDeleteMarker.dispose = lambda self, garbage=False: None
+
+
 # --- Read by `npm run status` (issue 12) ----------------------------------------------------------
 
 
@@ -794,6 +805,7 @@ PATCHES: list[Callable[[], None]] = [
     patch_ec2_nat_gateway_releases_interface,
     patch_apigateway_policy_escaping,
     patch_s3_secure_transport,
+    patch_s3_delete_marker_dispose,
     patch_codecommit_branches_for_status,
     patch_codebuild_builds_for_status,
     patch_iam_role_inline_policy_size,

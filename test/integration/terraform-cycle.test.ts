@@ -258,8 +258,9 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
       requireMoto();
       timings.start();
       scratch = mkdtempSync(path.join(tmpdir(), "mirror-it-"));
-      emulator = await timings.time("start emulator", () => startEmulator());
-      clients = emulatorClients(emulator.endpoint);
+      // HTTPS, as AWS: the stack's bucket denies requests without TLS (aws:SecureTransport).
+      emulator = await timings.time("start emulator", () => startEmulator(undefined, { tls: true }));
+      clients = emulatorClients(emulator.endpoint, emulator.caBundle);
     }, STEP_TIMEOUT);
 
     afterAll(async () => {
@@ -300,7 +301,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
       const workDir = path.join(scratch, "work");
       cpSync(synth.stackDir, workDir, { recursive: true });
       const services = endpointServices(synth.json);
-      backendFile = pointAtEmulator(workDir, scratch, emulator.endpoint, services);
+      backendFile = pointAtEmulator(workDir, scratch, emulator.endpoint, services, emulator.caBundle);
       const cliConfig = writeCliConfig(providerMirror(), scratch);
       tf = new Terraform(workDir, terraformEnv(cliConfig, {}));
       timings.note("emulated services", services);

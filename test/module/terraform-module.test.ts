@@ -85,8 +85,9 @@ describe("the plain Terraform module and examples/hcl-basic", () => {
 
     beforeAll(async () => {
       requireMoto();
-      emulator = await startEmulator();
-      clients = emulatorClients(emulator.endpoint);
+      // HTTPS, as AWS: the stack's bucket denies requests without TLS (aws:SecureTransport).
+      emulator = await startEmulator(undefined, { tls: true });
+      clients = emulatorClients(emulator.endpoint, emulator.caBundle);
       const network = await createNetwork(clients.ec2);
       await createParameters(clients.ssm, ["/backlog-mirror/ssh-private-key", "/backlog-mirror/ssh-host-keys"]);
 
@@ -110,7 +111,7 @@ describe("the plain Terraform module and examples/hcl-basic", () => {
       writeFileSync(configFile, JSON.stringify(config));
       const stack = synthesizeStack(configFile, path.join(work, "cdktf.out"));
       const services = endpointServices(stack.json);
-      const backendFile = pointAtEmulator(stack.stackDir, work, emulator.endpoint, services);
+      const backendFile = pointAtEmulator(stack.stackDir, work, emulator.endpoint, services, emulator.caBundle);
       const env = terraformEnv(cli, { ...EMULATOR_ENV });
       const stackTf = new Terraform(stack.stackDir, env);
       running.push(stackTf);
@@ -119,7 +120,7 @@ describe("the plain Terraform module and examples/hcl-basic", () => {
       stackPlan = JSON.parse((await stackTf.run(["show", "-json", "stack.tfplan"])).stdout);
 
       // The HCL example, with the same provider override (endpoints) and the emulator's network.
-      writeFileSync(path.join(example, "emulator_override.tf.json"), JSON.stringify(providerOverride(emulator.endpoint, services)));
+      writeFileSync(path.join(example, "emulator_override.tf.json"), JSON.stringify(providerOverride(emulator.endpoint, services, emulator.caBundle)));
       writeFileSync(path.join(example, "terraform.tfvars.json"), JSON.stringify({ region: REGION, vpc_id: network.vpcId, subnet_ids: network.subnetIds }));
       tf = new Terraform(example, env);
       running.push(tf);
@@ -158,7 +159,7 @@ describe("the plain Terraform module and examples/hcl-basic", () => {
       writeFileSync(path.join(dir, "config.json"), JSON.stringify(config));
       const stack = synthesizeStack(path.join(dir, "config.json"), path.join(dir, "cdktf.out"));
       const services = endpointServices(stack.json);
-      const backendFile = pointAtEmulator(stack.stackDir, dir, emulator.endpoint, services);
+      const backendFile = pointAtEmulator(stack.stackDir, dir, emulator.endpoint, services, emulator.caBundle);
       const env = terraformEnv(cli, { ...EMULATOR_ENV });
       const stackTf = new Terraform(stack.stackDir, env);
       running.push(stackTf);
@@ -173,7 +174,7 @@ describe("the plain Terraform module and examples/hcl-basic", () => {
         path.join(rootDir, "main.tf.json"),
         JSON.stringify({ provider: { aws: { region: REGION, default_tags: { tags } } }, module: { mirror: { source: moduleDir, ...moduleArgs(props) } } }),
       );
-      writeFileSync(path.join(rootDir, "emulator_override.tf.json"), JSON.stringify(providerOverride(emulator.endpoint, services)));
+      writeFileSync(path.join(rootDir, "emulator_override.tf.json"), JSON.stringify(providerOverride(emulator.endpoint, services, emulator.caBundle)));
       const rootTf = new Terraform(rootDir, env);
       running.push(rootTf);
       await rootTf.run(["init", "-input=false"]);

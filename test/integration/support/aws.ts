@@ -2,6 +2,8 @@
  * AWS SDK v3 clients of the emulator, the account set-up the stack expects to find (VPC, subnets,
  * SSM parameters, the state bucket), and an inventory of every service's resources.
  */
+import { readFileSync } from "node:fs";
+import { Agent } from "node:https";
 import { APIGatewayClient, GetRestApisCommand } from "@aws-sdk/client-api-gateway";
 import { CloudWatchClient, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
 import { CloudWatchLogsClient, DescribeLogGroupsCommand } from "@aws-sdk/client-cloudwatch-logs";
@@ -50,12 +52,14 @@ export interface Clients {
   wafv2: WAFV2Client;
 }
 
-export function emulatorClients(endpoint: string): Clients {
+/** SDK clients of the emulator; `caBundle` is the CA to trust when it speaks HTTPS. */
+export function emulatorClients(endpoint: string, caBundle?: string): Clients {
   const config = {
     endpoint,
     region: REGION,
     credentials: { accessKeyId: EMULATOR_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: EMULATOR_ENV.AWS_SECRET_ACCESS_KEY },
     maxAttempts: 2,
+    ...(caBundle === undefined ? {} : { requestHandler: { httpsAgent: new Agent({ ca: readFileSync(caBundle), keepAlive: true }) } }),
   };
   return {
     apigateway: new APIGatewayClient(config),

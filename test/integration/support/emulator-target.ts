@@ -64,8 +64,11 @@ export function endpointServices(stack: { resource?: Record<string, unknown>; da
   return [...services].sort();
 }
 
-/** The provider override: endpoints for every service used, test credentials, few retries. */
-export function providerOverride(endpoint: string, services: readonly string[]): Record<string, unknown> {
+/**
+ * The provider override: endpoints for every service used, test credentials, few retries, and the
+ * emulator's CA when it speaks HTTPS.
+ */
+export function providerOverride(endpoint: string, services: readonly string[], caBundle?: string): Record<string, unknown> {
   return {
     provider: {
       aws: {
@@ -78,13 +81,14 @@ export function providerOverride(endpoint: string, services: readonly string[]):
         s3_use_path_style: true,
         // skip_requesting_account_id stays false: see the shared notes (security-group rule diff).
         endpoints: [Object.fromEntries(services.map((s) => [s, endpoint]))],
+        ...(caBundle === undefined ? {} : { custom_ca_bundle: caBundle }),
       },
     },
   };
 }
 
 /** The S3 backend settings that point it at the emulator (HCL for `-backend-config=FILE`). */
-export function backendConfigText(endpoint: string): string {
+export function backendConfigText(endpoint: string, caBundle?: string): string {
   return [
     `endpoints = { s3 = ${JSON.stringify(endpoint)} }`,
     "use_path_style = true",
@@ -94,14 +98,21 @@ export function backendConfigText(endpoint: string): string {
     "skip_requesting_account_id = true",
     "skip_metadata_api_check = true",
     "skip_region_validation = true",
+    ...(caBundle === undefined ? [] : [`custom_ca_bundle = ${JSON.stringify(caBundle)}`]),
     "",
   ].join("\n");
 }
 
 /** Writes the override into the working copy and the backend file into `configDir`; returns the latter's path. */
-export function pointAtEmulator(workDir: string, configDir: string, endpoint: string, services: readonly string[]): string {
-  writeFileSync(path.join(workDir, PROVIDER_OVERRIDE_FILE), `${JSON.stringify(providerOverride(endpoint, services), null, 2)}\n`);
+export function pointAtEmulator(
+  workDir: string,
+  configDir: string,
+  endpoint: string,
+  services: readonly string[],
+  caBundle?: string,
+): string {
+  writeFileSync(path.join(workDir, PROVIDER_OVERRIDE_FILE), `${JSON.stringify(providerOverride(endpoint, services, caBundle), null, 2)}\n`);
   const backendFile = path.join(configDir, BACKEND_CONFIG_FILE);
-  writeFileSync(backendFile, backendConfigText(endpoint));
+  writeFileSync(backendFile, backendConfigText(endpoint, caBundle));
   return backendFile;
 }
