@@ -69,7 +69,7 @@ describe("the npm package used by another CDKTF app", () => {
     expect(readdirSync(stackDir)).toContain("cdk.tf.json");
     const synth = JSON.parse(readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8"));
     const projects = Object.values(synth.resource.aws_codebuild_project).map((p: any) => p.name).sort();
-    expect(projects).toEqual(["platform-mirror-platform-runbooks", "platform-mirror-service-catalog", "platform-mirror-verify"]);
+    expect(projects).toEqual(["platform-mirror-platform-runbooks", "platform-mirror-service-catalog", "platform-verify"]);
     // the sync script travelled inside the package and reached the buildspec
     expect(JSON.stringify(synth.resource.aws_codebuild_project)).toContain("set -euo pipefail");
     expect(Object.keys(synth.output)).toContain("webhook_urls");
