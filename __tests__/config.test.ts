@@ -6,23 +6,10 @@ import { Testing } from "cdktf";
 import { PlatformStack } from "../examples/construct-in-your-app/main";
 import { BacklogCodeCommitMirror } from "../lib/mirror";
 import { loadStackConfig } from "../lib/stack-config";
-import { ConfigError, validateStackConfig } from "../lib/validation";
-import { ROOT, exampleConfig, synthStack } from "../test/support/synth";
+import { ROOT, exampleConfig, problemsOf, synthStack } from "../test/support/synth";
 
 type Mutation = (c: any) => void;
 
-/** The problems reported for the example configuration changed by `mutate`. */
-function problemsOf(mutate: Mutation): string[] {
-  const config: any = exampleConfig();
-  mutate(config);
-  try {
-    validateStackConfig(config);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  throw new Error("the configuration was accepted");
-}
 
 describe("configuration validation", () => {
   test.each<[string, Mutation, string]>([

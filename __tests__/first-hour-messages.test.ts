@@ -8,9 +8,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { loadStackConfig } from "../lib/stack-config";
-import { ConfigError, validateStackConfig } from "../lib/validation";
+import { ConfigError } from "../lib/validation";
 import { defaultTitle, main as planSummary } from "../scripts/plan-summary";
-import { ROOT, exampleConfig } from "../test/support/synth";
+import { ROOT, problemsOf } from "../test/support/synth";
 
 function problemsOfFile(text: string): string[] {
   const file = path.join(mkdtempSync(path.join(tmpdir(), "mirror-json-")), "config.json");
@@ -24,17 +24,6 @@ function problemsOfFile(text: string): string[] {
   throw new Error("the file was accepted");
 }
 
-function problemsOf(mutate: (c: any) => void): string[] {
-  const config: any = exampleConfig();
-  mutate(config);
-  try {
-    validateStackConfig(config);
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  throw new Error("the configuration was accepted");
-}
 
 describe("a JSON syntax error names its line and column, once", () => {
   test.each<[string, string, string]>([

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { Testing } from "cdktf";
 import { MirrorStack } from "../../main";
-import type { StackConfig } from "../../lib/validation";
+import { ConfigError, type StackConfig, validateStackConfig } from "../../lib/validation";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -93,4 +93,17 @@ export function dataRef(synth: Synth, type: string, attr: string): string {
  */
 export function terraformLiteral(value: string): string {
   return value.replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{");
+}
+
+/** The problems validation reports for the example configuration changed by `mutate`. */
+export function problemsOf(mutate: (c: any) => void): string[] {
+  const config: any = exampleConfig();
+  mutate(config);
+  try {
+    validateStackConfig(config);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  throw new Error("the configuration was accepted");
 }
