@@ -46,6 +46,18 @@ export function escapeTerraformTemplate(text: string): string {
   return text.replace(/\$\{/g, () => "$${").replace(/%\{/g, () => "%%{");
 }
 
+/**
+ * The log group a CodeBuild project writes to (`/aws/codebuild/PROJECT`, construct id `LogGroup`),
+ * made by the stack so that its retention and key are set: the sync projects and `NAME-verify`.
+ */
+export function projectLogGroup(scope: Construct, projectName: string, retentionDays: number, kmsKeyArn?: string): CloudwatchLogGroup {
+  return new CloudwatchLogGroup(scope, "LogGroup", {
+    name: buildLogGroupName(projectName),
+    retentionInDays: retentionDays,
+    kmsKeyId: kmsKeyArn,
+  });
+}
+
 /** Props of {@link MirrorBuild}. */
 export interface MirrorBuildProps {
   /** Prefix of the names. */
@@ -94,11 +106,7 @@ export class MirrorBuild extends Construct {
       tags: { [MIRROR_STACK_TAG_KEY]: props.name },
     });
 
-    this.logGroup = new CloudwatchLogGroup(this, "LogGroup", {
-      name: buildLogGroupName(projectName),
-      retentionInDays: props.logRetentionDays,
-      kmsKeyId: props.kmsKeyArn,
-    });
+    this.logGroup = projectLogGroup(this, projectName, props.logRetentionDays, props.kmsKeyArn);
 
     this.project = new CodebuildProject(this, "Project", {
       name: projectName,

@@ -21,7 +21,7 @@ import { CodebuildProject } from "@cdktf/provider-aws/lib/codebuild-project";
 import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
 import { Construct } from "constructs";
 import type { ArnContext } from "./iam";
-import { BUILD_IMAGE, escapeTerraformTemplate } from "./mirror-build";
+import { BUILD_IMAGE, escapeTerraformTemplate, projectLogGroup } from "./mirror-build";
 import {
   METRIC_NAMESPACE,
   OLDEST_IN_SYNC_AGE_METRIC,
@@ -145,11 +145,7 @@ export class MirrorSafetyNet extends Construct {
       kmsKeyArn: props.kmsKeyArn,
     });
 
-    this.logGroup = new CloudwatchLogGroup(this, "LogGroup", {
-      name: buildLogGroupName(projectName),
-      retentionInDays: props.logRetentionDays,
-      kmsKeyId: props.kmsKeyArn,
-    });
+    this.logGroup = projectLogGroup(this, projectName, props.logRetentionDays, props.kmsKeyArn);
 
     this.project = new CodebuildProject(this, "Project", {
       name: projectName,
