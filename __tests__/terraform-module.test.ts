@@ -74,7 +74,7 @@ describe("the Terraform module", () => {
     for (const r of Object.values(paths)) expect(r.for_each).toBeUndefined();
     expect(only("aws_api_gateway_method").for_each).toBeUndefined();
     const template: string = only("aws_api_gateway_integration").request_templates["application/x-www-form-urlencoded"];
-    expect(template).toContain('#set($routes = {${join(", ", [for r in local.repository_list : "\\"/prod/${r.key}\\": \\"${r.project_name}\\""])}})');
+    expect(template).toContain('#set($routes = {${join(", ", [for r in local.repository_list : "\\"${r.key}\\": \\"${r.project_name}\\""])}})');
     const refused = resources("aws_api_gateway_integration_response").Mirror_Webhook_IntegrationResponse502;
     expect(refused.response_templates["application/json"]).toContain("[for r in local.repository_list");
   });

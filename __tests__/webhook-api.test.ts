@@ -2,11 +2,22 @@ import { render } from "velocityjs";
 import { configWithRepositories, dataRef, exampleConfig, refOf, resources, onlyResource, synthStack } from "../test/support/synth";
 import { MAPPING_TEMPLATE_MAX_BYTES, UNKNOWN_ROUTE_START_BUILD, startBuildRequestTemplate } from "../lib/webhook-routing";
 
-/** Renders a template with velocityjs as API Gateway would: `$context.path` is `/STAGE/PROJECT/REPO`. */
-function renderAt(template: string, path: string, extra: Record<string, unknown> = {}) {
-  const context = { path, responseOverride: {} as Record<string, unknown> };
-  const body = render(template, { input: { body: "payload=%7B%7D" }, context, ...extra });
-  return { body, override: context.responseOverride };
+/**
+ * The template variables API Gateway gives a request to `/STAGE/PROJECT/REPO` (test double: API
+ * Gateway cannot run here): `$context.path` is the request path, `$input.params().path` holds the
+ * segments that matched `{project}` and `{repo}`. Custom-domain paths: __tests__/webhook-routing.test.ts.
+ */
+function gatewayVariables(path: string, body = "payload=%7B%7D") {
+  const segments = path.split("/").slice(2);
+  const params = { path: segments.length === 2 ? { project: segments[0], repo: segments[1] } : {}, querystring: {}, header: {} };
+  return { input: { body, params: () => params }, context: { path, responseOverride: {} as Record<string, unknown> } };
+}
+
+/** Renders a template with velocityjs as API Gateway would for a request to `path`. */
+function renderAt(template: string, path: string) {
+  const vars = gatewayVariables(path);
+  const body = render(template, vars);
+  return { body, override: vars.context.responseOverride };
 }
 
 const synth = synthStack(exampleConfig());
@@ -49,11 +60,12 @@ describe("webhook integration", () => {
     const template = integration.request_templates["application/x-www-form-urlencoded"];
     const hostile = `payload=${encodeURIComponent(JSON.stringify({ repository: { name: "x\"}, {\"projectName\": \"evil" } }))}`;
     for (const path of ["/prod/DEMO/web-app", "/prod/DEMO/evil\"name", "/prod/$input.body/x"]) {
-      const body = render(template, { input: { body: hostile }, context: { path } });
+      const body = render(template, gatewayVariables(path, hostile));
       expect(Object.keys(JSON.parse(body))).toEqual(["projectName"]);
       expect(["backlog-mirror-mirror-demo-web-app", ""]).toContain(JSON.parse(body).projectName);
     }
-    expect(template).not.toMatch(/\$input|\$util|\$method|params/);
+    // The path parameters are the template's only input: no body, no utility, no other parameter.
+    expect(template.replace("$input.params().path", "")).not.toMatch(/\$input|\$util|\$method|params/);
   });
 
   test("refuses other content types instead of passing the body through", () => {
@@ -98,11 +110,14 @@ describe("webhook integration", () => {
     const [ok, refused] = resources(synth, "aws_api_gateway_integration_response").map(
       (r) => r.response_templates["application/json"] as string,
     );
-    const context = (body: Record<string, unknown>, path = "/prod/DEMO/web-app") => ({
-      input: { path: (p: string) => (p === "$.build.id" ? (body.build as any)?.id : body[p.replace("$.", "")]) },
-      util: { escapeJavaScript: (v: string) => JSON.stringify(String(v)).slice(1, -1) },
-      context: { path, responseOverride: {} as Record<string, unknown> },
-    });
+    const context = (body: Record<string, unknown>, path = "/prod/DEMO/web-app") => {
+      const vars = gatewayVariables(path);
+      return {
+        input: { ...vars.input, path: (p: string) => (p === "$.build.id" ? (body.build as any)?.id : body[p.replace("$.", "")]) },
+        util: { escapeJavaScript: (v: string) => JSON.stringify(String(v)).slice(1, -1) },
+        context: vars.context,
+      };
+    };
     expect(JSON.parse(render(ok, context({ build: { id: "backlog-mirror-mirror-demo-web-app:1234" } })))).toEqual({
       started: true,
       buildId: "backlog-mirror-mirror-demo-web-app:1234",

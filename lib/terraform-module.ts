@@ -33,7 +33,7 @@ import type { BacklogCodeCommitMirrorProps } from "./props";
 import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE, MAX_OUT_OF_SYNC_ALARM_HOURS, MIN_OUT_OF_SYNC_ALARM_HOURS, repositoryListLine } from "./safety-net";
 import { LOG_RETENTION_DAYS, MAX_REPOSITORIES } from "./validation";
 import { DEFAULT_THROTTLE, maxSourceCidrs } from "./webhook-protection";
-import { routeTable, webhookRequestPath } from "./webhook-routing";
+import { routeEntry, routeTable } from "./webhook-routing";
 
 type Json = any;
 
@@ -524,7 +524,7 @@ export function toModule(synth: Json): Record<string, Json> {
     if (r.type === "aws_api_gateway_integration" || r.type === "aws_api_gateway_integration_response") {
       // The route table of the mapping templates: one entry per repository (lib/webhook-routing.ts).
       const table = routeTable([{ key: `${p.projectKey}/${p.repository}`, projectName: `${p.name}-mirror-${p.codecommitRepository}` }]);
-      const entry = hclString(`"${webhookRequestPath("${r.key}")}": "\${r.project_name}"`);
+      const entry = hclString(routeEntry({ key: "PROJECT/REPO", projectName: "PROJECT_NAME" }).replace("PROJECT/REPO", "${r.key}").replace("PROJECT_NAME", "${r.project_name}"));
       const forTable = `{\${join(", ", [for r in local.repository_list : ${entry}])}}`;
       for (const field of ["request_templates", "response_templates"]) {
         for (const [type, template] of Object.entries((body[field] ?? {}) as Record<string, string>)) {

@@ -6,28 +6,55 @@
  * the number of repositories (a REST API may have at most 300 resources; API Gateway Developer
  * Guide, "Quotas for configuring and running a REST API in API Gateway").
  *
- * What a path may and may not select:
- * - The request template holds a constant lookup table (a VTL map) from the request path
- *   `/prod/PROJECT/REPO` (`$context.path`) to the CodeBuild project of that configured repository.
- *   A path can only choose one of the configured repositories, and so one of this stack's projects.
+ * The lookup key is made of the two PATH PARAMETERS, not of the request path:
+ * `$input.params().path` is "a map of all the request parameters" of the method request, by
+ * location (`path`, `querystring`, `header`; API Gateway Developer Guide, "Variables for data
+ * transformations", `$input.params()`, and its example "Pass all request parameters"). The path
+ * parameters are the segments that matched `{project}` and `{repo}` of the resource, so they are the
+ * same whichever URL reached the method: the execute-api URL (`/prod/PROJECT/REPO`) or a custom
+ * domain name with a base-path mapping (`/hooks/PROJECT/REPO`, or `/PROJECT/REPO` with no base path).
+ * `$context.path`, used before, is the whole request path ("for a non-proxy request URL of
+ * https://{rest-api-id}.execute-api.{region}.amazonaws.com/{stage}/root/child, the $context.path
+ * value is /{stage}/root/child", same page): behind a custom domain it carries the base path instead
+ * of the stage, and every webhook would have answered 404. The parameters are read from the `path`
+ * map explicitly: `$input.params('project')` would fall back to a query string or header of that
+ * name (it searches "the path, query string, or header value ... in that order"), which cannot
+ * happen for a required path parameter but need not be relied on.
+ *
+ * What a path segment may and may not select:
+ * - The request template holds a constant lookup table (a VTL map) from `PROJECT/REPO` to the
+ *   CodeBuild project of that configured repository. The key looked up is
+ *   `<project parameter>/<repo parameter>`. A path can only choose one of the configured
+ *   repositories, and so one of this stack's projects.
+ * - The key is never ambiguous: `/` is the separator, and neither a project key (`[A-Z][A-Z0-9_]*`)
+ *   nor a repository name (`[A-Za-z0-9_.-]`) may contain it (lib/validation.ts), so every table key
+ *   has exactly one `/`. If a parameter did contain a `/` (a decoded `%2F`), the looked-up key would
+ *   have two and equal no table key; otherwise the `/` splits both at the same place, and the key
+ *   equals a table key only when the project AND the repository each equal that entry's.
+ * - The comparison is exact (a Java map's `get`): another letter case selects nothing. API Gateway
+ *   does not document whether it URL-decodes a path parameter before a template sees it; the
+ *   guarantee holds either way. Undecoded, an encoded segment (`web%2Dapp`, `%2e%2e`) keeps its `%`,
+ *   which no table key has; decoded, it is the name it spells (`web%2Dapp` is `web-app`, the
+ *   repository the plain URL names), `%2F` gives a `/` (see above) and `%2e%2e` gives `..`, which
+ *   is not a repository name (names may not start with `.`).
+ * - A trailing slash or any extra segment (`/PROJECT/REPO/`, `/A/B/C`), a path of another depth
+ *   (`/PROJECT`) and another method have no method, or match `{repo}` as the same REPO: API Gateway
+ *   answers its MISSING_AUTHENTICATION_TOKEN gateway response, which the API answers 404, or the
+ *   route of that same repository.
  * - No character of the path or of the body is copied into the StartBuild request: the project name
- *   in the request is a literal of the table; the path is only compared with the table's keys. The
- *   webhook body is never read.
- * - A path that is not in the table (a repository that is not mirrored, another letter case, an
+ *   in the request is a literal of the table; the parameters are only compared with the table's
+ *   keys. The webhook body is never read.
+ * - A key that is not in the table (a repository that is not mirrored, another letter case, an
  *   encoded character) selects nothing: the request sent is `{"projectName":""}`, which CodeBuild
  *   refuses by input validation (StartBuild `projectName`: minimum length 1; CodeBuild API
  *   Reference, "StartBuild") so nothing can start, and the refusal's response template answers 404
  *   instead of 502 by `$context.responseOverride.status` (API Gateway Developer Guide, "Override your
  *   API's request and response parameters and status codes"). No documented way lets a request
- *   template stop the integration call itself, hence this one harmless, invalid StartBuild.
- * - Paths of any other shape (`/PROJECT`, `/A/B/C`, another method) have no method: API Gateway's
- *   MISSING_AUTHENTICATION_TOKEN gateway response, which the API answers 404.
- *
- * `$context.path` is "/{stage}/…" of the request (API Gateway Developer Guide, "Variables for data
- * transformations", `$context.path`); context variables are available in request and response
- * templates alike.
+ *   template stop the integration call itself, hence this one harmless, invalid StartBuild. The
+ *   response template makes the same lookup: `$input` "represents the method request payload and
+ *   parameters to be processed by a mapping template" (same page), and the parameters are those of
+ *   the method request in an integration response template too.
  */
-import { STAGE_NAME } from "./naming";
 
 /** One configured repository: its `PROJECT/REPO` key and the project a push starts. */
 export interface WebhookRouteSpec {
@@ -41,25 +68,42 @@ export interface WebhookRouteSpec {
  */
 export const MAPPING_TEMPLATE_MAX_BYTES = 300_000;
 
-/** The value `$context.path` has for a repository's webhook: `/prod/PROJECT/REPO`. */
-export function webhookRequestPath(key: string): string {
-  return `/${STAGE_NAME}/${key}`;
+/** The separator of the table's keys `PROJECT/REPO`: in neither a project key nor a repository name. */
+export const ROUTE_KEY_SEPARATOR = "/";
+
+/** A project key and a repository name as validation accepts them (lib/validation.ts). */
+const PROJECT_PART = /^[A-Z][A-Z0-9_]*$/;
+const REPO_PART = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+/** Characters a project name may have: nothing VTL or JSON would interpret. */
+const SAFE_VALUE = /^[A-Za-z0-9_.-]+$/;
+
+/** The table entry `"PROJECT/REPO": "NAME-mirror-REPO"`, checked to be unambiguous and inert. */
+export function routeEntry(route: WebhookRouteSpec): string {
+  const parts = route.key.split(ROUTE_KEY_SEPARATOR);
+  if (parts.length !== 2 || !PROJECT_PART.test(parts[0]) || !REPO_PART.test(parts[1]) || !SAFE_VALUE.test(route.projectName)) {
+    // Validation allows only these characters; this guards the template against a future change.
+    throw new Error(`internal: route ${JSON.stringify(route.key)} -> ${JSON.stringify(route.projectName)} is not PROJECT/REPO -> a plain name`);
+  }
+  return `"${route.key}": "${route.projectName}"`;
 }
 
-/** Characters the table's keys and values may have: nothing VTL or JSON would interpret. */
-const SAFE = /^[A-Za-z0-9_./-]+$/;
-
-/** The VTL map literal `{"/prod/P/R": "NAME-mirror-R", …}`. */
+/** The VTL map literal `{"P/R": "NAME-mirror-R", …}`. */
 export function routeTable(routes: readonly WebhookRouteSpec[]): string {
-  const entries = routes.map((r) => {
-    const path = webhookRequestPath(r.key);
-    if (!SAFE.test(path) || !SAFE.test(r.projectName)) {
-      // Validation allows only these characters; this guards the template against a future change.
-      throw new Error(`internal: route ${JSON.stringify(r.key)} -> ${JSON.stringify(r.projectName)} has characters unsafe in a template`);
-    }
-    return `"${path}": "${r.projectName}"`;
-  });
-  return `{${entries.join(", ")}}`;
+  return `{${routes.map(routeEntry).join(", ")}}`;
+}
+
+/**
+ * The lookup: `$selected` is the table's project for the two path parameters, or stays unset. The
+ * parameters are only interpolated into the key (VTL does not evaluate an interpolated value again)
+ * and never written out. No `${…}` (Terraform would read it as an interpolation): the `/` after
+ * `$pathParameters.project` ends that reference.
+ */
+function lookup(routes: readonly WebhookRouteSpec[]): string[] {
+  return [
+    `#set($routes = ${routeTable(routes)})`,
+    `#set($pathParameters = $input.params().path)`,
+    `#set($selected = $routes.get("$pathParameters.project${ROUTE_KEY_SEPARATOR}$pathParameters.repo"))`,
+  ];
 }
 
 /** What is sent to StartBuild for a path that is not a configured repository. */
@@ -68,8 +112,7 @@ export const UNKNOWN_ROUTE_START_BUILD = `{"projectName": ""}`;
 /** The request mapping template: the table, the lookup, one of two constant bodies. */
 export function startBuildRequestTemplate(routes: readonly WebhookRouteSpec[]): string {
   return [
-    `#set($routes = ${routeTable(routes)})`,
-    `#set($selected = $routes.get($context.path))`,
+    ...lookup(routes),
     `#if($selected)`,
     `{"projectName": "$selected"}`,
     `#else`,
@@ -87,8 +130,8 @@ export const UNKNOWN_ROUTE_BODY = `{"message": "No mirrored repository here: POS
  */
 export function refusedResponseTemplate(routes: readonly WebhookRouteSpec[], refusedBody: string): string {
   return [
-    `#set($routes = ${routeTable(routes)})`,
-    `#if($routes.get($context.path))`,
+    ...lookup(routes),
+    `#if($selected)`,
     refusedBody,
     `#else`,
     `#set($context.responseOverride.status = 404)`,
