@@ -1,7 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { parse } from "yaml";
-import { BACKLOG_SSH_SCRIPT_PATH, SYNC_SCRIPT_PATH } from "../lib/buildspec";
+import { BACKLOG_SSH_SCRIPT_PATH, SYNC_SCRIPT_PATH, shellBody } from "../lib/buildspec";
 import { exampleConfig, resources, synthStack, configWithRepositories, terraformLiteral, onlyResourceOutsideSafetyNet } from "../test/support/synth";
 
 const synth = synthStack(exampleConfig());
@@ -10,9 +9,8 @@ const buildspecText = terraformLiteral(project.source.buildspec);
 const buildspec = parse(buildspecText);
 const syncCommand: string = buildspec.phases.build.commands[0];
 
-/** The shipped scripts, as the buildspec embeds them (without the shebang): SSH functions, then the sync. */
-const withoutShebang = (file: string) => readFileSync(file, "utf8").replace(/^#!.*\n/, "");
-const scriptBody = withoutShebang(BACKLOG_SSH_SCRIPT_PATH) + withoutShebang(SYNC_SCRIPT_PATH);
+/** The shipped scripts, as the buildspec embeds them (minified, __tests__/shipped-shell.test.ts): SSH functions, then the sync. */
+const scriptBody = shellBody(BACKLOG_SSH_SCRIPT_PATH) + shellBody(SYNC_SCRIPT_PATH);
 
 /** Runs the settings block of a build command (what precedes the script) in bash; returns the variables it set. */
 function settingsOf(command: string, names: string[]): Record<string, string> {

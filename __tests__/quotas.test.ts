@@ -15,17 +15,22 @@
  * policy), every managed policy, every event pattern, every resource policy, the REST API's
  * resources and every mapping template.
  */
-import { validateStackConfig } from "../lib/validation";
+import { MAX_INLINE_HOST_KEYS_CHARS, validateStackConfig } from "../lib/validation";
 import { maxSourceCidrs } from "../lib/webhook-protection";
-import { exampleConfig, synthStack, type Synth } from "../test/support/synth";
+import { exampleConfig, synthStack, terraformLiteral, type Synth } from "../test/support/synth";
+import { INLINE_BUILDSPEC_MAX_CHARS } from "../lib/buildspec";
 
 const PARTITION = "aws-us-gov";
 const REGION = "ap-southeast-2";
 const ACCOUNT = "123456789012";
 const API_ID = "a1b2c3d4e5";
 
-/** The largest accepted configuration; `ownVpc` switches `network` off (the VPC is created). */
-function largestConfig(ownVpc: boolean): any {
+/**
+ * The largest accepted configuration; `ownVpc` switches `network` off (the VPC is created);
+ * `inlineHostKeys` pins host keys in the configuration (as many characters as validation accepts)
+ * instead of naming an SSM parameter.
+ */
+function largestConfig(ownVpc: boolean, inlineHostKeys = false): any {
   const config: any = exampleConfig();
   const n = 200;
   config.region = REGION;
@@ -37,6 +42,13 @@ function largestConfig(ownVpc: boolean): any {
     sshKeyParameter: `/${"k".repeat(1010)}`,
     hostKeysParameter: `/${"h".repeat(1010)}`,
   };
+  if (inlineHostKeys) {
+    delete config.backlog.hostKeysParameter;
+    // Three RSA-sized keys and one more, filling MAX_INLINE_HOST_KEYS_CHARS exactly with the newlines.
+    const body = (n: number) => `ssh-rsa ${"A".repeat(n - 8)}`;
+    const sizes = [724, 724, 400];
+    config.backlog.hostKeys = [...sizes.map(body), body(MAX_INLINE_HOST_KEYS_CHARS - sizes.reduce((a, b) => a + b, 0) - sizes.length)];
+  }
   if (ownVpc) delete config.network;
   else config.network = { vpcId: "vpc-0123456789abcdef0", subnetIds: Array.from({ length: 16 }, (_, i) => `subnet-${i.toString(16).padStart(17, "0")}`) };
   config.repositories = Array.from({ length: n }, (_, i) => ({
@@ -127,10 +139,11 @@ function policyText(synth: Synth, value: string): string {
 const byType = (synth: Synth, type: string): Array<[string, any]> => Object.entries(synth.resource[type] ?? {});
 
 describe.each([
-  ["given network of 16 subnets", false],
-  ["VPC created by the stack", true],
-])("the largest accepted configuration (%s) within AWS's default quotas", (_label, ownVpc) => {
-  const config = largestConfig(ownVpc as boolean);
+  ["given network of 16 subnets", false, false],
+  ["VPC created by the stack", true, false],
+  [`host keys pinned in the configuration, ${MAX_INLINE_HOST_KEYS_CHARS} characters`, false, true],
+])("the largest accepted configuration (%s) within AWS's default quotas", (_label, ownVpc, inlineHostKeys) => {
+  const config = largestConfig(ownVpc as boolean, inlineHostKeys as boolean);
   validateStackConfig(config); // accepted, or the test fails here
   const synth = synthStack(config);
 
@@ -138,7 +151,7 @@ describe.each([
     expect(config.repositories).toHaveLength(200);
     expect(new Set(config.repositories.map((r: any) => r.projectKey)).size).toBe(200);
     expect(Object.keys(synth.resource.aws_codebuild_project).filter((n) => !/_SafetyNet_/.test(n))).toHaveLength(200);
-    const more = largestConfig(ownVpc as boolean);
+    const more = largestConfig(ownVpc as boolean, inlineHostKeys as boolean);
     more.repositories.push({ projectKey: "EXTRA", repository: "one-more" });
     expect(() => validateStackConfig(more)).toThrow("must list at most 200 repositories");
   });
@@ -218,6 +231,20 @@ describe.each([
       const bytes = Buffer.byteLength(t, "utf8");
       expect([name, bytes, bytes <= 300_000]).toEqual([name, bytes, true]);
     }
+  });
+
+  // CodeBuild refuses an inline buildspec over 25,600 characters ("Max buildspec length is 25600";
+  // not in CodeBuild's documentation, met by aws-cdk: aws/aws-cdk#14974). lib/buildspec.ts ships the
+  // scripts without their comments to stay under it.
+  test(`every CodeBuild project's inline buildspec holds at most ${INLINE_BUILDSPEC_MAX_CHARS} characters`, () => {
+    const lengths = byType(synth, "aws_codebuild_project").map(([name, r]) => {
+      const text = terraformLiteral(resolve(synth, r.source.buildspec));
+      return [name, text.length, text.length <= INLINE_BUILDSPEC_MAX_CHARS] as const;
+    });
+    expect(lengths).toHaveLength(201);
+    for (const [name, length, within] of lengths) expect([name, length, within]).toEqual([name, length, true]);
+    // eslint-disable-next-line no-console
+    console.log(`longest buildspec: ${Math.max(...lengths.map(([, l]) => l))} characters`);
   });
 
   // Other resource policies: AWS KMS Developer Guide, "Quotas": "Key policy document size: 32 KB";

@@ -32,13 +32,52 @@ export const SYNC_SCRIPT_PATH = path.join(__dirname, "buildspec", "mirror-sync.s
  */
 export const BACKLOG_SSH_SCRIPT_PATH = path.join(__dirname, "buildspec", "backlog-ssh.sh");
 
+/**
+ * CodeBuild refuses an inline buildspec longer than 25,600 characters ("Max buildspec length is
+ * 25600"). The limit is not in CodeBuild's documentation; aws-cdk met it and moved large buildspecs
+ * out of line (aws/aws-cdk#14974). `__tests__/quotas.test.ts` holds every project of the largest
+ * accepted configuration to it and the emulator refuses a longer one (test/emulator/moto_launcher.py).
+ */
+export const INLINE_BUILDSPEC_MAX_CHARS = 25_600;
+
+/**
+ * The shell as shipped in a buildspec: the file without its shebang, comment lines, blank lines and
+ * indentation. The comments and the layout stay in the repository's files (where they are read and
+ * linted; the buildspec names them); in the buildspec they would cost about 45% of CodeBuild's
+ * inline limit, in every project. Only whole comment lines are dropped (a `#` after code stays), the
+ * lines of a multi-line single-quoted string (an awk program) are kept as they are, and the scripts
+ * hold no here-document, so nothing the shell runs changes: `__tests__/shipped-shell.test.ts` proves
+ * it by comparing bash's own rendering (`declare -f`) of each file with that of its shipped form.
+ */
+export function minifyShell(text: string): string {
+  const kept: string[] = [];
+  let inQuotedBlock = false;
+  for (const line of text.split("\n")) {
+    if (!inQuotedBlock && /^\s*(#|$)/.test(line)) continue;
+    kept.push(inQuotedBlock ? line : line.replace(/^\s+/, ""));
+    // A line with an odd number of single quotes (outside "...") opens or closes a multi-line '...'
+    // string, such as an awk program, whose lines are kept as written. The check is crude on
+    // purpose: __tests__/shipped-shell.test.ts is what proves the result.
+    const outsideDoubleQuotes = line.replace(/"(?:[^"\\]|\\.)*"/g, "");
+    if ((outsideDoubleQuotes.match(/'/g)?.length ?? 0) % 2 === 1) inQuotedBlock = !inQuotedBlock;
+  }
+  return kept.length === 0 ? "" : `${kept.join("\n")}\n`;
+}
+
+/**
+ * How the buildspecs are written as YAML: block style, literal blocks, no line folding, and sequence
+ * items at their key's indentation (`indentSeq: false`), which keeps every script line two columns
+ * (about 900 characters per buildspec) further from the inline limit without changing the document.
+ */
+export const BUILDSPEC_YAML_OPTIONS = { lineWidth: 0, blockQuote: "literal", indentSeq: false } as const;
+
 const scriptBodies = new Map<string, string>();
 
-/** A shipped shell file without its shebang, read once per process. */
+/** A shipped shell file as the buildspec carries it ({@link minifyShell}), read once per process. */
 export function shellBody(file: string): string {
   let body = scriptBodies.get(file);
   if (body === undefined) {
-    body = readFileSync(file, "utf8").replace(/^#!.*\n/, "");
+    body = minifyShell(readFileSync(file, "utf8"));
     scriptBodies.set(file, body);
   }
   return body;
@@ -134,5 +173,5 @@ export function buildspecDocument(inputs: BuildspecInputs): Record<string, unkno
 
 /** The buildspec YAML of one repository's sync project. */
 export function renderBuildspec(inputs: BuildspecInputs): string {
-  return stringify(buildspecDocument(inputs), { lineWidth: 0, blockQuote: "literal" });
+  return stringify(buildspecDocument(inputs), BUILDSPEC_YAML_OPTIONS);
 }

@@ -31,7 +31,8 @@ import { BUILD_DEFAULTS } from "./mirror-build";
 import { BacklogCodeCommitMirror, DEFAULT_LOG_RETENTION_DAYS } from "./mirror";
 import type { BacklogCodeCommitMirrorProps } from "./props";
 import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE, MAX_OUT_OF_SYNC_ALARM_HOURS, MIN_OUT_OF_SYNC_ALARM_HOURS, repositoryListLine } from "./safety-net";
-import { LOG_RETENTION_DAYS, MAX_REPOSITORIES } from "./validation";
+import { INLINE_BUILDSPEC_MAX_CHARS } from "./buildspec";
+import { LOG_RETENTION_DAYS, MAX_INLINE_HOST_KEYS_CHARS, MAX_REPOSITORIES } from "./validation";
 import { DEFAULT_THROTTLE, maxSourceCidrs } from "./webhook-protection";
 import { routeEntry, routeTable } from "./webhook-routing";
 
@@ -174,6 +175,10 @@ export function moduleVariables(): Record<string, VariableBlock> {
         v(
           `var.backlog.host_keys == null ? true : (length(var.backlog.host_keys) > 0 && alltrue([for k in var.backlog.host_keys : can(regex("${re(HOST_KEY)}", k))]))`,
           'backlog.host_keys must list at least one SSH public key "TYPE BASE64" with TYPE one of ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa (no host name, no comment).',
+        ),
+        v(
+          `var.backlog.host_keys == null ? true : length(join("\\n", var.backlog.host_keys)) <= ${MAX_INLINE_HOST_KEYS_CHARS}`,
+          `backlog.host_keys must hold at most ${MAX_INLINE_HOST_KEYS_CHARS} characters together (they are written into every build project's buildspec, which CodeBuild limits to ${INLINE_BUILDSPEC_MAX_CHARS} characters); put more keys, one per line, in an SSM parameter named by backlog.host_keys_parameter.`,
         ),
         v(
           "length([for s in [var.backlog.host_keys != null, var.backlog.host_keys_parameter != null, var.backlog.scan_host_key == true] : s if s]) == 1",

@@ -19,6 +19,7 @@ import {
 } from "./naming";
 import type { BacklogCodeCommitMirrorProps } from "./props";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
+import { INLINE_BUILDSPEC_MAX_CHARS } from "./buildspec";
 import { INTEGRATION_RESPONSES } from "./webhook-api";
 import { RESOURCE_POLICY_MAX_CHARS, maxSourceCidrs, worstCasePolicyLength } from "./webhook-protection";
 import { MAPPING_TEMPLATE_MAX_BYTES, largestTemplateBytes } from "./webhook-routing";
@@ -72,6 +73,14 @@ const ssmParameterName = (what: string) =>
     { maxLength: 1011 },
   ).refine((v) => !/^\/(aws|ssm)/i.test(v), `must not start with /aws or /ssm (reserved by AWS)`);
 
+/**
+ * Room for pinned host keys in a buildspec (lib/buildspec.ts `INLINE_BUILDSPEC_MAX_CHARS`): enough
+ * for Backlog's RSA (4,096-bit), ECDSA and Ed25519 keys plus a second RSA key during a rotation. The
+ * quota test (__tests__/quotas.test.ts) renders the largest configuration with keys of exactly this
+ * size and holds every buildspec to CodeBuild's limit.
+ */
+export const MAX_INLINE_HOST_KEYS_CHARS = 2_000;
+
 const HOST_KEY_RE = /^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/;
 
 const backlogSchema = z.strictObject(
@@ -91,6 +100,12 @@ const backlogSchema = z.strictObject(
         { error: "must be a list of SSH public keys" },
       )
       .min(1, "must list at least one SSH public key")
+      .refine((keys) => keys.join("\n").length <= MAX_INLINE_HOST_KEYS_CHARS, {
+        error: (issue) =>
+          `must hold at most ${MAX_INLINE_HOST_KEYS_CHARS} characters together, not ${(issue.input as string[]).join("\n").length} ` +
+          `(the keys are written into every build project's buildspec, which CodeBuild limits to ${INLINE_BUILDSPEC_MAX_CHARS} characters; ` +
+          `put more keys, one per line, in an SSM parameter named by backlog.hostKeysParameter)`,
+      })
       .optional(),
     hostKeysParameter: ssmParameterName("the pinned host keys").optional(),
     scanHostKey: z.boolean({ error: "must be true or false" }).optional(),

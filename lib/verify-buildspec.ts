@@ -12,7 +12,7 @@
  */
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { BACKLOG_SSH_SCRIPT_PATH, HOST_KEYS_ENV, SSH_KEY_ENV, shellAssignments, shellBody } from "./buildspec";
+import { BACKLOG_SSH_SCRIPT_PATH, BUILDSPEC_YAML_OPTIONS, HOST_KEYS_ENV, SSH_KEY_ENV, shellAssignments, shellBody } from "./buildspec";
 import { IN_SYNC_METRIC, METRIC_NAMESPACE, OLDEST_IN_SYNC_AGE_METRIC, backlogGitHost } from "./naming";
 import type { BacklogSettings } from "./props";
 
@@ -78,5 +78,5 @@ export function verifyBuildspecDocument(inputs: VerifyBuildspecInputs): Record<s
 
 /** The buildspec YAML of the verify project. */
 export function renderVerifyBuildspec(inputs: VerifyBuildspecInputs): string {
-  return stringify(verifyBuildspecDocument(inputs), { lineWidth: 0, blockQuote: "literal" });
+  return stringify(verifyBuildspecDocument(inputs), BUILDSPEC_YAML_OPTIONS);
 }

@@ -588,6 +588,11 @@ EVENTBRIDGE_EVENT_PATTERN_SIZE_QUOTA = 2_048
 APIGATEWAY_RESOURCES_PER_API_QUOTA = 300
 APIGATEWAY_RESOURCE_POLICY_LENGTH_QUOTA = 8_192
 
+# CodeBuild: an inline buildspec (ProjectSource.buildspec) may hold at most 25,600 characters. Not in
+# CodeBuild's documentation; CreateProject/UpdateProject answer InvalidInputException "Max buildspec
+# length is 25600" (met by aws-cdk, which moved long buildspecs out of line: aws/aws-cdk#14974).
+CODEBUILD_INLINE_BUILDSPEC_LENGTH_QUOTA = 25_600
+
 
 def _iam_policy_size(document: str) -> int:
     """A policy's size as IAM counts it: characters other than white space."""
@@ -714,6 +719,31 @@ def patch_apigateway_resources_per_api() -> None:
     APIGatewayBackend.create_resource = create_resource
 
 
+def patch_codebuild_inline_buildspec_length() -> None:
+    """AWS: CodeBuild refuses a project whose inline buildspec (source or secondary source) is longer
+    than 25,600 characters, with `InvalidInputException` (HTTP 400) "Max buildspec length is 25600"
+    (undocumented; aws/aws-cdk#14974). Stock moto stores any length, so a stack whose buildspec is too
+    long would apply here and fail on AWS. A buildspec naming a file (no newline) is not inline."""
+    from moto.codebuild.exceptions import InvalidInputException
+    from moto.codebuild.responses import CodeBuildResponse
+
+    def check(self: Any) -> None:
+        sources = [self._get_param("source") or {}] + list(self._get_param("secondarySources") or [])
+        for source in sources:
+            buildspec = source.get("buildspec") or ""
+            if len(buildspec) > CODEBUILD_INLINE_BUILDSPEC_LENGTH_QUOTA:
+                raise InvalidInputException(f"Max buildspec length is {CODEBUILD_INLINE_BUILDSPEC_LENGTH_QUOTA}")
+
+    for operation in ("create_project", "update_project"):
+        original = getattr(CodeBuildResponse, operation)
+
+        def checked(self: Any, _original: Callable[[Any], str] = original) -> str:
+            check(self)
+            return _original(self)
+
+        setattr(CodeBuildResponse, operation, checked)
+
+
 _EXECUTE_API_SHORT_FORM = "execute-api:/"
 
 
@@ -814,6 +844,7 @@ PATCHES: list[Callable[[], None]] = [
     patch_eventbridge_event_pattern_size,
     patch_apigateway_resources_per_api,
     patch_apigateway_resource_policy,
+    patch_codebuild_inline_buildspec_length,
 ]
 
 

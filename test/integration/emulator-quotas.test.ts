@@ -13,8 +13,11 @@
  *   https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-resource-policies-examples.html
  * - EFS CreateMountTarget (one mount target per Availability Zone, MountTargetConflict 409):
  *   https://docs.aws.amazon.com/efs/latest/ug/API_CreateMountTarget.html
+ * - CodeBuild inline buildspec at most 25,600 characters, InvalidInputException "Max buildspec length
+ *   is 25600": not in CodeBuild's documentation; met by aws-cdk, https://github.com/aws/aws-cdk/pull/14974
  */
 import { APIGatewayClient, CreateResourceCommand, CreateRestApiCommand, GetRestApiCommand, UpdateRestApiCommand } from "@aws-sdk/client-api-gateway";
+import { CreateProjectCommand, UpdateProjectCommand, BatchGetProjectsCommand } from "@aws-sdk/client-codebuild";
 import { CreateSubnetCommand, CreateVpcCommand } from "@aws-sdk/client-ec2";
 import { CreateFileSystemCommand, CreateMountTargetCommand, DescribeMountTargetsCommand } from "@aws-sdk/client-efs";
 import { PutRuleCommand } from "@aws-sdk/client-eventbridge";
@@ -40,6 +43,7 @@ const MANAGED_POLICIES_PER_ROLE = 10;
 const EVENT_PATTERN = 2_048;
 const RESOURCES_PER_API = 300;
 const RESOURCE_POLICY = 8_192;
+const INLINE_BUILDSPEC = 25_600;
 
 let emulator: Emulator;
 let clients: Clients;
@@ -277,4 +281,25 @@ test("EFS: one mount target per Availability Zone; a second subnet of the same A
   });
   const { MountTargets = [] } = await efs.send(new DescribeMountTargetsCommand({ FileSystemId }));
   expect(MountTargets.map((m) => m.SubnetId).sort()).toEqual([a1, c1].sort());
+});
+
+test(`CodeBuild (inline buildspec): ${INLINE_BUILDSPEC} characters are accepted, one more is refused with InvalidInputException 400 (CreateProject and UpdateProject)`, async () => {
+  const buildspec = (size: number) => {
+    const head = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo ";
+    return `${head}${"x".repeat(size - head.length)}`;
+  };
+  const project = (name: string, size: number) => ({
+    name,
+    source: { type: "NO_SOURCE" as const, buildspec: buildspec(size) },
+    artifacts: { type: "NO_ARTIFACTS" as const },
+    environment: { type: "ARM_CONTAINER" as const, image: "aws/codebuild/amazonlinux-aarch64-standard:4.0", computeType: "BUILD_GENERAL1_SMALL" as const },
+    serviceRole: `arn:aws:iam::${ACCOUNT}:role/buildspec-quota`,
+  });
+  await clients.codebuild.send(new CreateProjectCommand(project("buildspec-at-quota", INLINE_BUILDSPEC)));
+  const tooLong = { name: "InvalidInputException", status: 400, message: `Max buildspec length is ${INLINE_BUILDSPEC}` };
+  expect(await refusal(clients.codebuild.send(new CreateProjectCommand(project("buildspec-over-quota", INLINE_BUILDSPEC + 1))))).toEqual(tooLong);
+  expect(await refusal(clients.codebuild.send(new UpdateProjectCommand(project("buildspec-at-quota", INLINE_BUILDSPEC + 1))))).toEqual(tooLong);
+  const { projects = [] } = await clients.codebuild.send(new BatchGetProjectsCommand({ names: ["buildspec-at-quota", "buildspec-over-quota"] }));
+  // The refused project does not exist; the refused update changed nothing.
+  expect(projects.map((p) => [p.name, p.source?.buildspec?.length])).toEqual([["buildspec-at-quota", INLINE_BUILDSPEC]]);
 });
