@@ -160,7 +160,7 @@ export function moduleVariables(): Record<string, VariableBlock> {
     backlog: {
       type: "object({ space_key = string, domain = string, ssh_key_parameter = string, host_keys = optional(list(string)), host_keys_parameter = optional(string), scan_host_key = optional(bool, false) })",
       description:
-        "The Backlog space: space_key (also the SSH user), domain (backlog.jp or backlog.com), ssh_key_parameter (SSM SecureString with the SSH private key), and exactly one host-key source: host_keys (pinned \"TYPE BASE64\" keys), host_keys_parameter (SSM parameter with one key per line) or scan_host_key = true (trust whatever key the host presents, at every build; not recommended).",
+        "The Backlog space: space_key (also the SSH user), domain (backlog.jp or backlog.com), ssh_key_parameter (SSM SecureString with the SSH private key), and exactly one host-key source: host_keys (pinned \"TYPE BASE64\" keys, at most 2,000 characters together), host_keys_parameter (SSM parameter with one key per line) or scan_host_key = true (trust whatever key the host presents, at every build; not recommended).",
       validation: [
         v('can(regex("^[0-9A-Za-z]([0-9A-Za-z-]{0,61}[0-9A-Za-z])?$", var.backlog.space_key))', "backlog.space_key must be a Backlog space key: 1-63 letters, digits and hyphens, not starting or ending with a hyphen."),
         v('contains(["backlog.jp", "backlog.com"], var.backlog.domain)', 'backlog.domain must be "backlog.jp" or "backlog.com".'),

@@ -45,6 +45,14 @@ const BAD: Case[] = [
     },
     "backlog.host_keys must list at least one SSH public key",
   ],
+  [
+    "pinned keys over the buildspec's room (2,001 characters)",
+    (p) => {
+      delete p.backlog.hostKeysParameter;
+      p.backlog.hostKeys = [`ssh-rsa ${"A".repeat(1000)}`, `ssh-rsa ${"B".repeat(984)}`];
+    },
+    "backlog.host_keys must hold at most 2000 characters together",
+  ],
   ["a VPC id that is not one", (p) => (p.network.vpcId = "vpc-123"), "vpc_id must be a VPC id"],
   ["one subnet", (p) => (p.network.subnetIds = ["subnet-0123456789abcdef0"]), "subnet_ids must list 2 to 16 private subnets"],
   ["a subnet twice", (p) => (p.network.subnetIds = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef0"]), "subnet_ids must not repeat a subnet id"],
@@ -96,6 +104,13 @@ const GOOD: Array<[string, (p: Props) => void]> = [
       p.resync = { schedule: "cron(0 * * * ? *)", enabled: false };
       p.alerts = { emails: ["ops@example.com"] };
       p.logRetentionDays = 3653;
+    },
+  ],
+  [
+    "pinned keys filling the buildspec's room (2,000 characters)",
+    (p) => {
+      delete p.backlog.hostKeysParameter;
+      p.backlog.hostKeys = [`ssh-rsa ${"A".repeat(1000)}`, `ssh-rsa ${"B".repeat(983)}`];
     },
   ],
   ["an open API", (p) => (p.webhook = { allowAnySource: true })],
