@@ -72,7 +72,11 @@ function refusalBody(template: string, repository: string, errorType: string): u
   expect(template).toContain("$util.escapeJavaScript($input.path('$.__type'))");
   const context = { path: `/${h.stack.stageName()}/${PROJECT_KEY}/${repository}`, responseOverride: {} as Record<string, unknown> };
   const body = render(template, {
-    input: { path: (p: string) => (p === "$.__type" ? errorType : undefined) },
+    input: {
+      path: (p: string) => (p === "$.__type" ? errorType : undefined),
+      // The route table is keyed on the path parameters (lib/webhook-routing.ts).
+      params: () => ({ path: { project: PROJECT_KEY, repo: repository }, querystring: {}, header: {} }),
+    },
     util: { escapeJavaScript: (v: unknown) => JSON.stringify(String(v)).slice(1, -1) },
     context,
   });

@@ -63,6 +63,24 @@ describe("pinned host key (hostKeys in the configuration)", () => {
     expect(h.codecommitRefs("WEB/app").get("refs/heads/main")).not.toBe(h.codecommitRefs("OPS/infra").get("refs/heads/main"));
   });
 
+  test.each(["/hooks", "/git/webhooks", ""])(
+    "API Gateway stand-in: through a custom domain with base path %j ($context.path without the stage) the webhook starts its own project; an unknown one is 404",
+    async (basePath) => {
+      const before = h.api.calls.length;
+      const res = await h.api.postViaCustomDomain(basePath, "/OPS/infra", "payload=%7B%7D", FORM);
+      expect(res.status).toBe(200);
+      expect(h.api.calls[before]).toMatchObject({ route: `${basePath}/OPS/infra`, status: 200 });
+      expect(JSON.parse(h.api.calls[before].body)).toEqual({ projectName: h.projectOf("OPS/infra") });
+      const started = await h.startNewBuilds();
+      expect(started.map((b) => b.buildId.split(":")[0])).toEqual([h.projectOf("OPS/infra")]);
+      expectSucceeded(await started[0].done);
+      const unknown = await h.api.postViaCustomDomain(basePath, "/OPS/app", "payload=%7B%7D", FORM);
+      expect(unknown.status).toBe(404);
+      expect(JSON.parse(h.api.calls.at(-1)!.body)).toEqual({ projectName: "" });
+      expect(await h.startNewBuilds()).toEqual([]);
+    },
+  );
+
   test("API Gateway stand-in: the request template ignores the webhook body (a hostile payload changes nothing)", async () => {
     const hostile = `payload=${encodeURIComponent(JSON.stringify({ ref: "refs/heads/$(touch /tmp/pwned)", repository: { name: "../../x" } }))}&projectName=other`;
     const before = h.api.calls.length;

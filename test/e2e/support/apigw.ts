@@ -63,6 +63,8 @@ export interface ApiResponse {
 export const BACKLOG_SENDER_IP = "54.248.107.22";
 /** Stand-in only: the caller address the resource policy evaluates. */
 const SOURCE_IP_HEADER = "x-e2e-source-ip";
+/** Stand-in only: the request came through a custom domain name whose base-path mapping is this ("" = root). */
+const BASE_PATH_HEADER = "x-e2e-custom-domain-base-path";
 
 function ipv4(ip: string): number {
   const parts = ip.split(".").map(Number);
@@ -212,12 +214,11 @@ export class ApiGatewayStandIn {
   }
 
   /**
-   * The method for `METHOD /STAGE/…`: resource paths are templates whose `{name}` segments match one
+   * The method for `METHOD /STAGE/…` (or `BASE/…` through a custom domain): resource paths are templates whose `{name}` segments match one
    * non-empty segment. API Gateway prefers a literal segment over a parameter at the same level;
    * with one route per depth here, the first match is the only one.
    */
-  private match(method: string, urlPath: string): { route: ApiRoute; params: Record<string, string> } | undefined {
-    const prefix = `/${this.stage}/`;
+  private match(method: string, urlPath: string, prefix = `/${this.stage}/`): { route: ApiRoute; params: Record<string, string> } | undefined {
     if (!urlPath.startsWith(prefix)) return undefined;
     const segments = urlPath.slice(prefix.length).split("/");
     for (const route of this.routes) {
@@ -276,13 +277,28 @@ export class ApiGatewayStandIn {
     return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
   }
 
+  /**
+   * Sends a POST as it would arrive through a custom domain name mapped to the stage with base path
+   * `basePath` (`/hooks`, or "" for the domain's root): the URL has the base path instead of the
+   * stage, and `$context.path` is that whole path (`/hooks/PROJECT/REPO`).
+   */
+  async postViaCustomDomain(basePath: string, routePath: string, body: string, contentType: string): Promise<ApiResponse> {
+    const res = await fetch(`${new URL(this.baseUrl).origin}${basePath}${routePath}`, {
+      method: "POST",
+      body,
+      headers: { "content-type": contentType, [SOURCE_IP_HEADER]: BACKLOG_SENDER_IP, [BASE_PATH_HEADER]: basePath },
+    });
+    return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks).toString("utf8");
     const url = new URL(req.url ?? "/", "http://x");
     const urlPath = url.pathname;
-    const matched = this.match(req.method ?? "", urlPath);
+    const basePath = req.headers[BASE_PATH_HEADER];
+    const matched = this.match(req.method ?? "", urlPath, typeof basePath === "string" ? `${basePath}/` : undefined);
     const route = matched?.route;
     const send = (status: number, headers: Record<string, string>, text: string): void => {
       res.writeHead(status, headers);
