@@ -50,7 +50,7 @@ describe("the Terraform module", () => {
       expect(v.validation?.length ?? 0).toBeGreaterThan(0);
       for (const rule of v.validation) expect(rule.condition).toMatch(new RegExp(`^\\$\\{.*var\\.${name}\\b.*\\}$`, "s"));
     }
-    expect(Object.keys(variables)).toEqual(["name", "log_retention_days", "backlog", "vpc_id", "subnet_ids", "repositories", "build", "webhook", "resync", "alert_emails"]);
+    expect(Object.keys(variables)).toEqual(["name", "log_retention_days", "backlog", "vpc_id", "subnet_ids", "repositories", "build", "webhook", "resync", "sync", "backups", "alert_emails"]);
   });
 
   test("every output has a description", () => {

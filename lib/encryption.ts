@@ -80,7 +80,7 @@ export class MirrorKey extends Construct {
       ],
     });
     this.key = new KmsKey(this, "Key", {
-      description: `Backlog mirror ${props.name}: logs, EFS, build cache, alerts`,
+      description: `Backlog mirror ${props.name}: logs, EFS, backups, alerts`,
       enableKeyRotation: true,
       deletionWindowInDays: 30,
       policy: policy.json,

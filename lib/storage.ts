@@ -129,9 +129,14 @@ export class MirrorStorage extends Construct {
       securityGroups: [props.fileSystemSecurityGroupId],
     });
 
+    // The name and the construct id keep "cache" (what the bucket held first): a new name would make
+    // Terraform replace the bucket, and the replacement would delete every backup in it.
     this.cacheBucket = new S3Bucket(this, "CacheBucket", {
       bucket: `${props.name}-build-cache-${props.accountId}`,
-      forceDestroy: true, // a cache: deleting the stack deletes its objects
+      // Destroying the stack deletes the backups with it, as it deletes the CodeCommit repositories
+      // they protect (docs/restore.md says so); without it, destroy would stop at a versioned bucket
+      // that is never empty.
+      forceDestroy: true,
     });
     // The configuration calls on the new bucket run one after the other: S3 answers OperationAborted
     // ("A conflicting conditional operation is currently in progress") to concurrent configuration

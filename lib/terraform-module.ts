@@ -30,6 +30,7 @@ import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
 import { BUILD_DEFAULTS } from "./mirror-build";
 import { BacklogCodeCommitMirror, DEFAULT_LOG_RETENTION_DAYS } from "./mirror";
 import type { BacklogCodeCommitMirrorProps } from "./props";
+import { DEFAULT_BACKUP_RETENTION_DAYS } from "./storage";
 import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE, MAX_OUT_OF_SYNC_ALARM_HOURS, MIN_OUT_OF_SYNC_ALARM_HOURS, repositoryListLine } from "./safety-net";
 import { INLINE_BUILDSPEC_MAX_CHARS } from "./buildspec";
 import { LOG_RETENTION_DAYS, MAX_INLINE_HOST_KEYS_CHARS, MAX_REPOSITORIES } from "./validation";
@@ -70,6 +71,8 @@ export const PLACEHOLDER = {
   throttleRateLimit: 4321,
   throttleBurstLimit: 4987,
   wafRateLimit: 1234567,
+  /** backups.retentionDays */
+  backupRetentionDays: 3187,
 } as const;
 
 /** The props of the placeholder synthesis: every optional part on. */
@@ -90,6 +93,8 @@ export function placeholderProps(): BacklogCodeCommitMirrorProps {
     },
     resync: { schedule: p.schedule, enabled: true, outOfSyncAlarmHours: p.outOfSyncAlarmHours },
     alerts: { emails: [p.email] },
+    sync: { allowEmptySource: true },
+    backups: { retentionDays: p.backupRetentionDays },
   };
 }
 
@@ -282,6 +287,26 @@ export function moduleVariables(): Record<string, VariableBlock> {
         ),
       ],
     },
+    sync: {
+      type: "object({ allow_empty_source = optional(bool, false) })",
+      description:
+        "allow_empty_source: let a sync delete every ref of a CodeCommit repository when Backlog advertises none (a repository emptied on purpose); off, such a sync fails and keeps CodeCommit as it is. Either way, history a sync deletes or overwrites is first saved as a git bundle in the bucket.",
+      default: {},
+      nullable: false,
+      validation: [v("var.sync.allow_empty_source == true || var.sync.allow_empty_source == false", "sync.allow_empty_source must be true or false.")],
+    },
+    backups: {
+      type: `object({ retention_days = optional(number, ${DEFAULT_BACKUP_RETENTION_DAYS}) })`,
+      description: "retention_days: days a backup bundle (backups/PROJECT/REPO/... in the bucket) is kept, from its upload, and an overwritten or deleted version from the day it became noncurrent.",
+      default: {},
+      nullable: false,
+      validation: [
+        v(
+          "var.backups.retention_days >= 1 && var.backups.retention_days <= 3650 && floor(var.backups.retention_days) == var.backups.retention_days",
+          "backups.retention_days must be a whole number from 1 to 3650.",
+        ),
+      ],
+    },
     alert_emails: {
       type: "list(string)",
       description: "E-mail addresses subscribed to the alert topic (each must confirm); at most 20.",
@@ -368,6 +393,7 @@ export function buildspecTemplate(buildspec: string): string {
       `%{ if var.backlog.host_keys != null }${indent}BACKLOG_HOST_KEYS='\${join("\\n${indent}", var.backlog.host_keys)}'\n%{ endif }`,
   );
   must("HOST_KEY_MODE=pinned", 'HOST_KEY_MODE=${var.backlog.scan_host_key ? "scan" : "pinned"}');
+  must("ALLOW_EMPTY_SOURCE=true", "ALLOW_EMPTY_SOURCE=${var.sync.allow_empty_source}");
   must(`${p.spaceKey}\\@${p.spaceKey}.git.${p.domain}\\:/${p.projectKey}/${p.repository}.git`, "${var.backlog.space_key}\\@${local.backlog_git_host}\\:/${each.value.project_key}/${each.value.repository}.git");
   return substitute(t, "each.value");
 }
@@ -396,7 +422,7 @@ export function verifyBuildspecTemplate(buildspec: string): string {
 export function leftoverPlaceholders(value: unknown): string[] {
   const found = new Set<string>();
   const strings = Object.values(PLACEHOLDER).flatMap((x) => (Array.isArray(x) ? x : [x])).filter((x) => typeof x === "string" && x !== PLACEHOLDER.domain && x !== PLACEHOLDER.computeType) as string[];
-  const numbers = [PLACEHOLDER.outOfSyncAlarmHours, PLACEHOLDER.outOfSyncAlarmHours + 1, PLACEHOLDER.timeoutMinutes, PLACEHOLDER.queuedTimeoutMinutes, PLACEHOLDER.throttleRateLimit, PLACEHOLDER.throttleBurstLimit, PLACEHOLDER.wafRateLimit, PLACEHOLDER.logRetentionDays];
+  const numbers = [PLACEHOLDER.outOfSyncAlarmHours, PLACEHOLDER.outOfSyncAlarmHours + 1, PLACEHOLDER.timeoutMinutes, PLACEHOLDER.queuedTimeoutMinutes, PLACEHOLDER.throttleRateLimit, PLACEHOLDER.throttleBurstLimit, PLACEHOLDER.wafRateLimit, PLACEHOLDER.logRetentionDays, PLACEHOLDER.backupRetentionDays];
   const walk = (x: unknown) => {
     if (typeof x === "string") {
       for (const s of strings) if (x.includes(s)) found.add(s);
@@ -551,6 +577,12 @@ export function toModule(synth: Json): Record<string, Json> {
       body.settings.throttling_burst_limit = "${var.webhook.throttle_burst_limit}";
     }
     if (r.type === "aws_cloudwatch_log_group") body.retention_in_days = "${var.log_retention_days}";
+    if (r.type === "aws_s3_bucket_lifecycle_configuration") {
+      const text = JSON.stringify(body);
+      const days = `:${p.backupRetentionDays}`;
+      if (text.split(days).length !== 3) throw new Error("the backup lifecycle does not hold backupRetentionDays twice: update lib/terraform-module.ts");
+      body = JSON.parse(text.split(days).join(':"${var.backups.retention_days}"'));
+    }
     if (r.type === "aws_s3_object" && isVerify) {
       // The repository list: one line per repository (lib/safety-net.ts repositoryListLine).
       const line = repositoryListLine(p.name, { projectKey: p.projectKey, repository: p.repository, codecommitRepository: p.codecommitRepository });

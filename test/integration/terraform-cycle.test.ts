@@ -802,7 +802,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
           KeyState: "Enabled",
           KeyUsage: "ENCRYPT_DECRYPT",
           KeyManager: "CUSTOMER",
-          Description: `Backlog mirror ${config.name}: logs, EFS, build cache, alerts`,
+          Description: `Backlog mirror ${config.name}: logs, EFS, backups, alerts`,
         });
         expect((await clients.kms.send(new GetKeyRotationStatusCommand({ KeyId: key.KeyId }))).KeyRotationEnabled).toBe(true);
         const { Policy } = await clients.kms.send(new GetKeyPolicyCommand({ KeyId: key.KeyId, PolicyName: "default" }));

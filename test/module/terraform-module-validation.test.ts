@@ -82,6 +82,7 @@ const BAD: Case[] = [
   ["a schedule EventBridge refuses", (p) => (p.resync = { schedule: "every hour" }), "resync.schedule must be an EventBridge schedule expression"],
   ["an out-of-sync alarm of one hour", (p) => (p.resync = { outOfSyncAlarmHours: 1 }), "resync.out_of_sync_alarm_hours must be a whole number from 2 to 168"],
   ["a daily schedule with the 25-hour alarm", (p) => (p.resync = { schedule: "rate(1 day)" }), "resync.out_of_sync_alarm_hours must be at least twice the schedule's interval"],
+  ["backups kept for no day", (p) => (p.backups = { retentionDays: 0 }), "backups.retention_days must be a whole number from 1 to 3650"],
   ["an address that is not e-mail", (p) => (p.alerts = { emails: ["not-an-email"] }), "alert_emails must be at most 20 e-mail addresses"],
 ];
 

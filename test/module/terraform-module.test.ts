@@ -202,6 +202,8 @@ describe("the plain Terraform module and examples/hcl-basic", () => {
         webhook: { allowedSourceIps: ["203.0.113.0/24"], additionalSourceIps: ["198.51.100.7/32"], throttleRateLimit: 100, throttleBurstLimit: 200, wafRateLimitPer5Minutes: 2000 },
         resync: { schedule: "cron(0 * * * ? *)", enabled: false },
         alerts: { emails: ["ops@example.com", "dev@example.com"] },
+        sync: { allowEmptySource: true },
+        backups: { retentionDays: 30 },
       });
       expect(diff.count).toBeGreaterThan(30);
       expect(diff.count).toBe(diff.stackCount);
