@@ -1,6 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { parse } from "yaml";
+import { readFileSync } from "node:fs";
 import { BACKLOG_SSH_SCRIPT_PATH, SYNC_SCRIPT_PATH, shellBody } from "../lib/buildspec";
+import { PRE_SCRIPT_BUDGET_SECONDS, lockTimeoutSeconds } from "../lib/mirror-build";
 import { exampleConfig, resources, synthStack, configWithRepositories, terraformLiteral, onlyResourceOutsideSafetyNet } from "../test/support/synth";
 
 const synth = synthStack(exampleConfig());
@@ -116,5 +118,49 @@ describe("buildspec", () => {
       "example-space@example-space.git.backlog.jp:/DEMO/repo-3.git",
       "example-space@example-space.git.backlog.jp:/OPS/repo-2.git",
     ]);
+  });
+});
+
+describe("lock timeout, build timeout and provisioning (derivation at lockTimeoutSeconds, lib/mirror-build.ts)", () => {
+  /** A number the shipped shell sets, read from the file so that the test follows the script. */
+  const shellNumber = (file: string, pattern: RegExp): number => {
+    const m = pattern.exec(readFileSync(file, "utf8"));
+    if (m === null) throw new Error(`${pattern} not found in ${file}`);
+    return Number(m[1]);
+  };
+  const sshConnect = shellNumber(BACKLOG_SSH_SCRIPT_PATH, /^BACKLOG_SSH_CONNECT_TIMEOUT=(\d+)$/m);
+  const sshSilence =
+    shellNumber(BACKLOG_SSH_SCRIPT_PATH, /^BACKLOG_SSH_ALIVE_INTERVAL=(\d+)$/m) * shellNumber(BACKLOG_SSH_SCRIPT_PATH, /^BACKLOG_SSH_ALIVE_COUNT_MAX=(\d+)$/m);
+  const pushStall = shellNumber(SYNC_SCRIPT_PATH, /http\.lowSpeedTime=(\d+)/);
+  const accepted = Array.from({ length: 480 - 5 + 1 }, (_, i) => 5 + i); // build.timeoutMinutes, lib/validation.ts
+
+  test("for every accepted build timeout T: P + 2L <= T, so a waiter that becomes the holder ends on its own before T for every sync of up to L/2", () => {
+    const violations = accepted.filter((t) => {
+      const l = lockTimeoutSeconds(t);
+      const s = l / 2; // the longest sync the protocol is meant for
+      return !(PRE_SCRIPT_BUDGET_SECONDS + l + 2 * s <= t * 60 && PRE_SCRIPT_BUDGET_SECONDS + 2 * l <= t * 60);
+    });
+    expect(violations).toEqual([]);
+    // L is the largest such value: one second more breaks the relation.
+    for (const t of accepted) expect(PRE_SCRIPT_BUDGET_SECONDS + 2 * (lockTimeoutSeconds(t) + 1)).toBeGreaterThan(t * 60);
+  });
+
+  test("for every accepted T, a holder whose fetch and push both stall ends with its own line before T, and a waiter gives up before T", () => {
+    const late = accepted.filter((t) => {
+      const l = lockTimeoutSeconds(t);
+      return !(PRE_SCRIPT_BUDGET_SECONDS + l / 2 + sshConnect + sshSilence + pushStall < t * 60 && PRE_SCRIPT_BUDGET_SECONDS + l < t * 60);
+    });
+    expect([sshConnect, sshSilence, pushStall]).toEqual([20, 30, 60]);
+    expect(late).toEqual([]);
+  });
+
+  test("the default 5 minutes give a 90 s lock timeout (syncs of up to 45 s coalesce), and the synthesized buildspec carries it", () => {
+    expect(lockTimeoutSeconds(5)).toBe(90);
+    expect(lockTimeoutSeconds(10)).toBe(240);
+    expect(settingsOf(syncCommand, ["LOCK_TIMEOUT_SECONDS"])).toEqual({ LOCK_TIMEOUT_SECONDS: "90" });
+    const config = exampleConfig();
+    config.build = { timeoutMinutes: 480 };
+    const spec = parse(terraformLiteral(onlyResourceOutsideSafetyNet(synthStack(config), "aws_codebuild_project").source.buildspec));
+    expect(settingsOf(spec.phases.build.commands[0], ["LOCK_TIMEOUT_SECONDS"])).toEqual({ LOCK_TIMEOUT_SECONDS: String((480 * 60 - 120) / 2) });
   });
 });

@@ -108,7 +108,8 @@ describe("the Terraform module", () => {
   test("the buildspec template keeps the shell literal and substitutes only the settings", () => {
     const spec: string = only("aws_codebuild_project").source.buildspec;
     expect(spec).toContain("$${BACKLOG_HOST:?}");
-    expect(spec).not.toMatch(/(?<!\$)\$\{(?!var\.|each\.|local\.|max\(|join\()/);
+    expect(spec).not.toMatch(/(?<!\$)\$\{(?!var\.|each\.|local\.|floor\(|join\()/);
+    expect(spec).toContain("LOCK_TIMEOUT_SECONDS=${floor((var.build.timeout_minutes * 60 - 120) / 2)}");
     expect(spec).toContain("%{ if var.backlog.host_keys_parameter != null }");
     expect(spec).toContain('HOST_KEY_MODE=${var.backlog.scan_host_key ? "scan" : "pinned"}');
     expect(spec).toContain("MIRROR_PATH=${each.value.project_key}/${each.value.repository}.git");

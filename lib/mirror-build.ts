@@ -36,6 +36,52 @@ export const BUILD_DEFAULTS = {
 } as const;
 
 /**
+ * Seconds of a sync build's timeout assumed to be spent before the sync script starts: PROVISIONING
+ * (CodeBuild attaches an elastic network interface in one of the configured subnets to the build
+ * container and mounts the EFS file system), then the image's start, `env.parameter-store` and the
+ * INSTALL phase. AWS documents no upper bound for provisioning a VPC-connected build; 120 s is an
+ * ASSUMPTION (the same figure the safety net's cost projection uses), not measured on AWS.
+ */
+export const PRE_SCRIPT_BUDGET_SECONDS = 120;
+
+/**
+ * The sync's lock timeout (`LOCK_TIMEOUT_SECONDS`, the longest a build waits for another sync of the
+ * same repository) for a build timeout of `timeoutMinutes`: L = floor((T - P) / 2), T the build
+ * timeout in seconds, P = {@link PRE_SCRIPT_BUDGET_SECONDS}.
+ *
+ * Derivation. T counts from the build's start through every phase, PROVISIONING included
+ * (CodeBuild API Reference, CreateProject `timeoutInMinutes`: "How long, in minutes, from 5 to 2160
+ * (36 hours), for CodeBuild to wait before it times out any build that has not been marked as
+ * completed"; the time in the queue is bounded separately by `queuedTimeoutInMinutes`). The
+ * coalescing protocol (header of lib/buildspec/mirror-sync.sh) bounds the script's own time, with S
+ * the duration of one fetch + push cycle (its maintenance and a stalled transfer's bounds included):
+ *
+ * - a waiter gives up after L, with one line;
+ * - a holder starts another fetch only within L/2 of taking the lock, so it holds the lock for
+ *   H <= L/2 + S;
+ * - a waiter that becomes the holder had waited W <= H(previous holder) <= L/2 + S, then holds
+ *   <= L/2 + S itself: its build lasts at most P + L + 2S;
+ * - no waiter gives up on a healthy holder iff H <= L, i.e. S <= L/2.
+ *
+ * Every build must end on its own, with its own line, before CodeBuild times it out: P + L + 2S <= T
+ * for every S the protocol is meant for (S <= L/2), i.e. P + 2L <= T. The largest such L is
+ * floor((T - P) / 2): with the default 5 minutes, L = 90 s, and syncs of up to L/2 = 45 s coalesce
+ * with no build failing on the lock and none timing out; 10 minutes give L = 240 s and syncs of up
+ * to 2 minutes (in general (T - P) / 4). A waiter that gives up ends at P + L < T. A stalled
+ * transfer ends with git's or ssh's one line (ssh: ConnectTimeout and ServerAlive*, in
+ * lib/buildspec/backlog-ssh.sh; push: git's HTTP low-speed limit, in mirror-sync.sh), inside
+ * P + L/2 + both bounds <= T (asserted for every accepted T in __tests__/buildspec.test.ts).
+ *
+ * The previous formula, L = T - 60 s (240 s at 5 minutes), left a waiter that waited its full L 60 s
+ * for provisioning and the script: a build whose provisioning took longer was killed by the build
+ * timeout without a line of its own, and a waiter that got the lock late had less time left than
+ * one sync.
+ */
+export function lockTimeoutSeconds(timeoutMinutes: number): number {
+  return Math.floor((timeoutMinutes * 60 - PRE_SCRIPT_BUDGET_SECONDS) / 2);
+}
+
+/**
  * Terraform reads every string of a configuration as a template: a literal text such as shell must
  * have its `${` written `$${` and its `%{` written `%%{` to reach the provider as written. (cdktf's
  * `Fn.rawString` targets HCL expressions and also re-escapes newlines and quotes, which a JSON string
@@ -123,8 +169,7 @@ export class MirrorBuild extends Construct {
             repository: repo,
             codecommitRepository: ccName,
             stackName: props.name,
-            // Leave a minute of the build timeout for the sync itself.
-            lockTimeoutSeconds: Math.max(60, (build.timeoutMinutes - 1) * 60),
+            lockTimeoutSeconds: lockTimeoutSeconds(build.timeoutMinutes),
             allowEmptySource: props.allowEmptySource === true,
           }),
         ),

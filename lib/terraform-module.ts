@@ -27,7 +27,7 @@ import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { App, TerraformStack } from "cdktf";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
-import { BUILD_DEFAULTS } from "./mirror-build";
+import { BUILD_DEFAULTS, PRE_SCRIPT_BUDGET_SECONDS, lockTimeoutSeconds } from "./mirror-build";
 import { BacklogCodeCommitMirror, DEFAULT_LOG_RETENTION_DAYS } from "./mirror";
 import type { BacklogCodeCommitMirrorProps } from "./props";
 import { DEFAULT_BACKUP_RETENTION_DAYS } from "./storage";
@@ -372,7 +372,7 @@ const hasRepoPlaceholder = (s: string) =>
 /** The buildspec as a template: the literal YAML escaped, each setting a Terraform expression. */
 export function buildspecTemplate(buildspec: string): string {
   const p = PLACEHOLDER;
-  const lockSeconds = Math.max(60, (p.timeoutMinutes - 1) * 60);
+  const lockSeconds = lockTimeoutSeconds(p.timeoutMinutes);
   let t = escapeTemplate(buildspec);
   const must = (from: string, to: string) => {
     if (!t.includes(from)) throw new Error(`the buildspec no longer contains ${JSON.stringify(from)}: update lib/terraform-module.ts`);
@@ -389,7 +389,7 @@ export function buildspecTemplate(buildspec: string): string {
   const indent = lockLine[1];
   t = t.replace(
     lockLine[0],
-    `${indent}LOCK_TIMEOUT_SECONDS=\${max(60, (var.build.timeout_minutes - 1) * 60)}\n` +
+    `${indent}LOCK_TIMEOUT_SECONDS=\${floor((var.build.timeout_minutes * 60 - ${PRE_SCRIPT_BUDGET_SECONDS}) / 2)}\n` +
       `%{ if var.backlog.host_keys != null }${indent}BACKLOG_HOST_KEYS='\${join("\\n${indent}", var.backlog.host_keys)}'\n%{ endif }`,
   );
   must("HOST_KEY_MODE=pinned", 'HOST_KEY_MODE=${var.backlog.scan_host_key ? "scan" : "pinned"}');

@@ -9,7 +9,9 @@
 #   CODECOMMIT_REPOSITORY  name of the target CodeCommit repository
 #   MIRROR_PATH            PROJECT/REPO.git, relative to the EFS mount
 #   HOST_KEY_MODE          "pinned" (keys in BACKLOG_HOST_KEYS) or "scan" (trust on first use, opt-in)
-#   LOCK_TIMEOUT_SECONDS   longest wait for another sync of the same repository
+#   LOCK_TIMEOUT_SECONDS   longest wait for another sync of the same repository: half of what the
+#                          build timeout leaves after provisioning (derived at lockTimeoutSeconds in
+#                          lib/mirror-build.ts, so that every build ends on its own before the timeout)
 #   ALLOW_EMPTY_SOURCE     "true": a source that advertises no refs may empty CodeCommit
 #                          (setting sync.allowEmptySource); otherwise such a sync is refused
 # and from the environment CodeBuild provides:
@@ -63,7 +65,7 @@ log() { printf '[mirror] %s\n' "$*"; }
 fail() { printf '[mirror] ERROR: %s\n' "$*" >&2; exit 1; }
 
 : "${BACKLOG_HOST:?}" "${BACKLOG_REMOTE:?}" "${CODECOMMIT_REPOSITORY:?}" "${MIRROR_PATH:?}" "${HOST_KEY_MODE:?}"
-: "${LOCK_TIMEOUT_SECONDS:=240}" "${ALLOW_EMPTY_SOURCE:=false}" "${CODEBUILD_BUILD_ID:=local}"
+: "${LOCK_TIMEOUT_SECONDS:=90}" "${ALLOW_EMPTY_SOURCE:=false}" "${CODEBUILD_BUILD_ID:=local}"
 if [ -z "${CODEBUILD_REPO_DIR:-}" ] || [ ! -d "$CODEBUILD_REPO_DIR" ]; then
   fail "CODEBUILD_REPO_DIR is not a directory: the EFS file system is not mounted"
 fi
