@@ -41,8 +41,8 @@ describe("buildspec", () => {
     expect(buildspecText).not.toMatch(/pip3? install|git-remote-codecommit|codecommit::/);
   });
 
-  test("has install, build and post_build phases, the build being one subshell that runs the SSH functions and the sync script", () => {
-    expect(Object.keys(buildspec.phases)).toEqual(["install", "build", "post_build"]);
+  test("has install and build phases only (no post_build: no AWS CLI start after the push), the build being one subshell that runs the SSH functions and the sync script", () => {
+    expect(Object.keys(buildspec.phases)).toEqual(["install", "build"]);
     expect(buildspec.phases.build.commands).toHaveLength(1);
     expect(syncCommand.startsWith("(\n")).toBe(true);
     expect(syncCommand.trimEnd().endsWith(")")).toBe(true);

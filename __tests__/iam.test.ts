@@ -56,14 +56,9 @@ describe("build role", () => {
         resources: ["*"],
         condition: [{ test: "StringEquals", variable: "kms:ViaService", values: [`ssm.${R}.amazonaws.com`] }],
       },
-      {
-        sid: "PublishHealthMetrics",
-        effect: "Allow",
-        actions: ["cloudwatch:PutMetricData"],
-        resources: ["*"],
-        condition: [{ test: "StringEquals", variable: "cloudwatch:namespace", values: ["BacklogCodeCommitMirror"] }],
-      },
     ]);
+    // The syncs publish no metric (the safety net does): no cloudwatch action at all.
+    expect(JSON.stringify(statements(synth, "mirror-sync"))).not.toContain("cloudwatch:");
   });
 
   test("may place network interfaces only in the configured subnets, for CodeBuild", () => {
@@ -102,12 +97,11 @@ describe("build role", () => {
   test("grants no logs action on *, and no action at all on * outside the documented exceptions", () => {
     const all = resources(synth, "aws_iam_role_policy").flatMap((p) => policyDocument(synth, p.policy).statement);
     const onStar = all.filter((s: any) => s.resources.includes("*")).map((s: any) => s.sid);
-    // Build role and verify role each: SSM decryption (kms:ViaService), the EC2 ENI actions, metrics
-    // publishing (cloudwatch:namespace); the verify role also reads metrics (no resource type).
+    // Build role and verify role each: SSM decryption (kms:ViaService), the EC2 ENI actions; the
+    // verify role also publishes metrics (cloudwatch:namespace) and reads them (no resource type).
     expect(onStar.sort()).toEqual([
       "DecryptSecureStrings",
       "DecryptSecureStrings",
-      "PublishHealthMetrics",
       "PublishHealthMetrics",
       "ReadHealthMetrics",
       "VpcNetworkInterfaces",

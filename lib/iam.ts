@@ -39,8 +39,6 @@ export const BUILD_ACTIONS = {
   backups: ["s3:PutObject"],
   parameters: ["ssm:GetParameters"],
   decrypt: ["kms:Decrypt"],
-  /** A successful sync publishes its repository's `InSync` metric (lib/safety-net.ts). */
-  metrics: ["cloudwatch:PutMetricData"],
   mirrorKey: ["kms:Decrypt", "kms:GenerateDataKey"],
   /** EC2 actions CodeBuild needs to place a build in a VPC; none supports resource-level permissions. */
   vpcDescribe: [
@@ -157,7 +155,8 @@ export function backlogCredentialStatements(
 }
 
 /**
- * Publishing the mirror-health metrics. PutMetricData has no resource type: the namespace condition
+ * Publishing the mirror-health metrics (only the safety net's role does: lib/verify-iam.ts; the sync
+ * builds publish nothing, so they start no AWS CLI after the push). PutMetricData has no resource type: the namespace condition
  * key bounds it (CloudWatch User Guide, "Using condition keys to limit access to CloudWatch
  * namespaces").
  */
@@ -165,7 +164,7 @@ export function publishHealthMetricsStatement(): DataAwsIamPolicyDocumentStateme
   return {
     sid: "PublishHealthMetrics",
     effect: "Allow",
-    actions: [...BUILD_ACTIONS.metrics],
+    actions: ["cloudwatch:PutMetricData"],
     resources: ["*"],
     condition: [{ test: "StringEquals", variable: "cloudwatch:namespace", values: [METRIC_NAMESPACE] }],
   };
@@ -267,7 +266,6 @@ export class MirrorIam extends Construct {
         resources: [`${props.backupBucketArn}/backups/*`],
       },
       ...backlogCredentialStatements(ctx, props.parameterNames),
-      publishHealthMetricsStatement(),
     ];
     if (props.kmsKeyArn !== undefined) {
       statements.push({

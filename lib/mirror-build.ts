@@ -168,7 +168,6 @@ export class MirrorBuild extends Construct {
             backlog: props.backlog,
             repository: repo,
             codecommitRepository: ccName,
-            stackName: props.name,
             lockTimeoutSeconds: lockTimeoutSeconds(build.timeoutMinutes),
             allowEmptySource: props.allowEmptySource === true,
           }),

@@ -6,9 +6,12 @@
  *   (`lib/buildspec/verify-mirrors.sh`) and starts the sync of the repositories that differ only;
  * - the repository list it reads is an S3 object in the stack's bucket, written by Terraform (the
  *   buildspec could not hold it: see lib/verify-buildspec.ts);
- * - the health metrics (namespace `BacklogCodeCommitMirror`): `InSync` per repository, published by
- *   every successful sync and by the verifier for each repository it found in sync, and
- *   `OldestInSyncAge` per stack, published by every verifier run;
+ * - the health metrics (namespace `BacklogCodeCommitMirror`), all published by the verifier: `InSync`
+ *   per repository, for each repository it found in sync and for each whose sync it started and saw
+ *   succeed (it waits for those, at most `VERIFY_SYNC_WAIT_SECONDS`), and `OldestInSyncAge` per
+ *   stack, once per run. The syncs publish nothing: an AWS CLI start in each sync's `post_build` cost
+ *   about 0.5 s per build (`npm run bench:sync`), and the alarm only ever reads what a verifier run
+ *   computes;
  * - ONE alarm on the alert topic, on `OldestInSyncAge`, that fires when any repository stays out
  *   of sync longer than `resync.outOfSyncAlarmHours`, and also when the verifier stops publishing
  *   (missing data is breaching). See {@link outOfSyncAlarmSettings}.
@@ -57,7 +60,8 @@ export const REPOSITORY_LIST_KEY = "verify/repositories.txt";
 /**
  * Build timeout of `NAME-verify`. A check that hangs is bounded by ssh's connect timeout and
  * keepalives (lib/buildspec/backlog-ssh.sh); the timeout bounds the cost of a run in which Backlog
- * is unreachable.
+ * is unreachable. The checks of 200 repositories (about 4 minutes projected) and the wait for the
+ * syncs a run started (`VERIFY_SYNC_WAIT_SECONDS`, 10 minutes) fit in it with room to spare.
  */
 export const VERIFY_BUILD_TIMEOUT_MINUTES = 20;
 
@@ -75,8 +79,11 @@ export function repositoryListLine(name: string, repository: RepositoryMirrorSpe
  * - the alarm fires when all of the last T periods breach (`datapointsToAlarm = evaluationPeriods =
  *   T`, CloudWatch's "M out of N" with M = N).
  *
- * A repository that stops being in sync at t0 gives breaching periods from t0 + 1 h, so the alarm
- * fires at about t0 + T; a verifier that stops publishing fires it after T silent hours; one period
+ * A run publishes `OldestInSyncAge` after the syncs it started ended (or its wait ran out), so a
+ * repository whose missed push the safety net repaired counts as in sync (value 0), and a repository
+ * whose sync fails reports the time since its last `InSync` point, one run earlier at the latest
+ * while it was still in sync. A repository that stops being in sync at t0 gives breaching periods
+ * from t0 + 1 h, so the alarm fires at about t0 + T; a verifier that stops publishing fires it after T silent hours; one period
  * in which every repository was in sync (value 0) clears the streak. Missing periods between runs
  * of a schedule slower than hourly breach too, so validation requires a `rate(...)` schedule to run
  * at least twice within T hours.

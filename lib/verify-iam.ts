@@ -20,12 +20,14 @@ import {
 import { buildLogGroupName, verifyProjectName } from "./naming";
 
 /**
- * Actions of the verify role that only it has, by purpose. It shares the VPC, SSM credential and
- * metric-publishing statements of the sync builds' role (lib/iam.ts).
+ * Actions of the verify role that only it has, by purpose. It shares the VPC and SSM credential
+ * statements of the sync builds' role (lib/iam.ts); it alone publishes the health metrics.
  */
 export const VERIFY_ACTIONS = {
   logs: ["logs:CreateLogStream", "logs:PutLogEvents"],
   startSyncs: [...START_BUILD_ACTIONS],
+  /** The status of the syncs it started (it waits for them; lib/buildspec/verify-mirrors.sh). */
+  watchSyncs: ["codebuild:BatchGetBuilds"],
   listMirrors: ["codecommit:GitPull"],
   /** With a customer-managed key: decrypting the bucket's objects (the repository list). */
   decrypt: ["kms:Decrypt"],
@@ -105,6 +107,14 @@ export class VerifyIam extends Construct {
         sid: "StartSyncBuilds",
         effect: "Allow",
         actions: [...VERIFY_ACTIONS.startSyncs],
+        resources: [syncProjectsArnPattern(ctx, props.name)],
+      },
+      {
+        // BatchGetBuilds is authorized on the project of each build (CodeBuild User Guide,
+        // "CodeBuild permissions reference": Resource arn:...:project/project-name).
+        sid: "WatchSyncBuilds",
+        effect: "Allow",
+        actions: [...VERIFY_ACTIONS.watchSyncs],
         resources: [syncProjectsArnPattern(ctx, props.name)],
       },
       taggedMirrorsStatement(ctx, props.name, "ListMirrors", VERIFY_ACTIONS.listMirrors),
