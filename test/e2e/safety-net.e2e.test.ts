@@ -1,7 +1,10 @@
 /**
  * The safety net end to end: the synthesized `NAME-verify` buildspec runs in the CodeBuild stand-in
  * against the real SSH Backlog stand-in and the CodeCommit stand-in; its `aws` calls (repository
- * list from S3, StartBuild, PutMetricData, GetMetricData) reach the emulator (moto).
+ * list from S3, StartBuild, PutMetricData, GetMetricData) reach the emulator (moto), except
+ * BatchGetBuilds, which the harness's CodeBuild stand-in answers with the real outcome of the syncs
+ * it runs meanwhile (test/e2e/support/codebuild-status.ts). The syncs publish no metric: every
+ * InSync point is the verifier's.
  *
  * Also measures one scheduled run over 200 unchanged repositories and projects it to CodeBuild
  * build-minutes (printed; the README quotes it).
@@ -64,11 +67,9 @@ async function oldestAges(h: Harness): Promise<number[]> {
   return points.sort((a, b) => a[0] - b[0]).map(([, v]) => v);
 }
 
-/** Runs the verify project once; returns its result and the builds it started (not yet run). */
+/** Runs the verify project once, and meanwhile the syncs it starts; returns its result and those syncs. */
 async function verify(h: Harness) {
-  const result = await (await h.runBuild(h.verifyProject())).done;
-  const started = await h.startNewBuilds();
-  return { result, started };
+  return h.runBuildWithStarted(h.verifyProject());
 }
 
 /** Gives every source repository a commit and a tag (one shell, fast) and, with `mirror`, copies them to CodeCommit. */
@@ -107,9 +108,9 @@ describe("the safety net on four repositories", () => {
     await h?.stop();
   });
 
-  test("first run: every mirror differs (CodeCommit is empty), so exactly their syncs are started; never-synced repositories report the full look-back age", async () => {
+  test("first run: every mirror differs (CodeCommit is empty), so exactly their syncs are started; it waits for them, and as they succeed it publishes InSync for each and OldestInSyncAge 0", async () => {
     const { result, started } = await verify(h);
-    expect(result.log).toContain("[verify] 4 repositories: 0 in sync, 4 differ (syncs started: 4), 0 could not be checked");
+    expect(result.log).toContain("[verify] 4 repositories: 0 in sync, 4 differ (syncs started: 4, succeeded: 4), 0 could not be checked; oldest in-sync age 0s");
     expect(result.succeeded).toBe(true);
     expect(started.map((b) => b.buildId.split(":")[0]).sort()).toEqual(repos.map((r) => h.projectOf(`${r.projectKey}/${r.repository}`)).sort());
     const syncs = await Promise.all(started.map((b) => b.done));
@@ -118,16 +119,19 @@ describe("the safety net on four repositories", () => {
       const key = `${r.projectKey}/${r.repository}`;
       expect(refsDiff(h.source(key).mirroredRefs(), h.codecommitRefs(key))).toBe("");
     }
-    // No InSync point existed: the age reported is the look-back, 26 hours (alarm hours + 1).
-    expect(await oldestAges(h)).toEqual([26 * 3600]);
-    // Each successful sync published its repository's InSync (post_build).
+    for (const s of syncs) expect(result.log).toContain(`its sync ${s.buildId} ended SUCCEEDED`);
+    // The verifier asked the status of exactly the builds it started.
+    expect(h.codebuildApi.batchGetCalls.flat().every((id) => started.some((b) => b.buildId === id))).toBe(true);
+    // Repaired in this run: age 0; the verifier published InSync for each (the syncs publish nothing).
+    expect(await oldestAges(h)).toEqual([0]);
     expect(await inSyncRepositories(h)).toEqual(repos.map((r) => `${r.projectKey}/${r.repository}`).sort());
+    for (const s of syncs) expect(s.log).not.toMatch(/cloudwatch|put-metric-data/);
   });
 
   test("second run: everything in sync, no build started, OldestInSyncAge 0", async () => {
     const { result, started } = await verify(h);
     expect(result.succeeded).toBe(true);
-    expect(result.log).toContain("[verify] 4 repositories: 4 in sync, 0 differ (syncs started: 0), 0 could not be checked; oldest in-sync age 0s");
+    expect(result.log).toContain("[verify] 4 repositories: 4 in sync, 0 differ (syncs started: 0, succeeded: 0), 0 could not be checked; oldest in-sync age 0s");
     expect(started).toEqual([]);
     expect((await oldestAges(h)).at(-1)).toBe(0);
   });
@@ -143,14 +147,36 @@ describe("the safety net on four repositories", () => {
     const { result, started } = await verify(h);
     expect(result.succeeded).toBe(true);
     expect(result.log).toContain("[verify] DEMO/web-app differs from Backlog: started");
-    expect(result.log).toContain("3 in sync, 1 differ (syncs started: 1)");
+    expect(result.log).toContain("3 in sync, 1 differ (syncs started: 1, succeeded: 1), 0 could not be checked; oldest in-sync age 0s");
     expect(started.map((b) => b.buildId.split(":")[0])).toEqual([h.projectOf("DEMO/web-app")]);
-    // Its last InSync point was the previous run's, seconds ago.
-    const age = (await oldestAges(h)).at(-1) as number;
-    expect(age).toBeGreaterThan(0);
-    expect(age).toBeLessThan(600);
+    expect((await oldestAges(h)).at(-1)).toBe(0);
     expect((await started[0].done).succeeded).toBe(true);
     expect(refsDiff(web.mirroredRefs(), h.codecommitRefs("DEMO/web-app"))).toBe("");
+  });
+
+  test("a repository whose sync fails (Backlog re-created empty: the sync refuses) stays out of sync: the run reports the age of its last InSync point", async () => {
+    const site = h.source("OPS/site");
+    execFileSync("mv", [site.bare, `${site.bare}.kept`]);
+    execFileSync("git", ["init", "--quiet", "--bare", "--initial-branch=main", site.bare]);
+    try {
+      const { result, started } = await verify(h);
+      expect(started.map((b) => b.buildId.split(":")[0])).toEqual([h.projectOf("OPS/site")]);
+      const sync = await started[0].done;
+      expect(sync.succeeded).toBe(false);
+      expect(sync.log).toContain("sync.allowEmptySource");
+      expect(result.log).toContain(`[verify] OPS/site: its sync ${sync.buildId} ended FAILED`);
+      expect(result.log).toContain("3 in sync, 1 differ (syncs started: 1, succeeded: 0), 0 could not be checked");
+      // A failed sync does not fail the verifier (the sync's own FAILED alert reports it).
+      expect(result.succeeded).toBe(true);
+      // OPS/site was last in sync at the previous run, seconds ago: that age, not 0.
+      const age = (await oldestAges(h)).at(-1) as number;
+      expect(age).toBeGreaterThan(0);
+      expect(age).toBeLessThan(600);
+      expect(result.log).toMatch(/\[verify\] OPS\/site: last in sync \d+ minutes ago/);
+    } finally {
+      execFileSync("rm", ["-rf", site.bare]);
+      execFileSync("mv", [`${site.bare}.kept`, site.bare]);
+    }
   });
 
   test("a repository that cannot be listed fails the run naming it, starts nothing for it, and the others are still published", async () => {
@@ -159,7 +185,7 @@ describe("the safety net on four repositories", () => {
       const { result, started } = await verify(h);
       expect(result.succeeded).toBe(false);
       expect(result.log).toMatch(/\[verify\] ERROR: cannot read e2e-space@e2e-space\.git\.backlog\.jp:\/OPS\/site\.git: /);
-      expect(result.log).toContain("3 in sync, 0 differ (syncs started: 0), 1 could not be checked");
+      expect(result.log).toContain("3 in sync, 0 differ (syncs started: 0, succeeded: 0), 1 could not be checked");
       expect(result.log).toContain("[verify] ERROR: 1 repositories could not be checked, 0 syncs could not be started");
       expect(started).toEqual([]);
       // OPS/site was in sync at the previous run: its age is that of its last InSync point.
@@ -195,7 +221,7 @@ describe("one scheduled run over 200 unchanged repositories", () => {
   test("checks every repository, starts no build, publishes 200 InSync points and OldestInSyncAge 0, within the cost bound", async () => {
     const { result, started } = await verify(h);
     if (!result.succeeded) console.log(result.log.slice(-6000));
-    expect(result.log).toContain(`[verify] ${N} repositories: ${N} in sync, 0 differ (syncs started: 0), 0 could not be checked; oldest in-sync age 0s`);
+    expect(result.log).toContain(`[verify] ${N} repositories: ${N} in sync, 0 differ (syncs started: 0, succeeded: 0), 0 could not be checked; oldest in-sync age 0s`);
     expect(result.succeeded).toBe(true);
     expect(started).toEqual([]);
     expect((await inSyncRepositories(h)).length).toBe(N);

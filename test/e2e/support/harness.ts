@@ -10,6 +10,7 @@ import { DeleteParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutBucketVersioningCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { EMULATOR_ENV, type Emulator, startEmulator } from "../../emulator/moto";
 import { ApiGatewayStandIn, type ApiResponse, backlogPushBody } from "./apigw";
+import { type BuildStatus, CodeBuildStatusStandIn } from "./codebuild-status";
 import { CodeCommitStandIn, forEachRef } from "./codecommit";
 import { run } from "./proc";
 import { type BuildHandle, type BuildResult, startBuild } from "./runner";
@@ -122,6 +123,10 @@ export class Harness {
   private readonly seenBuilds = new Set<string>();
   private buildCounter = 0;
   private readonly running = new Set<BuildHandle>();
+  /** Status of every build the harness ran or runs, for the CodeBuild status stand-in. */
+  private readonly buildStatus = new Map<string, BuildStatus>();
+  /** Answers the builds' BatchGetBuilds from {@link buildStatus}; forwards StartBuild to the emulator. */
+  readonly codebuildApi: CodeBuildStatusStandIn;
 
   private constructor(
     readonly dir: string,
@@ -139,7 +144,22 @@ export class Harness {
     readonly s3: S3Client,
     /** The stack's backup bucket (created in the emulator as Terraform would). */
     readonly backupBucket: string,
-  ) {}
+  ) {
+    this.codebuildApi = new CodeBuildStatusStandIn(emulator.endpoint, (id) => this.statusOf(id));
+  }
+
+  /** A build's status as CodeBuild reports it: IN_PROGRESS while queued (started, not yet run) or running. */
+  private async statusOf(buildId: string): Promise<BuildStatus | undefined> {
+    const known = this.buildStatus.get(buildId);
+    if (known !== undefined) return known;
+    let nextToken: string | undefined;
+    do {
+      const page = await this.codebuild.send(new ListBuildsCommand({ nextToken }));
+      if ((page.ids ?? []).includes(buildId)) return "IN_PROGRESS";
+      nextToken = page.nextToken;
+    } while (nextToken !== undefined);
+    return undefined;
+  }
 
   static async start(opts: HarnessOptions): Promise<Harness> {
     const dir = mkdtempSync(path.join(opts.tmpRoot ?? "/tmp", "backlog-e2e-"));
@@ -215,7 +235,9 @@ export class Harness {
         secretAccessKey: EMULATOR_ENV.AWS_SECRET_ACCESS_KEY,
       });
       await api.start();
-      return new Harness(dir, opts, ssh, clientKey, emulator, stack, api, codecommit, ssm, codebuild, path.join(dir, "efs"), sources, s3, backupBucket);
+      const harness = new Harness(dir, opts, ssh, clientKey, emulator, stack, api, codecommit, ssm, codebuild, path.join(dir, "efs"), sources, s3, backupBucket);
+      await harness.codebuildApi.start();
+      return harness;
     } catch (e) {
       for (const c of cleanup.reverse()) await c();
       throw e;
@@ -225,6 +247,7 @@ export class Harness {
   async stop(): Promise<void> {
     for (const b of this.running) b.kill();
     await Promise.all([...this.running].map((b) => b.done));
+    await this.codebuildApi.stop();
     await this.api.stop();
     await this.codecommit.stop();
     await this.emulator.stop();
@@ -326,6 +349,9 @@ export class Harness {
         AWS_SECRET_ACCESS_KEY: EMULATOR_ENV.AWS_SECRET_ACCESS_KEY,
         AWS_ENDPOINT_URL: this.emulator.endpoint,
         AWS_ENDPOINT_URL_CODECOMMIT: this.codecommit.endpoint,
+        // The build's CodeBuild calls: BatchGetBuilds answered with the real outcome of the builds
+        // run here, StartBuild forwarded to the emulator.
+        AWS_ENDPOINT_URL_CODEBUILD: this.codebuildApi.endpoint,
         // botocore gzips PutMetricData bodies over 10 KB (request compression); moto 5.2.1 answers
         // such a request with HTTP 500 (BadGzipFile), CloudWatch accepts it. Emulator gap only.
         AWS_DISABLE_REQUEST_COMPRESSION: "true",
@@ -343,11 +369,31 @@ export class Harness {
       },
     });
     this.running.add(handle);
+    this.buildStatus.set(buildId, "IN_PROGRESS");
     void handle.done.then((r) => {
       this.running.delete(handle);
       this.builds.push(r);
+      this.buildStatus.set(buildId, r.succeeded ? "SUCCEEDED" : "FAILED");
     });
     return handle;
+  }
+
+  /**
+   * Runs a build of `projectName` and, while it runs, every build it starts (as CodeBuild would run
+   * them meanwhile); returns its result and the builds it started.
+   */
+  async runBuildWithStarted(projectName: string): Promise<{ result: BuildResult; started: BuildHandle[] }> {
+    const handle = await this.runBuild(projectName);
+    const started: BuildHandle[] = [];
+    let finished = false;
+    void handle.done.then(() => (finished = true));
+    while (!finished) {
+      started.push(...(await this.startNewBuilds()));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const result = await handle.done;
+    started.push(...(await this.startNewBuilds()));
+    return { result, started };
   }
 
   /** Push webhook → StartBuild → run the started build(s) to the end. Throws if the webhook failed. */
