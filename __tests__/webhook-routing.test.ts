@@ -217,3 +217,18 @@ describe("webhook routing: table keys are unambiguous PROJECT/REPO", () => {
     expect(Buffer.byteLength(startBuildRequestTemplate(routes))).toBeLessThan(200 * (126 + 132 + 8) + 500);
   });
 });
+
+describe("webhook routing: the refusal answer fails safe", () => {
+  test("where a response template could not read the path parameters, a refusal stays 502 (retried), never 404", () => {
+    const refusal = { __type: "AccountLimitExceededException" };
+    for (const params of [undefined, () => ({ path: {}, querystring: {}, header: {} })]) {
+      const vars = {
+        input: { path: (p: string) => (refusal as Record<string, string>)[p.replace("$.", "")], ...(params === undefined ? {} : { params }) },
+        util: { escapeJavaScript: (v: string) => JSON.stringify(String(v)).slice(1, -1) },
+        context: { path: "/hooks/DEMO/web-app", responseOverride: {} as Record<string, unknown> },
+      };
+      expect(JSON.parse(render(refusedTemplate, vars))).toMatchObject({ started: false, error: "AccountLimitExceededException" });
+      expect(vars.context.responseOverride).toEqual({});
+    }
+  });
+});

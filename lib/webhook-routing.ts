@@ -53,7 +53,8 @@
  *   template stop the integration call itself, hence this one harmless, invalid StartBuild. The
  *   response template makes the same lookup: `$input` "represents the method request payload and
  *   parameters to be processed by a mapping template" (same page), and the parameters are those of
- *   the method request in an integration response template too.
+ *   the method request in an integration response template too. (Not verified on AWS here: should
+ *   they be unreadable there, the refusal template keeps the 502 rather than answer 404.)
  */
 
 /** One configured repository: its `PROJECT/REPO` key and the project a push starts. */
@@ -126,12 +127,15 @@ export const UNKNOWN_ROUTE_BODY = `{"message": "No mirrored repository here: POS
 
 /**
  * Response template of a refused StartBuild (CodeBuild 4xx): for a configured repository the refusal
- * (→ 502, Backlog retries); for a path that is not one, 404.
+ * (→ 502, Backlog retries); for a path that is not one, 404. Fail-safe: should the path parameters
+ * not be readable in a response template (no project parameter), the answer stays the refusal, so
+ * a configured repository's refused push is never answered 404 (which Backlog would not retry); an
+ * unknown path would then get 502 and its harmless retries.
  */
 export function refusedResponseTemplate(routes: readonly WebhookRouteSpec[], refusedBody: string): string {
   return [
     ...lookup(routes),
-    `#if($selected)`,
+    `#if($selected || "$!pathParameters.project" == "")`,
     refusedBody,
     `#else`,
     `#set($context.responseOverride.status = 404)`,
