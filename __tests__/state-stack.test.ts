@@ -30,6 +30,23 @@ describe("state bootstrap stack", () => {
     expect(bucket.force_destroy).toBe(false);
   });
 
+  test("is configured one call at a time, in the main stack's order (S3 OperationAborted on concurrent calls)", () => {
+    const chain = [
+      "aws_s3_bucket_ownership_controls",
+      "aws_s3_bucket_public_access_block",
+      "aws_s3_bucket_server_side_encryption_configuration",
+      "aws_s3_bucket_policy",
+      "aws_s3_bucket_versioning",
+      "aws_s3_bucket_lifecycle_configuration",
+    ];
+    const address = (type: string) => `${type}.${Object.keys(synth.resource[type])[0]}`;
+    chain.forEach((type, i) => {
+      const r = only(synth, type);
+      expect(r.bucket).toBe(bucketRef("id"));
+      expect(r.depends_on).toEqual(i === 0 ? undefined : [address(chain[i - 1])]);
+    });
+  });
+
   test("keeps its own state in a local file, outside cdktf.out", () => {
     expect(synth.terraform.backend).toEqual({ local: { path: STATE_STACK_LOCAL_STATE } });
     const stackDir = path.join("/repo", "cdktf.out", "stacks", "x");

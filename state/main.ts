@@ -65,27 +65,36 @@ export class StateStack extends TerraformStack {
       forceDestroy: false, // never delete state objects with the bucket
       lifecycle: { preventDestroy: true },
     });
-    new S3BucketOwnershipControls(this, "Ownership", {
+    // The configuration calls on the new bucket run one after the other, in the main stack's order
+    // (lib/storage.ts): S3 answers OperationAborted to concurrent configuration calls on a freshly
+    // created bucket (terraform-provider-aws issues #7628 and #36873).
+    const ownership = new S3BucketOwnershipControls(this, "Ownership", {
       bucket: this.bucket.id,
       rule: { objectOwnership: "BucketOwnerEnforced" }, // ACLs disabled
     });
-    new S3BucketVersioningA(this, "Versioning", {
-      bucket: this.bucket.id,
-      versioningConfiguration: { status: "Enabled" },
-    });
-    new S3BucketServerSideEncryptionConfigurationA(this, "Encryption", {
-      bucket: this.bucket.id,
-      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
-    });
-    new S3BucketPublicAccessBlock(this, "PublicAccessBlock", {
+    const publicAccessBlock = new S3BucketPublicAccessBlock(this, "PublicAccessBlock", {
       bucket: this.bucket.id,
       blockPublicAcls: true,
       blockPublicPolicy: true,
       ignorePublicAcls: true,
       restrictPublicBuckets: true,
+      dependsOn: [ownership],
+    });
+    const encryption = new S3BucketServerSideEncryptionConfigurationA(this, "Encryption", {
+      bucket: this.bucket.id,
+      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
+      dependsOn: [publicAccessBlock],
+    });
+    const policy = denyInsecureTransport(this, this.bucket, { documentId: "TlsOnlyDocument", policyId: "TlsOnlyPolicy" }, [encryption]);
+    const versioning = new S3BucketVersioningA(this, "Versioning", {
+      bucket: this.bucket.id,
+      versioningConfiguration: { status: "Enabled" },
+      dependsOn: [policy],
     });
     new S3BucketLifecycleConfiguration(this, "Lifecycle", {
       bucket: this.bucket.id,
+      // After versioning (the noncurrent-version rule applies to a versioned bucket).
+      dependsOn: [versioning],
       rule: [
         {
           id: "expire-old-state-versions",
@@ -96,7 +105,6 @@ export class StateStack extends TerraformStack {
         },
       ],
     });
-    denyInsecureTransport(this, this.bucket, { documentId: "TlsOnlyDocument", policyId: "TlsOnlyPolicy" });
 
     new TerraformOutput(this, "state_bucket", {
       description: "Name of the state bucket: state.bucket of the main stack's configuration",
