@@ -131,7 +131,7 @@ describe("lock timeout, build timeout and provisioning (derivation at lockTimeou
   const sshConnect = shellNumber(BACKLOG_SSH_SCRIPT_PATH, /^BACKLOG_SSH_CONNECT_TIMEOUT=(\d+)$/m);
   const sshSilence =
     shellNumber(BACKLOG_SSH_SCRIPT_PATH, /^BACKLOG_SSH_ALIVE_INTERVAL=(\d+)$/m) * shellNumber(BACKLOG_SSH_SCRIPT_PATH, /^BACKLOG_SSH_ALIVE_COUNT_MAX=(\d+)$/m);
-  const pushStall = shellNumber(SYNC_SCRIPT_PATH, /http\.lowSpeedTime=(\d+)/);
+  const pushStall = shellNumber(SYNC_SCRIPT_PATH, /PUSH_LOW_SPEED_TIME=(\d+)/);
   const accepted = Array.from({ length: 480 - 5 + 1 }, (_, i) => 5 + i); // build.timeoutMinutes, lib/validation.ts
 
   test("for every accepted build timeout T: P + 2L <= T, so a waiter that becomes the holder ends on its own before T for every sync of up to L/2", () => {

@@ -78,8 +78,9 @@ readonly REPOSITORY_KEY="${MIRROR_PATH%.git}"
 readonly MAX_REFS_PER_PUSH=4000
 # Refspec text per push, so that a batch of long names stays far below the argument-list limit.
 readonly MAX_REFSPEC_BYTES=500000
-# A push slower than 1 KB/s for 60 s ends with git's own message instead of holding the lock.
-readonly PUSH_SPEED=(-c http.lowSpeedLimit=1000 -c http.lowSpeedTime=60)
+# A push slower than 1 KB/s for 60 s ends (one line, push_one) instead of holding the lock.
+readonly PUSH_LOW_SPEED_LIMIT=1000 PUSH_LOW_SPEED_TIME=60
+readonly PUSH_SPEED=(-c "http.lowSpeedLimit=$PUSH_LOW_SPEED_LIMIT" -c "http.lowSpeedTime=$PUSH_LOW_SPEED_TIME")
 # Repository maintenance runs in the foreground while the lock is held (see maintain_mirror):
 # fetches keep their packs (no explosion into loose files, which EFS serves slowly) and gc --auto
 # repacks once more than gc.autoPackLimit packs have accumulated.
@@ -293,6 +294,11 @@ push_one() {
     printf '%s' "$updates" | g update-ref --stdin
   fi
   if [ "$rc" -ne 0 ]; then
+    # curl's error 28 (timeout): git's low-speed limit ended a push that stopped moving.
+    if grep -q -e 'curl 28' -e 'Operation too slow' "$BACKLOG_SSH_DIR/push.err"; then
+      mirror_is_sound || exit 3
+      fail "the push to $CODECOMMIT_URL stalled: under $PUSH_LOW_SPEED_LIMIT bytes/s for ${PUSH_LOW_SPEED_TIME}s (http.lowSpeedLimit); the refs of this push were not updated in CodeCommit, the next sync pushes them"
+    fi
     sed 's/^/[mirror] push: /' "$BACKLOG_SSH_DIR/push.err" >&2
     mirror_is_sound || exit 3
     fail "pushing to $CODECOMMIT_URL failed${rejected:+; refused:$rejected}"

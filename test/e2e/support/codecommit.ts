@@ -18,8 +18,9 @@
  *     be deleted (DefaultBranchCannotBeDeletedException);
  *   - post-receive: the first push that creates a branch sets the default branch (the first branch
  *     of that push, in the order git sends them), unless UpdateDefaultBranch changed it.
- * It records every push (and the ref updates it carried) and can hold a push at a gate (to keep a
- * sync running while the test acts).
+ * It records every push (and the ref updates it carried), can hold a push at a gate (to keep a
+ * sync running while the test acts), and can stall a push mid-receive: the server stops reading the
+ * pack after a number of bytes and answers nothing (a network path or server that stops moving).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -169,6 +170,23 @@ export class CodeCommitStandIn {
     writeFileSync(path.join(state, "push-gate"), "");
   }
 
+  /** The next pushes to `name` stall once `afterBytes` bytes of their request body have been read. */
+  stallPushes(name: string, afterBytes: number): void {
+    writeFileSync(path.join(this.repoPath(name), "e2e-state", "push-stall"), String(afterBytes));
+    rmSync(path.join(this.repoPath(name), "e2e-state", "push-stalled"), { force: true });
+  }
+
+  /** Whether a push to `name` is stalled right now (mid-receive, nothing read any more). */
+  isPushStalled(name: string): boolean {
+    return existsSync(path.join(this.repoPath(name), "e2e-state", "push-stalled"));
+  }
+
+  /** Later pushes are received normally again. */
+  releasePushStall(name: string): void {
+    rmSync(path.join(this.repoPath(name), "e2e-state", "push-stall"), { force: true });
+    rmSync(path.join(this.repoPath(name), "e2e-state", "push-stalled"), { force: true });
+  }
+
   isPushHeld(name: string): boolean {
     return existsSync(path.join(this.repoPath(name), "e2e-state", "push-held"));
   }
@@ -247,8 +265,29 @@ export class CodeCommitStandIn {
     if (req.headers["content-encoding"] !== undefined) env.HTTP_CONTENT_ENCODING = String(req.headers["content-encoding"]);
     if (req.headers["git-protocol"] !== undefined) env.GIT_PROTOCOL = String(req.headers["git-protocol"]);
     const child = spawn("git", ["http-backend"], { env, stdio: ["pipe", "pipe", "pipe"] });
-    req.pipe(child.stdin);
     child.stdin.on("error", () => undefined);
+    const state = path.join(this.root, repo, "e2e-state");
+    const stallFile = path.join(state, "push-stall");
+    if (req.method === "POST" && rest === "/git-receive-pack" && existsSync(stallFile)) {
+      // Stall mid-receive: forward the first bytes of the pack, then read nothing more and answer
+      // nothing, until the client gives up (its connection closes and the receive-pack is killed).
+      const limit = Number(readFileSync(stallFile, "utf8"));
+      let sent = 0;
+      req.on("data", (d: Buffer) => {
+        if (sent >= limit) return;
+        const part = d.subarray(0, limit - sent);
+        sent += part.length;
+        child.stdin.write(part);
+        if (sent >= limit) {
+          writeFileSync(path.join(state, "push-stalled"), "");
+          req.pause();
+        }
+      });
+      req.on("end", () => child.stdin.end());
+      res.on("close", () => child.kill("SIGKILL"));
+    } else {
+      req.pipe(child.stdin);
+    }
     let head = Buffer.alloc(0);
     let headersDone = false;
     child.stdout.on("data", (d: Buffer) => {
