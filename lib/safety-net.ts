@@ -11,7 +11,10 @@
  *   succeed (it waits for those, at most `VERIFY_SYNC_WAIT_SECONDS`), and `OldestInSyncAge` per
  *   stack, once per run. The syncs publish nothing: an AWS CLI start in each sync's `post_build` cost
  *   about 0.5 s per build (`npm run bench:sync`), and the alarm only ever reads what a verifier run
- *   computes;
+ *   computes. A sync the verifier started that coalesced into a running one (lib/buildspec/
+ *   mirror-sync.sh) succeeds once the running sync started the fetch covering it, before that
+ *   sync's push: if that push then fails, this run counts the repository as in sync, the failed sync
+ *   raises its own FAILED alert, and the next run finds the difference again;
  * - ONE alarm on the alert topic, on `OldestInSyncAge`, that fires when any repository stays out
  *   of sync longer than `resync.outOfSyncAlarmHours`, and also when the verifier stops publishing
  *   (missing data is breaching). See {@link outOfSyncAlarmSettings}.
