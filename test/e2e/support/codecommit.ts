@@ -94,6 +94,8 @@ export class CodeCommitStandIn {
   private port = 0;
   /** API calls received, in order (`Action repositoryName [branch]`). */
   readonly apiCalls: string[] = [];
+  /** Kills the processes of each stalled push still open. */
+  private readonly stalled = new Set<() => void>();
 
   constructor(readonly root: string) {
     mkdirSync(root, { recursive: true });
@@ -109,6 +111,7 @@ export class CodeCommitStandIn {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    for (const kill of [...this.stalled]) kill();
     if (server === undefined) return;
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -264,11 +267,14 @@ export class CodeCommitStandIn {
     if (req.headers["content-length"] !== undefined) env.CONTENT_LENGTH = String(req.headers["content-length"]);
     if (req.headers["content-encoding"] !== undefined) env.HTTP_CONTENT_ENCODING = String(req.headers["content-encoding"]);
     if (req.headers["git-protocol"] !== undefined) env.GIT_PROTOCOL = String(req.headers["git-protocol"]);
-    const child = spawn("git", ["http-backend"], { env, stdio: ["pipe", "pipe", "pipe"] });
-    child.stdin.on("error", () => undefined);
     const state = path.join(this.root, repo, "e2e-state");
     const stallFile = path.join(state, "push-stall");
-    if (req.method === "POST" && rest === "/git-receive-pack" && existsSync(stallFile)) {
+    const stall = req.method === "POST" && rest === "/git-receive-pack" && existsSync(stallFile);
+    // A stalled request's processes get their own group: `git http-backend` runs git-http-backend
+    // and git-receive-pack as children, which must all end with the request.
+    const child = spawn("git", ["http-backend"], { env, stdio: ["pipe", "pipe", "pipe"], detached: stall });
+    child.stdin.on("error", () => undefined);
+    if (stall) {
       // Stall mid-receive: forward the first bytes of the pack, then read nothing more and answer
       // nothing, until the client gives up (its connection closes and the receive-pack is killed).
       const limit = Number(readFileSync(stallFile, "utf8"));
@@ -284,7 +290,16 @@ export class CodeCommitStandIn {
         }
       });
       req.on("end", () => child.stdin.end());
-      res.on("close", () => child.kill("SIGKILL"));
+      const killGroup = (): void => {
+        this.stalled.delete(killGroup);
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      };
+      this.stalled.add(killGroup);
+      res.on("close", killGroup);
     } else {
       req.pipe(child.stdin);
     }
