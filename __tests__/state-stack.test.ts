@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { Testing } from "cdktf";
 import { STATE_STACK_LOCAL_STATE, StateStack } from "../state/main";
 import { exampleConfig } from "../test/support/synth";
+import { BUCKET_CONFIGURATION_ORDER } from "../lib/storage";
 
 type Json = Record<string, any>;
 
@@ -31,14 +32,7 @@ describe("state bootstrap stack", () => {
   });
 
   test("is configured one call at a time, in the main stack's order (S3 OperationAborted on concurrent calls)", () => {
-    const chain = [
-      "aws_s3_bucket_ownership_controls",
-      "aws_s3_bucket_public_access_block",
-      "aws_s3_bucket_server_side_encryption_configuration",
-      "aws_s3_bucket_policy",
-      "aws_s3_bucket_versioning",
-      "aws_s3_bucket_lifecycle_configuration",
-    ];
+    const chain = BUCKET_CONFIGURATION_ORDER;
     const address = (type: string) => `${type}.${Object.keys(synth.resource[type])[0]}`;
     chain.forEach((type, i) => {
       const r = only(synth, type);

@@ -1,4 +1,5 @@
 import { addressOf, exampleConfig, onlyResource, policyDocument, refOf, resources, synthStack } from "../test/support/synth";
+import { BUCKET_CONFIGURATION_ORDER } from "../lib/storage";
 
 const synth = synthStack(exampleConfig());
 const fs = onlyResource(synth, "aws_efs_file_system");
@@ -43,14 +44,7 @@ describe("EFS", () => {
 
 describe("the stack's bucket", () => {
   test("is configured one call at a time: ownership, public access block, encryption, policy, versioning, lifecycle (S3 OperationAborted on concurrent calls)", () => {
-    const chain = [
-      "aws_s3_bucket_ownership_controls",
-      "aws_s3_bucket_public_access_block",
-      "aws_s3_bucket_server_side_encryption_configuration",
-      "aws_s3_bucket_policy",
-      "aws_s3_bucket_versioning",
-      "aws_s3_bucket_lifecycle_configuration",
-    ];
+    const chain = BUCKET_CONFIGURATION_ORDER;
     chain.forEach((type, i) => {
       const r = onlyResource(synth, type);
       expect(r.bucket).toBe(refOf(synth, "aws_s3_bucket", bucket));

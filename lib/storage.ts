@@ -9,11 +9,14 @@ import { EfsBackupPolicy } from "@cdktf/provider-aws/lib/efs-backup-policy";
 import { EfsFileSystem } from "@cdktf/provider-aws/lib/efs-file-system";
 import { EfsMountTarget } from "@cdktf/provider-aws/lib/efs-mount-target";
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
-import { S3BucketLifecycleConfiguration } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
+import { S3BucketLifecycleConfiguration, type S3BucketLifecycleConfigurationRule } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
 import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-ownership-controls";
 import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
 import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
-import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
+import {
+  S3BucketServerSideEncryptionConfigurationA,
+  type S3BucketServerSideEncryptionConfigurationRuleA,
+} from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
 import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
 import { Fn, type ITerraformDependable, TerraformIterator, Token } from "cdktf";
 import { Construct } from "constructs";
@@ -50,6 +53,74 @@ export function denyInsecureTransport(
     ],
   });
   return new S3BucketPolicy(scope, ids.policyId, { bucket: bucket.id, policy: document.json, dependsOn });
+}
+
+/**
+ * The configuration resources of a bucket, in the order they are applied: one call at a time, since
+ * S3 answers OperationAborted ("A conflicting conditional operation is currently in progress") to
+ * concurrent configuration calls on a freshly created bucket (terraform-provider-aws issues #7628
+ * and #36873). Versioning comes before the lifecycle, whose noncurrent-version rules apply to a
+ * versioned bucket.
+ */
+export const BUCKET_CONFIGURATION_ORDER = [
+  "aws_s3_bucket_ownership_controls",
+  "aws_s3_bucket_public_access_block",
+  "aws_s3_bucket_server_side_encryption_configuration",
+  "aws_s3_bucket_policy",
+  "aws_s3_bucket_versioning",
+  "aws_s3_bucket_lifecycle_configuration",
+] as const;
+
+/** Construct ids of the resources {@link configurePrivateBucket} adds (kept per bucket: they are Terraform addresses). */
+export interface PrivateBucketIds {
+  readonly ownership: string;
+  readonly publicAccessBlock: string;
+  readonly encryption: string;
+  readonly tlsOnlyDocument: string;
+  readonly tlsOnlyPolicy: string;
+  readonly versioning: string;
+  readonly lifecycle: string;
+}
+
+/**
+ * Makes a bucket private and durable, in {@link BUCKET_CONFIGURATION_ORDER}: ACLs disabled, public
+ * access blocked, encrypted by default (`encryption`), TLS only ({@link denyInsecureTransport}),
+ * versioned, and expired by `lifecycleRules`. Shared by the stack's bucket and the state bucket.
+ */
+export function configurePrivateBucket(
+  scope: Construct,
+  bucket: S3Bucket,
+  ids: PrivateBucketIds,
+  settings: { readonly encryption: S3BucketServerSideEncryptionConfigurationRuleA; readonly lifecycleRules: S3BucketLifecycleConfigurationRule[] },
+): void {
+  const ownership = new S3BucketOwnershipControls(scope, ids.ownership, {
+    bucket: bucket.id,
+    rule: { objectOwnership: "BucketOwnerEnforced" }, // ACLs disabled
+  });
+  const publicAccessBlock = new S3BucketPublicAccessBlock(scope, ids.publicAccessBlock, {
+    bucket: bucket.id,
+    blockPublicAcls: true,
+    blockPublicPolicy: true,
+    ignorePublicAcls: true,
+    restrictPublicBuckets: true,
+    dependsOn: [ownership],
+  });
+  const encryption = new S3BucketServerSideEncryptionConfigurationA(scope, ids.encryption, {
+    bucket: bucket.id,
+    dependsOn: [publicAccessBlock],
+    rule: [settings.encryption],
+  });
+  const policy = denyInsecureTransport(scope, bucket, { documentId: ids.tlsOnlyDocument, policyId: ids.tlsOnlyPolicy }, [encryption]);
+  const versioning = new S3BucketVersioningA(scope, ids.versioning, {
+    bucket: bucket.id,
+    versioningConfiguration: { status: "Enabled" },
+    dependsOn: [policy],
+  });
+  new S3BucketLifecycleConfiguration(scope, ids.lifecycle, {
+    bucket: bucket.id,
+    dependsOn: [versioning],
+    rule: settings.lifecycleRules,
+  });
 }
 
 /** Props of {@link MirrorStorage}. */
@@ -138,56 +209,37 @@ export class MirrorStorage extends Construct {
       // that is never empty.
       forceDestroy: true,
     });
-    // The configuration calls on the new bucket run one after the other: S3 answers OperationAborted
-    // ("A conflicting conditional operation is currently in progress") to concurrent configuration
-    // calls on a freshly created bucket (terraform-provider-aws issues #7628 and #36873).
-    const ownership = new S3BucketOwnershipControls(this, "CacheOwnership", {
-      bucket: this.cacheBucket.id,
-      rule: { objectOwnership: "BucketOwnerEnforced" }, // ACLs disabled
-    });
-    const publicAccessBlock = new S3BucketPublicAccessBlock(this, "CachePublicAccessBlock", {
-      bucket: this.cacheBucket.id,
-      blockPublicAcls: true,
-      blockPublicPolicy: true,
-      ignorePublicAcls: true,
-      restrictPublicBuckets: true,
-      dependsOn: [ownership],
-    });
-    const encryption = new S3BucketServerSideEncryptionConfigurationA(this, "CacheEncryption", {
-      bucket: this.cacheBucket.id,
-      dependsOn: [publicAccessBlock],
-      rule: [
-        props.kmsKeyArn === undefined
-          ? { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }
-          : {
-              applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: props.kmsKeyArn },
-              bucketKeyEnabled: true,
-            },
-      ],
-    });
-    const policy = denyInsecureTransport(this, this.cacheBucket, { documentId: "CacheTlsOnlyDocument", policyId: "CachePolicy" }, [encryption]);
     this.backupBucket = this.cacheBucket;
     // Versioned: an overwritten or deleted backup stays recoverable for the retention period.
-    const versioning = new S3BucketVersioningA(this, "BackupVersioning", {
-      bucket: this.cacheBucket.id,
-      versioningConfiguration: { status: "Enabled" },
-      dependsOn: [policy],
-    });
     const retentionDays = props.backupRetentionDays ?? DEFAULT_BACKUP_RETENTION_DAYS;
-    new S3BucketLifecycleConfiguration(this, "CacheLifecycle", {
-      bucket: this.cacheBucket.id,
-      // After versioning (the noncurrent-version rule applies to a versioned bucket).
-      dependsOn: [versioning],
-      rule: [
-        {
-          id: "expire-backups",
-          status: "Enabled",
-          filter: [{ prefix: BACKUP_PREFIX }],
-          expiration: [{ days: retentionDays }],
-          noncurrentVersionExpiration: [{ noncurrentDays: retentionDays }],
-          abortIncompleteMultipartUpload: [{ daysAfterInitiation: ABORT_MULTIPART_DAYS }],
-        },
-      ],
-    });
+    configurePrivateBucket(
+      this,
+      this.cacheBucket,
+      {
+        ownership: "CacheOwnership",
+        publicAccessBlock: "CachePublicAccessBlock",
+        encryption: "CacheEncryption",
+        tlsOnlyDocument: "CacheTlsOnlyDocument",
+        tlsOnlyPolicy: "CachePolicy",
+        versioning: "BackupVersioning",
+        lifecycle: "CacheLifecycle",
+      },
+      {
+        encryption:
+          props.kmsKeyArn === undefined
+            ? { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }
+            : { applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: props.kmsKeyArn }, bucketKeyEnabled: true },
+        lifecycleRules: [
+          {
+            id: "expire-backups",
+            status: "Enabled",
+            filter: [{ prefix: BACKUP_PREFIX }],
+            expiration: [{ days: retentionDays }],
+            noncurrentVersionExpiration: [{ noncurrentDays: retentionDays }],
+            abortIncompleteMultipartUpload: [{ daysAfterInitiation: ABORT_MULTIPART_DAYS }],
+          },
+        ],
+      },
+    );
   }
 }

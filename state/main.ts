@@ -17,15 +17,10 @@
 import * as path from "node:path";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
-import { S3BucketLifecycleConfiguration } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
-import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-ownership-controls";
-import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
-import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
-import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
 import { App, LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import { configPath, loadStackConfig } from "../lib/stack-config";
-import { denyInsecureTransport } from "../lib/storage";
+import { configurePrivateBucket } from "../lib/storage";
 import { ConfigError } from "../lib/validation";
 
 /** The state stack's name: its directory under cdktf.out/stacks/. */
@@ -65,46 +60,33 @@ export class StateStack extends TerraformStack {
       forceDestroy: false, // never delete state objects with the bucket
       lifecycle: { preventDestroy: true },
     });
-    // The configuration calls on the new bucket run one after the other, in the main stack's order
-    // (lib/storage.ts): S3 answers OperationAborted to concurrent configuration calls on a freshly
-    // created bucket (terraform-provider-aws issues #7628 and #36873).
-    const ownership = new S3BucketOwnershipControls(this, "Ownership", {
-      bucket: this.bucket.id,
-      rule: { objectOwnership: "BucketOwnerEnforced" }, // ACLs disabled
-    });
-    const publicAccessBlock = new S3BucketPublicAccessBlock(this, "PublicAccessBlock", {
-      bucket: this.bucket.id,
-      blockPublicAcls: true,
-      blockPublicPolicy: true,
-      ignorePublicAcls: true,
-      restrictPublicBuckets: true,
-      dependsOn: [ownership],
-    });
-    const encryption = new S3BucketServerSideEncryptionConfigurationA(this, "Encryption", {
-      bucket: this.bucket.id,
-      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
-      dependsOn: [publicAccessBlock],
-    });
-    const policy = denyInsecureTransport(this, this.bucket, { documentId: "TlsOnlyDocument", policyId: "TlsOnlyPolicy" }, [encryption]);
-    const versioning = new S3BucketVersioningA(this, "Versioning", {
-      bucket: this.bucket.id,
-      versioningConfiguration: { status: "Enabled" },
-      dependsOn: [policy],
-    });
-    new S3BucketLifecycleConfiguration(this, "Lifecycle", {
-      bucket: this.bucket.id,
-      // After versioning (the noncurrent-version rule applies to a versioned bucket).
-      dependsOn: [versioning],
-      rule: [
-        {
-          id: "expire-old-state-versions",
-          status: "Enabled",
-          filter: [{ prefix: "" }],
-          noncurrentVersionExpiration: [{ noncurrentDays: NONCURRENT_VERSION_DAYS }],
-          abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
-        },
-      ],
-    });
+    // Private, encrypted, TLS-only and versioned, configured one call at a time like the main stack's
+    // bucket (lib/storage.ts); old state versions expire.
+    configurePrivateBucket(
+      this,
+      this.bucket,
+      {
+        ownership: "Ownership",
+        publicAccessBlock: "PublicAccessBlock",
+        encryption: "Encryption",
+        tlsOnlyDocument: "TlsOnlyDocument",
+        tlsOnlyPolicy: "TlsOnlyPolicy",
+        versioning: "Versioning",
+        lifecycle: "Lifecycle",
+      },
+      {
+        encryption: { applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true },
+        lifecycleRules: [
+          {
+            id: "expire-old-state-versions",
+            status: "Enabled",
+            filter: [{ prefix: "" }],
+            noncurrentVersionExpiration: [{ noncurrentDays: NONCURRENT_VERSION_DAYS }],
+            abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
+          },
+        ],
+      },
+    );
 
     new TerraformOutput(this, "state_bucket", {
       description: "Name of the state bucket: state.bucket of the main stack's configuration",
