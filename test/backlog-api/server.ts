@@ -18,8 +18,8 @@
  * What the documentation leaves open and the stand-in assumes: a project the key's user may not
  * read answers 403 (UnauthorizedOperationError), an unknown project 404.
  */
-import { once } from "node:events";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { closeServer, listenOnLoopback } from "../support/loopback-server";
 
 export interface StandInRepository {
   name: string;
@@ -74,19 +74,15 @@ export class BacklogStandIn {
   constructor(readonly options: BacklogStandInOptions) {}
 
   async start(): Promise<string> {
-    this.server = createServer((req, res) => this.handle(req, res));
-    this.server.listen(0, "127.0.0.1");
-    await once(this.server, "listening");
-    const address = this.server.address();
-    this.url = `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}`;
+    const { server, port } = await listenOnLoopback((req, res) => this.handle(req, res));
+    this.server = server;
+    this.url = `http://127.0.0.1:${port}`;
     return this.url;
   }
 
   async stop(): Promise<void> {
     if (this.server === undefined) return;
-    this.server.closeAllConnections();
-    this.server.close();
-    await once(this.server, "close");
+    await closeServer(this.server);
     this.server = undefined;
   }
 

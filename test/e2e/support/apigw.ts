@@ -26,12 +26,11 @@
  * WAF, throttling, API keys and authorizers (a route that needs one is refused).
  */
 import { randomUUID } from "node:crypto";
-import { once } from "node:events";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { render } from "velocityjs";
+import { closeServer, listenOnLoopback } from "../../support/loopback-server";
 import { type ApiRoute, type Stack, terraformLiteral } from "./stack";
 
 export interface AwsTarget {
@@ -244,22 +243,19 @@ export class ApiGatewayStandIn {
   }
 
   async start(): Promise<void> {
-    this.server = createServer((req, res) => {
+    const { server, port } = await listenOnLoopback((req, res) => {
       this.handle(req, res).catch((e: Error) => {
         res.writeHead(500, { "content-type": "text/plain" });
         res.end(`API Gateway stand-in failed: ${e.message}`);
       });
     });
-    this.server.listen(0, "127.0.0.1");
-    await once(this.server, "listening");
-    this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/${this.stage}`;
+    this.server = server;
+    this.baseUrl = `http://127.0.0.1:${port}/${this.stage}`;
   }
 
   async stop(): Promise<void> {
     if (this.server === undefined) return;
-    this.server.close();
-    this.server.closeAllConnections();
-    await once(this.server, "close").catch(() => undefined);
+    await closeServer(this.server);
     this.server = undefined;
   }
 

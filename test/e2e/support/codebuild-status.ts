@@ -11,7 +11,7 @@
  * Only the fields the product reads are returned: `id` and `buildStatus`.
  */
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import { closeServer, listenOnLoopback } from "../../support/loopback-server";
 
 export type BuildStatus = "IN_PROGRESS" | "SUCCEEDED" | "FAILED";
 
@@ -31,18 +31,13 @@ export class CodeBuildStatusStandIn {
   ) {}
 
   async start(): Promise<void> {
-    const server = http.createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    this.server = server;
-    this.port = (server.address() as AddressInfo).port;
+    ({ server: this.server, port: this.port } = await listenOnLoopback((req, res) => void this.handle(req, res)));
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (server === undefined) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (server !== undefined) await closeServer(server);
   }
 
   get endpoint(): string {

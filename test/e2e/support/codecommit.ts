@@ -25,8 +25,8 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import * as path from "node:path";
+import { closeServer, listenOnLoopback } from "../../support/loopback-server";
 import { run } from "./proc";
 
 const DOCS = "https://docs.aws.amazon.com/codecommit/latest/userguide/limits.html";
@@ -102,19 +102,14 @@ export class CodeCommitStandIn {
   }
 
   async start(): Promise<void> {
-    const server = http.createServer((req, res) => this.handle(req, res));
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    this.server = server;
-    this.port = (server.address() as AddressInfo).port;
+    ({ server: this.server, port: this.port } = await listenOnLoopback((req, res) => this.handle(req, res)));
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
     for (const kill of [...this.stalled]) kill();
-    if (server === undefined) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (server !== undefined) await closeServer(server);
   }
 
   /** Base URL of the stand-in (git and API). */
