@@ -16,13 +16,7 @@ let h: Harness;
 beforeAll(async () => {
   h = await Harness.start({ hostKeys: "ssm", repositories: REPOS.map((repository) => ({ projectKey: "E2E", repository })) });
   // Each repository starts with some history, mirrored once.
-  for (const r of REPOS) {
-    const src = h.source(`E2E/${r}`);
-    for (let i = 0; i < 5; i++) src.commit(`${r} ${i}`, { [`f${i}.txt`]: `${r} ${i}\n` });
-    src.git("tag", "v1");
-    src.push("main", "v1");
-    expectSucceeded(await h.sync(`E2E/${r}`));
-  }
+  for (const r of REPOS) await h.seed(`E2E/${r}`, 5, ["v1"]);
 }, 120_000);
 
 afterAll(async () => {

@@ -22,12 +22,7 @@ let h: Harness;
 
 beforeAll(async () => {
   h = await Harness.start({ hostKeys: "config", sync: { allowEmptySource: true }, repositories: REPOS.map((repository) => ({ projectKey: "BOUND", repository })) });
-  for (const r of REPOS) {
-    const src = h.source(`BOUND/${r}`);
-    for (let i = 0; i < 2; i++) src.commit(`${r} ${i}`, { [`f${i}.txt`]: `${r} ${i}\n` });
-    src.push("main");
-    expectSucceeded(await h.sync(`BOUND/${r}`));
-  }
+  for (const r of REPOS) await h.seed(`BOUND/${r}`, 2);
 }, 120_000);
 
 afterAll(async () => {

@@ -17,12 +17,7 @@ let h: Harness;
 
 beforeAll(async () => {
   h = await Harness.start({ hostKeys: "config", repositories: REPOS.map((repository) => ({ projectKey: "LOOP", repository })) });
-  for (const r of REPOS) {
-    const src = h.source(`LOOP/${r}`);
-    for (let i = 0; i < 3; i++) src.commit(`${r} ${i}`, { [`f${i}.txt`]: `${r} ${i}\n` });
-    src.push("main");
-    expectSucceeded(await h.sync(`LOOP/${r}`));
-  }
+  for (const r of REPOS) await h.seed(`LOOP/${r}`, 3);
 }, 120_000);
 
 afterAll(async () => {

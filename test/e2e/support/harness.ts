@@ -405,6 +405,22 @@ export class Harness {
     return handles[0].done;
   }
 
+  /**
+   * Gives `key`'s source `commits` commits (commit I adds `fI.txt`, both named after the repository
+   * and I), tags the last with each of `tags`, pushes main and the tags, and mirrors it once: the
+   * history a scenario starts from.
+   * Throws with the build's log if that first sync fails.
+   */
+  async seed(key: string, commits: number, tags: string[] = []): Promise<void> {
+    const src = this.source(key);
+    const name = key.split("/")[1];
+    for (let i = 0; i < commits; i++) src.commit(`${name} ${i}`, { [`f${i}.txt`]: `${name} ${i}\n` });
+    for (const tag of tags) src.git("tag", tag);
+    src.push("main", ...tags);
+    const result = await this.sync(key);
+    if (!result.succeeded) throw new Error(`the build failed:\n${result.log}`);
+  }
+
   /** Keys of the backup bundles of `key` in the backup bucket. */
   async backupKeys(key: string): Promise<string[]> {
     const out = await this.s3.send(new ListObjectsV2Command({ Bucket: this.backupBucket, Prefix: `backups/${key}/` }));
