@@ -14,11 +14,13 @@ const syncCommand: string = buildspec.phases.build.commands[0];
 /** The shipped scripts, as the buildspec embeds them (minified, __tests__/shipped-shell.test.ts): SSH functions, then the sync. */
 const scriptBody = shellBody(BACKLOG_SSH_SCRIPT_PATH) + shellBody(SYNC_SCRIPT_PATH);
 
-/** Runs the settings block of a build command (what precedes the script) in bash; returns the variables it set. */
-function settingsOf(command: string, names: string[]): Record<string, string> {
-  const settings = command.slice("(\n".length, command.indexOf(scriptBody));
-  const script = `${settings}\n${names.map((n) => `printf '%s\\0' "$${n}"`).join("\n")}`;
-  const out = execFileSync("bash", ["-c", script], { encoding: "utf8" }).split("\0");
+/**
+ * The variables a sync project's build sees, as bash reads them: the project's environment variables
+ * (values as Terraform hands them to CodeBuild) given to bash, which prints the named ones.
+ */
+function settingsOf(p: Record<string, any>, names: string[]): Record<string, string> {
+  const env = Object.fromEntries((p.environment.environment_variable as Array<{ name: string; value: string }>).map((v) => [v.name, terraformLiteral(v.value)]));
+  const out = execFileSync("bash", ["-c", names.map((n) => `printf '%s\\0' "$${n}"`).join("\n")], { encoding: "utf8", env: { PATH: process.env.PATH, ...env } }).split("\0");
   return Object.fromEntries(names.map((n, i) => [n, out[i]]));
 }
 
@@ -51,7 +53,7 @@ describe("buildspec", () => {
 
   test("sets the repository's Backlog remote, CodeCommit name and mirror path, exactly as the shell will see them", () => {
     expect(
-      settingsOf(syncCommand, ["BACKLOG_HOST", "BACKLOG_REMOTE", "CODECOMMIT_REPOSITORY", "MIRROR_PATH", "HOST_KEY_MODE"]),
+      settingsOf(project, ["BACKLOG_HOST", "BACKLOG_REMOTE", "CODECOMMIT_REPOSITORY", "MIRROR_PATH", "HOST_KEY_MODE"]),
     ).toEqual({
       BACKLOG_HOST: "example-space.git.backlog.jp",
       BACKLOG_REMOTE: "example-space@example-space.git.backlog.jp:/DEMO/web-app.git",
@@ -61,16 +63,17 @@ describe("buildspec", () => {
     });
   });
 
-  test("shell-quotes pinned host keys given in the configuration, newlines and all", () => {
+  test("hands pinned host keys given in the configuration to the build, newlines and all", () => {
     const config = exampleConfig();
     const keys = [
       "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
       "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEmKSENjQEezOmxkZMy7opKgwFB9nkt5YRrYMjNuG5N87uRgg6CLrbo5wAdT/y6v0mKV0U2w0WZ2YB/++Tpockg=",
     ];
     config.backlog = { ...config.backlog, hostKeysParameter: undefined, hostKeys: keys };
-    const spec = parse(terraformLiteral(onlyResourceOutsideSafetyNet(synthStack(config), "aws_codebuild_project").source.buildspec));
+    const p = onlyResourceOutsideSafetyNet(synthStack(config), "aws_codebuild_project");
+    const spec = parse(terraformLiteral(p.source.buildspec));
     expect(spec.env["parameter-store"]).toEqual({ SRC_GIT_CREDENTIAL: "/backlog-mirror/ssh-private-key" });
-    expect(settingsOf(spec.phases.build.commands[0], ["BACKLOG_HOST_KEYS", "HOST_KEY_MODE"])).toEqual({
+    expect(settingsOf(p, ["BACKLOG_HOST_KEYS", "HOST_KEY_MODE"])).toEqual({
       BACKLOG_HOST_KEYS: keys.join("\n"),
       HOST_KEY_MODE: "pinned",
     });
@@ -79,8 +82,7 @@ describe("buildspec", () => {
   test("scans the host key only when scanHostKey is explicitly on", () => {
     const config = exampleConfig();
     config.backlog = { ...config.backlog, hostKeysParameter: undefined, scanHostKey: true };
-    const spec = parse(terraformLiteral(onlyResourceOutsideSafetyNet(synthStack(config), "aws_codebuild_project").source.buildspec));
-    expect(settingsOf(spec.phases.build.commands[0], ["HOST_KEY_MODE"])).toEqual({ HOST_KEY_MODE: "scan" });
+    expect(settingsOf(onlyResourceOutsideSafetyNet(synthStack(config), "aws_codebuild_project"), ["HOST_KEY_MODE"])).toEqual({ HOST_KEY_MODE: "scan" });
     // Scan mode is trust on first use through ssh itself (accept-new); pinned mode is strict.
     expect(syncCommand).toContain("strict=accept-new");
     expect(syncCommand).toContain("-o StrictHostKeyChecking=$strict ");
@@ -107,13 +109,11 @@ describe("buildspec", () => {
     expect(syncCommand).not.toMatch(/push --mirror/);
   });
 
-  test("differs between repositories only in the settings block", () => {
-    const three = resources(synthStack(configWithRepositories(3)), "aws_codebuild_project").filter((p) => !p.name.endsWith("-verify")).map(
-      (p) => parse(terraformLiteral(p.source.buildspec)).phases.build.commands[0] as string,
-    );
-    const bodies = new Set(three.map((c) => c.slice(c.indexOf(scriptBody))));
-    expect(bodies.size).toBe(1);
-    expect(three.map((c) => settingsOf(c, ["BACKLOG_REMOTE"]).BACKLOG_REMOTE).sort()).toEqual([
+  test("is the same text for every repository, which differ only in their projects' environment variables", () => {
+    const three = resources(synthStack(configWithRepositories(3)), "aws_codebuild_project").filter((p) => !p.name.endsWith("-verify"));
+    expect(new Set(three.map((p) => p.source.buildspec)).size).toBe(1);
+    expect(syncCommand).toBe(`(\n${scriptBody})\n`);
+    expect(three.map((p) => settingsOf(p, ["BACKLOG_REMOTE"]).BACKLOG_REMOTE).sort()).toEqual([
       "example-space@example-space.git.backlog.jp:/DEMO/repo-1.git",
       "example-space@example-space.git.backlog.jp:/DEMO/repo-3.git",
       "example-space@example-space.git.backlog.jp:/OPS/repo-2.git",
@@ -154,13 +154,12 @@ describe("lock timeout, build timeout and provisioning (derivation at lockTimeou
     expect(late).toEqual([]);
   });
 
-  test("the default 5 minutes give a 90 s lock timeout (syncs of up to 45 s coalesce), and the synthesized buildspec carries it", () => {
+  test("the default 5 minutes give a 90 s lock timeout (syncs of up to 45 s coalesce), and the sync project carries it", () => {
     expect(lockTimeoutSeconds(5)).toBe(90);
     expect(lockTimeoutSeconds(10)).toBe(240);
-    expect(settingsOf(syncCommand, ["LOCK_TIMEOUT_SECONDS"])).toEqual({ LOCK_TIMEOUT_SECONDS: "90" });
+    expect(settingsOf(project, ["LOCK_TIMEOUT_SECONDS"])).toEqual({ LOCK_TIMEOUT_SECONDS: "90" });
     const config = exampleConfig();
     config.build = { timeoutMinutes: 480 };
-    const spec = parse(terraformLiteral(onlyResourceOutsideSafetyNet(synthStack(config), "aws_codebuild_project").source.buildspec));
-    expect(settingsOf(spec.phases.build.commands[0], ["LOCK_TIMEOUT_SECONDS"])).toEqual({ LOCK_TIMEOUT_SECONDS: String((480 * 60 - 120) / 2) });
+    expect(settingsOf(onlyResourceOutsideSafetyNet(synthStack(config), "aws_codebuild_project"), ["LOCK_TIMEOUT_SECONDS"])).toEqual({ LOCK_TIMEOUT_SECONDS: String((480 * 60 - 120) / 2) });
   });
 });

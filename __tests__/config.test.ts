@@ -6,7 +6,7 @@ import { Testing } from "cdktf";
 import { PlatformStack } from "../examples/construct-in-your-app/main";
 import { BacklogCodeCommitMirror } from "../lib/mirror";
 import { loadStackConfig } from "../lib/stack-config";
-import { ROOT, exampleConfig, problemsOf, synthStack } from "../test/support/synth";
+import { ROOT, exampleConfig, instances, problemsOf, synthStack } from "../test/support/synth";
 
 type Mutation = (c: any) => void;
 
@@ -201,7 +201,7 @@ describe("shipped configurations", () => {
 
   test.each(files.map((f) => [path.relative(ROOT, f), f]))("%s validates and synthesizes", (_rel, file) => {
     const synth = synthStack(loadStackConfig(file));
-    const syncProjects = Object.keys(synth.resource.aws_codebuild_project).filter((n) => !/_SafetyNet_/.test(n));
+    const syncProjects = instances(synth, "aws_codebuild_project").filter((i) => !/_SafetyNet_/.test(i.address));
     expect(syncProjects.length).toBe(loadStackConfig(file).repositories.length);
   });
 });

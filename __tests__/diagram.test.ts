@@ -18,13 +18,13 @@ describe("resource diagram", () => {
   });
 
   test("draws direct references: the sync project runs as the build role and writes its log group", () => {
-    const project = address("aws_codebuild_project", "DEMO-web-app/Project");
+    const project = address("aws_codebuild_project", "Repositories/Project");
     expect(hasEdge(project, address("aws_iam_role", "Iam/BuildRole"))).toBe(true);
-    expect(hasEdge(project, address("aws_cloudwatch_log_group", "DEMO-web-app/LogGroup"))).toBe(true);
+    expect(hasEdge(project, address("aws_cloudwatch_log_group", "Repositories/LogGroup"))).toBe(true);
   });
 
   test("draws depends_on: the project waits for the mount targets", () => {
-    const project = address("aws_codebuild_project", "DEMO-web-app/Project");
+    const project = address("aws_codebuild_project", "Repositories/Project");
     expect(hasEdge(project, address("aws_efs_mount_target", "Storage/MountTarget"))).toBe(true);
   });
 
@@ -43,7 +43,7 @@ describe("resource diagram", () => {
   test("the DOT groups resources by construct and declares every node and edge", () => {
     const dot = toDot(graph);
     expect(dot.startsWith('digraph "backlog-codecommit-mirror" {')).toBe(true);
-    for (const cluster of ["Storage", "Network", "Iam", "Webhook", "DEMO-web-app"]) expect(dot).toContain(`subgraph "cluster_${cluster}"`);
+    for (const cluster of ["Storage", "Network", "Iam", "Webhook", "Repositories"]) expect(dot).toContain(`subgraph "cluster_${cluster}"`);
     for (const n of graph.nodes) expect(dot).toContain(`"${n.address}" [label=`);
     expect(dot.match(/ -> /g)).toHaveLength(graph.edges.length);
     expect(dot.trimEnd().endsWith("}")).toBe(true);

@@ -1,4 +1,16 @@
-import { addressOf, configWithRepositories, exampleConfig, onlyResource, refOf, resources, synthStack, onlyResourceOutsideSafetyNet } from "../test/support/synth";
+import { renderBuildspec } from "../lib/buildspec";
+import { escapeTerraformTemplate } from "../lib/mirror-build";
+import {
+  configWithRepositories,
+  exampleConfig,
+  instances,
+  onlyResource,
+  refOf,
+  resourceAddressOf,
+  resources,
+  synthStack,
+  onlyResourceOutsideSafetyNet,
+} from "../test/support/synth";
 
 const synth = synthStack(exampleConfig());
 const project = onlyResourceOutsideSafetyNet(synth, "aws_codebuild_project");
@@ -18,8 +30,17 @@ describe("sync project", () => {
       compute_type: "BUILD_GENERAL1_SMALL",
       image_pull_credentials_type: "CODEBUILD",
       privileged_mode: false,
-      // the sync's backup bucket, as the build sees it
-      environment_variable: [{ name: "BACKUP_BUCKET", type: "PLAINTEXT", value: refOf(synth, "aws_s3_bucket", onlyResource(synth, "aws_s3_bucket"), "bucket") }],
+      // the repository's settings, as the sync script reads them (lib/buildspec/mirror-sync.sh's header)
+      environment_variable: [
+        { name: "BACKUP_BUCKET", type: "PLAINTEXT", value: refOf(synth, "aws_s3_bucket", onlyResource(synth, "aws_s3_bucket"), "bucket") },
+        { name: "BACKLOG_HOST", type: "PLAINTEXT", value: "example-space.git.backlog.jp" },
+        { name: "HOST_KEY_MODE", type: "PLAINTEXT", value: "pinned" },
+        { name: "LOCK_TIMEOUT_SECONDS", type: "PLAINTEXT", value: "90" },
+        { name: "ALLOW_EMPTY_SOURCE", type: "PLAINTEXT", value: "false" },
+        { name: "BACKLOG_REMOTE", type: "PLAINTEXT", value: "example-space@example-space.git.backlog.jp:/DEMO/web-app.git" },
+        { name: "CODECOMMIT_REPOSITORY", type: "PLAINTEXT", value: "demo-web-app" },
+        { name: "MIRROR_PATH", type: "PLAINTEXT", value: "DEMO/web-app.git" },
+      ],
     });
   });
 
@@ -64,10 +85,7 @@ describe("sync project", () => {
     const vpcPolicy = resources(synth, "aws_iam_role_policy").find((p) => p.name === "vpc-access")!;
     const mountTargets = resources(synth, "aws_efs_mount_target");
     expect(project.depends_on.sort()).toEqual(
-      [
-        addressOf(synth, "aws_iam_role_policy", vpcPolicy),
-        ...mountTargets.map((m) => addressOf(synth, "aws_efs_mount_target", m)),
-      ].sort(),
+      [...new Set([resourceAddressOf(synth, "aws_iam_role_policy", vpcPolicy), ...mountTargets.map((m) => resourceAddressOf(synth, "aws_efs_mount_target", m))])].sort(),
     );
   });
 
@@ -102,9 +120,12 @@ describe("one and three repositories", () => {
   const count = (n: number) => {
     const s = synthStack(configWithRepositories(n));
     // The safety net's own project and log group are one per stack (__tests__/safety-net.test.ts).
-    return Object.fromEntries(
-      Object.entries(s.resource).map(([type, byName]) => [type, Object.keys(byName).filter((n) => !/_SafetyNet_/.test(n)).length]),
-    );
+    const outside = (address: string) => !/_SafetyNet_/.test(address);
+    return {
+      synth: s,
+      resources: Object.fromEntries(Object.entries(s.resource).map(([type, byName]) => [type, Object.keys(byName).filter(outside).length])),
+      instances: Object.fromEntries(Object.keys(s.resource).map((type) => [type, instances(s, type).filter((i) => outside(i.address)).length])),
+    };
   };
   const one = count(1);
   const three = count(3);
@@ -113,8 +134,29 @@ describe("one and three repositories", () => {
     "aws_codecommit_repository",
     "aws_codebuild_project",
     "aws_cloudwatch_log_group",
-  ])("%s is per repository", (type) => {
-    expect([one[type], three[type]]).toEqual([1, 3]);
+  ])("%s is one resource with an instance per repository, keyed PROJECT/REPO", (type) => {
+    expect([one.resources[type], three.resources[type]]).toEqual([1, 1]);
+    expect([one.instances[type], three.instances[type]]).toEqual([1, 3]);
+    expect(instances(three.synth, type).filter((i) => !/_SafetyNet_/.test(i.address)).map((i) => i.key).sort()).toEqual(["DEMO/repo-1", "DEMO/repo-3", "OPS/repo-2"]);
+  });
+
+  test("every sync project carries the same buildspec; the repositories differ only in their for_each values", () => {
+    const projects = resources(three.synth, "aws_codebuild_project").filter((p) => !p.name.endsWith("-verify"));
+    expect(new Set(projects.map((p) => p.source.buildspec)).size).toBe(1);
+    const config = configWithRepositories(3);
+    expect(projects[0].source.buildspec).toBe(escapeTerraformTemplate(renderBuildspec({ backlog: config.backlog })));
+    const withoutSettings = (p: Record<string, any>) => {
+      const { name: _n, description: _d, logs_config: _l, environment, ...rest } = p;
+      return { ...rest, environment: { ...environment, environment_variable: environment.environment_variable.filter((v: any) => !["BACKLOG_REMOTE", "CODECOMMIT_REPOSITORY", "MIRROR_PATH"].includes(v.name)) } };
+    };
+    expect(withoutSettings(projects[1])).toEqual(withoutSettings(projects[0]));
+    expect(withoutSettings(projects[2])).toEqual(withoutSettings(projects[0]));
+  });
+
+  test("adding a repository moves no other address", () => {
+    const addresses = (s: typeof one.synth) => Object.entries(s.resource).flatMap(([type, byName]) => Object.keys(byName).map((n) => `${type}.${n}`));
+    const before = addresses(count(2).synth);
+    expect(addresses(three.synth).filter((a) => !before.includes(a))).toEqual([]);
   });
 
   test.each([
@@ -134,6 +176,22 @@ describe("one and three repositories", () => {
     "aws_iam_role_policy",
     "aws_efs_mount_target",
   ])("%s is shared", (type) => {
-    expect(three[type]).toBe(one[type]);
+    expect(three.instances[type]).toBe(one.instances[type]);
+  });
+});
+
+describe("upgrade from one construct per repository", () => {
+  // The addresses main at 8c93dbf (the last commit with one construct per repository) synthesized
+  // for config/example.json; test/integration/migration.test.ts applies that shape and re-plans.
+  test("moves each of the earlier per-repository addresses to its instance, and nothing else", () => {
+    expect(synth.moved).toEqual([
+      { from: "aws_codecommit_repository.Mirror_DEMO-web-app_Repository_1E02D482", to: 'aws_codecommit_repository.Mirror_Repositories_Repository_17A3FDA0["DEMO/web-app"]' },
+      { from: "aws_cloudwatch_log_group.Mirror_DEMO-web-app_LogGroup_C9A879DE", to: 'aws_cloudwatch_log_group.Mirror_Repositories_LogGroup_D0AEDD7E["DEMO/web-app"]' },
+      { from: "aws_codebuild_project.Mirror_DEMO-web-app_Project_16116904", to: 'aws_codebuild_project.Mirror_Repositories_Project_F99E4F98["DEMO/web-app"]' },
+    ]);
+    for (const { to } of synth.moved ?? []) {
+      const type = to.split(".")[0];
+      expect(instances(synth, type).map((i) => i.address)).toContain(to);
+    }
   });
 });

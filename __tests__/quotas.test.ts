@@ -17,7 +17,7 @@
  */
 import { MAX_INLINE_HOST_KEYS_CHARS, validateStackConfig } from "../lib/validation";
 import { maxSourceCidrs } from "../lib/webhook-protection";
-import { exampleConfig, synthStack, terraformLiteral, type Synth } from "../test/support/synth";
+import { exampleConfig, instances, synthStack, terraformLiteral, type Synth } from "../test/support/synth";
 import { INLINE_BUILDSPEC_MAX_CHARS } from "../lib/buildspec";
 
 const PARTITION = "aws-us-gov";
@@ -150,7 +150,7 @@ describe.each([
   test("is the largest configuration: 200 repositories in 200 projects at the longest names", () => {
     expect(config.repositories).toHaveLength(200);
     expect(new Set(config.repositories.map((r: any) => r.projectKey)).size).toBe(200);
-    expect(Object.keys(synth.resource.aws_codebuild_project).filter((n) => !/_SafetyNet_/.test(n))).toHaveLength(200);
+    expect(instances(synth, "aws_codebuild_project").filter((i) => !/_SafetyNet_/.test(i.address))).toHaveLength(200);
     const more = largestConfig(ownVpc as boolean, inlineHostKeys as boolean);
     more.repositories.push({ projectKey: "EXTRA", repository: "one-more" });
     expect(() => validateStackConfig(more)).toThrow("must list at most 200 repositories");
@@ -235,11 +235,12 @@ describe.each([
 
   // CodeBuild refuses an inline buildspec over 25,600 characters ("Max buildspec length is 25600";
   // not in CodeBuild's documentation, met by aws-cdk: aws/aws-cdk#14974). lib/buildspec.ts ships the
-  // scripts without their comments to stay under it.
+  // scripts without their comments to stay under it. (The sync projects share one text: a
+  // repository's settings are its project's environment variables.)
   test(`every CodeBuild project's inline buildspec holds at most ${INLINE_BUILDSPEC_MAX_CHARS} characters`, () => {
-    const lengths = byType(synth, "aws_codebuild_project").map(([name, r]) => {
-      const text = terraformLiteral(resolve(synth, r.source.buildspec));
-      return [name, text.length, text.length <= INLINE_BUILDSPEC_MAX_CHARS] as const;
+    const lengths = instances(synth, "aws_codebuild_project").map(({ address, body }) => {
+      const text = terraformLiteral(resolve(synth, body.source.buildspec));
+      return [address, text.length, text.length <= INLINE_BUILDSPEC_MAX_CHARS] as const;
     });
     expect(lengths).toHaveLength(201);
     for (const [name, length, within] of lengths) expect([name, length, within]).toEqual([name, length, true]);

@@ -5,6 +5,7 @@ import {
   MODULE_PROVIDER,
   PLACEHOLDER,
   buildspecTemplate,
+  syncEnvironmentTemplate,
   leftoverPlaceholders,
   moduleReadmeTables,
   synthesizePlaceholderStack,
@@ -105,18 +106,25 @@ describe("the Terraform module", () => {
     expect(doc.dynamic.statement.for_each).toBe("${var.build.allow_debug_sessions ? [1] : []}");
   });
 
-  test("the buildspec template keeps the shell literal and substitutes only the settings", () => {
-    const spec: string = only("aws_codebuild_project").source.buildspec;
+  test("the buildspec template keeps the shell literal; the settings are the project's environment variables", () => {
+    const project = only("aws_codebuild_project");
+    const spec: string = project.source.buildspec;
     expect(spec).toContain("$${BACKLOG_HOST:?}");
-    expect(spec).not.toMatch(/(?<!\$)\$\{(?!var\.|each\.|local\.|floor\(|join\()/);
-    expect(spec).toContain("LOCK_TIMEOUT_SECONDS=${floor((var.build.timeout_minutes * 60 - 120) / 2)}");
+    expect(spec).not.toMatch(/(?<!\$)\$\{(?!var\.)/);
     expect(spec).toContain("%{ if var.backlog.host_keys_parameter != null }");
-    expect(spec).toContain('HOST_KEY_MODE=${var.backlog.scan_host_key ? "scan" : "pinned"}');
-    expect(spec).toContain("MIRROR_PATH=${each.value.project_key}/${each.value.repository}.git");
+    expect(spec).not.toMatch(/each\.|LOCK_TIMEOUT_SECONDS=/);
+    expect(project.environment.environment_variable).toBeUndefined();
+    const env = project.environment.dynamic.environment_variable;
+    expect(env.content).toEqual({ name: "${environment_variable.value.name}", value: "${environment_variable.value.value}", type: "PLAINTEXT" });
+    expect(env.for_each).toContain('{ name = "LOCK_TIMEOUT_SECONDS", value = tostring(floor((var.build.timeout_minutes * 60 - 120) / 2)) }');
+    expect(env.for_each).toContain('{ name = "HOST_KEY_MODE", value = var.backlog.scan_host_key ? "scan" : "pinned" }');
+    expect(env.for_each).toContain('{ name = "MIRROR_PATH", value = "${each.value.mirror_path}" }');
+    expect(env.for_each).toContain('var.backlog.host_keys == null ? [] : [{ name = "BACKLOG_HOST_KEYS", value = join("\\n", var.backlog.host_keys) }]');
   });
 
   test("a construct change the rewrite does not know fails the build instead of shipping a placeholder", () => {
     expect(() => buildspecTemplate("version: 0.2\n")).toThrow("update lib/terraform-module.ts");
+    expect(() => syncEnvironmentTemplate([{ name: "HOST_KEY_MODE", value: "scan" }], (x) => x)).toThrow("update lib/terraform-module.ts");
     const changed = JSON.parse(JSON.stringify(synth));
     changed.resource.aws_sns_topic[Object.keys(changed.resource.aws_sns_topic)[0]].display_name = `${PLACEHOLDER.wafRateLimit}`;
     expect(() => toModule(changed)).toThrow(`placeholders left in the module: ${PLACEHOLDER.wafRateLimit}`);

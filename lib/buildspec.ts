@@ -1,10 +1,10 @@
 /**
- * Renders the buildspec (version 0.2) of one repository's sync project.
+ * Renders the buildspec (version 0.2) shared by every sync project of a stack.
  *
- * The shell lives in `lib/buildspec/mirror-sync.sh` (lintable, runnable on its own). Per repository
- * only a block of assignments changes; each value is quoted for the shell by `shell-quote`, and the
- * values were validated beforehand, so no configuration value and no webhook field can reach the
- * shell as code. The YAML is produced by the `yaml` library in block style, so the synthesized JSON
+ * The shell lives in `lib/buildspec/mirror-sync.sh` (lintable, runnable on its own). A repository's
+ * settings (remote, CodeCommit name, mirror path, ...) are its project's environment variables, not
+ * part of the text: the buildspec is one constant per stack, and no configuration value or webhook
+ * field is ever parsed by the shell as code (the script reads them as variables only). The YAML is produced by the `yaml` library in block style, so the synthesized JSON
  * carries a buildspec a reviewer can read.
  */
 import { readFileSync } from "node:fs";
@@ -88,11 +88,14 @@ function syncScriptBody(): string {
   return `${shellBody(BACKLOG_SSH_SCRIPT_PATH)}${shellBody(SYNC_SCRIPT_PATH)}`;
 }
 
-/** Inputs of {@link renderBuildspec}. */
+/** Inputs of {@link renderBuildspec}: only what is the same for every repository of a stack. */
 export interface BuildspecInputs {
+  readonly backlog: Pick<BacklogSettings, "sshKeyParameter" | "hostKeysParameter">;
+}
+
+/** Inputs of {@link syncSettings}. */
+export interface SyncSettingsInputs {
   readonly backlog: BacklogSettings;
-  readonly repository: RepositoryMirrorSpec;
-  readonly codecommitRepository: string;
   /** Seconds a build waits for another build of the same repository. */
   readonly lockTimeoutSeconds: number;
   /**
@@ -107,14 +110,30 @@ export function shellAssignments(settings: ReadonlyArray<readonly [string, strin
   return settings.map(([name, value]) => `${name}=${quote([value])}`).join("\n");
 }
 
-/** The per-repository settings block that precedes the script body. */
-export function syncSettings(inputs: BuildspecInputs): Array<readonly [string, string]> {
-  const { backlog, repository } = inputs;
+/**
+ * The sync's settings that differ between repositories, as the names of the project environment
+ * variables (read by lib/buildspec/mirror-sync.sh) and their values for one repository.
+ */
+export function repositorySyncSettings(
+  backlog: Pick<BacklogSettings, "spaceKey" | "domain">,
+  repository: Pick<RepositoryMirrorSpec, "projectKey" | "repository">,
+  codecommitRepository: string,
+): { readonly BACKLOG_REMOTE: string; readonly CODECOMMIT_REPOSITORY: string; readonly MIRROR_PATH: string } {
+  return {
+    BACKLOG_REMOTE: backlogRemoteUrl(backlog, repository),
+    CODECOMMIT_REPOSITORY: codecommitRepository,
+    MIRROR_PATH: mirrorRelativePath(repository),
+  };
+}
+
+/**
+ * The sync's settings that every repository of a stack shares (project environment variables, in
+ * this order, before the per-repository ones of {@link repositorySyncSettings}).
+ */
+export function syncSettings(inputs: SyncSettingsInputs): Array<readonly [string, string]> {
+  const { backlog } = inputs;
   const settings: Array<readonly [string, string]> = [
     ["BACKLOG_HOST", backlogGitHost(backlog)],
-    ["BACKLOG_REMOTE", backlogRemoteUrl(backlog, repository)],
-    ["CODECOMMIT_REPOSITORY", inputs.codecommitRepository],
-    ["MIRROR_PATH", mirrorRelativePath(repository)],
     ["HOST_KEY_MODE", backlog.scanHostKey === true ? "scan" : "pinned"],
     ["LOCK_TIMEOUT_SECONDS", String(inputs.lockTimeoutSeconds)],
     ["ALLOW_EMPTY_SOURCE", inputs.allowEmptySource === true ? "true" : "false"],
@@ -131,7 +150,9 @@ export function buildspecDocument(inputs: BuildspecInputs): Record<string, unkno
   if (inputs.backlog.hostKeysParameter !== undefined) {
     parameterStore[HOST_KEYS_ENV] = inputs.backlog.hostKeysParameter;
   }
-  const syncCommand = `(\n${shellAssignments(syncSettings(inputs))}\n${syncScriptBody()})\n`;
+  // The same for every repository: each repository's settings are its project's environment
+  // variables (lib/mirror-build.ts), so one text serves every sync project.
+  const syncCommand = `(\n${syncScriptBody()})\n`;
   return {
     version: 0.2,
     env: {
@@ -157,7 +178,7 @@ export function buildspecDocument(inputs: BuildspecInputs): Record<string, unkno
   };
 }
 
-/** The buildspec YAML of one repository's sync project. */
+/** The buildspec YAML shared by every sync project of a stack. */
 export function renderBuildspec(inputs: BuildspecInputs): string {
   return stringify(buildspecDocument(inputs), BUILDSPEC_YAML_OPTIONS);
 }

@@ -111,7 +111,7 @@ export function vpcAccessStatements(ctx: ArnContext, subnetIds: readonly string[
 
 /**
  * `actions` on every CodeCommit repository of this account and region that carries the stack's tag
- * (MirrorBuild sets it on every mirror; see the file header for the condition key's documentation).
+ * (MirrorRepositories, lib/mirror-build.ts, sets it on every mirror; see the file header for the condition key's documentation).
  */
 export function taggedMirrorsStatement(
   ctx: ArnContext,

@@ -1,21 +1,23 @@
 /**
- * One repository's mirror: the CodeCommit repository, the CodeBuild project that syncs it, and the
- * project's log group.
+ * The mirrors: every repository's CodeCommit repository, the CodeBuild project that syncs it, and the
+ * project's log group, as three `for_each` resources keyed `PROJECT/REPO`; the sync build's image,
+ * defaults and lock timeout.
  */
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { CodebuildProject } from "@cdktf/provider-aws/lib/codebuild-project";
 import { CodecommitRepository } from "@cdktf/provider-aws/lib/codecommit-repository";
-import type { ITerraformDependable } from "cdktf";
-import { Construct } from "constructs";
-import { BACKUP_BUCKET_ENV, renderBuildspec } from "./buildspec";
+import { type ITerraformDependable, TerraformElement, TerraformIterator, TerraformLocal, TerraformStack, Token, propertyAccess } from "cdktf";
+import { Construct, type Node } from "constructs";
+import { BACKUP_BUCKET_ENV, renderBuildspec, repositorySyncSettings, syncSettings } from "./buildspec";
 import {
   EFS_LOCATION_IDENTIFIER,
   EFS_MOUNT_POINT,
-  backlogRemoteUrl,
   buildLogGroupName,
   buildProjectName,
   codecommitRepositoryName,
   MIRROR_STACK_TAG_KEY,
+  repositoryConstructId,
+  repositoryKey,
 } from "./naming";
 import type { BacklogSettings, BuildSettings, RepositoryMirrorSpec } from "./props";
 
@@ -94,7 +96,8 @@ export function escapeTerraformTemplate(text: string): string {
 
 /**
  * The log group a CodeBuild project writes to (`/aws/codebuild/PROJECT`, construct id `LogGroup`),
- * made by the stack so that its retention and key are set: the sync projects and `NAME-verify`.
+ * made by the stack so that its retention and key are set: `NAME-verify` here, and the sync projects'
+ * groups (one `for_each` resource) in {@link MirrorRepositories}.
  */
 export function projectLogGroup(scope: Construct, projectName: string, retentionDays: number, kmsKeyArn?: string): CloudwatchLogGroup {
   return new CloudwatchLogGroup(scope, "LogGroup", {
@@ -104,12 +107,61 @@ export function projectLogGroup(scope: Construct, projectName: string, retention
   });
 }
 
-/** Props of {@link MirrorBuild}. */
-export interface MirrorBuildProps {
+/**
+ * What differs between two repositories' resources: one value of the `for_each` map, keyed
+ * `PROJECT/REPO`. Written into the synthesized configuration, so snake case as Terraform writes it;
+ * the module (lib/terraform-module.ts) builds the same object from its variables.
+ */
+export interface RepositoryInstance {
+  readonly codecommit_repository: string;
+  readonly codecommit_description: string;
+  readonly project_name: string;
+  readonly project_description: string;
+  readonly log_group_name: string;
+  readonly backlog_remote: string;
+  readonly mirror_path: string;
+}
+
+/** The `for_each` value of one repository. */
+export function repositoryInstance(name: string, backlog: BacklogSettings, repo: RepositoryMirrorSpec): RepositoryInstance {
+  const ccName = codecommitRepositoryName(repo);
+  const projectName = buildProjectName(name, repo);
+  const settings = repositorySyncSettings(backlog, repo, ccName);
+  return {
+    codecommit_repository: ccName,
+    codecommit_description: `Mirror of Backlog ${settings.BACKLOG_REMOTE}, written by the sync build ${projectName}. Do not push here.`,
+    project_name: projectName,
+    // CodeBuild: a project description holds at most 255 characters (CreateProject, "description":
+    // Length Constraints: Maximum length of 255; https://docs.aws.amazon.com/codebuild/latest/APIReference/API_CreateProject.html).
+    // The longest names validation accepts (25 + 100 + 100) give 8 + 126 + 15 + 100 = 249 here.
+    project_description: `Backlog ${repo.projectKey}/${repo.repository} -> CodeCommit ${ccName}`,
+    log_group_name: buildLogGroupName(projectName),
+    backlog_remote: settings.BACKLOG_REMOTE,
+    mirror_path: settings.MIRROR_PATH,
+  };
+}
+
+/**
+ * The `for_each` map of the per-repository resources: `PROJECT/REPO` → {@link RepositoryInstance},
+ * in the order of the repositories. Its strings are Terraform templates in the synthesized JSON, so
+ * they are escaped ({@link escapeTerraformTemplate}; validation already refuses `$` and `%` in names).
+ */
+export function repositoryInstances(name: string, backlog: BacklogSettings, repositories: readonly RepositoryMirrorSpec[]): Record<string, RepositoryInstance> {
+  return Object.fromEntries(
+    repositories.map((repo) => {
+      const instance = repositoryInstance(name, backlog, repo);
+      const escaped = Object.fromEntries(Object.entries(instance).map(([k, v]) => [k, escapeTerraformTemplate(v)])) as unknown as RepositoryInstance;
+      return [repositoryKey(repo), escaped];
+    }),
+  );
+}
+
+/** Props of {@link MirrorRepositories}. */
+export interface MirrorRepositoriesProps {
   /** Prefix of the names. */
   readonly name: string;
   readonly backlog: BacklogSettings;
-  readonly repository: RepositoryMirrorSpec;
+  readonly repositories: readonly RepositoryMirrorSpec[];
   readonly build?: BuildSettings;
   readonly logRetentionDays: number;
   readonly serviceRoleArn: string;
@@ -125,53 +177,79 @@ export interface MirrorBuildProps {
    * @default false
    */
   readonly allowEmptySource?: boolean;
-  /** Customer-managed key for the log group and the project. @default - AWS-managed */
+  /** Customer-managed key for the log groups and the projects. @default - AWS-managed */
   readonly kmsKeyArn?: string;
-  /** Resources the project must be created after (IAM policy, mount targets). */
+  /** Resources the projects must be created after (IAM policy, mount targets). */
   readonly dependsOn: ITerraformDependable[];
 }
 
-/** CodeCommit repository + sync project + log group of one Backlog repository. */
-export class MirrorBuild extends Construct {
+/** The construct ids of the per-repository resources (one `for_each` set each). */
+export const REPOSITORY_RESOURCE_IDS = { codecommitRepository: "Repository", logGroup: "LogGroup", project: "Project" } as const;
+
+/**
+ * Every repository's CodeCommit repository, sync project and log group: three resources, each with
+ * `for_each` over the repositories keyed `PROJECT/REPO` ({@link repositoryInstances}). Adding or
+ * removing a repository adds or removes that key's instances only; every sync project carries the
+ * same buildspec and reads its repository's settings from its environment variables.
+ */
+export class MirrorRepositories extends Construct {
   public readonly codecommitRepository: CodecommitRepository;
   public readonly project: CodebuildProject;
   public readonly logGroup: CloudwatchLogGroup;
+  /** The `for_each` map, keyed `PROJECT/REPO` (escaped for Terraform). */
+  public readonly instances: Record<string, RepositoryInstance>;
+  /** The local value holding {@link instances}, which the three resources iterate. */
+  public readonly instancesLocal: TerraformLocal;
 
-  constructor(scope: Construct, id: string, props: MirrorBuildProps) {
+  constructor(scope: Construct, id: string, props: MirrorRepositoriesProps) {
     super(scope, id);
-    const repo = props.repository;
-    const ccName = codecommitRepositoryName(repo);
-    const projectName = buildProjectName(props.name, repo);
     const build = { ...BUILD_DEFAULTS, ...props.build };
+    this.instances = repositoryInstances(props.name, props.backlog, props.repositories);
+    // Written once, as a local value, and iterated by the three resources.
+    this.instancesLocal = new TerraformLocal(this, "Instances", this.instances);
+    const each = TerraformIterator.fromMap(this.instancesLocal.asAnyMap);
+    const value = (field: keyof RepositoryInstance): string => each.getString(field);
 
-    this.codecommitRepository = new CodecommitRepository(this, "Repository", {
-      repositoryName: ccName,
-      description: `Mirror of Backlog ${backlogRemoteUrl(props.backlog, repo)}, written by the sync build ${projectName}. Do not push here.`,
+    this.codecommitRepository = new CodecommitRepository(this, REPOSITORY_RESOURCE_IDS.codecommitRepository, {
+      forEach: each,
+      repositoryName: value("codecommit_repository"),
+      description: value("codecommit_description"),
       // The build role may push only to repositories with this tag (lib/iam.ts). Removing or changing
       // the tag by hand takes the mirror away from the sync.
       tags: { [MIRROR_STACK_TAG_KEY]: props.name },
     });
 
-    this.logGroup = projectLogGroup(this, projectName, props.logRetentionDays, props.kmsKeyArn);
+    this.logGroup = new CloudwatchLogGroup(this, REPOSITORY_RESOURCE_IDS.logGroup, {
+      forEach: each,
+      name: value("log_group_name"),
+      retentionInDays: props.logRetentionDays,
+      kmsKeyId: props.kmsKeyArn,
+    });
 
-    this.project = new CodebuildProject(this, "Project", {
-      name: projectName,
-      // CodeBuild: a project description holds at most 255 characters (CreateProject, "description":
-      // Length Constraints: Maximum length of 255; https://docs.aws.amazon.com/codebuild/latest/APIReference/API_CreateProject.html).
-      // The longest names validation accepts (25 + 100 + 100) give 8 + 126 + 15 + 100 = 249 here.
-      description: `Backlog ${repo.projectKey}/${repo.repository} -> CodeCommit ${ccName}`,
+    const perRepository = {
+      BACKLOG_REMOTE: value("backlog_remote"),
+      CODECOMMIT_REPOSITORY: value("codecommit_repository"),
+      MIRROR_PATH: value("mirror_path"),
+    } satisfies ReturnType<typeof repositorySyncSettings>;
+    const settings = [
+      // Where the sync saves bundles of history it is about to overwrite or delete.
+      [BACKUP_BUCKET_ENV, props.backupBucketName],
+      ...syncSettings({
+        backlog: props.backlog,
+        lockTimeoutSeconds: lockTimeoutSeconds(build.timeoutMinutes),
+        allowEmptySource: props.allowEmptySource === true,
+      }).map(([k, v]) => [k, escapeTerraformTemplate(v)] as const),
+      ...Object.entries(perRepository),
+    ] as const;
+
+    this.project = new CodebuildProject(this, REPOSITORY_RESOURCE_IDS.project, {
+      forEach: each,
+      name: value("project_name"),
+      description: value("project_description"),
       serviceRole: props.serviceRoleArn,
       source: {
         type: "NO_SOURCE",
-        buildspec: escapeTerraformTemplate(
-          renderBuildspec({
-            backlog: props.backlog,
-            repository: repo,
-            codecommitRepository: ccName,
-            lockTimeoutSeconds: lockTimeoutSeconds(build.timeoutMinutes),
-            allowEmptySource: props.allowEmptySource === true,
-          }),
-        ),
+        buildspec: escapeTerraformTemplate(renderBuildspec({ backlog: props.backlog })),
       },
       environment: {
         type: "ARM_CONTAINER",
@@ -183,8 +261,9 @@ export class MirrorBuild extends Construct {
         // integration") lists a VPC, a subnet in the mount target's AZ and NFS in the security group,
         // no privileged mode; privileged mode is for running a Docker daemon, which the sync does not.
         privilegedMode: false,
-        // Where the sync saves bundles of history it is about to overwrite or delete.
-        environmentVariable: [{ name: BACKUP_BUCKET_ENV, value: props.backupBucketName, type: "PLAINTEXT" }],
+        // The repository's settings (lib/buildspec/mirror-sync.sh's header lists them). None is
+        // secret: the SSH key comes from Parameter Store through the buildspec.
+        environmentVariable: settings.map(([name, v]) => ({ name, value: v, type: "PLAINTEXT" })),
       },
       vpcConfig: {
         vpcId: props.vpcId,
@@ -202,7 +281,9 @@ export class MirrorBuild extends Construct {
       // No `cache`: the buildspec declares no cache paths, so an S3 cache stored nothing; the mirror
       // itself is kept on EFS.
       artifacts: { type: "NO_ARTIFACTS" },
-      logsConfig: { cloudwatchLogs: { status: "ENABLED", groupName: this.logGroup.name } },
+      // The same key's log group: a reference, so that Terraform creates the group first (a build
+      // started before would create it without its retention and key).
+      logsConfig: { cloudwatchLogs: { status: "ENABLED", groupName: Token.asString(propertyAccess(this.logGroup, [each.key, "name"])) } },
       buildTimeout: build.timeoutMinutes,
       queuedTimeout: build.queuedTimeoutMinutes,
       concurrentBuildLimit: build.concurrentBuildLimit,
@@ -210,5 +291,53 @@ export class MirrorBuild extends Construct {
       encryptionKey: props.kmsKeyArn,
       dependsOn: props.dependsOn,
     });
+
+    new MovedRepositoryResources(this, "MovedFromRepositoryConstructs", this, props.repositories);
+  }
+
+  /** A reference to an attribute of one repository's instance: `${aws_T.N["PROJECT/REPO"].ATTRIBUTE}`. */
+  public instanceAttribute(resource: "codecommitRepository" | "logGroup" | "project", key: string, attribute: string): string {
+    return Token.asString(propertyAccess(this[resource], [key, attribute]));
+  }
+}
+
+/**
+ * `moved` blocks from the addresses of the construct's earlier shape, in which each repository had a
+ * construct of its own (id `PROJECT-REPO`, lib/naming.ts `repositoryConstructId`) holding its three
+ * resources, to the instances of the `for_each` resources: a stack applied with that shape plans
+ * no destroy after the upgrade (test/integration/terraform-cycle.test.ts applies the old shape and
+ * re-plans). The addresses are computed when the configuration is written, by the stack's own
+ * logical-id scheme. Terraform ignores a `moved` block whose source is not in the state.
+ */
+class MovedRepositoryResources extends TerraformElement {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly target: MirrorRepositories,
+    private readonly repositories: readonly RepositoryMirrorSpec[],
+  ) {
+    super(scope, id);
+  }
+
+  private blocks(): Array<{ from: string; to: string }> {
+    const stack = TerraformStack.of(this.target);
+    const parentScopes = this.target.node.scopes.slice(0, -1);
+    const resources = [this.target.codecommitRepository, this.target.logGroup, this.target.project];
+    return this.repositories.flatMap((repo) =>
+      resources.map((resource) => {
+        const oldPath = [...parentScopes, { node: { id: repositoryConstructId(repo) } }, { node: { id: resource.node.id } }];
+        const oldId = stack.getLogicalId({ scopes: oldPath } as unknown as Node);
+        const type = resource.terraformResourceType;
+        return { from: `${type}.${oldId}`, to: `${type}.${resource.friendlyUniqueId}[${JSON.stringify(repositoryKey(repo))}]` };
+      }),
+    );
+  }
+
+  public override toTerraform(): Record<string, unknown> {
+    return { moved: this.blocks() };
+  }
+
+  public override toHclTerraform(): Record<string, unknown> {
+    return { moved: this.blocks() };
   }
 }

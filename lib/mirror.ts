@@ -5,8 +5,9 @@
  * constant table selects the repository), the EFS file system (one bare mirror per repository under
  * `PROJECT/REPO.git`), the bucket, both security groups and the roles (scoped by the prefix
  * `NAME-mirror-` and the mirrors' stack tag, never by lists of repositories).
- * Per repository: the CodeCommit repository, the CodeBuild project (its buildspec names that
- * repository only) and its log group.
+ * Per repository: an instance of the CodeCommit repository, of the CodeBuild project and of its log
+ * group, three resources with `for_each` keyed `PROJECT/REPO` (lib/mirror-build.ts); every sync
+ * project runs the same buildspec, with its repository's settings in its environment variables.
  *
  * Around them: the webhook's resource policy, throttling and optional WAF; the safety net (one
  * scheduled `NAME-verify` build that syncs only the mirrors that differ from Backlog, and the
@@ -20,14 +21,8 @@ import { MirrorAlerts } from "./alerts";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
 import { MirrorKey } from "./encryption";
 import { type ArnContext, MirrorIam } from "./iam";
-import { MirrorBuild } from "./mirror-build";
-import {
-  buildLogGroupName,
-  buildProjectName,
-  codecommitRepositoryName,
-  repositoryConstructId,
-  repositoryKey,
-} from "./naming";
+import { MirrorRepositories } from "./mirror-build";
+import { buildLogGroupName, buildProjectName, repositoryKey } from "./naming";
 import { MirrorNetwork } from "./network";
 import type { BacklogCodeCommitMirrorProps, NetworkSettings } from "./props";
 import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE, MirrorSafetyNet } from "./safety-net";
@@ -64,7 +59,8 @@ export class BacklogCodeCommitMirror extends Construct {
   public readonly storage: MirrorStorage;
   public readonly network: MirrorNetwork;
   public readonly iam: MirrorIam;
-  public readonly builds: MirrorBuild[];
+  /** The per-repository resources: one `for_each` set each, keyed `PROJECT/REPO`. */
+  public readonly mirrors: MirrorRepositories;
   public readonly alerts: MirrorAlerts;
   /** The safety net (`NAME-verify`, its schedule and the out-of-sync alarm), unless `resync.enabled` is false. */
   public readonly safetyNet?: MirrorSafetyNet;
@@ -144,22 +140,19 @@ export class BacklogCodeCommitMirror extends Construct {
       backupBucketName: this.storage.backupBucket.bucket,
       allowEmptySource: props.sync?.allowEmptySource,
     };
-    this.builds = props.repositories.map(
-      (repository) =>
-        new MirrorBuild(this, repositoryConstructId(repository), {
-          name,
-          backlog,
-          repository,
-          build: props.build,
-          logRetentionDays: props.logRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS,
-          ...shared,
-          vpcId: network.vpcId,
-          subnetIds: network.subnetIds,
-          kmsKeyArn,
-          // CodeBuild checks the role's VPC permissions on creation; a build needs its mount target.
-          dependsOn: [this.iam.buildVpcPolicy, this.storage.mountTargets],
-        }),
-    );
+    this.mirrors = new MirrorRepositories(this, "Repositories", {
+      name,
+      backlog,
+      repositories: props.repositories,
+      build: props.build,
+      logRetentionDays: props.logRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS,
+      ...shared,
+      vpcId: network.vpcId,
+      subnetIds: network.subnetIds,
+      kmsKeyArn,
+      // CodeBuild checks the role's VPC permissions on creation; a build needs its mount target.
+      dependsOn: [this.iam.buildVpcPolicy, this.storage.mountTargets],
+    });
 
     const webhook = props.webhook ?? {};
     this.webhookSourceIps =
@@ -217,18 +210,19 @@ export class BacklogCodeCommitMirror extends Construct {
     }
 
     this.repositories = props.repositories.map((r, i) => {
-      const build = this.builds[i];
-      const route = this.webhook.routes.get(repositoryKey(r));
-      if (route === undefined) throw new Error(`internal: no webhook route for ${repositoryKey(r)}`);
+      const key = repositoryKey(r);
+      const instance = this.mirrors.instances[key];
+      const route = this.webhook.routes.get(key);
+      if (route === undefined || instance === undefined) throw new Error(`internal: no webhook route or mirror for ${key}`);
       return {
-        key: repositoryKey(r),
+        key,
         webhookUrl: route.url,
-        codecommitRepositoryName: codecommitRepositoryName(r),
-        cloneUrlHttp: build.codecommitRepository.cloneUrlHttp,
-        cloneUrlSsh: build.codecommitRepository.cloneUrlSsh,
-        codecommitArn: build.codecommitRepository.arn,
+        codecommitRepositoryName: instance.codecommit_repository,
+        cloneUrlHttp: this.mirrors.instanceAttribute("codecommitRepository", key, "clone_url_http"),
+        cloneUrlSsh: this.mirrors.instanceAttribute("codecommitRepository", key, "clone_url_ssh"),
+        codecommitArn: this.mirrors.instanceAttribute("codecommitRepository", key, "arn"),
         buildProjectName: projectNames[i],
-        logGroupName: build.logGroup.name,
+        logGroupName: this.mirrors.instanceAttribute("logGroup", key, "name"),
       };
     });
   }

@@ -183,7 +183,7 @@ export function moduleVariables(): Record<string, VariableBlock> {
         ),
         v(
           `var.backlog.host_keys == null ? true : length(join("\\n", var.backlog.host_keys)) <= ${MAX_INLINE_HOST_KEYS_CHARS}`,
-          `backlog.host_keys must hold at most ${MAX_INLINE_HOST_KEYS_CHARS} characters together (they are written into every build project's buildspec, which CodeBuild limits to ${INLINE_BUILDSPEC_MAX_CHARS} characters); put more keys, one per line, in an SSM parameter named by backlog.host_keys_parameter.`,
+          `backlog.host_keys must hold at most ${MAX_INLINE_HOST_KEYS_CHARS} characters together (they are written into the safety net's buildspec, which CodeBuild limits to ${INLINE_BUILDSPEC_MAX_CHARS} characters, and every sync project's environment); put more keys, one per line, in an SSM parameter named by backlog.host_keys_parameter.`,
         ),
         v(
           "length([for s in [var.backlog.host_keys != null, var.backlog.host_keys_parameter != null, var.backlog.scan_host_key == true] : s if s]) == 1",
@@ -369,33 +369,58 @@ function substitute(s: string, e: string): string {
 const hasRepoPlaceholder = (s: string) =>
   s.includes(PLACEHOLDER.projectKey) || s.includes(PLACEHOLDER.repository) || s.includes(PLACEHOLDER.codecommitRepository);
 
-/** The buildspec as a template: the literal YAML escaped, each setting a Terraform expression. */
+/**
+ * The sync buildspec as a template: the literal YAML escaped, the host-key parameter conditional. The
+ * text is the same for every repository (their settings are the projects' environment variables,
+ * {@link syncEnvironmentTemplate}).
+ */
 export function buildspecTemplate(buildspec: string): string {
-  const p = PLACEHOLDER;
-  const lockSeconds = lockTimeoutSeconds(p.timeoutMinutes);
   let t = escapeTemplate(buildspec);
-  const must = (from: string, to: string) => {
-    if (!t.includes(from)) throw new Error(`the buildspec no longer contains ${JSON.stringify(from)}: update lib/terraform-module.ts`);
-    t = t.split(from).join(to);
-  };
   // env.parameter-store: the host-key parameter only when it is used.
   const paramLine = /^( +)BACKLOG_HOST_KEYS: \/zqhostzq\n/m.exec(t);
   if (paramLine === null) throw new Error("the buildspec has no BACKLOG_HOST_KEYS parameter-store line: update lib/terraform-module.ts");
   t = t.replace(paramLine[0], `%{ if var.backlog.host_keys_parameter != null }${paramLine[1]}BACKLOG_HOST_KEYS: \${var.backlog.host_keys_parameter}\n%{ endif }`);
-  // Settings: pinned keys inline only when given (quoted as lib/buildspec.ts quotes them: one
-  // single-quoted value whose continuation lines carry the block's indentation).
-  const lockLine = new RegExp(`^( +)LOCK_TIMEOUT_SECONDS=${lockSeconds}\\n`, "m").exec(t);
-  if (lockLine === null) throw new Error("the buildspec has no LOCK_TIMEOUT_SECONDS line: update lib/terraform-module.ts");
-  const indent = lockLine[1];
-  t = t.replace(
-    lockLine[0],
-    `${indent}LOCK_TIMEOUT_SECONDS=\${floor((var.build.timeout_minutes * 60 - ${PRE_SCRIPT_BUDGET_SECONDS}) / 2)}\n` +
-      `%{ if var.backlog.host_keys != null }${indent}BACKLOG_HOST_KEYS='\${join("\\n${indent}", var.backlog.host_keys)}'\n%{ endif }`,
-  );
-  must("HOST_KEY_MODE=pinned", 'HOST_KEY_MODE=${var.backlog.scan_host_key ? "scan" : "pinned"}');
-  must("ALLOW_EMPTY_SOURCE=true", "ALLOW_EMPTY_SOURCE=${var.sync.allow_empty_source}");
-  must(`${p.spaceKey}\\@${p.spaceKey}.git.${p.domain}\\:/${p.projectKey}/${p.repository}.git`, "${var.backlog.space_key}\\@${local.backlog_git_host}\\:/${each.value.project_key}/${each.value.repository}.git");
   return substitute(t, "each.value");
+}
+
+/**
+ * The sync project's environment variables (lib/mirror-build.ts) as a `dynamic` block over a list
+ * whose settings are Terraform expressions: the shared settings from the module's variables, the
+ * pinned host keys only when given (a project variable would override the buildspec's
+ * parameter-store value of the same name), the per-repository ones from `each.value`.
+ */
+export function syncEnvironmentTemplate(variables: ReadonlyArray<{ name: string; value: string; type?: string }>, rewrite: (s: string) => string): Json {
+  const p = PLACEHOLDER;
+  const expressions: Record<string, string> = {
+    BACKLOG_HOST: "local.backlog_git_host",
+    HOST_KEY_MODE: 'var.backlog.scan_host_key ? "scan" : "pinned"',
+    LOCK_TIMEOUT_SECONDS: `tostring(floor((var.build.timeout_minutes * 60 - ${PRE_SCRIPT_BUDGET_SECONDS}) / 2))`,
+    ALLOW_EMPTY_SOURCE: "tostring(var.sync.allow_empty_source)",
+  };
+  const expected: Record<string, string> = {
+    BACKLOG_HOST: `${p.spaceKey}.git.${p.domain}`,
+    HOST_KEY_MODE: "pinned",
+    LOCK_TIMEOUT_SECONDS: String(lockTimeoutSeconds(p.timeoutMinutes)),
+    ALLOW_EMPTY_SOURCE: "true",
+  };
+  const entries = variables.map((v) => {
+    if ((v.type ?? "PLAINTEXT") !== "PLAINTEXT") throw new Error(`internal: environment variable ${v.name} is not PLAINTEXT`);
+    const expression = expressions[v.name];
+    if (expression !== undefined) {
+      if (v.value !== expected[v.name]) throw new Error(`the sync project's ${v.name} is ${JSON.stringify(v.value)}, not the placeholder's ${JSON.stringify(expected[v.name])}: update lib/terraform-module.ts`);
+      return `{ name = ${JSON.stringify(v.name)}, value = ${expression} }`;
+    }
+    return `{ name = ${JSON.stringify(v.name)}, value = ${hclString(rewrite(v.value))} }`;
+  });
+  for (const name of Object.keys(expressions)) {
+    if (!variables.some((v) => v.name === name)) throw new Error(`the sync project has no ${name} variable: update lib/terraform-module.ts`);
+  }
+  return {
+    environment_variable: {
+      for_each: `\${concat([${entries.join(", ")}], var.backlog.host_keys == null ? [] : [{ name = "BACKLOG_HOST_KEYS", value = join("\\n", var.backlog.host_keys) }])}`,
+      content: { name: "${environment_variable.value.name}", value: "${environment_variable.value.value}", type: "PLAINTEXT" },
+    },
+  };
 }
 
 /** The verify project's buildspec as a template (lib/verify-buildspec.ts): only its settings change. */
@@ -436,6 +461,15 @@ export function leftoverPlaceholders(value: unknown): string[] {
   return [...found].sort();
 }
 
+/** The one value of the construct's per-repository for_each map (MirrorRepositories' local value). */
+function placeholderInstance(synth: Json): Record<string, string> {
+  const locals = Object.entries((synth.locals ?? {}) as Record<string, Record<string, Record<string, string>>>).filter(([name]) => /^Mirror_Repositories_Instances_/.test(name));
+  if (locals.length !== 1) throw new Error(`internal: expected one Mirror_Repositories_Instances local value, found ${locals.length}`);
+  const entries = Object.entries(locals[0][1]);
+  if (entries.length !== 1 || entries[0][0] !== `${PLACEHOLDER.projectKey}/${PLACEHOLDER.repository}`) throw new Error("internal: the for_each map is not the placeholder repository");
+  return entries[0][1];
+}
+
 const ARN_PREFIX = /^arn:\$\{data\.aws_partition\.[^}]+\}:[a-z0-9-]+:\$\{data\.aws_region\.[^}]+\}:\$\{data\.aws_caller_identity\.[^}]+\}:/;
 
 /** The module's Terraform JSON files, from the placeholder synthesis. */
@@ -444,11 +478,12 @@ export function toModule(synth: Json): Record<string, Json> {
   const resource: Record<string, Record<string, Json>> = JSON.parse(JSON.stringify(synth.resource));
   const data: Record<string, Record<string, Json>> = JSON.parse(JSON.stringify(synth.data ?? {}));
 
-  // 1. Classify and rename. Per-repository resources live under the construct id
-  //    "ZQPROJZQ-zqrepozq" (MirrorBuild); the webhook's resources are shared.
+  // 1. Classify and rename. Per-repository resources: the for_each resources of MirrorRepositories
+  //    (construct id "Repositories") and the webhook's path of the repository (construct id with
+  //    "ZQPROJZQ-zqrepozq"); the webhook's other resources are shared.
   const renamed: Renamed[] = [];
   const scopeOf = (type: string, name: string): Scope => {
-    if (name.includes(`${p.projectKey}-${p.repository}`)) return "repository";
+    if (name.includes(`${p.projectKey}-${p.repository}`) || /^Mirror_Repositories_/.test(name)) return "repository";
     if (type === "aws_efs_mount_target") return "subnet";
     if (type === "aws_sns_topic_subscription") return "email";
     if (/^aws_wafv2_/.test(type) || /_SafetyNet_/.test(name) || type === "aws_api_gateway_rest_api_policy") return "count";
@@ -458,7 +493,11 @@ export function toModule(synth: Json): Record<string, Json> {
     const base = name.replace(/_[0-9A-F]{8}$/, "");
     switch (scope) {
       case "repository":
-        return base.replace(`Path-${p.projectKey}-${p.repository}`, "RepositoryPath").replace(`${p.projectKey}-${p.repository}`, "Repository");
+        // (Mirror_Repositories_X, lib/mirror-build.ts, keeps the module's earlier address Mirror_Repository_X.)
+        return base
+          .replace(`Path-${p.projectKey}-${p.repository}`, "RepositoryPath")
+          .replace(`${p.projectKey}-${p.repository}`, "Repository")
+          .replace(/^Mirror_Repositories_/, "Mirror_Repository_");
       case "project":
         return base.replace(`Path-${p.projectKey}`, "ProjectPath");
       case "subnet":
@@ -602,6 +641,8 @@ export function toModule(synth: Json): Record<string, Json> {
       body.build_timeout = "${var.build.timeout_minutes}";
       body.queued_timeout = "${var.build.queued_timeout_minutes}";
       body.environment.compute_type = "${var.build.compute_type}";
+      body.environment.dynamic = syncEnvironmentTemplate(body.environment.environment_variable, (s) => substitute(rewriteRefs(s, "repository"), "each.value"));
+      delete body.environment.environment_variable;
     }
     if (r.type.startsWith("aws_api_gateway_") && !/_(deployment|stage)$/.test(r.type)) routeContent.push({ type: r.type, name: r.newName, body: resource[r.type][r.oldName] });
 
@@ -701,8 +742,14 @@ export function toModule(synth: Json): Record<string, Json> {
   const topic = find("aws_sns_topic", /_Alerts_Topic$/);
 
   const locals = {
-    repositories:
+    repository_names:
       '${{ for r in var.repositories : "${r.project_key}/${r.repository}" => { key = "${r.project_key}/${r.repository}", project_key = r.project_key, repository = r.repository, codecommit_repository = coalesce(r.codecommit_repository, r.repository), project_name = "${var.name}-mirror-${replace(coalesce(r.codecommit_repository, r.repository), ".", "_")}" } }}',
+    // The construct's for_each values (lib/mirror-build.ts RepositoryInstance), each field written as
+    // the construct wrote it for the placeholder repository, its placeholders now the repository's.
+    repositories: `\${{ for k, r in local.repository_names : k => merge(r, { ${Object.entries(placeholderInstance(synth))
+      .filter(([field]) => !["codecommit_repository", "project_name"].includes(field))
+      .map(([field, value]) => `${field} = ${hclString(substitute(value, "r"))}`)
+      .join(", ")} }) }}`,
     repository_list: '${[for r in var.repositories : local.repositories["${r.project_key}/${r.repository}"]]}',
     project_keys: "${toset([for r in var.repositories : r.project_key])}",
     backlog_git_host: "${var.backlog.space_key}.git.${var.backlog.domain}",

@@ -74,7 +74,8 @@ const ssmParameterName = (what: string) =>
   ).refine((v) => !/^\/(aws|ssm)/i.test(v), `must not start with /aws or /ssm (reserved by AWS)`);
 
 /**
- * Room for pinned host keys in a buildspec (lib/buildspec.ts `INLINE_BUILDSPEC_MAX_CHARS`): enough
+ * Room for pinned host keys in the safety net's buildspec (lib/buildspec.ts `INLINE_BUILDSPEC_MAX_CHARS`;
+ * the sync projects carry them as an environment variable): enough
  * for Backlog's RSA (4,096-bit), ECDSA and Ed25519 keys plus a second RSA key during a rotation. The
  * quota test (__tests__/quotas.test.ts) renders the largest configuration with keys of exactly this
  * size and holds every buildspec to CodeBuild's limit.
@@ -103,7 +104,7 @@ const backlogSchema = z.strictObject(
       .refine((keys) => keys.join("\n").length <= MAX_INLINE_HOST_KEYS_CHARS, {
         error: (issue) =>
           `must hold at most ${MAX_INLINE_HOST_KEYS_CHARS} characters together, not ${(issue.input as string[]).join("\n").length} ` +
-          `(the keys are written into every build project's buildspec, which CodeBuild limits to ${INLINE_BUILDSPEC_MAX_CHARS} characters; ` +
+          `(the keys are written into the safety net's buildspec, which CodeBuild limits to ${INLINE_BUILDSPEC_MAX_CHARS} characters, and every sync project's environment; ` +
           `put more keys, one per line, in an SSM parameter named by backlog.hostKeysParameter)`,
       })
       .optional(),

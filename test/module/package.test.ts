@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { instances } from "../support/instances";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const EXAMPLE = path.join(ROOT, "examples", "cdktf-consumer");
@@ -68,7 +69,7 @@ describe("the npm package used by another CDKTF app", () => {
     const stackDir = path.join(app, "cdktf.out", "stacks", "platform-mirror");
     expect(readdirSync(stackDir)).toContain("cdk.tf.json");
     const synth = JSON.parse(readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8"));
-    const projects = Object.values(synth.resource.aws_codebuild_project).map((p: any) => p.name).sort();
+    const projects = instances(synth, "aws_codebuild_project").map((i) => i.body.name).sort();
     expect(projects).toEqual(["platform-mirror-platform-runbooks", "platform-mirror-service-catalog", "platform-verify"]);
     // the sync script travelled inside the package and reached the buildspec
     expect(JSON.stringify(synth.resource.aws_codebuild_project)).toContain("set -euo pipefail");

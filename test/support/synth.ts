@@ -4,6 +4,9 @@ import * as path from "node:path";
 import { Testing } from "cdktf";
 import { MirrorStack } from "../../main";
 import { ConfigError, type StackConfig, validateStackConfig } from "../../lib/validation";
+import { instances } from "./instances";
+
+export { type Instance, forEachMap, instances } from "./instances";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -31,6 +34,8 @@ export interface Synth {
   resource: Record<string, Record<string, Record<string, any>>>;
   data: Record<string, Record<string, Record<string, any>>>;
   output: Record<string, { value: any; description?: string }>;
+  locals?: Record<string, any>;
+  moved?: Array<{ from: string; to: string }>;
 }
 
 export function synthStack(config: StackConfig): Synth {
@@ -39,12 +44,12 @@ export function synthStack(config: StackConfig): Synth {
   return JSON.parse(Testing.synth(stack)) as Synth;
 }
 
-/** All resources of a type, as a list. */
+/** All resource instances of a type ({@link instances}), as a list of their arguments. */
 export function resources(synth: Synth, type: string): Array<Record<string, any>> {
-  return Object.values(synth.resource[type] ?? {});
+  return instances(synth, type).map((i) => i.body);
 }
 
-/** The one resource of a type; fails when there are zero or several. */
+/** The one resource instance of a type; fails when there are zero or several. */
 export function onlyResource(synth: Synth, type: string): Record<string, any> {
   const all = resources(synth, type);
   if (all.length !== 1) throw new Error(`expected one ${type}, found ${all.length}`);
@@ -52,23 +57,31 @@ export function onlyResource(synth: Synth, type: string): Record<string, any> {
 }
 
 /**
- * The one resource of a type outside the safety net (`Mirror_SafetyNet_*`: the verify project, its
- * log group, its alarm), i.e. the one of the single configured repository or of the stack.
+ * The one resource instance of a type outside the safety net (`Mirror_SafetyNet_*`: the verify
+ * project, its log group, its alarm), i.e. the one of the single configured repository or of the stack.
  */
 export function onlyResourceOutsideSafetyNet(synth: Synth, type: string): Record<string, any> {
-  const all = Object.entries(synth.resource[type] ?? {}).filter(([name]) => !/_SafetyNet_/.test(name));
+  const all = instances(synth, type).filter((i) => !/_SafetyNet_/.test(i.address));
   if (all.length !== 1) throw new Error(`expected one ${type} outside the safety net, found ${all.length}`);
-  return all[0][1];
+  return all[0].body;
 }
 
-/** `type.name`: the Terraform address of the resource whose body is `body`. */
+/** The Terraform address of the resource instance whose body is `body` (from {@link resources}). */
 export function addressOf(synth: Synth, type: string, body: Record<string, unknown>): string {
-  const entry = Object.entries(synth.resource[type] ?? {}).find(([, b]) => b === body);
+  const entry = instances(synth, type).find((i) => i.body === body);
   if (entry === undefined) throw new Error(`no such ${type}`);
-  return `${type}.${entry[0]}`;
+  return entry.address;
 }
 
-/** `${type.name.attr}` reference of the resource whose body is `body`. */
+/**
+ * The address `depends_on` names for the resource of that instance: the resource itself, without
+ * the instance key (Terraform's `depends_on` takes whole resources).
+ */
+export function resourceAddressOf(synth: Synth, type: string, body: Record<string, unknown>): string {
+  return addressOf(synth, type, body).replace(/\[.*\]$/, "");
+}
+
+/** `${type.name.attr}` reference of the resource instance whose body is `body`. */
 export function refOf(synth: Synth, type: string, body: Record<string, unknown>, attr = "id"): string {
   return `\${${addressOf(synth, type, body)}.${attr}}`;
 }

@@ -6,6 +6,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { instances } from "../../support/instances";
 import { run } from "./proc";
 
 export const REPO_ROOT = path.resolve(__dirname, "../../..");
@@ -64,8 +65,12 @@ export class Stack {
     return new Stack(file, JSON.parse(readFileSync(file, "utf8")));
   }
 
+  /**
+   * The instances of the resources of a type, as `[NAME, arguments]` (NAME with its `["KEY"]` for an
+   * instance of a `for_each` resource, whose `each.*` are substituted: test/support/instances.ts).
+   */
   resources(type: string): Array<[string, Json]> {
-    return Object.entries((this.json.resource?.[type] ?? {}) as Record<string, Json>);
+    return instances(this.json, type).map((i) => [i.address.slice(type.length + 1), i.body]);
   }
 
   /** The `aws_codebuild_project` named `name`. */

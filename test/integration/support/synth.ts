@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { loadStackConfig } from "../../../lib/stack-config";
 import type { StackConfig } from "../../../lib/validation";
 import { STACK_NAME, synthesize } from "../../../main";
+import { forEachMap, instances } from "../../support/instances";
 
 /** Terraform's reading of a literal JSON string: `$${` stands for `${`, `%%{` for `%{`. */
 export function templateLiteral(text: string): string {
@@ -19,6 +20,7 @@ export interface SynthJson {
   resource: Record<string, Record<string, Record<string, unknown>>>;
   data?: Record<string, Record<string, Record<string, unknown>>>;
   output?: Record<string, unknown>;
+  locals?: Record<string, unknown>;
 }
 
 export interface Synthesized {
@@ -38,7 +40,7 @@ export function synthesizeStack(configFile: string, outdir: string): Synthesized
   const stackDir = path.join(outdir, "stacks", STACK_NAME);
   const json = JSON.parse(readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8")) as SynthJson;
   const buildspecs = new Map<string, string>();
-  for (const project of Object.values(json.resource.aws_codebuild_project ?? {})) {
+  for (const { body: project } of instances(json, "aws_codebuild_project")) {
     const source = (project.source ?? {}) as { buildspec?: string };
     if (typeof project.name !== "string" || source.buildspec === undefined) throw new Error("a CodeBuild project without name or buildspec");
     buildspecs.set(project.name, templateLiteral(source.buildspec));
@@ -63,6 +65,12 @@ export function resourceInstances(json: SynthJson, instancesOf: (type: string, n
     for (const [name, body] of Object.entries(byName)) {
       if (body.for_each === undefined && body.count === undefined) {
         total += 1;
+        continue;
+      }
+      // A for_each over a literal map (the per-repository resources): one instance per key.
+      const map = body.for_each === undefined ? undefined : forEachMap(json, body.for_each);
+      if (map !== undefined) {
+        total += Object.keys(map).length;
         continue;
       }
       const n = instancesOf(type, name);
