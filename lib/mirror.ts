@@ -22,7 +22,6 @@ import { MirrorKey } from "./encryption";
 import { type ArnContext, MirrorIam } from "./iam";
 import { MirrorBuild } from "./mirror-build";
 import {
-  buildLogGroupName,
   buildProjectName,
   codecommitRepositoryName,
   repositoryConstructId,
@@ -103,11 +102,7 @@ export class BacklogCodeCommitMirror extends Construct {
 
     const projectNames = props.repositories.map((r) => buildProjectName(name, r));
     if (props.encryption?.customerManagedKey === true) {
-      this.key = new MirrorKey(this, "Key", {
-        name,
-        arnContext,
-        logGroupPattern: buildLogGroupName(`${name}-mirror-*`),
-      });
+      this.key = new MirrorKey(this, "Key", { name, arnContext });
     }
     const kmsKeyArn = this.key?.key.arn;
 
