@@ -389,7 +389,7 @@ function casesFor(config: StackConfig, synth: Synth, policies: RenderedPolicies)
       caller: { service: "events.amazonaws.com" },
       action: "sqs:SendMessage",
       resource: queue,
-      context: { "aws:SourceArn": worldArn("events", `rule/${other}-sync-failed`, WORLD.otherAccountId), "aws:SourceAccount": WORLD.otherAccountId },
+      context: { "aws:SourceArn": worldArn("events", `rule/${other}-sync-failed`), "aws:SourceAccount": WORLD.accountId },
     });
     deny("another account's principal may not send to the dead-letter queue", {
       caller: { principal: `arn:aws:iam::${WORLD.otherAccountId}:role/Admin`, policy: ADMIN_POLICY },
@@ -499,6 +499,25 @@ describe.each(CONFIGS)("%s", (label, config) => {
     const { result } = await answer(c);
     if (c.expect === "Denied") expect(result).not.toBe("Allowed");
     else expect(result).toBe(c.expect);
+  });
+
+  test("every EventBridge target that delivers to SNS has a dead-letter queue its rule may send to", async () => {
+    const targets = Object.values(synth.resource.aws_cloudwatch_event_target ?? {}).filter((t) =>
+      resolveReferences(synth, t.arn).startsWith(`arn:aws:sns:`),
+    );
+    expect(targets.length).toBeGreaterThan(0);
+    for (const t of targets) {
+      const rule = Object.values(synth.resource.aws_cloudwatch_event_rule).find((r) => r.name === resolveReferences(synth, t.rule))!;
+      const queue = t.dead_letter_config === undefined ? undefined : resolveReferences(synth, t.dead_letter_config.arn);
+      expect(queue).toMatch(/^arn:aws:sqs:/);
+      const { result } = await ask(policies, {
+        caller: { service: "events.amazonaws.com" },
+        action: "sqs:SendMessage",
+        resource: queue!,
+        context: { "aws:SourceArn": worldArn("events", `rule/${rule.name}`), "aws:SourceAccount": WORLD.accountId },
+      });
+      expect(result).toBe("Allowed");
+    }
   });
 
   test("every action an Allow statement grants is used by an allowed case that statement decided", async () => {
