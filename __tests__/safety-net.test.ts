@@ -293,7 +293,7 @@ describe("resync.enabled: false", () => {
     expect(scheduleRules(s)).toEqual([]);
     expect(resources(s, "aws_iam_role").map((x) => x.name).sort()).toEqual(["backlog-mirror-codebuild", "backlog-mirror-webhook"]);
     expect(resources(s, "aws_s3_object")).toEqual([]);
-    expect(resources(s, "aws_cloudwatch_metric_alarm").map((a) => a.alarm_name)).toEqual(["backlog-mirror-webhook-5xx"]);
+    expect(resources(s, "aws_cloudwatch_metric_alarm").map((a) => a.alarm_name)).toEqual(["backlog-mirror-alerts-undelivered", "backlog-mirror-webhook-5xx", "backlog-mirror-webhook-4xx"]);
     expect(Object.keys(s.resource).flatMap((t) => Object.keys(s.resource[t])).filter((n) => /SafetyNet/.test(n))).toEqual([]);
   });
 });

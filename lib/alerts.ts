@@ -1,7 +1,11 @@
 /**
  * Failures reach a human: an SNS topic (optionally with e-mail subscriptions) that receives
- * - CodeBuild state changes of the sync projects that end FAILED, FAULT, TIMED_OUT or STOPPED, and
- * - a CloudWatch alarm when the webhook API answers 5xx (CodeBuild refused or failed a StartBuild).
+ * - CodeBuild state changes of the sync projects that end FAILED, FAULT, TIMED_OUT or STOPPED,
+ * - a CloudWatch alarm when the webhook API answers 5xx (CodeBuild refused or failed a StartBuild),
+ * - a CloudWatch alarm when the webhook API keeps refusing requests (4xx: every webhook refused,
+ *   e.g. after Backlog changed its sender addresses), and
+ * - a CloudWatch alarm when a failure alert could not be delivered to the topic and waits in the
+ *   dead-letter queue (see {@link MirrorAlerts}).
  */
 import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-rule";
 import { CloudwatchEventTarget } from "@cdktf/provider-aws/lib/cloudwatch-event-target";
@@ -10,8 +14,10 @@ import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-p
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
+import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
+import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import { Construct } from "constructs";
-import { alertsTopicName, buildProjectPrefix } from "./naming";
+import { alertsDeadLetterQueueName, alertsTopicName, buildProjectPrefix } from "./naming";
 
 /**
  * Build states that raise an alert: every final state but SUCCEEDED (CodeBuild API Reference,
@@ -33,6 +39,28 @@ export function failedSyncEventPattern(name: string): string {
   });
 }
 
+/**
+ * The webhook-refused alarm (`NAME-webhook-4xx`, AWS/ApiGateway `4XXError`, Sum per hour): it fires
+ * when at least `threshold` requests were refused in each of `datapointsToAlarm` of the last
+ * `evaluationPeriods` hours.
+ *
+ * Backlog sends one delivery per push and does not retry a 4xx (it retries 5xx only; Backlog's Git
+ * webhook help), so "every webhook refused" (the resource policy's 403 after Backlog changed its
+ * sender addresses, a webhook URL pasted wrong: 404) shows as a steady trickle of 4xx for as long as
+ * people push. A stray scanner, or one mistyped delivery, makes one burst: it breaches one hour at
+ * most and never two of three. A team pushing at least twice an hour is reported within three
+ * hours; meanwhile the safety net (`NAME-verify`, hourly by default) keeps the mirrors in sync, so
+ * the delay costs latency, not pushes. The API's throttled answers are 503 (lib/webhook-api.ts) and
+ * do not count here.
+ */
+export const WEBHOOK_REFUSED_ALARM = { period: 3600, evaluationPeriods: 3, datapointsToAlarm: 2, threshold: 2 } as const;
+
+/**
+ * Days an undelivered alert stays in the dead-letter queue: SQS's maximum, 14 days (1,209,600 s;
+ * SQS API Reference, SetQueueAttributes, `MessageRetentionPeriod`).
+ */
+export const DEAD_LETTER_RETENTION_SECONDS = 1_209_600;
+
 /** Props of {@link MirrorAlerts}. */
 export interface MirrorAlertsProps {
   readonly name: string;
@@ -46,11 +74,36 @@ export interface MirrorAlertsProps {
   readonly kmsKeyArn?: string;
 }
 
-/** Topic, subscriptions, failure rule, 5xx alarm. */
+/**
+ * Topic, subscriptions, failure rule (with its dead-letter queue and the alarm on it), 5xx and 4xx
+ * alarms.
+ *
+ * Undelivered alerts are never silent, whatever the topic policy's shape (whether EventBridge's
+ * delivery to SNS carries `aws:SourceAccount` is unsettled: issue 17 row 3). The failure rule's target
+ * has a dead-letter queue: EventBridge sends an event it could not deliver there, at once for a
+ * missing permission ("no retry attempts will happen ... EventBridge sends these events directly to
+ * the target DLQ"), after its retries for other errors (EventBridge User Guide, "Using dead-letter
+ * queues to process undelivered events"). A queue rather than an alarm on `FailedInvocations`:
+ * - the event (which sync failed, its build id) is kept 14 days with the error code and message
+ *   EventBridge attaches, instead of only a count;
+ * - the alarm on the queue stays in ALARM while a message waits, however long ago it failed;
+ * - the alarm's own notification is published by CloudWatch (`cloudwatch.amazonaws.com`, its own
+ *   statement of the topic policy), not by EventBridge, so a topic that refuses EventBridge still
+ *   delivers it; if the topic refuses everything, the alarm state (CloudWatch console,
+ *   `aws cloudwatch describe-alarms --state-value ALARM`) and the queue are where it shows.
+ *
+ * The queue is encrypted with SQS-managed keys (SSE-SQS), never with the customer-managed key: a key
+ * policy mistake that keeps EventBridge from the encrypted topic must not also keep it from the
+ * queue. Its policy admits EventBridge for this rule only (`aws:SourceArn`, the same page's
+ * "Granting permissions to the dead-letter queue").
+ */
 export class MirrorAlerts extends Construct {
   public readonly topic: SnsTopic;
   public readonly failureRule: CloudwatchEventRule;
+  public readonly deadLetterQueue: SqsQueue;
   public readonly apiErrorAlarm: CloudwatchMetricAlarm;
+  public readonly apiRefusedAlarm: CloudwatchMetricAlarm;
+  public readonly undeliveredAlarm: CloudwatchMetricAlarm;
 
   constructor(scope: Construct, id: string, props: MirrorAlertsProps) {
     super(scope, id);
@@ -82,14 +135,59 @@ export class MirrorAlerts extends Construct {
       description: "A Backlog mirror sync build failed, faulted, timed out or was stopped",
       eventPattern: failedSyncEventPattern(props.name),
     });
+
+    this.deadLetterQueue = new SqsQueue(this, "UndeliveredAlerts", {
+      name: alertsDeadLetterQueueName(props.name),
+      messageRetentionSeconds: DEAD_LETTER_RETENTION_SECONDS,
+      sqsManagedSseEnabled: true,
+    });
+    const deadLetterSenders = new DataAwsIamPolicyDocument(this, "UndeliveredAlertsPolicyDocument", {
+      statement: [
+        {
+          sid: "FailureRuleDeadLetters",
+          effect: "Allow",
+          principals: [{ type: "Service", identifiers: ["events.amazonaws.com"] }],
+          actions: ["sqs:SendMessage"],
+          resources: [this.deadLetterQueue.arn],
+          condition: [{ test: "ArnEquals", variable: "aws:SourceArn", values: [this.failureRule.arn] }],
+        },
+      ],
+    });
+    const deadLetterPolicy = new SqsQueuePolicy(this, "UndeliveredAlertsPolicy", {
+      queueUrl: this.deadLetterQueue.url,
+      policy: deadLetterSenders.json,
+    });
+
     new CloudwatchEventTarget(this, "SyncFailedToTopic", {
       rule: this.failureRule.name,
       arn: this.topic.arn,
+      deadLetterConfig: { arn: this.deadLetterQueue.arn },
       inputTransformer: {
         inputPaths: { project: "$.detail.project-name", status: "$.detail.build-status", build: "$.detail.build-id" },
         inputTemplate:
           '"Backlog mirror sync <project> ended <status>. Build: <build>. Its log is in CloudWatch Logs group /aws/codebuild/<project>."',
       },
+      // EventBridge may send to the queue as soon as the target exists.
+      dependsOn: [deadLetterPolicy],
+    });
+
+    this.undeliveredAlarm = new CloudwatchMetricAlarm(this, "UndeliveredAlertsAlarm", {
+      alarmName: `${props.name}-alerts-undelivered`,
+      alarmDescription:
+        `A failure alert could not be delivered to the topic ${alertsTopicName(props.name)}; it waits, with EventBridge's ` +
+        `error, in the SQS queue ${alertsDeadLetterQueueName(props.name)} (kept 14 days)`,
+      namespace: "AWS/SQS",
+      metricName: "ApproximateNumberOfMessagesVisible",
+      dimensions: { QueueName: this.deadLetterQueue.name },
+      statistic: "Maximum",
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      // An empty, idle queue may publish no data points at all (SQS Developer Guide, "Available
+      // CloudWatch metrics for Amazon SQS": inactive queues).
+      treatMissingData: "notBreaching",
+      alarmActions: [this.topic.arn],
     });
 
     this.apiErrorAlarm = new CloudwatchMetricAlarm(this, "WebhookErrors", {
@@ -102,6 +200,24 @@ export class MirrorAlerts extends Construct {
       period: 300,
       evaluationPeriods: 1,
       threshold: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      treatMissingData: "notBreaching",
+      alarmActions: [this.topic.arn],
+    });
+
+    this.apiRefusedAlarm = new CloudwatchMetricAlarm(this, "WebhookRefused", {
+      alarmName: `${props.name}-webhook-4xx`,
+      alarmDescription:
+        "The Backlog webhook keeps refusing requests (4xx; Backlog does not retry them): if Backlog changed its sender " +
+        "addresses, update webhook.allowedSourceIps / additionalSourceIps; if a webhook URL is wrong, fix it in Backlog",
+      namespace: "AWS/ApiGateway",
+      metricName: "4XXError",
+      dimensions: { ApiName: props.apiName, Stage: props.stageName },
+      statistic: "Sum",
+      period: WEBHOOK_REFUSED_ALARM.period,
+      evaluationPeriods: WEBHOOK_REFUSED_ALARM.evaluationPeriods,
+      datapointsToAlarm: WEBHOOK_REFUSED_ALARM.datapointsToAlarm,
+      threshold: WEBHOOK_REFUSED_ALARM.threshold,
       comparisonOperator: "GreaterThanOrEqualToThreshold",
       treatMissingData: "notBreaching",
       alarmActions: [this.topic.arn],

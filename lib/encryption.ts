@@ -7,14 +7,23 @@ import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { Construct } from "constructs";
 import { type ArnContext, arn } from "./iam";
-import { alertsTopicName } from "./naming";
+import { alertsTopicName, buildLogGroupName, buildProjectPrefix, verifyProjectName } from "./naming";
 
 /** Props of {@link MirrorKey}. */
 export interface MirrorKeyProps {
   readonly name: string;
   readonly arnContext: ArnContext;
-  /** Log groups (names) that may use the key; a trailing `*` is allowed. */
-  readonly logGroupPattern: string;
+}
+
+/**
+ * The log groups CloudWatch Logs may encrypt with the key: every sync project's
+ * (`/aws/codebuild/NAME-mirror-*`) and the safety net's (`/aws/codebuild/NAME-verify`), both created
+ * with the key (lib/mirror-build.ts `projectLogGroup`). A log group left out cannot be created: Logs
+ * answers `AccessDeniedException: The specified KMS key does not exist or is not allowed to be used
+ * with Arn ...` (terraform-provider-aws #29282).
+ */
+export function keyLogGroupNames(name: string): string[] {
+  return [buildLogGroupName(`${buildProjectPrefix(name)}*`), buildLogGroupName(verifyProjectName(name))];
 }
 
 /** A rotating symmetric key with a policy for CloudWatch Logs, EventBridge and CloudWatch alarms. */
@@ -36,16 +45,22 @@ export class MirrorKey extends Construct {
           resources: ["*"], // in a key policy, "*" is this key
         },
         {
+          // CloudWatch Logs User Guide, "Encrypt log data in CloudWatch Logs using AWS Key Management
+          // Service": Logs (principal logs.REGION.amazonaws.com) uses the key with the encryption
+          // context `kms:EncryptionContext:aws:logs:arn` = the log group's ARN, so the condition
+          // names the groups. That page's example also grants kms:Describe*; it is left out here:
+          // DescribeKey carries no encryption context (Service Authorization Reference, AWS KMS: no
+          // kms:EncryptionContext key for DescribeKey), so under this condition it could never apply.
           sid: "BuildLogGroups",
           effect: "Allow",
           principals: [{ type: "Service", identifiers: [`logs.${ctx.region}.amazonaws.com`] }],
-          actions: ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+          actions: ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
           resources: ["*"],
           condition: [
             {
               test: "ArnLike",
               variable: "kms:EncryptionContext:aws:logs:arn",
-              values: [arn(ctx, "logs", `log-group:${props.logGroupPattern}`)],
+              values: keyLogGroupNames(props.name).map((g) => arn(ctx, "logs", `log-group:${g}`)),
             },
           ],
         },

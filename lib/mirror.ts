@@ -22,7 +22,7 @@ import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
 import { MirrorKey } from "./encryption";
 import { type ArnContext, MirrorIam } from "./iam";
 import { MirrorRepositories } from "./mirror-build";
-import { buildLogGroupName, buildProjectName, repositoryKey } from "./naming";
+import { buildProjectName, repositoryKey } from "./naming";
 import { MirrorNetwork } from "./network";
 import type { BacklogCodeCommitMirrorProps, NetworkSettings } from "./props";
 import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE, MirrorSafetyNet } from "./safety-net";
@@ -99,11 +99,7 @@ export class BacklogCodeCommitMirror extends Construct {
 
     const projectNames = props.repositories.map((r) => buildProjectName(name, r));
     if (props.encryption?.customerManagedKey === true) {
-      this.key = new MirrorKey(this, "Key", {
-        name,
-        arnContext,
-        logGroupPattern: buildLogGroupName(`${name}-mirror-*`),
-      });
+      this.key = new MirrorKey(this, "Key", { name, arnContext });
     }
     const kmsKeyArn = this.key?.key.arn;
 

@@ -66,6 +66,14 @@ export function alertsTopicName(name: string): string {
   return `${name}-mirror-alerts`;
 }
 
+/**
+ * The dead-letter queue of the failure alerts: `NAME-mirror-alerts-dlq` (EventBridge moves an alert
+ * it could not deliver to the topic there).
+ */
+export function alertsDeadLetterQueueName(name: string): string {
+  return `${alertsTopicName(name)}-dlq`;
+}
+
 /** The log group CodeBuild writes a project's logs to. */
 export function buildLogGroupName(projectName: string): string {
   return `/aws/codebuild/${projectName}`;

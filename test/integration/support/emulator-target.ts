@@ -38,6 +38,7 @@ const ENDPOINT_BY_TYPE_PREFIX: ReadonlyArray<readonly [string, string | null]> =
   ["aws_route", "ec2"], // aws_route, aws_route_table, aws_route_table_association
   ["aws_availability_zones", "ec2"],
   ["aws_sns_", "sns"],
+  ["aws_sqs_", "sqs"],
   ["aws_ssm_", "ssm"],
   ["aws_wafv2_", "wafv2"],
   ["aws_caller_identity", "sts"],
