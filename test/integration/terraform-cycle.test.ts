@@ -486,9 +486,16 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
         expect(project.vpcConfig?.securityGroupIds).toEqual([buildGroup]);
         expect(project.source?.type).toBe("NO_SOURCE");
         expect(project.source?.buildspec).toBe(synth.buildspecs.get(project.name!));
+        // One buildspec for every sync project; the repository's settings are its variables.
         const spec = parseYaml(project.source!.buildspec!) as { phases: { build: { commands: string[] } } };
+        expect(spec.phases.build.commands[0]).not.toMatch(/CODECOMMIT_REPOSITORY=/);
         const repo = config.repositories.find((r) => buildProjectName(config.name, r) === project.name)!;
-        expect(spec.phases.build.commands[0]).toContain(`\nCODECOMMIT_REPOSITORY=${codecommitRepositoryName(repo)}\n`);
+        const variables = Object.fromEntries((project.environment?.environmentVariables ?? []).map((v) => [v.name, [v.type, v.value]]));
+        expect(variables).toMatchObject({
+          CODECOMMIT_REPOSITORY: ["PLAINTEXT", codecommitRepositoryName(repo)],
+          MIRROR_PATH: ["PLAINTEXT", `${repo.projectKey}/${repo.repository}.git`],
+          BACKLOG_REMOTE: ["PLAINTEXT", `${config.backlog.spaceKey}@${config.backlog.spaceKey}.git.${config.backlog.domain}:/${repo.projectKey}/${repo.repository}.git`],
+        });
         // The shell arrives as written: Terraform turned the synthesized "$${" back into "${".
         expect(project.source!.buildspec).toMatch(/[^$]\$\{[A-Z_]+/);
         expect(project.source!.buildspec).not.toContain("$${");
