@@ -6,6 +6,7 @@ import { Testing } from "cdktf";
 import { PlatformStack } from "../examples/construct-in-your-app/main";
 import { BacklogCodeCommitMirror } from "../lib/mirror";
 import { loadStackConfig } from "../lib/stack-config";
+import { validateStackConfig } from "../lib/validation";
 import { ROOT, exampleConfig, problemsOf, synthStack } from "../test/support/synth";
 
 type Mutation = (c: any) => void;
@@ -39,7 +40,11 @@ describe("configuration validation", () => {
       (c) => (c.backlog.spaceKey = "x;rm -rf /"),
       '`backlog.spaceKey` must be a Backlog space key: 1-63 letters, digits and hyphens, not starting or ending with a hyphen, got: "x;rm -rf /"',
     ],
-    ["an unknown Backlog domain", (c) => (c.backlog.domain = "backlog.io"), '`backlog.domain` must be "backlog.jp" or "backlog.com", got: "backlog.io"'],
+    [
+      "an unknown Backlog domain",
+      (c) => (c.backlog.domain = "backlog.io"),
+      '`backlog.domain` must be "backlog.jp", "backlog.com" or "backlogtool.com", got: "backlog.io"',
+    ],
     [
       "an SSM parameter name without the leading slash",
       (c) => (c.backlog.sshKeyParameter = "backlog/key"),
@@ -116,6 +121,17 @@ describe("configuration validation", () => {
     expect(problemsOf(mutate)).toEqual([message]);
   });
 
+  // Backlog's API reference ("Get List of Git Repositories") shows a space on backlogtool.com:
+  // "sshUrl":"xx@xx.git.backlogtool.com:/BLG/app.git".
+  test.each(["backlog.jp", "backlog.com", "backlogtool.com"])("accepts a space on %s and clones from SPACE.git.DOMAIN", (domain) => {
+    const config = exampleConfig();
+    const stack = synthStack(validateStackConfig({ ...config, backlog: { ...config.backlog, domain } }));
+    const buildspecs = Object.values(stack.resource.aws_codebuild_project as Record<string, any>).map((p) => String(p.source.buildspec));
+    const hosts = buildspecs.flatMap((b) => [...b.matchAll(/BACKLOG_HOST=(\S+)/g)].map((m) => m[1]));
+    expect(hosts.length).toBeGreaterThanOrEqual(config.repositories.length);
+    expect(new Set(hosts)).toEqual(new Set([`${config.backlog.spaceKey}.git.${domain}`]));
+  });
+
   test("reports every bad field at once", () => {
     expect(
       problemsOf((c) => {
@@ -124,7 +140,7 @@ describe("configuration validation", () => {
       }),
     ).toEqual([
       '`region` must be an AWS region code such as "ap-northeast-1", got: "x"',
-      '`backlog.domain` must be "backlog.jp" or "backlog.com", got: "y"',
+      '`backlog.domain` must be "backlog.jp", "backlog.com" or "backlogtool.com", got: "y"',
     ]);
   });
 

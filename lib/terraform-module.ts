@@ -29,11 +29,11 @@ import { App, TerraformStack } from "cdktf";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
 import { BUILD_DEFAULTS, PRE_SCRIPT_BUDGET_SECONDS, lockTimeoutSeconds } from "./mirror-build";
 import { BacklogCodeCommitMirror, DEFAULT_LOG_RETENTION_DAYS } from "./mirror";
-import type { BacklogCodeCommitMirrorProps } from "./props";
+import { BACKLOG_DOMAINS, type BacklogCodeCommitMirrorProps } from "./props";
 import { DEFAULT_BACKUP_RETENTION_DAYS } from "./storage";
 import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE, MAX_OUT_OF_SYNC_ALARM_HOURS, MIN_OUT_OF_SYNC_ALARM_HOURS, repositoryListLine } from "./safety-net";
 import { INLINE_BUILDSPEC_MAX_CHARS } from "./buildspec";
-import { LOG_RETENTION_DAYS, MAX_INLINE_HOST_KEYS_CHARS, MAX_REPOSITORIES } from "./validation";
+import { LOG_RETENTION_DAYS, MAX_INLINE_HOST_KEYS_CHARS, MAX_REPOSITORIES, quotedAlternatives } from "./validation";
 import { DEFAULT_THROTTLE, maxSourceCidrs } from "./webhook-protection";
 import { routeEntry, routeTable } from "./webhook-routing";
 
@@ -165,10 +165,10 @@ export function moduleVariables(): Record<string, VariableBlock> {
     backlog: {
       type: "object({ space_key = string, domain = string, ssh_key_parameter = string, host_keys = optional(list(string)), host_keys_parameter = optional(string), scan_host_key = optional(bool, false) })",
       description:
-        "The Backlog space: space_key (also the SSH user), domain (backlog.jp or backlog.com), ssh_key_parameter (SSM SecureString with the SSH private key), and exactly one host-key source: host_keys (pinned \"TYPE BASE64\" keys, at most 2,000 characters together), host_keys_parameter (SSM parameter with one key per line) or scan_host_key = true (trust whatever key the host presents, at every build; not recommended).",
+        `The Backlog space: space_key (also the SSH user), domain (${BACKLOG_DOMAINS.join(", ")}), ssh_key_parameter (SSM SecureString with the SSH private key), and exactly one host-key source: host_keys (pinned "TYPE BASE64" keys, at most 2,000 characters together), host_keys_parameter (SSM parameter with one key per line) or scan_host_key = true (trust whatever key the host presents, at every build; not recommended).`,
       validation: [
         v('can(regex("^[0-9A-Za-z]([0-9A-Za-z-]{0,61}[0-9A-Za-z])?$", var.backlog.space_key))', "backlog.space_key must be a Backlog space key: 1-63 letters, digits and hyphens, not starting or ending with a hyphen."),
-        v('contains(["backlog.jp", "backlog.com"], var.backlog.domain)', 'backlog.domain must be "backlog.jp" or "backlog.com".'),
+        v(`contains(${JSON.stringify(BACKLOG_DOMAINS).replace(/","/g, '", "')}, var.backlog.domain)`, `backlog.domain must be ${quotedAlternatives(BACKLOG_DOMAINS)}.`),
         v(
           `can(regex("${re(SSM_NAME)}", var.backlog.ssh_key_parameter)) && length(var.backlog.ssh_key_parameter) <= 1011 && !can(regex("^/(?i)(aws|ssm)", var.backlog.ssh_key_parameter))`,
           'backlog.ssh_key_parameter must be the name of an SSM parameter: it starts with "/", has only letters, digits and _ . - / (at most 1011 characters), and does not start with /aws or /ssm.',

@@ -17,7 +17,7 @@ import {
   codecommitRepositoryName,
   repositoryKey,
 } from "./naming";
-import type { BacklogCodeCommitMirrorProps } from "./props";
+import { BACKLOG_DOMAINS, type BacklogCodeCommitMirrorProps } from "./props";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
 import { INLINE_BUILDSPEC_MAX_CHARS } from "./buildspec";
 import { INTEGRATION_RESPONSES } from "./webhook-api";
@@ -49,6 +49,12 @@ export const LOG_RETENTION_DAYS = [
 export const MAX_REPOSITORIES = 200;
 
 const REGION_RE = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
+
+/** `"a", "b" or "c"`: the allowed values of an enumerated field, as messages name them. */
+export function quotedAlternatives(values: readonly string[]): string {
+  const quoted = values.map((v) => JSON.stringify(v));
+  return quoted.length <= 1 ? quoted.join("") : `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}`;
+}
 
 /** A string field checked by a pattern; `allowed` is the human description used in the message. */
 function pattern(re: RegExp, allowed: string, opts: { token?: boolean; maxLength?: number } = {}) {
@@ -89,7 +95,7 @@ const backlogSchema = z.strictObject(
       /^[0-9A-Za-z](?:[0-9A-Za-z-]{0,61}[0-9A-Za-z])?$/,
       "a Backlog space key: 1-63 letters, digits and hyphens, not starting or ending with a hyphen",
     ),
-    domain: z.enum(["backlog.jp", "backlog.com"], { error: `must be "backlog.jp" or "backlog.com"` }),
+    domain: z.enum(BACKLOG_DOMAINS, { error: `must be ${quotedAlternatives(BACKLOG_DOMAINS)}` }),
     sshKeyParameter: ssmParameterName("the SSH private key"),
     hostKeys: z
       .array(
@@ -476,6 +482,12 @@ function allowedKeys(schema: z.ZodType, path: PropertyKey[]): string[] {
   return Object.keys(node?.shape ?? {});
 }
 
+/** A Backlog URL, SSH address or host name on one of {@link BACKLOG_DOMAINS}: group 1 the space, 2 the domain. */
+const BACKLOG_ADDRESS_RE = new RegExp(
+  `^(?:https?://)?(?:[^@/]+@)?([0-9A-Za-z-]+)\\.(?:git\\.)?(${BACKLOG_DOMAINS.map((d) => d.replace(/\./g, "\\.")).join("|")})(?:[:/].*)?$`,
+  "i",
+);
+
 /**
  * A hint for two common slips, appended to the message: a number written as a string
  * (`"logRetentionDays": "30"`), and a Backlog URL or host name given where the space key belongs.
@@ -485,7 +497,7 @@ function givenHint(issue: z.core.$ZodIssue, given: unknown): string {
     return ` (a number, not a string: write ${given.trim()} without quotes)`;
   }
   if (issue.path[issue.path.length - 1] === "spaceKey" && typeof given === "string") {
-    const url = /^(?:https?:\/\/)?(?:[^@/]+@)?([0-9A-Za-z-]+)\.(?:git\.)?(backlog\.(?:jp|com))(?:[:/].*)?$/i.exec(given.trim());
+    const url = BACKLOG_ADDRESS_RE.exec(given.trim());
     if (url !== null) {
       return ` (that is a Backlog address: the space key is the first part of its host name, "${url[1]}", and \`backlog.domain\` is "${url[2].toLowerCase()}")`;
     }

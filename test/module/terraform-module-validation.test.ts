@@ -31,7 +31,7 @@ const BAD: Case[] = [
   ["an upper-case name", (p) => (p.name = "Backlog_Mirror"), "name must be 2-24 characters"],
   ["a retention CloudWatch refuses", (p) => (p.logRetentionDays = 10), "log_retention_days must be one of the retention periods"],
   ["a space key that would inject shell", (p) => (p.backlog.spaceKey = "x;rm -rf /"), "backlog.space_key must be a Backlog space key"],
-  ["an unknown Backlog domain", (p) => (p.backlog.domain = "backlog.io"), 'backlog.domain must be "backlog.jp" or "backlog.com"'],
+  ["an unknown Backlog domain", (p) => (p.backlog.domain = "backlog.io"), 'backlog.domain must be "backlog.jp", "backlog.com" or "backlogtool.com"'],
   ["a parameter name without the slash", (p) => (p.backlog.sshKeyParameter = "backlog/key"), "backlog.ssh_key_parameter must be the name of an SSM parameter"],
   ["a reserved parameter name", (p) => (p.backlog.sshKeyParameter = "/aws/key"), "backlog.ssh_key_parameter must be the name of an SSM parameter"],
   ["a bad host-key parameter name", (p) => (p.backlog.hostKeysParameter = "/ssm/x"), "backlog.host_keys_parameter must be the name of an SSM parameter"],
@@ -115,6 +115,7 @@ const GOOD: Array<[string, (p: Props) => void]> = [
     },
   ],
   ["an open API", (p) => (p.webhook = { allowAnySource: true })],
+  ["a space on backlogtool.com (Backlog API reference, Get List of Git Repositories)", (p) => (p.backlog.domain = "backlogtool.com")],
   ["a daily safety net with a two-day alarm", (p) => (p.resync = { schedule: "rate(1 day)", outOfSyncAlarmHours: 48 })],
 ];
 
