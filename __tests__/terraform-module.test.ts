@@ -31,7 +31,7 @@ describe("the Terraform module", () => {
       expect(f.provider).toBeUndefined();
       expect(f.terraform?.backend).toBeUndefined();
     }
-    expect(files["versions.tf.json"].terraform).toEqual({ required_version: ">= 1.10", required_providers: { aws: { ...MODULE_PROVIDER } } });
+    expect(files["versions.tf.json"].terraform).toEqual({ required_version: ">= 1.11", required_providers: { aws: { ...MODULE_PROVIDER } } });
   });
 
   test("keeps no placeholder value", () => {

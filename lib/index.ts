@@ -18,3 +18,4 @@ export * from "./verify-iam";
 export * from "./naming";
 export * from "./validation";
 export * from "./stack-config";
+export * from "./terraform-version";

@@ -33,6 +33,7 @@ import { BACKLOG_DOMAINS, type BacklogCodeCommitMirrorProps } from "./props";
 import { DEFAULT_BACKUP_RETENTION_DAYS } from "./storage";
 import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE, MAX_OUT_OF_SYNC_ALARM_HOURS, MIN_OUT_OF_SYNC_ALARM_HOURS, repositoryListLine } from "./safety-net";
 import { INLINE_BUILDSPEC_MAX_CHARS } from "./buildspec";
+import { REQUIRED_TERRAFORM_VERSION } from "./terraform-version";
 import { LOG_RETENTION_DAYS, MAX_INLINE_HOST_KEYS_CHARS, MAX_REPOSITORIES, quotedAlternatives } from "./validation";
 import { DEFAULT_THROTTLE, maxSourceCidrs } from "./webhook-protection";
 import { routeEntry, routeTable } from "./webhook-routing";
@@ -44,7 +45,7 @@ type Json = any;
  * 6.x (every resource and data source used was checked against the version 6 upgrade guide; see
  * docs/terraform-users.md for what was verified against which version).
  */
-export const MODULE_REQUIRED_VERSION = ">= 1.10";
+export const MODULE_REQUIRED_VERSION = REQUIRED_TERRAFORM_VERSION;
 export const MODULE_PROVIDER = { source: "hashicorp/aws", version: ">= 5.100.0, < 7.0.0" } as const;
 
 /** The placeholder values the construct is synthesized with (each unique in the synthesized JSON). */
