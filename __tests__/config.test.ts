@@ -6,15 +6,21 @@ import { Testing } from "cdktf";
 import { PlatformStack } from "../examples/construct-in-your-app/main";
 import { BacklogCodeCommitMirror } from "../lib/mirror";
 import { loadStackConfig } from "../lib/stack-config";
+import { ARM_CONTAINER_REGIONS_ALLOWED } from "../lib/regions";
 import { validateStackConfig } from "../lib/validation";
 import { ROOT, exampleConfig, problemsOf, synthStack } from "../test/support/synth";
 
 type Mutation = (c: any) => void;
 
+/** What `region` allows, as the message names it (the list is lib/regions.ts's). */
+const ARM_REGIONS = ARM_CONTAINER_REGIONS_ALLOWED;
+
 
 describe("configuration validation", () => {
   test.each<[string, Mutation, string]>([
-    ["a region that is not a region code", (c) => (c.region = "tokyo"), '`region` must be an AWS region code such as "ap-northeast-1", got: "tokyo"'],
+    ["a region that is not a region code", (c) => (c.region = "tokyo"), `\`region\` must be ${ARM_REGIONS}, got: "tokyo"`],
+    // CodeBuild's documentation lists the regions with ARM_CONTAINER builds; Canada (Central) is not one.
+    ["a region without CodeBuild ARM builds", (c) => (c.region = "ca-central-1"), `\`region\` must be ${ARM_REGIONS}, got: "ca-central-1"`],
     [
       "an upper-case name prefix",
       (c) => (c.name = "Backlog_Mirror"),
@@ -139,7 +145,7 @@ describe("configuration validation", () => {
         c.backlog.domain = "y";
       }),
     ).toEqual([
-      '`region` must be an AWS region code such as "ap-northeast-1", got: "x"',
+      `\`region\` must be ${ARM_REGIONS}, got: "x"`,
       '`backlog.domain` must be "backlog.jp", "backlog.com" or "backlogtool.com", got: "y"',
     ]);
   });

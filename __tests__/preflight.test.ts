@@ -4,9 +4,14 @@
  * checks against an account run on the emulator in test/integration/sandbox.test.ts; Service Quotas
  * is the one API the emulator does not implement, so its rule is tested here with a stand-in client.
  */
+import { spawnSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { ARM_CONTAINER_REGIONS_ALLOWED } from "../lib/regions";
 import { type Clients, checkQuota, hostKeyProblem, keyscanLine } from "../scripts/preflight";
-import { exampleConfig } from "../test/support/synth";
+import { ROOT, exampleConfig } from "../test/support/synth";
 
 function ed25519Line(): string {
   const raw = generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" }).subarray(-32);
@@ -35,6 +40,7 @@ describe("host-key lines", () => {
 test.each([
   ["backlog.jp", "ssh-keyscan acme.git.backlog.jp 2>/dev/null | cut -d' ' -f2- > host-keys.txt"],
   ["backlog.com", "ssh-keyscan acme.git.backlog.com 2>/dev/null | cut -d' ' -f2- > host-keys.txt"],
+  ["backlogtool.com", "ssh-keyscan acme.git.backlogtool.com 2>/dev/null | cut -d' ' -f2- > host-keys.txt"],
 ] as const)("the ssh-keyscan line names SPACE.git.%s", (domain, line) => {
   expect(keyscanLine({ backlog: { ...exampleConfig().backlog, spaceKey: "acme", domain } })).toBe(line);
 });
@@ -68,4 +74,21 @@ describe("CodeBuild ARM quota (stand-in for Service Quotas, which the emulator d
     expect(finding.level).toBe(level);
     expect(finding.message).toMatch(message);
   });
+});
+
+// CodeBuild runs ARM_CONTAINER builds only in the regions its documentation lists (lib/regions.ts);
+// preflight refuses any other region from the configuration, before it calls AWS at all.
+test("preflight names the region field, the allowed regions and the given one, and calls no AWS endpoint", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "preflight-region-"));
+  const file = path.join(dir, "config.json");
+  writeFileSync(file, JSON.stringify({ ...exampleConfig(), region: "ca-central-1" }));
+  const run = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "preflight.ts")], {
+    cwd: ROOT,
+    encoding: "utf8",
+    // An endpoint that refuses connections: a call to AWS would fail differently.
+    env: { ...process.env, MIRROR_CONFIG: file, AWS_ENDPOINT_URL: "http://127.0.0.1:9", AWS_ACCESS_KEY_ID: "x", AWS_SECRET_ACCESS_KEY: "x" },
+  });
+  expect(run.status).toBe(1);
+  expect(run.stderr).toContain(`  - \`region\` must be ${ARM_CONTAINER_REGIONS_ALLOWED}, got: "ca-central-1"\n`);
+  expect(run.stdout).not.toContain("preflight of");
 });

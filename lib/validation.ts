@@ -20,6 +20,7 @@ import {
 import { BACKLOG_DOMAINS, type BacklogCodeCommitMirrorProps } from "./props";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
 import { INLINE_BUILDSPEC_MAX_CHARS } from "./buildspec";
+import { ARM_CONTAINER_REGIONS_ALLOWED, ARM_CONTAINER_REGION_CODES } from "./regions";
 import { INTEGRATION_RESPONSES } from "./webhook-api";
 import { RESOURCE_POLICY_MAX_CHARS, maxSourceCidrs, worstCasePolicyLength } from "./webhook-protection";
 import { MAPPING_TEMPLATE_MAX_BYTES, largestTemplateBytes } from "./webhook-routing";
@@ -419,7 +420,11 @@ const tagValueRe = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
 export const stackConfigSchema = z
   .strictObject(
     {
-      region: pattern(REGION_RE, 'an AWS region code such as "ap-northeast-1"'),
+      // The stack's region: one where its ARM builds can run (lib/regions.ts). The state bucket's
+      // region below may be any.
+      region: z
+        .string({ error: `must be ${ARM_CONTAINER_REGIONS_ALLOWED}` })
+        .refine((v) => ARM_CONTAINER_REGION_CODES.includes(v), `must be ${ARM_CONTAINER_REGIONS_ALLOWED}`),
       ...mirrorShape,
       state: z.strictObject(
         {

@@ -8,6 +8,10 @@
  * `AWS_ENDPOINT_URL` is a running `npm run sandbox:up`, it trusts that sandbox's certificate and
  * uses its test credentials unless credentials are set (see scripts/sandbox-env.ts).
  *
+ * The configuration is validated first (lib/validation.ts): a region where CodeBuild runs no ARM
+ * builds (lib/regions.ts), like any other invalid field, is reported with the field, what is allowed
+ * and what was given, before any AWS call (exit code 1).
+ *
  * Checks, each finding naming the resource and what to do:
  * - `network` given: the VPC exists; every subnet exists and is in that VPC; one subnet per
  *   Availability Zone (EFS: one mount target per AZ); each subnet's route table sends 0.0.0.0/0 to

@@ -187,3 +187,52 @@ describe("module validation blocks and the configuration rules", () => {
     expect([...diagnostics.keys()].filter((f) => !/^(bad|good)_\d+\.tf\.json$/.test(f))).toEqual([]);
   });
 });
+
+/**
+ * The provider's region is no input of the module, so no variable validation can check it: the
+ * module's `data.aws_region` carries a postcondition instead (lib/regions.ts: CodeBuild runs
+ * ARM_CONTAINER builds only in the regions the CodeBuild documentation lists). `terraform test`
+ * with a mock provider plans the module with the region overridden, one run per case.
+ */
+describe("the module refuses a provider region without CodeBuild ARM builds", () => {
+  const work = mkdtempSync(path.join(tmpdir(), "mirror-module-region-"));
+  let output = "";
+  let code = -1;
+
+  beforeAll(async () => {
+    requireTerraform();
+    const dir = path.join(work, "module");
+    buildModule(dir);
+    mkdirSync(path.join(dir, "tests"));
+    const p = base();
+    const vars = Object.entries(moduleArgs(p)).map(([k, v]) => `  ${k} = ${JSON.stringify(v)}`).join("\n");
+    // Mock values the provider would validate (policy JSON, ARN parts); everything else is mocked freely.
+    const region = (id: string) => `  override_data {\n    target = data.aws_region.Mirror_Region\n    values = { id = "${id}" }\n  }`;
+    writeFileSync(
+      path.join(dir, "tests", "region.tftest.hcl"),
+      [
+        `variables {\n${vars}\n}`,
+        'mock_provider "aws" {',
+        '  mock_data "aws_iam_policy_document" {\n    defaults = { json = "{\\"Version\\":\\"2012-10-17\\",\\"Statement\\":[]}" }\n  }',
+        '  mock_data "aws_partition" {\n    defaults = { partition = "aws" }\n  }',
+        '  mock_data "aws_caller_identity" {\n    defaults = { account_id = "123456789012" }\n  }',
+        "}",
+        `run "tokyo_plans" {\n  command = plan\n${region("ap-northeast-1")}\n}`,
+        `run "canada_central_is_refused" {\n  command = plan\n${region("ca-central-1")}\n  expect_failures = [data.aws_region.Mirror_Region]\n}`,
+      ].join("\n\n"),
+    );
+    const tf = new Terraform(dir, terraformEnv(writeCliConfig(providerMirror()), {}));
+    await tf.run(["init", "-input=false", "-backend=false"]);
+    const result = await tf.run(["test", "-no-color"], [0, 1]);
+    output = result.stdout + result.stderr;
+    code = result.code;
+  }, 120_000);
+
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  test("ap-northeast-1 plans and ca-central-1 fails the postcondition on data.aws_region", () => {
+    expect(output).toContain('run "tokyo_plans"... pass');
+    expect(output).toContain('run "canada_central_is_refused"... pass');
+    expect(code).toBe(0);
+  });
+});
