@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { ARM_CONTAINER_REGIONS_ALLOWED } from "../lib/regions";
-import { type Clients, checkQuota, hostKeyProblem, keyscanLine } from "../scripts/preflight";
+import { type Clients, checkQuota, checkVpcDns, hostKeyProblem, keyscanLine } from "../scripts/preflight";
 import { ROOT, exampleConfig } from "../test/support/synth";
 
 function ed25519Line(): string {
@@ -91,4 +91,46 @@ test("preflight names the region field, the allowed regions and the given one, a
   expect(run.status).toBe(1);
   expect(run.stderr).toContain(`  - \`region\` must be ${ARM_CONTAINER_REGIONS_ALLOWED}, got: "ca-central-1"\n`);
   expect(run.stdout).not.toContain("preflight of");
+});
+
+// Builds mount EFS by its DNS name, which resolves only in a VPC with DNS resolution and DNS
+// hostnames on (EFS User Guide, "Mounting on Amazon EC2 with a DNS name"). The emulator case is in
+// test/integration/sandbox.test.ts; this stand-in answers DescribeVpcAttribute as EC2 does.
+describe("VPC DNS attributes (stand-in for EC2 DescribeVpcAttribute)", () => {
+  const VPC = "vpc-0123456789abcdef0";
+  const ec2 = (support: boolean, hostnames: boolean): Pick<Clients, "ec2"> =>
+    ({
+      ec2: {
+        send: async (command: { input: { VpcId: string; Attribute: string } }) => {
+          expect(command.input.VpcId).toBe(VPC);
+          return command.input.Attribute === "enableDnsSupport"
+            ? { VpcId: VPC, EnableDnsSupport: { Value: support } }
+            : { VpcId: VPC, EnableDnsHostnames: { Value: hostnames } };
+        },
+      },
+    }) as unknown as Pick<Clients, "ec2">;
+  const fix = (flag: string) => `aws ec2 modify-vpc-attribute --vpc-id ${VPC} ${flag} '{"Value":true}'`;
+
+  test.each<[string, boolean, boolean, string[]]>([
+    ["both on", true, true, []],
+    [
+      "DNS hostnames off (a new VPC's default)",
+      true,
+      false,
+      [`enableDnsHostnames is off: the builds mount EFS by its DNS name, which resolves only with DNS hostnames on (EFS User Guide, "Mounting on Amazon EC2 with a DNS name"): ${fix("--enable-dns-hostnames")}`],
+    ],
+    [
+      "both off",
+      false,
+      false,
+      [
+        `enableDnsSupport is off: the builds mount EFS by its DNS name, which resolves only with DNS resolution on (EFS User Guide, "Mounting on Amazon EC2 with a DNS name"): ${fix("--enable-dns-support")}`,
+        `enableDnsHostnames is off: the builds mount EFS by its DNS name, which resolves only with DNS hostnames on (EFS User Guide, "Mounting on Amazon EC2 with a DNS name"): ${fix("--enable-dns-hostnames")}`,
+      ],
+    ],
+  ])("%s", async (_name, support, hostnames, errors) => {
+    const findings = await checkVpcDns(VPC, ec2(support, hostnames));
+    expect(findings.filter((f) => f.level === "error").map((f) => f.message)).toEqual(errors);
+    expect(findings.every((f) => f.resource === `${VPC} (network.vpcId)`)).toBe(true);
+  });
 });
