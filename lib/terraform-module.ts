@@ -41,6 +41,23 @@ import { routeEntry, routeTable } from "./webhook-routing";
 type Json = any;
 
 /**
+ * The references of the construct's deployment trigger (lib/webhook-api.ts): it is
+ * `sha256(join(",", ["FINGERPRINT", ref, ...]))`, the fingerprint hashing the literal route
+ * definitions and the references the inputs known only at apply (the API role's ARN, the id of each
+ * API Gateway resource). The module keeps the references and replaces the fingerprint with its own.
+ */
+function deploymentTriggerRefs(trigger: string): string {
+  const m = /^\$\{sha256\(join\(",", \["[0-9a-f]{64}", (.+)\]\)\)\}$/.exec(trigger);
+  if (m === null) throw new Error(`the deployment trigger is not sha256(join(",", ["FINGERPRINT", references...])): update lib/terraform-module.ts (got ${trigger.slice(0, 120)})`);
+  return m[1];
+}
+
+/** The module's deployment trigger: its route definitions and lists, plus the construct's references. */
+function moduleDeploymentTrigger(routesHash: string, refs: string): string {
+  return `\${sha256(join(",", [sha256(jsonencode([${JSON.stringify(routesHash)}, local.repository_list, local.webhook_source_ips])), ${refs}]))}`;
+}
+
+/**
  * Terraform and provider constraints of the module. The provider range takes hashicorp/aws 5.100+ and
  * 6.x (every resource and data source used was checked against the version 6 upgrade guide; see
  * docs/terraform-users.md for what was verified against which version).
@@ -540,6 +557,7 @@ export function toModule(synth: Json): Record<string, Json> {
   // 2. Rewrite every resource.
   const outResources: Record<string, Record<string, Json>> = {};
   const routeContent: Json[] = [];
+  let deploymentRefs = "";
   for (const r of renamed) {
     let body: Json = JSON.parse(JSON.stringify(resource[r.type][r.oldName]));
     delete body["//"];
@@ -645,9 +663,11 @@ export function toModule(synth: Json): Record<string, Json> {
         break;
     }
     if (r.type === "aws_api_gateway_deployment") {
-      // Redeploy when a route, the source addresses or the module's route definitions change.
+      // Redeploy when a route, the source addresses or the module's route definitions change, and
+      // (the construct's references, renamed above) when an input known only at apply changes.
+      deploymentRefs = deploymentTriggerRefs(String(body.triggers?.redeployment));
       const routes = createHash("sha256").update(JSON.stringify(routeContent.length > 0 ? routeContent : renamed.map((x) => x.newName))).digest("hex");
-      body.triggers = { redeployment: `\${sha256(jsonencode([${JSON.stringify(routes)}, local.repository_list, local.webhook_source_ips]))}` };
+      body.triggers = { redeployment: moduleDeploymentTrigger(routes, deploymentRefs) };
     }
     outResources[r.type] ??= {};
     if (outResources[r.type][r.newName] === undefined) outResources[r.type][r.newName] = body;
@@ -656,7 +676,7 @@ export function toModule(synth: Json): Record<string, Json> {
   const deployment = Object.values(outResources.aws_api_gateway_deployment ?? {})[0];
   if (deployment !== undefined) {
     const routes = createHash("sha256").update(JSON.stringify(routeContent)).digest("hex");
-    deployment.triggers = { redeployment: `\${sha256(jsonencode([${JSON.stringify(routes)}, local.repository_list, local.webhook_source_ips]))}` };
+    deployment.triggers = { redeployment: moduleDeploymentTrigger(routes, deploymentRefs) };
   }
 
   // 3. Data sources: renamed, per-repository and parameter lists rewritten, debug statement dynamic.
