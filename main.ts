@@ -11,6 +11,7 @@ import type { Construct } from "constructs";
 import { BacklogCodeCommitMirror } from "./lib/mirror";
 import { configPath, loadStackConfig } from "./lib/stack-config";
 import { withShortStackTraces } from "./lib/stack-traces";
+import { REQUIRED_TERRAFORM_VERSION } from "./lib/terraform-version";
 import { ConfigError, type StackConfig } from "./lib/validation";
 
 /** The configuration synthesized when MIRROR_CONFIG is not set (relative to the working directory). */
@@ -19,8 +20,8 @@ export const DEFAULT_CONFIG = "config/example.json";
 /** The stack's name: its directory under cdktf.out/stacks/. */
 export const STACK_NAME = "backlog-codecommit-mirror";
 
-/** Terraform ≥ 1.10 locks S3 state with a lock object (`use_lockfile`). */
-export const REQUIRED_TERRAFORM_VERSION = ">= 1.10";
+/** Terraform ≥ 1.11: S3-native state locking (`use_lockfile`) is stable from there (lib/terraform-version.ts). */
+export { REQUIRED_TERRAFORM_VERSION };
 
 export class MirrorStack extends TerraformStack {
   public readonly mirror: BacklogCodeCommitMirror;

@@ -6,14 +6,21 @@ import { Testing } from "cdktf";
 import { PlatformStack } from "../examples/construct-in-your-app/main";
 import { BacklogCodeCommitMirror } from "../lib/mirror";
 import { loadStackConfig } from "../lib/stack-config";
+import { ARM_CONTAINER_REGIONS_ALLOWED } from "../lib/regions";
+import { validateStackConfig } from "../lib/validation";
 import { ROOT, exampleConfig, instances, problemsOf, synthStack } from "../test/support/synth";
 
 type Mutation = (c: any) => void;
 
+/** What `region` allows, as the message names it (the list is lib/regions.ts's). */
+const ARM_REGIONS = ARM_CONTAINER_REGIONS_ALLOWED;
+
 
 describe("configuration validation", () => {
   test.each<[string, Mutation, string]>([
-    ["a region that is not a region code", (c) => (c.region = "tokyo"), '`region` must be an AWS region code such as "ap-northeast-1", got: "tokyo"'],
+    ["a region that is not a region code", (c) => (c.region = "tokyo"), `\`region\` must be ${ARM_REGIONS}, got: "tokyo"`],
+    // CodeBuild's documentation lists the regions with ARM_CONTAINER builds; Canada (Central) is not one.
+    ["a region without CodeBuild ARM builds", (c) => (c.region = "ca-central-1"), `\`region\` must be ${ARM_REGIONS}, got: "ca-central-1"`],
     [
       "an upper-case name prefix",
       (c) => (c.name = "Backlog_Mirror"),
@@ -39,7 +46,11 @@ describe("configuration validation", () => {
       (c) => (c.backlog.spaceKey = "x;rm -rf /"),
       '`backlog.spaceKey` must be a Backlog space key: 1-63 letters, digits and hyphens, not starting or ending with a hyphen, got: "x;rm -rf /"',
     ],
-    ["an unknown Backlog domain", (c) => (c.backlog.domain = "backlog.io"), '`backlog.domain` must be "backlog.jp" or "backlog.com", got: "backlog.io"'],
+    [
+      "an unknown Backlog domain",
+      (c) => (c.backlog.domain = "backlog.io"),
+      '`backlog.domain` must be "backlog.jp", "backlog.com" or "backlogtool.com", got: "backlog.io"',
+    ],
     [
       "an SSM parameter name without the leading slash",
       (c) => (c.backlog.sshKeyParameter = "backlog/key"),
@@ -116,6 +127,17 @@ describe("configuration validation", () => {
     expect(problemsOf(mutate)).toEqual([message]);
   });
 
+  // Backlog's API reference ("Get List of Git Repositories") shows a space on backlogtool.com:
+  // "sshUrl":"xx@xx.git.backlogtool.com:/BLG/app.git".
+  test.each(["backlog.jp", "backlog.com", "backlogtool.com"])("accepts a space on %s and clones from SPACE.git.DOMAIN", (domain) => {
+    const config = exampleConfig();
+    const stack = synthStack(validateStackConfig({ ...config, backlog: { ...config.backlog, domain } }));
+    const buildspecs = Object.values(stack.resource.aws_codebuild_project as Record<string, any>).map((p) => String(p.source.buildspec));
+    const hosts = buildspecs.flatMap((b) => [...b.matchAll(/BACKLOG_HOST=(\S+)/g)].map((m) => m[1]));
+    expect(hosts.length).toBeGreaterThanOrEqual(config.repositories.length);
+    expect(new Set(hosts)).toEqual(new Set([`${config.backlog.spaceKey}.git.${domain}`]));
+  });
+
   test("reports every bad field at once", () => {
     expect(
       problemsOf((c) => {
@@ -123,8 +145,8 @@ describe("configuration validation", () => {
         c.backlog.domain = "y";
       }),
     ).toEqual([
-      '`region` must be an AWS region code such as "ap-northeast-1", got: "x"',
-      '`backlog.domain` must be "backlog.jp" or "backlog.com", got: "y"',
+      `\`region\` must be ${ARM_REGIONS}, got: "x"`,
+      '`backlog.domain` must be "backlog.jp", "backlog.com" or "backlogtool.com", got: "y"',
     ]);
   });
 

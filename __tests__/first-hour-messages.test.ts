@@ -60,6 +60,7 @@ describe("hints for common slips", () => {
     ["a repository URL", "https://acme.backlog.jp/git/SHOP/web", "backlog.jp"],
     ["the SSH clone address", "acme@acme.git.backlog.jp:/SHOP/web.git", "backlog.jp"],
     ["the host name", "acme.backlog.com", "backlog.com"],
+    ["a backlogtool.com SSH clone address", "acme@acme.git.backlogtool.com:/SHOP/web.git", "backlogtool.com"],
   ])("a Backlog address as the space key (%s) names the key and the domain", (_name, given, domain) => {
     expect(problemsOf((c) => (c.backlog.spaceKey = given))).toEqual([
       `\`backlog.spaceKey\` must be a Backlog space key: 1-63 letters, digits and hyphens, not starting or ending with a hyphen, got: ${JSON.stringify(given)} (that is a Backlog address: the space key is the first part of its host name, "acme", and \`backlog.domain\` is "${domain}")`,

@@ -195,6 +195,14 @@ describe("VPC created when none is given", () => {
   const subnets = resources(s, "aws_subnet");
   const privateSubnets = subnets.filter((n) => n.tags.Name.includes("private"));
 
+  // The builds mount EFS by its DNS name, which resolves only in a VPC with DNS resolution and DNS
+  // hostnames on (EFS User Guide, "Mounting on Amazon EC2 with a DNS name"); preflight checks the same
+  // two attributes of a given VPC (scripts/preflight.ts VPC_DNS_ATTRIBUTES).
+  test("resolves the EFS DNS name: DNS support and DNS hostnames are on", () => {
+    expect(vpc.enable_dns_support).toBe(true);
+    expect(vpc.enable_dns_hostnames).toBe(true);
+  });
+
   test("has two private subnets in two zones, routed through one NAT gateway with an Elastic IP", () => {
     expect(vpc).toMatchObject({ cidr_block: "10.64.0.0/16", enable_dns_hostnames: true, enable_dns_support: true });
     expect(privateSubnets.map((n) => n.cidr_block)).toEqual(["10.64.0.0/20", "10.64.16.0/20"]);

@@ -4,9 +4,14 @@
  * checks against an account run on the emulator in test/integration/sandbox.test.ts; Service Quotas
  * is the one API the emulator does not implement, so its rule is tested here with a stand-in client.
  */
+import { spawnSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { type Clients, checkQuota, hostKeyProblem, keyscanLine } from "../scripts/preflight";
-import { exampleConfig } from "../test/support/synth";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { ARM_CONTAINER_REGIONS_ALLOWED } from "../lib/regions";
+import { type Clients, checkQuota, checkVpcDns, hostKeyProblem, keyscanLine } from "../scripts/preflight";
+import { ROOT, exampleConfig } from "../test/support/synth";
 
 function ed25519Line(): string {
   const raw = generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" }).subarray(-32);
@@ -35,6 +40,7 @@ describe("host-key lines", () => {
 test.each([
   ["backlog.jp", "ssh-keyscan acme.git.backlog.jp 2>/dev/null | cut -d' ' -f2- > host-keys.txt"],
   ["backlog.com", "ssh-keyscan acme.git.backlog.com 2>/dev/null | cut -d' ' -f2- > host-keys.txt"],
+  ["backlogtool.com", "ssh-keyscan acme.git.backlogtool.com 2>/dev/null | cut -d' ' -f2- > host-keys.txt"],
 ] as const)("the ssh-keyscan line names SPACE.git.%s", (domain, line) => {
   expect(keyscanLine({ backlog: { ...exampleConfig().backlog, spaceKey: "acme", domain } })).toBe(line);
 });
@@ -67,5 +73,64 @@ describe("CodeBuild ARM quota (stand-in for Service Quotas, which the emulator d
     const [finding] = await checkQuota(config(repos, limit) as never, withQuota(quota));
     expect(finding.level).toBe(level);
     expect(finding.message).toMatch(message);
+  });
+});
+
+// CodeBuild runs ARM_CONTAINER builds only in the regions its documentation lists (lib/regions.ts);
+// preflight refuses any other region from the configuration, before it calls AWS at all.
+test("preflight names the region field, the allowed regions and the given one, and calls no AWS endpoint", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "preflight-region-"));
+  const file = path.join(dir, "config.json");
+  writeFileSync(file, JSON.stringify({ ...exampleConfig(), region: "ca-central-1" }));
+  const run = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "preflight.ts")], {
+    cwd: ROOT,
+    encoding: "utf8",
+    // An endpoint that refuses connections: a call to AWS would fail differently.
+    env: { ...process.env, MIRROR_CONFIG: file, AWS_ENDPOINT_URL: "http://127.0.0.1:9", AWS_ACCESS_KEY_ID: "x", AWS_SECRET_ACCESS_KEY: "x" },
+  });
+  expect(run.status).toBe(1);
+  expect(run.stderr).toContain(`  - \`region\` must be ${ARM_CONTAINER_REGIONS_ALLOWED}, got: "ca-central-1"\n`);
+  expect(run.stdout).not.toContain("preflight of");
+});
+
+// Builds mount EFS by its DNS name, which resolves only in a VPC with DNS resolution and DNS
+// hostnames on (EFS User Guide, "Mounting on Amazon EC2 with a DNS name"). The emulator case is in
+// test/integration/sandbox.test.ts; this stand-in answers DescribeVpcAttribute as EC2 does.
+describe("VPC DNS attributes (stand-in for EC2 DescribeVpcAttribute)", () => {
+  const VPC = "vpc-0123456789abcdef0";
+  const ec2 = (support: boolean, hostnames: boolean): Pick<Clients, "ec2"> =>
+    ({
+      ec2: {
+        send: async (command: { input: { VpcId: string; Attribute: string } }) => {
+          expect(command.input.VpcId).toBe(VPC);
+          return command.input.Attribute === "enableDnsSupport"
+            ? { VpcId: VPC, EnableDnsSupport: { Value: support } }
+            : { VpcId: VPC, EnableDnsHostnames: { Value: hostnames } };
+        },
+      },
+    }) as unknown as Pick<Clients, "ec2">;
+  const fix = (flag: string) => `aws ec2 modify-vpc-attribute --vpc-id ${VPC} ${flag} '{"Value":true}'`;
+
+  test.each<[string, boolean, boolean, string[]]>([
+    ["both on", true, true, []],
+    [
+      "DNS hostnames off (a new VPC's default)",
+      true,
+      false,
+      [`enableDnsHostnames is off: the builds mount EFS by its DNS name, which resolves only with DNS hostnames on (EFS User Guide, "Mounting on Amazon EC2 with a DNS name"): ${fix("--enable-dns-hostnames")}`],
+    ],
+    [
+      "both off",
+      false,
+      false,
+      [
+        `enableDnsSupport is off: the builds mount EFS by its DNS name, which resolves only with DNS resolution on (EFS User Guide, "Mounting on Amazon EC2 with a DNS name"): ${fix("--enable-dns-support")}`,
+        `enableDnsHostnames is off: the builds mount EFS by its DNS name, which resolves only with DNS hostnames on (EFS User Guide, "Mounting on Amazon EC2 with a DNS name"): ${fix("--enable-dns-hostnames")}`,
+      ],
+    ],
+  ])("%s", async (_name, support, hostnames, errors) => {
+    const findings = await checkVpcDns(VPC, ec2(support, hostnames));
+    expect(findings.filter((f) => f.level === "error").map((f) => f.message)).toEqual(errors);
+    expect(findings.every((f) => f.resource === `${VPC} (network.vpcId)`)).toBe(true);
   });
 });

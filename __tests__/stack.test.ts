@@ -15,8 +15,10 @@ describe("stack", () => {
     });
   });
 
-  test("requires Terraform 1.10 or later (S3 lock files) and pins the AWS provider 5.100.0", () => {
-    expect(synth.terraform.required_version).toBe(">= 1.10");
+  // S3-native locking is experimental in Terraform 1.10 and generally available from 1.11
+  // (Terraform's upgrade guides for v1.10 and v1.11; CHANGELOG 1.11.0).
+  test("requires Terraform 1.11 or later (stable S3 lock files) and pins the AWS provider 5.100.0", () => {
+    expect(synth.terraform.required_version).toBe(">= 1.11");
     expect(synth.terraform.required_providers).toEqual({ aws: { source: "aws", version: "5.100.0" } });
   });
 

@@ -24,6 +24,10 @@ describe("state bootstrap stack", () => {
   const synth = synthState();
   const bucketRef = (attr: string) => `\${aws_s3_bucket.${Object.keys(synth.resource.aws_s3_bucket)[0]}.${attr}}`;
 
+  test("requires Terraform 1.11, as the stack whose state it holds does (stable S3 lock files)", () => {
+    expect(synth.terraform.required_version).toBe(">= 1.11");
+  });
+
   test("creates the bucket the main stack's backend names, protected against destroy", () => {
     const bucket = only(synth, "aws_s3_bucket");
     expect(bucket.bucket).toBe(exampleConfig().state.bucket);

@@ -32,7 +32,18 @@ describe("the Terraform module", () => {
       expect(f.provider).toBeUndefined();
       expect(f.terraform?.backend).toBeUndefined();
     }
-    expect(files["versions.tf.json"].terraform).toEqual({ required_version: ">= 1.10", required_providers: { aws: { ...MODULE_PROVIDER } } });
+    expect(files["versions.tf.json"].terraform).toEqual({ required_version: ">= 1.11", required_providers: { aws: { ...MODULE_PROVIDER } } });
+  });
+
+  test("redeploys the API when the integration role or any API Gateway resource it snapshots is replaced, as the stack does", () => {
+    const trigger: string = only("aws_api_gateway_deployment").triggers.redeployment;
+    expect(trigger).toContain("local.repository_list, local.webhook_source_ips");
+    expect(only("aws_api_gateway_integration").credentials).toBe("${aws_iam_role.Mirror_Iam_ApiRole.arn}");
+    expect(trigger).toContain(", aws_iam_role.Mirror_Iam_ApiRole.arn,");
+    const snapshotted = ["aws_api_gateway_rest_api", "aws_api_gateway_resource", "aws_api_gateway_method", "aws_api_gateway_integration", "aws_api_gateway_method_response", "aws_api_gateway_integration_response", "aws_api_gateway_gateway_response"]
+      .flatMap((type) => Object.keys(resources(type)).map((name) => `${type}.${name}.id`));
+    expect(snapshotted.length).toBe(14);
+    for (const ref of snapshotted) expect(trigger).toContain(ref);
   });
 
   test("keeps no placeholder value", () => {

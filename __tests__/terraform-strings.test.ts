@@ -27,13 +27,14 @@ const configs = [
 describe.each(configs)("the synthesized configuration of %s", (file) => {
   const synth = synthStack(loadStackConfig(path.join(ROOT, file)));
 
+  // Function names may hold digits (sha256, base64encode: Terraform's built-in functions).
   test("interpolates only references and functions: no literal text is read as a Terraform template", () => {
     const bad: string[] = [];
     for (const [at, s] of strings({ resource: synth.resource, data: synth.data, output: synth.output, locals: synth.locals })) {
       for (const m of s.matchAll(/(?<![$%])[$%]\{([^}]*)\}?/g)) {
         // A reference (an instance's: `aws_T.N["KEY"].attr`, `aws_T.N[each.key].attr`), a local value,
         // a function call, or a for_each instance's own key and value fields.
-        if (!/^(data\.)?[a-z][a-z0-9_]*\.[A-Za-z0-9_-]+(\["[^"]*"\]|\[each\.key\])?\.[a-z0-9_.[\]]+$|^local\.[A-Za-z0-9_]+$|^[a-z_]+\(.*\)$|^each\.(key|value(\.[a-z_]+)?)$/.test(m[1])) {
+        if (!/^(data\.)?[a-z][a-z0-9_]*\.[A-Za-z0-9_-]+(\["[^"]*"\]|\[each\.key\])?\.[a-z0-9_.[\]]+$|^local\.[A-Za-z0-9_]+$|^[a-z_][a-z0-9_]*\(.*\)$|^each\.(key|value(\.[a-z_]+)?)$/.test(m[1])) {
           bad.push(`${at}: ${m[0]}`);
         }
       }

@@ -154,6 +154,29 @@ describe("webhook API", () => {
     expect(onlyResource(synth, "aws_api_gateway_deployment").lifecycle).toEqual({ create_before_destroy: true });
   });
 
+  // A replaced integration role (its ARN changes with `name`) or any replaced API Gateway resource
+  // is no literal: the trigger must reference them so Terraform recomputes it at apply (the
+  // provider's aws_api_gateway_deployment documentation: redeployment = sha1(jsonencode([
+  // aws_api_gateway_resource.example.id, aws_api_gateway_method.example.id, ...]))).
+  test("the redeployment trigger references the integration role's ARN and every API Gateway resource the deployment snapshots", () => {
+    const trigger: string = onlyResource(synth, "aws_api_gateway_deployment").triggers.redeployment;
+    expect(trigger).toMatch(/^\$\{sha256\(join\(",", \["[0-9a-f]{64}", .+\]\)\)\}$/);
+    const credentials: string = onlyResource(synth, "aws_api_gateway_integration").credentials;
+    expect(credentials).toMatch(/^\$\{aws_iam_role\.[A-Za-z0-9_]+\.arn\}$/);
+    expect(trigger).toContain(`, ${credentials.slice(2, -1)},`);
+    const snapshotted = [
+      "aws_api_gateway_rest_api",
+      "aws_api_gateway_resource",
+      "aws_api_gateway_method",
+      "aws_api_gateway_integration",
+      "aws_api_gateway_method_response",
+      "aws_api_gateway_integration_response",
+      "aws_api_gateway_gateway_response",
+    ].flatMap((type) => Object.keys(synth.resource[type]).map((name) => `${type}.${name}.id`));
+    expect(snapshotted.length).toBe(14);
+    for (const ref of snapshotted) expect(trigger).toContain(ref);
+  });
+
   test("serves 3 repositories with the same 2 resources and one method; each path selects only its own project", () => {
     const three = synthStack(configWithRepositories(3));
     const [integration3] = resources(three, "aws_api_gateway_integration");

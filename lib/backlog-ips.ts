@@ -2,6 +2,11 @@
  * Backlog's published webhook sender addresses (support article "Webhook 送信サーバーの IP アドレス").
  * Nulab may change them without notice: the configuration can replace (`webhook.allowedSourceIps`)
  * or extend (`webhook.additionalSourceIps`) this list.
+ *
+ * The article publishes one list for Backlog, without naming a domain. Whether spaces on
+ * `backlogtool.com` (see `BACKLOG_DOMAINS` in ./props) send from the same addresses is not
+ * documented (searched Backlog's help center and API reference, 2026-12): unknown, so this list is
+ * the default for every domain and the README says how to extend it.
  */
 export const BACKLOG_WEBHOOK_SOURCE_IPS: readonly string[] = [
   "54.248.107.22/32",

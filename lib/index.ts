@@ -18,3 +18,5 @@ export * from "./verify-iam";
 export * from "./naming";
 export * from "./validation";
 export * from "./stack-config";
+export * from "./regions";
+export * from "./terraform-version";

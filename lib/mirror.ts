@@ -25,6 +25,7 @@ import { MirrorRepositories } from "./mirror-build";
 import { buildProjectName, repositoryKey } from "./naming";
 import { MirrorNetwork } from "./network";
 import type { BacklogCodeCommitMirrorProps, NetworkSettings } from "./props";
+import { armRegionPostcondition } from "./regions";
 import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE, MirrorSafetyNet } from "./safety-net";
 import { MirrorStorage } from "./storage";
 import { validateMirrorProps } from "./validation";
@@ -82,8 +83,9 @@ export class BacklogCodeCommitMirror extends Construct {
 
     const account = new DataAwsCallerIdentity(this, "Account");
     const partition = new DataAwsPartition(this, "Partition");
-    // `id` is the region name in provider 5.x and 6.x alike (`name` is deprecated in 6.x).
-    const region = new DataAwsRegion(this, "Region");
+    // `id` is the region name in provider 5.x and 6.x alike (`name` is deprecated in 6.x). Its
+    // postcondition refuses a region without ARM builds at plan time (lib/regions.ts).
+    const region = new DataAwsRegion(this, "Region", { lifecycle: { postcondition: [armRegionPostcondition()] } });
     const arnContext: ArnContext = { partition: partition.partition, region: region.id, accountId: account.accountId };
 
     let network: NetworkSettings;

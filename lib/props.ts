@@ -5,8 +5,17 @@
  * are validated by `lib/validation.ts` before anything is created.
  */
 
-/** Backlog top-level domains that host Git over SSH. */
-export type BacklogDomain = "backlog.jp" | "backlog.com";
+/**
+ * The domains Backlog spaces live on, each hosting Git over SSH at `SPACE.git.DOMAIN`: `backlog.jp`,
+ * `backlog.com`, and `backlogtool.com` (Backlog API reference, "Get List of Git Repositories",
+ * https://developer.nulab.com/docs/backlog/api/2/get-list-of-git-repositories/ shows
+ * `"sshUrl":"xx@xx.git.backlogtool.com:/BLG/app.git"`). The zod schema, the Terraform module's
+ * validation and the messages are derived from this list.
+ */
+export const BACKLOG_DOMAINS = ["backlog.jp", "backlog.com", "backlogtool.com"] as const;
+
+/** Backlog top-level domains that host Git over SSH ({@link BACKLOG_DOMAINS}). */
+export type BacklogDomain = (typeof BACKLOG_DOMAINS)[number];
 
 /** Where the sync build learns the Backlog Git host's SSH public key(s). */
 export interface BacklogSettings {
@@ -16,7 +25,10 @@ export interface BacklogSettings {
    */
   readonly spaceKey: string;
 
-  /** Backlog domain of the space. */
+  /**
+   * Backlog domain of the space: `backlog.jp`, `backlog.com` or `backlogtool.com` (the part after
+   * `SPACE.` in the space's URL). Changing it updates the build projects in place (no replacement).
+   */
   readonly domain: BacklogDomain;
 
   /**

@@ -168,9 +168,19 @@ export class MirrorStorage extends Construct {
   constructor(scope: Construct, id: string, props: MirrorStorageProps) {
     super(scope, id);
 
+    // Elastic throughput, not bursting. In bursting mode the baseline is 50 KiB/s per GiB stored
+    // (about 0.25 MiB/s for a 5 GiB mirror store) and anything above it spends burst credits, which
+    // a series of fetches and repacks drains, after which every sync crawls at the baseline. Elastic
+    // throughput "automatically scales up or down to meet the needs of your workload activity" and
+    // is recommended for spiky workloads with a low average-to-peak ratio (5% or less), which is what
+    // webhook-driven syncs are (EFS User Guide, "Throughput modes",
+    // https://docs.aws.amazon.com/efs/latest/ug/performance.html#throughput-modes, and "Managing file
+    // system throughput", https://docs.aws.amazon.com/efs/latest/ug/managing-throughput.html).
+    // Cost model: elastic bills the data read and written per GB on top of storage, where bursting's
+    // throughput came with the storage price (https://aws.amazon.com/efs/pricing/).
     this.fileSystem = new EfsFileSystem(this, "FileSystem", {
       performanceMode: "generalPurpose",
-      throughputMode: "bursting",
+      throughputMode: "elastic",
       encrypted: true,
       kmsKeyId: props.kmsKeyArn,
       tags: { Name: `${props.name}-mirrors` },

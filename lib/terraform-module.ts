@@ -29,22 +29,40 @@ import { App, TerraformStack } from "cdktf";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
 import { BUILD_DEFAULTS, PRE_SCRIPT_BUDGET_SECONDS, lockTimeoutSeconds } from "./mirror-build";
 import { BacklogCodeCommitMirror, DEFAULT_LOG_RETENTION_DAYS } from "./mirror";
-import type { BacklogCodeCommitMirrorProps } from "./props";
+import { BACKLOG_DOMAINS, type BacklogCodeCommitMirrorProps } from "./props";
 import { DEFAULT_BACKUP_RETENTION_DAYS } from "./storage";
 import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE, MAX_OUT_OF_SYNC_ALARM_HOURS, MIN_OUT_OF_SYNC_ALARM_HOURS, repositoryListLine } from "./safety-net";
 import { INLINE_BUILDSPEC_MAX_CHARS } from "./buildspec";
-import { LOG_RETENTION_DAYS, MAX_INLINE_HOST_KEYS_CHARS, MAX_REPOSITORIES } from "./validation";
+import { REQUIRED_TERRAFORM_VERSION } from "./terraform-version";
+import { LOG_RETENTION_DAYS, MAX_INLINE_HOST_KEYS_CHARS, MAX_REPOSITORIES, quotedAlternatives } from "./validation";
 import { DEFAULT_THROTTLE, maxSourceCidrs } from "./webhook-protection";
 import { routeEntry, routeTable } from "./webhook-routing";
 
 type Json = any;
 
 /**
+ * The references of the construct's deployment trigger (lib/webhook-api.ts): it is
+ * `sha256(join(",", ["FINGERPRINT", ref, ...]))`, the fingerprint hashing the literal route
+ * definitions and the references the inputs known only at apply (the API role's ARN, the id of each
+ * API Gateway resource). The module keeps the references and replaces the fingerprint with its own.
+ */
+function deploymentTriggerRefs(trigger: string): string {
+  const m = /^\$\{sha256\(join\(",", \["[0-9a-f]{64}", (.+)\]\)\)\}$/.exec(trigger);
+  if (m === null) throw new Error(`the deployment trigger is not sha256(join(",", ["FINGERPRINT", references...])): update lib/terraform-module.ts (got ${trigger.slice(0, 120)})`);
+  return m[1];
+}
+
+/** The module's deployment trigger: its route definitions and lists, plus the construct's references. */
+function moduleDeploymentTrigger(routesHash: string, refs: string): string {
+  return `\${sha256(join(",", [sha256(jsonencode([${JSON.stringify(routesHash)}, local.repository_list, local.webhook_source_ips])), ${refs}]))}`;
+}
+
+/**
  * Terraform and provider constraints of the module. The provider range takes hashicorp/aws 5.100+ and
  * 6.x (every resource and data source used was checked against the version 6 upgrade guide; see
  * docs/terraform-users.md for what was verified against which version).
  */
-export const MODULE_REQUIRED_VERSION = ">= 1.10";
+export const MODULE_REQUIRED_VERSION = REQUIRED_TERRAFORM_VERSION;
 export const MODULE_PROVIDER = { source: "hashicorp/aws", version: ">= 5.100.0, < 7.0.0" } as const;
 
 /** The placeholder values the construct is synthesized with (each unique in the synthesized JSON). */
@@ -165,10 +183,10 @@ export function moduleVariables(): Record<string, VariableBlock> {
     backlog: {
       type: "object({ space_key = string, domain = string, ssh_key_parameter = string, host_keys = optional(list(string)), host_keys_parameter = optional(string), scan_host_key = optional(bool, false) })",
       description:
-        "The Backlog space: space_key (also the SSH user), domain (backlog.jp or backlog.com), ssh_key_parameter (SSM SecureString with the SSH private key), and exactly one host-key source: host_keys (pinned \"TYPE BASE64\" keys, at most 2,000 characters together), host_keys_parameter (SSM parameter with one key per line) or scan_host_key = true (trust whatever key the host presents, at every build; not recommended).",
+        `The Backlog space: space_key (also the SSH user), domain (${BACKLOG_DOMAINS.join(", ")}), ssh_key_parameter (SSM SecureString with the SSH private key), and exactly one host-key source: host_keys (pinned "TYPE BASE64" keys, at most 2,000 characters together), host_keys_parameter (SSM parameter with one key per line) or scan_host_key = true (trust whatever key the host presents, at every build; not recommended).`,
       validation: [
         v('can(regex("^[0-9A-Za-z]([0-9A-Za-z-]{0,61}[0-9A-Za-z])?$", var.backlog.space_key))', "backlog.space_key must be a Backlog space key: 1-63 letters, digits and hyphens, not starting or ending with a hyphen."),
-        v('contains(["backlog.jp", "backlog.com"], var.backlog.domain)', 'backlog.domain must be "backlog.jp" or "backlog.com".'),
+        v(`contains(${JSON.stringify(BACKLOG_DOMAINS).replace(/","/g, '", "')}, var.backlog.domain)`, `backlog.domain must be ${quotedAlternatives(BACKLOG_DOMAINS)}.`),
         v(
           `can(regex("${re(SSM_NAME)}", var.backlog.ssh_key_parameter)) && length(var.backlog.ssh_key_parameter) <= 1011 && !can(regex("^/(?i)(aws|ssm)", var.backlog.ssh_key_parameter))`,
           'backlog.ssh_key_parameter must be the name of an SSM parameter: it starts with "/", has only letters, digits and _ . - / (at most 1011 characters), and does not start with /aws or /ssm.',
@@ -578,6 +596,7 @@ export function toModule(synth: Json): Record<string, Json> {
   // 2. Rewrite every resource.
   const outResources: Record<string, Record<string, Json>> = {};
   const routeContent: Json[] = [];
+  let deploymentRefs = "";
   for (const r of renamed) {
     let body: Json = JSON.parse(JSON.stringify(resource[r.type][r.oldName]));
     delete body["//"];
@@ -685,9 +704,11 @@ export function toModule(synth: Json): Record<string, Json> {
         break;
     }
     if (r.type === "aws_api_gateway_deployment") {
-      // Redeploy when a route, the source addresses or the module's route definitions change.
+      // Redeploy when a route, the source addresses or the module's route definitions change, and
+      // (the construct's references, renamed above) when an input known only at apply changes.
+      deploymentRefs = deploymentTriggerRefs(String(body.triggers?.redeployment));
       const routes = createHash("sha256").update(JSON.stringify(routeContent.length > 0 ? routeContent : renamed.map((x) => x.newName))).digest("hex");
-      body.triggers = { redeployment: `\${sha256(jsonencode([${JSON.stringify(routes)}, local.repository_list, local.webhook_source_ips]))}` };
+      body.triggers = { redeployment: moduleDeploymentTrigger(routes, deploymentRefs) };
     }
     outResources[r.type] ??= {};
     if (outResources[r.type][r.newName] === undefined) outResources[r.type][r.newName] = body;
@@ -696,7 +717,7 @@ export function toModule(synth: Json): Record<string, Json> {
   const deployment = Object.values(outResources.aws_api_gateway_deployment ?? {})[0];
   if (deployment !== undefined) {
     const routes = createHash("sha256").update(JSON.stringify(routeContent)).digest("hex");
-    deployment.triggers = { redeployment: `\${sha256(jsonencode([${JSON.stringify(routes)}, local.repository_list, local.webhook_source_ips]))}` };
+    deployment.triggers = { redeployment: moduleDeploymentTrigger(routes, deploymentRefs) };
   }
 
   // 3. Data sources: renamed, per-repository and parameter lists rewritten, debug statement dynamic.

@@ -17,9 +17,10 @@ import {
   codecommitRepositoryName,
   repositoryKey,
 } from "./naming";
-import type { BacklogCodeCommitMirrorProps } from "./props";
+import { BACKLOG_DOMAINS, type BacklogCodeCommitMirrorProps } from "./props";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
 import { INLINE_BUILDSPEC_MAX_CHARS } from "./buildspec";
+import { ARM_CONTAINER_REGIONS_ALLOWED, ARM_CONTAINER_REGION_CODES } from "./regions";
 import { INTEGRATION_RESPONSES } from "./webhook-api";
 import { RESOURCE_POLICY_MAX_CHARS, maxSourceCidrs, worstCasePolicyLength } from "./webhook-protection";
 import { MAPPING_TEMPLATE_MAX_BYTES, largestTemplateBytes } from "./webhook-routing";
@@ -49,6 +50,12 @@ export const LOG_RETENTION_DAYS = [
 export const MAX_REPOSITORIES = 200;
 
 const REGION_RE = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
+
+/** `"a", "b" or "c"`: the allowed values of an enumerated field, as messages name them. */
+export function quotedAlternatives(values: readonly string[]): string {
+  const quoted = values.map((v) => JSON.stringify(v));
+  return quoted.length <= 1 ? quoted.join("") : `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}`;
+}
 
 /** A string field checked by a pattern; `allowed` is the human description used in the message. */
 function pattern(re: RegExp, allowed: string, opts: { token?: boolean; maxLength?: number } = {}) {
@@ -90,7 +97,7 @@ const backlogSchema = z.strictObject(
       /^[0-9A-Za-z](?:[0-9A-Za-z-]{0,61}[0-9A-Za-z])?$/,
       "a Backlog space key: 1-63 letters, digits and hyphens, not starting or ending with a hyphen",
     ),
-    domain: z.enum(["backlog.jp", "backlog.com"], { error: `must be "backlog.jp" or "backlog.com"` }),
+    domain: z.enum(BACKLOG_DOMAINS, { error: `must be ${quotedAlternatives(BACKLOG_DOMAINS)}` }),
     sshKeyParameter: ssmParameterName("the SSH private key"),
     hostKeys: z
       .array(
@@ -414,7 +421,11 @@ const tagValueRe = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
 export const stackConfigSchema = z
   .strictObject(
     {
-      region: pattern(REGION_RE, 'an AWS region code such as "ap-northeast-1"'),
+      // The stack's region: one where its ARM builds can run (lib/regions.ts). The state bucket's
+      // region below may be any.
+      region: z
+        .string({ error: `must be ${ARM_CONTAINER_REGIONS_ALLOWED}` })
+        .refine((v) => ARM_CONTAINER_REGION_CODES.includes(v), `must be ${ARM_CONTAINER_REGIONS_ALLOWED}`),
       ...mirrorShape,
       state: z.strictObject(
         {
@@ -477,6 +488,12 @@ function allowedKeys(schema: z.ZodType, path: PropertyKey[]): string[] {
   return Object.keys(node?.shape ?? {});
 }
 
+/** A Backlog URL, SSH address or host name on one of {@link BACKLOG_DOMAINS}: group 1 the space, 2 the domain. */
+const BACKLOG_ADDRESS_RE = new RegExp(
+  `^(?:https?://)?(?:[^@/]+@)?([0-9A-Za-z-]+)\\.(?:git\\.)?(${BACKLOG_DOMAINS.map((d) => d.replace(/\./g, "\\.")).join("|")})(?:[:/].*)?$`,
+  "i",
+);
+
 /**
  * A hint for two common slips, appended to the message: a number written as a string
  * (`"logRetentionDays": "30"`), and a Backlog URL or host name given where the space key belongs.
@@ -486,7 +503,7 @@ function givenHint(issue: z.core.$ZodIssue, given: unknown): string {
     return ` (a number, not a string: write ${given.trim()} without quotes)`;
   }
   if (issue.path[issue.path.length - 1] === "spaceKey" && typeof given === "string") {
-    const url = /^(?:https?:\/\/)?(?:[^@/]+@)?([0-9A-Za-z-]+)\.(?:git\.)?(backlog\.(?:jp|com))(?:[:/].*)?$/i.exec(given.trim());
+    const url = BACKLOG_ADDRESS_RE.exec(given.trim());
     if (url !== null) {
       return ` (that is a Backlog address: the space key is the first part of its host name, "${url[1]}", and \`backlog.domain\` is "${url[2].toLowerCase()}")`;
     }

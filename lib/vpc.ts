@@ -43,7 +43,10 @@ export class MirrorVpc extends Construct {
 
     this.vpc = new Vpc(this, "Vpc", {
       cidrBlock: MIRROR_VPC_CIDR,
-      enableDnsHostnames: true, // EFS mount targets are reached by DNS name
+      // The builds mount EFS by its DNS name, which resolves only with both on (EFS User Guide,
+      // "Mounting on Amazon EC2 with a DNS name"; a new VPC has DNS hostnames off by default, VPC
+      // User Guide, "DNS attributes for your VPC"). preflight checks them on a given VPC.
+      enableDnsHostnames: true,
       enableDnsSupport: true,
       tags: { Name: `${props.name}-mirror` },
     });

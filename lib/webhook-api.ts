@@ -21,7 +21,7 @@ import { ApiGatewayResource } from "@cdktf/provider-aws/lib/api-gateway-resource
 import { ApiGatewayRestApi } from "@cdktf/provider-aws/lib/api-gateway-rest-api";
 import { ApiGatewayRestApiPolicy } from "@cdktf/provider-aws/lib/api-gateway-rest-api-policy";
 import { ApiGatewayStage } from "@cdktf/provider-aws/lib/api-gateway-stage";
-import type { ITerraformDependable } from "cdktf";
+import { Fn, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { STAGE_NAME } from "./naming";
 import { type SourceIpPolicyContext, sourceIpPolicy } from "./webhook-protection";
@@ -167,6 +167,8 @@ export class WebhookApi extends Construct {
       r.statusCode === "502" ? refusedResponseTemplate(props.routes, r.template) : r.template,
     );
     const dependables: ITerraformDependable[] = [method, integration];
+    // Every API Gateway resource the deployment snapshots, by its id (see the trigger below).
+    const snapshotIds: string[] = [this.api.id, projectResource.id, repoResource.id, method.id, integration.id];
     INTEGRATION_RESPONSES.forEach((response, i) => {
       const methodResponse = new ApiGatewayMethodResponse(this, `Response${response.statusCode}`, {
         restApiId: this.api.id,
@@ -185,18 +187,19 @@ export class WebhookApi extends Construct {
         dependsOn: [integration],
       });
       dependables.push(methodResponse, integrationResponse);
+      snapshotIds.push(methodResponse.id, integrationResponse.id);
     });
     // The 404 that refusedResponseTemplate sets by `$context.responseOverride.status`: declared as a
     // method response too, so the method's documented answers include it.
-    dependables.push(
-      new ApiGatewayMethodResponse(this, "Response404", {
-        restApiId: this.api.id,
-        resourceId: repoResource.id,
-        httpMethod: method.httpMethod,
-        statusCode: "404",
-        responseModels: { "application/json": "Empty" },
-      }),
-    );
+    const notFound = new ApiGatewayMethodResponse(this, "Response404", {
+      restApiId: this.api.id,
+      resourceId: repoResource.id,
+      httpMethod: method.httpMethod,
+      statusCode: "404",
+      responseModels: { "application/json": "Empty" },
+    });
+    dependables.push(notFound);
+    snapshotIds.push(notFound.id);
 
     const policyContext: SourceIpPolicyContext = {
       partition: props.partition,
@@ -212,7 +215,7 @@ export class WebhookApi extends Construct {
         }),
       );
     }
-    dependables.push(
+    const gatewayResponses = [
       new ApiGatewayGatewayResponse(this, "UnknownRoute", {
         restApiId: this.api.id,
         responseType: "MISSING_AUTHENTICATION_TOKEN",
@@ -228,10 +231,12 @@ export class WebhookApi extends Construct {
         },
         responseTemplates: { "application/json": THROTTLED_RESPONSE.template },
       }),
-    );
+    ];
+    dependables.push(...gatewayResponses);
+    snapshotIds.push(...gatewayResponses.map((r) => r.id));
 
-    // A deployment is a snapshot: redeploy whenever a route or its mapping changes. Only literal
-    // values go into the fingerprint (token strings differ from one synthesis to the next).
+    // A deployment is a snapshot: redeploy whenever a route or its mapping changes. The literal
+    // values are hashed here (token strings differ from one synthesis to the next)...
     const fingerprint = createHash("sha256")
       .update(
         JSON.stringify({
@@ -246,10 +251,20 @@ export class WebhookApi extends Construct {
         }),
       )
       .digest("hex");
+    // ...and the inputs Terraform only knows at apply enter the trigger as references, so that it is
+    // recomputed then: the integration's credentials (the API role's ARN, new when the role is
+    // replaced, e.g. by a `name` change), its URI (partition and region), and the id of every
+    // resource the deployment snapshots (new when one is replaced). The provider's documentation of
+    // aws_api_gateway_deployment recommends exactly this: "redeployment = sha1(jsonencode([
+    // aws_api_gateway_resource.example.id, aws_api_gateway_method.example.id,
+    // aws_api_gateway_integration.example.id]))", since depends_on orders but never redeploys
+    // (terraform-provider-aws #13054, which added `triggers`). The resource policy is covered by its
+    // literal source addresses above and by the API's id.
+    const routeInputs = [props.credentialsRoleArn, integration.uri, ...snapshotIds];
     const deployment = new ApiGatewayDeployment(this, "Deployment", {
       restApiId: this.api.id,
       description: "Backlog webhook routes",
-      triggers: { redeployment: fingerprint },
+      triggers: { redeployment: Fn.sha256(Fn.join(",", [fingerprint, ...routeInputs])) },
       lifecycle: { createBeforeDestroy: true },
       dependsOn: dependables,
     });

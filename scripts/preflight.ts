@@ -8,8 +8,13 @@
  * `AWS_ENDPOINT_URL` is a running `npm run sandbox:up`, it trusts that sandbox's certificate and
  * uses its test credentials unless credentials are set (see scripts/sandbox-env.ts).
  *
+ * The configuration is validated first (lib/validation.ts): a region where CodeBuild runs no ARM
+ * builds (lib/regions.ts), like any other invalid field, is reported with the field, what is allowed
+ * and what was given, before any AWS call (exit code 1).
+ *
  * Checks, each finding naming the resource and what to do:
- * - `network` given: the VPC exists; every subnet exists and is in that VPC; one subnet per
+ * - `network` given: the VPC exists and has DNS support and DNS hostnames on (builds mount EFS by its
+ *   DNS name); every subnet exists and is in that VPC; one subnet per
  *   Availability Zone (EFS: one mount target per AZ); each subnet's route table sends 0.0.0.0/0 to
  *   a NAT gateway that is available (or an equivalent: transit gateway, NAT instance, ...; not an
  *   internet gateway: CodeBuild gives builds no public address). Without `network`: the region has
@@ -30,6 +35,7 @@ import {
   DescribeNatGatewaysCommand,
   DescribeRouteTablesCommand,
   DescribeSubnetsCommand,
+  DescribeVpcAttributeCommand,
   DescribeVpcsCommand,
   EC2Client,
   type RouteTable,
@@ -82,6 +88,39 @@ function routeTableOf(subnetId: string, tables: readonly RouteTable[]): RouteTab
   );
 }
 
+/**
+ * The VPC attributes EFS needs: CodeBuild mounts the file system by its DNS name
+ * (`fileSystemLocations` location `FS.efs.REGION.amazonaws.com:/`, lib/mirror-build.ts), which the Amazon DNS server resolves only
+ * in a VPC with DNS resolution and DNS hostnames enabled (EFS User Guide, "Mounting on Amazon EC2
+ * with a DNS name", https://docs.aws.amazon.com/efs/latest/ug/mounting-fs-mount-cmd-dns-name.html;
+ * "Mounting with an IP address": mounting by IP "works in environments where DNS is disabled, such
+ * as VPCs with DNS hostnames disabled"; VPC User Guide, "DNS attributes for your VPC"). A new
+ * non-default VPC has DNS hostnames off. Support is checked first: DNS hostnames can only be enabled
+ * in a VPC with DNS support (same VPC page).
+ */
+export const VPC_DNS_ATTRIBUTES = [
+  { attribute: "enableDnsSupport", flag: "--enable-dns-support", what: "DNS resolution" },
+  { attribute: "enableDnsHostnames", flag: "--enable-dns-hostnames", what: "DNS hostnames" },
+] as const;
+
+export async function checkVpcDns(vpcId: string, c: Pick<Clients, "ec2">): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  for (const { attribute, flag, what } of VPC_DNS_ATTRIBUTES) {
+    const answer = await c.ec2.send(new DescribeVpcAttributeCommand({ VpcId: vpcId, Attribute: attribute }));
+    const on = (attribute === "enableDnsSupport" ? answer.EnableDnsSupport : answer.EnableDnsHostnames)?.Value === true;
+    findings.push(
+      on
+        ? { level: "ok", resource: `${vpcId} (network.vpcId)`, message: `${attribute} is on` }
+        : {
+            level: "error",
+            resource: `${vpcId} (network.vpcId)`,
+            message: `${attribute} is off: the builds mount EFS by its DNS name, which resolves only with ${what} on (EFS User Guide, "Mounting on Amazon EC2 with a DNS name"): aws ec2 modify-vpc-attribute --vpc-id ${vpcId} ${flag} '{"Value":true}'`,
+          },
+    );
+  }
+  return findings;
+}
+
 export async function checkNetwork(config: StackConfig, c: Clients): Promise<Finding[]> {
   const findings: Finding[] = [];
   if (config.network === undefined) {
@@ -100,6 +139,7 @@ export async function checkNetwork(config: StackConfig, c: Clients): Promise<Fin
     findings.push({ level: "error", resource: `${vpcId} (network.vpcId)`, message: `does not exist in ${config.region}: give the id of an existing VPC (aws ec2 describe-vpcs), or remove \`network\` to let the stack create one` });
   } else {
     findings.push({ level: "ok", resource: `${vpcId} (network.vpcId)`, message: "exists" });
+    findings.push(...(await checkVpcDns(vpcId, c)));
   }
 
   const subnets = (await c.ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: "subnet-id", Values: [...subnetIds] }] }))).Subnets ?? [];

@@ -21,6 +21,7 @@ import { App, LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import { configPath, loadStackConfig } from "../lib/stack-config";
 import { configurePrivateBucket } from "../lib/storage";
+import { REQUIRED_TERRAFORM_VERSION } from "../lib/terraform-version";
 import { ConfigError } from "../lib/validation";
 
 /** The state stack's name: its directory under cdktf.out/stacks/. */
@@ -53,7 +54,7 @@ export class StateStack extends TerraformStack {
       defaultTags: settings.tags !== undefined ? [{ tags: settings.tags }] : undefined,
     });
     new LocalBackend(this, { path: STATE_STACK_LOCAL_STATE });
-    this.addOverride("terraform.required_version", ">= 1.10");
+    this.addOverride("terraform.required_version", REQUIRED_TERRAFORM_VERSION);
 
     this.bucket = new S3Bucket(this, "StateBucket", {
       bucket: settings.bucket,

@@ -30,9 +30,10 @@ class PlatformMirrorStack extends TerraformStack {
     super(scope, id);
     new AwsProvider(this, "aws", { region: "ap-northeast-1" });
     new S3Backend(this, { bucket: "platform-terraform-state", key: "mirror/terraform.tfstate", region: "ap-northeast-1", encrypt: true });
-    // State locking with an S3 lock object (Terraform >= 1.10); CDKTF 0.21's S3Backend has no typed field for it.
+    // State locking with an S3 lock object, stable from Terraform 1.11 (experimental in 1.10);
+    // CDKTF 0.21's S3Backend has no typed field for it.
     this.addOverride("terraform.backend.s3.use_lockfile", true);
-    this.addOverride("terraform.required_version", ">= 1.10");
+    this.addOverride("terraform.required_version", ">= 1.11");
 
     const mirror = new BacklogCodeCommitMirror(this, "Mirror", props);
     new TerraformOutput(this, "webhook_urls", {

@@ -19,6 +19,7 @@
  * read answers 403 (UnauthorizedOperationError), an unknown project 404.
  */
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { BacklogDomain } from "../../lib/props";
 import { closeServer, listenOnLoopback } from "../support/loopback-server";
 
 export interface StandInRepository {
@@ -36,7 +37,7 @@ export interface StandInProject {
 
 export interface BacklogStandInOptions {
   spaceKey: string;
-  domain: "backlog.jp" | "backlog.com";
+  domain: BacklogDomain;
   apiKey: string;
   projects: Record<string, StandInProject>;
   /** Requests per one-minute window. @default 600 */

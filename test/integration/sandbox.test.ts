@@ -22,6 +22,7 @@ import {
   CreateRouteTableCommand,
   CreateSubnetCommand,
   CreateVpcCommand,
+  ModifyVpcAttributeCommand,
   EC2Client,
 } from "@aws-sdk/client-ec2";
 import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
@@ -124,6 +125,8 @@ describe("preflight on a prepared account", () => {
       return id;
     };
     ids.vpc = await vpc("10.1.0.0/16");
+    // A new VPC has DNS hostnames off, as on AWS; EFS by DNS name needs them (preflight checks it).
+    await ec2.send(new ModifyVpcAttributeCommand({ VpcId: ids.vpc, EnableDnsHostnames: { Value: true } }));
     ids.otherVpc = await vpc("10.2.0.0/16");
     ids.publicNat = await subnet(ids.vpc, "10.1.100.0/24", "ap-northeast-1a");
     ids.good1 = await subnet(ids.vpc, "10.1.1.0/24", "ap-northeast-1a");
@@ -188,6 +191,17 @@ describe("preflight on a prepared account", () => {
       expect.stringMatching(/^ERROR {3}CodeCommit repository taken-repo \(repositories\[0\], SHOP\/web\): the name is taken by something outside this stack: .*codecommitRepository/),
     ]);
     expect(r.out).toMatch(/\n8 error\(s\)/);
+    expect(r.code).toBe(1);
+  }, 60_000);
+
+  test("a VPC with DNS hostnames off (a new VPC's default) is named with the command that turns them on", () => {
+    const config = sandboxConfig();
+    config.network = { vpcId: ids.otherVpc, subnetIds: [ids.otherVpcSubnet, "subnet-0123456789abcdef3"] };
+    const r = preflight(config);
+    expect(r.out).toContain(`ok      ${ids.otherVpc} (network.vpcId): enableDnsSupport is on`);
+    expect(r.out).toContain(
+      `ERROR   ${ids.otherVpc} (network.vpcId): enableDnsHostnames is off: the builds mount EFS by its DNS name, which resolves only with DNS hostnames on (EFS User Guide, "Mounting on Amazon EC2 with a DNS name"): aws ec2 modify-vpc-attribute --vpc-id ${ids.otherVpc} --enable-dns-hostnames '{"Value":true}'`,
+    );
     expect(r.code).toBe(1);
   }, 60_000);
 

@@ -514,7 +514,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
       const network = await networkInUse();
       const { FileSystems = [] } = await clients.efs.send(new DescribeFileSystemsCommand({}));
       expect(FileSystems).toHaveLength(1);
-      expect(FileSystems[0]).toMatchObject({ Encrypted: true, PerformanceMode: "generalPurpose", ThroughputMode: "bursting" });
+      expect(FileSystems[0]).toMatchObject({ Encrypted: true, PerformanceMode: "generalPurpose", ThroughputMode: "elastic" });
       const fsId = FileSystems[0].FileSystemId!;
       const backup = await clients.efs.send(new DescribeBackupPolicyCommand({ FileSystemId: fsId }));
       expect(backup.BackupPolicy?.Status).toBe("DISABLED");

@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { REQUIRED_TERRAFORM_VERSION } from "../../lib/terraform-version";
 import { instances } from "../support/instances";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -76,7 +77,7 @@ describe("the npm package used by another CDKTF app", () => {
     expect(Object.keys(synth.output)).toContain("webhook_urls");
     // its state is locked, as the stack of this repository's is
     expect(synth.terraform.backend.s3).toMatchObject({ encrypt: true, use_lockfile: true });
-    expect(synth.terraform.required_version).toBe(">= 1.10");
+    expect(synth.terraform.required_version).toBe(REQUIRED_TERRAFORM_VERSION);
   });
 
   test("installing the example leaves no lockfile behind (its .npmrc turns it off)", () => {

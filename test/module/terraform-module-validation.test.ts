@@ -31,7 +31,7 @@ const BAD: Case[] = [
   ["an upper-case name", (p) => (p.name = "Backlog_Mirror"), "name must be 2-24 characters"],
   ["a retention CloudWatch refuses", (p) => (p.logRetentionDays = 10), "log_retention_days must be one of the retention periods"],
   ["a space key that would inject shell", (p) => (p.backlog.spaceKey = "x;rm -rf /"), "backlog.space_key must be a Backlog space key"],
-  ["an unknown Backlog domain", (p) => (p.backlog.domain = "backlog.io"), 'backlog.domain must be "backlog.jp" or "backlog.com"'],
+  ["an unknown Backlog domain", (p) => (p.backlog.domain = "backlog.io"), 'backlog.domain must be "backlog.jp", "backlog.com" or "backlogtool.com"'],
   ["a parameter name without the slash", (p) => (p.backlog.sshKeyParameter = "backlog/key"), "backlog.ssh_key_parameter must be the name of an SSM parameter"],
   ["a reserved parameter name", (p) => (p.backlog.sshKeyParameter = "/aws/key"), "backlog.ssh_key_parameter must be the name of an SSM parameter"],
   ["a bad host-key parameter name", (p) => (p.backlog.hostKeysParameter = "/ssm/x"), "backlog.host_keys_parameter must be the name of an SSM parameter"],
@@ -115,6 +115,7 @@ const GOOD: Array<[string, (p: Props) => void]> = [
     },
   ],
   ["an open API", (p) => (p.webhook = { allowAnySource: true })],
+  ["a space on backlogtool.com (Backlog API reference, Get List of Git Repositories)", (p) => (p.backlog.domain = "backlogtool.com")],
   ["a daily safety net with a two-day alarm", (p) => (p.resync = { schedule: "rate(1 day)", outOfSyncAlarmHours: 48 })],
 ];
 
@@ -184,5 +185,54 @@ describe("module validation blocks and the configuration rules", () => {
 
   test("no diagnostic outside the case files", () => {
     expect([...diagnostics.keys()].filter((f) => !/^(bad|good)_\d+\.tf\.json$/.test(f))).toEqual([]);
+  });
+});
+
+/**
+ * The provider's region is no input of the module, so no variable validation can check it: the
+ * module's `data.aws_region` carries a postcondition instead (lib/regions.ts: CodeBuild runs
+ * ARM_CONTAINER builds only in the regions the CodeBuild documentation lists). `terraform test`
+ * with a mock provider plans the module with the region overridden, one run per case.
+ */
+describe("the module refuses a provider region without CodeBuild ARM builds", () => {
+  const work = mkdtempSync(path.join(tmpdir(), "mirror-module-region-"));
+  let output = "";
+  let code = -1;
+
+  beforeAll(async () => {
+    requireTerraform();
+    const dir = path.join(work, "module");
+    buildModule(dir);
+    mkdirSync(path.join(dir, "tests"));
+    const p = base();
+    const vars = Object.entries(moduleArgs(p)).map(([k, v]) => `  ${k} = ${JSON.stringify(v)}`).join("\n");
+    // Mock values the provider would validate (policy JSON, ARN parts); everything else is mocked freely.
+    const region = (id: string) => `  override_data {\n    target = data.aws_region.Mirror_Region\n    values = { id = "${id}" }\n  }`;
+    writeFileSync(
+      path.join(dir, "tests", "region.tftest.hcl"),
+      [
+        `variables {\n${vars}\n}`,
+        'mock_provider "aws" {',
+        '  mock_data "aws_iam_policy_document" {\n    defaults = { json = "{\\"Version\\":\\"2012-10-17\\",\\"Statement\\":[]}" }\n  }',
+        '  mock_data "aws_partition" {\n    defaults = { partition = "aws" }\n  }',
+        '  mock_data "aws_caller_identity" {\n    defaults = { account_id = "123456789012" }\n  }',
+        "}",
+        `run "tokyo_plans" {\n  command = plan\n${region("ap-northeast-1")}\n}`,
+        `run "canada_central_is_refused" {\n  command = plan\n${region("ca-central-1")}\n  expect_failures = [data.aws_region.Mirror_Region]\n}`,
+      ].join("\n\n"),
+    );
+    const tf = new Terraform(dir, terraformEnv(writeCliConfig(providerMirror()), {}));
+    await tf.run(["init", "-input=false", "-backend=false"]);
+    const result = await tf.run(["test", "-no-color"], [0, 1]);
+    output = result.stdout + result.stderr;
+    code = result.code;
+  }, 120_000);
+
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  test("ap-northeast-1 plans and ca-central-1 fails the postcondition on data.aws_region", () => {
+    expect(output).toContain('run "tokyo_plans"... pass');
+    expect(output).toContain('run "canada_central_is_refused"... pass');
+    expect(code).toBe(0);
   });
 });

@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { MIN_TERRAFORM_VERSION, REQUIRED_TERRAFORM_VERSION } from "../../../lib/terraform-version";
 
 /** The Terraform binary: TERRAFORM_BIN, else `terraform` on the PATH. */
 export const TERRAFORM = process.env.TERRAFORM_BIN ?? "terraform";
@@ -17,13 +18,13 @@ export const MOTO_PYTHON = process.env.MOTO_PYTHON ?? "python3";
 export const DEFAULT_PROVIDER_MIRROR = "/opt/tf-plugins";
 
 export const TERRAFORM_INSTALL_HINT =
-  "Install Terraform >= 1.10 (https://developer.hashicorp.com/terraform/install, e.g. the zip for your " +
+  `Install Terraform ${REQUIRED_TERRAFORM_VERSION} (https://developer.hashicorp.com/terraform/install, e.g. the zip for your ` +
   "platform into /usr/local/bin) or set TERRAFORM_BIN to its path.";
 
 export const MOTO_INSTALL_HINT =
   'Install moto with: python3 -m pip install "moto[server]==5.2.1" (or set MOTO_PYTHON to a Python that has it).';
 
-/** Terraform's version; throws with an install hint when it cannot be run or is older than 1.10. */
+/** Terraform's version; throws with an install hint when it cannot be run or is older than MIN_TERRAFORM_VERSION. */
 export function requireTerraform(binary = TERRAFORM): string {
   const result = spawnSync(binary, ["version", "-json"], { encoding: "utf8", env: { ...process.env, CHECKPOINT_DISABLE: "1" } });
   if (result.error !== undefined || result.status !== 0) {
@@ -33,8 +34,9 @@ export function requireTerraform(binary = TERRAFORM): string {
   }
   const version = (JSON.parse(result.stdout) as { terraform_version: string }).terraform_version;
   const [major, minor] = version.split(".").map(Number);
-  if (major < 1 || (major === 1 && minor < 10)) {
-    throw new Error(`terraform ${version} is too old: the S3 backend's use_lockfile needs >= 1.10. ${TERRAFORM_INSTALL_HINT}`);
+  const [minMajor, minMinor] = MIN_TERRAFORM_VERSION.split(".").map(Number);
+  if (major < minMajor || (major === minMajor && minor < minMinor)) {
+    throw new Error(`terraform ${version} is too old: the S3 backend's use_lockfile is stable from ${MIN_TERRAFORM_VERSION}. ${TERRAFORM_INSTALL_HINT}`);
   }
   return version;
 }
