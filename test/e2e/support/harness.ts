@@ -353,6 +353,15 @@ export class Harness {
     return handles;
   }
 
+  /**
+   * The id of a build the harness starts itself. Unique across harnesses (the run directory's name):
+   * a build's end SIGKILLs every process carrying its id (runner.ts, killMarked), and other harnesses
+   * on the same machine (parallel suite files, other checkouts) start `NAME-verify` builds too.
+   */
+  private directBuildId(projectName: string): string {
+    return `${projectName}:direct-${path.basename(this.dir)}-${this.directCounter++}`;
+  }
+
   /** The platform and compute type of a project ("ARM_CONTAINER/BUILD_GENERAL1_SMALL"): CodeBuild's unit of concurrency. */
   private poolOf(projectName: string): string {
     const env = this.stack.project(projectName).environment;
@@ -364,7 +373,7 @@ export class Harness {
    * already run {@link HarnessOptions.concurrentBuilds} builds, queues it: the handle's `done`
    * then resolves after it ran, or with a TIMED_OUT result when it was dropped from the queue.
    */
-  async runBuild(projectName: string, buildId = `${projectName}:direct-${this.directCounter++}`): Promise<BuildHandle> {
+  async runBuild(projectName: string, buildId = this.directBuildId(projectName)): Promise<BuildHandle> {
     const limit = this.opts.concurrentBuilds;
     const pool = this.poolOf(projectName);
     if (limit === undefined || (this.runningIn.get(pool) ?? 0) < limit) return this.launch(projectName, buildId, pool);
