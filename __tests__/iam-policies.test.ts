@@ -272,7 +272,8 @@ function casesFor(config: StackConfig, synth: Synth, policies: RenderedPolicies)
   if (verify !== undefined && schedule !== undefined) {
     for (const r of repos) {
       allow(`the verifier may start the sync of ${r.key}`, { caller: verify, action: "codebuild:StartBuild", resource: r.projectArn });
-      allow(`the verifier may watch the syncs of ${r.key} it started`, { caller: verify, action: "codebuild:BatchGetBuilds", resource: r.projectArn });
+      // It starts them and ends (lib/safety-net.ts): it never reads their builds.
+      deny(`the verifier may not read the builds of ${r.key}`, { caller: verify, action: "codebuild:BatchGetBuilds", resource: r.projectArn });
       allow(`the verifier may read the refs of the mirror of ${r.key}`, { caller: verify, action: "codecommit:GitPull", resource: r.repoArn, context: tagged(name) });
     }
     deny("the verifier may not start itself", { caller: verify, action: "codebuild:StartBuild", resource: verifyProjectArn });

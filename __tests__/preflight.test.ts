@@ -9,6 +9,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { GetAWSDefaultServiceQuotaCommand, GetServiceQuotaCommand } from "@aws-sdk/client-service-quotas";
 import { ARM_CONTAINER_REGIONS_ALLOWED } from "../lib/regions";
 import { type Clients, checkQuota, checkVpcDns, hostKeyProblem, keyscanLine } from "../scripts/preflight";
 import { ROOT, exampleConfig } from "../test/support/synth";
@@ -45,34 +46,81 @@ test.each([
   expect(keyscanLine({ backlog: { ...exampleConfig().backlog, spaceKey: "acme", domain } })).toBe(line);
 });
 
-describe("CodeBuild ARM quota (stand-in for Service Quotas, which the emulator does not implement)", () => {
-  const withQuota = (value: number | undefined): Clients =>
+describe("CodeBuild ARM concurrency quotas (a stand-in for Service Quotas; test/integration/preflight-quota.test.ts asks the emulator)", () => {
+  /** Answers GetServiceQuota from `applied` and GetAWSDefaultServiceQuota from `defaults` (by quota code), NoSuchResource otherwise. */
+  const withQuotas = (applied: Record<string, number>, defaults: Record<string, number> = {}): Clients =>
     ({
       quotas: {
-        send: async () => ({
-          Quotas: [
-            { QuotaName: "Concurrently running builds for Linux/Small environment", QuotaCode: "L-1", Value: 99 },
-            ...(value === undefined ? [] : [{ QuotaName: "Concurrently running builds for ARM/Small environment", QuotaCode: "L-2", Value: value }]),
-          ],
-        }),
+        send: async (command: object) => {
+          const { QuotaCode, ServiceCode } = (command as { input: { QuotaCode: string; ServiceCode: string } }).input;
+          expect(ServiceCode).toBe("codebuild");
+          const table = command instanceof GetServiceQuotaCommand ? applied : command instanceof GetAWSDefaultServiceQuotaCommand ? defaults : {};
+          if (table[QuotaCode] === undefined) throw Object.assign(new Error("no such quota"), { name: "NoSuchResourceException" });
+          return { Quota: { QuotaCode, Value: table[QuotaCode] } };
+        },
       },
     }) as unknown as Clients;
-  const config = (repos: number, limit?: number) => ({
+  const config = (repos: number, build?: Record<string, unknown>, resync?: Record<string, unknown>) => ({
     ...exampleConfig(),
     repositories: Array.from({ length: repos }, (_, i) => ({ projectKey: "DEMO", repository: `r${i}` })),
-    build: limit === undefined ? undefined : { concurrentBuildLimit: limit },
+    build,
+    resync,
+  });
+  const SMALL = "L-5ED1D25B";
+  const MEDIUM = "L-DF544FF3";
+
+  test("enough: one sync per repository plus the verify build, on ARM small", async () => {
+    const findings = await checkQuota(config(3) as never, withQuotas({ [SMALL]: 4 }));
+    expect(findings).toEqual([
+      {
+        level: "ok",
+        resource: `CodeBuild quota "Concurrently running builds for ARM/Small environment" (${SMALL})`,
+        message: expect.stringMatching(/^is 4, enough: the design needs 4 \(3 sync\(s\) may run at once .*backlog-mirror-verify runs on ARM small alongside them\)$/),
+      },
+    ]);
   });
 
-  test.each<[string, number, number | undefined, number | undefined, string, RegExp]>([
-    ["enough", 3, undefined, 5, "ok", /is 5, enough for 3 repositories/],
-    ["fewer than the repositories: builds queue", 8, undefined, 5, "warning", /is 5 for 8 repositories: a re-sync of all of them queues/],
-    ["beyond five times the quota: StartBuild refused", 26, undefined, 5, "error", /exceeds the queue \(5 x 5\) and StartBuild is refused/],
-    ["a project limit above the account's", 1, 10, 5, "error", /is 5, below build.concurrentBuildLimit 10/],
-    ["not listed", 1, undefined, undefined, "warning", /not listed by Service Quotas/],
-  ])("%s", async (_name, repos, limit, quota, level, message) => {
-    const [finding] = await checkQuota(config(repos, limit) as never, withQuota(quota));
-    expect(finding.level).toBe(level);
-    expect(finding.message).toMatch(message);
+  test("a quota of 1 (a new account's) is an error, even for one repository: it names the quota, says why and gives the request line", async () => {
+    const [finding] = await checkQuota(config(1) as never, withQuotas({ [SMALL]: 1 }));
+    expect(finding.level).toBe("error");
+    expect(finding.resource).toBe(`CodeBuild quota "Concurrently running builds for ARM/Small environment" (${SMALL})`);
+    expect(finding.message).toContain("is 1; the design needs 2: 1 sync(s) may run at once");
+    expect(finding.message).toContain("backlog-mirror-verify runs on ARM small alongside them");
+    expect(finding.message).toContain("a queued sync is dropped after build.queuedTimeoutMinutes (10)");
+    expect(finding.message).toContain(`aws service-quotas request-service-quota-increase --service-code codebuild --quota-code ${SMALL} --desired-value 2 --region ap-northeast-1`);
+  });
+
+  test("fewer than the repositories is an error", async () => {
+    const [finding] = await checkQuota(config(8) as never, withQuotas({ [SMALL]: 5 }));
+    expect([finding.level, finding.message]).toEqual(["error", expect.stringContaining("is 5; the design needs 9")]);
+  });
+
+  test("without the safety net, the syncs alone", async () => {
+    const [finding] = await checkQuota(config(2, undefined, { enabled: false }) as never, withQuotas({ [SMALL]: 2 }));
+    expect([finding.level, finding.message]).toEqual(["ok", "is 2, enough: the design needs 2 (2 sync(s) may run at once (one per repository: the safety net starts every repository that differs, each push its repository's))"]);
+  });
+
+  test("syncs on ARM medium: the medium quota for them, the small one for the verify build", async () => {
+    const findings = await checkQuota(config(3, { computeType: "BUILD_GENERAL1_MEDIUM" }) as never, withQuotas({ [MEDIUM]: 2, [SMALL]: 1 }));
+    expect(findings.map((f) => [f.level, f.resource, f.message.split(":")[0]])).toEqual([
+      ["error", `CodeBuild quota "Concurrently running builds for ARM/Medium environment" (${MEDIUM})`, "is 2; the design needs 3"],
+      ["ok", `CodeBuild quota "Concurrently running builds for ARM/Small environment" (${SMALL})`, "is 1, enough"],
+    ]);
+  });
+
+  test("no applied value: the default is used, and said so", async () => {
+    const [finding] = await checkQuota(config(1) as never, withQuotas({}, { [SMALL]: 1 }));
+    expect([finding.level, finding.message]).toEqual(["error", expect.stringContaining("is 1 (the default: no applied value); the design needs 2")]);
+  });
+
+  test("a project limit above the account's", async () => {
+    const [finding] = await checkQuota(config(1, { concurrentBuildLimit: 10 }) as never, withQuotas({ [SMALL]: 5 }));
+    expect([finding.level, finding.message]).toEqual(["error", expect.stringContaining("is 5, below build.concurrentBuildLimit 10")]);
+  });
+
+  test("not answered at all: a warning with what the design needs", async () => {
+    const [finding] = await checkQuota(config(1) as never, withQuotas({}));
+    expect([finding.level, finding.message]).toEqual(["warning", expect.stringContaining("not answered by Service Quotas in ap-northeast-1: check it in the console before apply; the design needs 2")]);
   });
 });
 

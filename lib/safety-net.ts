@@ -6,15 +6,20 @@
  *   (`lib/buildspec/verify-mirrors.sh`) and starts the sync of the repositories that differ only;
  * - the repository list it reads is an S3 object in the stack's bucket, written by Terraform (the
  *   buildspec could not hold it: see lib/verify-buildspec.ts);
+ * - it starts those syncs and does NOT wait for them. They run on the same platform and compute
+ *   type (ARM), CodeBuild runs at most the account's quota of those at once, queues the rest, and
+ *   removes a queued build whose queued timeout ends (CodeBuild User Guide, "Builds in AWS
+ *   CodeBuild"); "Concurrently running builds for ARM/Small environment" defaults to 1 ("Quotas for
+ *   AWS CodeBuild"). A verifier that waited for its syncs would hold the very slot they queue for:
+ *   at a quota of 1 nothing would ever be repaired. The run ends right after its StartBuild calls
+ *   and its metrics, so its syncs queue behind it for seconds only;
  * - the health metrics (namespace `BacklogCodeCommitMirror`), all published by the verifier: `InSync`
- *   per repository, for each repository it found in sync and for each whose sync it started and saw
- *   succeed (it waits for those, at most `VERIFY_SYNC_WAIT_SECONDS`), and `OldestInSyncAge` per
- *   stack, once per run. The syncs publish nothing: an AWS CLI start in each sync's `post_build` cost
- *   about 0.5 s per build (`npm run bench:sync`), and the alarm only ever reads what a verifier run
- *   computes. A sync the verifier started that coalesced into a running one (lib/buildspec/
- *   mirror-sync.sh) succeeds once the running sync started the fetch covering it, before that
- *   sync's push: if that push then fails, this run counts the repository as in sync, the failed sync
- *   raises its own FAILED alert, and the next run finds the difference again;
+ *   per repository it found in sync, and `OldestInSyncAge` per stack, once per run. A repository
+ *   whose sync the run started is not in sync in that run (its age is the time since its last
+ *   `InSync` point); the next run finds it in sync, or starts it again; a sync that fails raises its
+ *   own alert (lib/alerts.ts). The syncs publish nothing: an AWS CLI start in each sync's
+ *   `post_build` cost about 0.5 s per build (`npm run bench:sync`), and the alarm only ever reads
+ *   what a verifier run computes;
  * - ONE alarm on the alert topic, on `OldestInSyncAge`, that fires when any repository stays out
  *   of sync longer than `resync.outOfSyncAlarmHours`, and also when the verifier stops publishing
  *   (missing data is breaching). See {@link outOfSyncAlarmSettings}.
@@ -63,8 +68,8 @@ export const REPOSITORY_LIST_KEY = "verify/repositories.txt";
 /**
  * Build timeout of `NAME-verify`. A check that hangs is bounded by ssh's connect timeout and
  * keepalives (lib/buildspec/backlog-ssh.sh); the timeout bounds the cost of a run in which Backlog
- * is unreachable. The checks of 200 repositories (about 4 minutes projected) and the wait for the
- * syncs a run started (`VERIFY_SYNC_WAIT_SECONDS`, 10 minutes) fit in it with room to spare.
+ * is unreachable. The checks of 200 repositories (about 4 minutes projected, `npm run
+ * bench:safety-net`) fit in it with room to spare; the run does not wait for the syncs it starts.
  */
 export const VERIFY_BUILD_TIMEOUT_MINUTES = 20;
 
@@ -82,10 +87,11 @@ export function repositoryListLine(name: string, repository: RepositoryMirrorSpe
  * - the alarm fires when all of the last T periods breach (`datapointsToAlarm = evaluationPeriods =
  *   T`, CloudWatch's "M out of N" with M = N).
  *
- * A run publishes `OldestInSyncAge` after the syncs it started ended (or its wait ran out), so a
- * repository whose missed push the safety net repaired counts as in sync (value 0), and a repository
- * whose sync fails reports the time since its last `InSync` point, one run earlier at the latest
- * while it was still in sync. A repository that stops being in sync at t0 gives breaching periods
+ * A run does not wait for the syncs it starts (see the header), so a repository whose missed push it
+ * found reports, in that run, the time since its last `InSync` point (one run earlier at the latest
+ * while it was still in sync), and 0 in the next run once its sync succeeded: a repair costs at
+ * most one breaching period, far from T; a repository whose sync keeps failing keeps reporting
+ * that growing age. A repository that stops being in sync at t0 gives breaching periods
  * from t0 + 1 h, so the alarm fires at about t0 + T; a verifier that stops publishing fires it after T silent hours; one period
  * in which every repository was in sync (value 0) clears the streak. Missing periods between runs
  * of a schedule slower than hourly breach too, so validation requires a `rate(...)` schedule to run

@@ -26,16 +26,6 @@ export const VERIFY_SCRIPT_PATH = path.join(__dirname, "buildspec", "verify-mirr
  */
 export const VERIFY_PARALLEL_CHECKS = 8;
 
-/**
- * Longest wait of a verifier run for the syncs it started (then they count as not in sync in this
- * run, and the next run sees them). With the checks of 200 repositories (about 4 minutes projected,
- * README) it stays well inside the project's 20-minute build timeout (lib/safety-net.ts).
- */
-export const VERIFY_SYNC_WAIT_SECONDS = 600;
-
-/** Longest pause between two looks at the started syncs' status (the first comes after 2 s, then doubling). */
-export const VERIFY_SYNC_POLL_SECONDS = 15;
-
 /** Environment variable (on the project) naming the repository list object. */
 export const REPOSITORY_LIST_ENV = "REPOSITORY_LIST_URI";
 
@@ -60,8 +50,6 @@ export function verifySettings(inputs: VerifyBuildspecInputs): Array<readonly [s
     ["OLDEST_AGE_METRIC", OLDEST_IN_SYNC_AGE_METRIC],
     ["PARALLEL_CHECKS", String(VERIFY_PARALLEL_CHECKS)],
     ["LOOKBACK_HOURS", String(inputs.lookbackHours)],
-    ["SYNC_WAIT_SECONDS", String(VERIFY_SYNC_WAIT_SECONDS)],
-    ["SYNC_POLL_SECONDS", String(VERIFY_SYNC_POLL_SECONDS)],
   ];
   if (backlog.hostKeys !== undefined) settings.push([HOST_KEYS_ENV, backlog.hostKeys.join("\n")]);
   return settings;

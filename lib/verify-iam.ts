@@ -25,9 +25,8 @@ import { buildLogGroupName, verifyProjectName } from "./naming";
  */
 export const VERIFY_ACTIONS = {
   logs: ["logs:CreateLogStream", "logs:PutLogEvents"],
+  /** It starts them and does not wait for them (no BatchGetBuilds: lib/buildspec/verify-mirrors.sh). */
   startSyncs: [...START_BUILD_ACTIONS],
-  /** The status of the syncs it started (it waits for them; lib/buildspec/verify-mirrors.sh). */
-  watchSyncs: ["codebuild:BatchGetBuilds"],
   listMirrors: ["codecommit:GitPull"],
   /** With a customer-managed key: decrypting the bucket's objects (the repository list). */
   decrypt: ["kms:Decrypt"],
@@ -107,14 +106,6 @@ export class VerifyIam extends Construct {
         sid: "StartSyncBuilds",
         effect: "Allow",
         actions: [...VERIFY_ACTIONS.startSyncs],
-        resources: [syncProjectsArnPattern(ctx, props.name)],
-      },
-      {
-        // BatchGetBuilds is authorized on the project of each build (CodeBuild User Guide,
-        // "CodeBuild permissions reference": Resource arn:...:project/project-name).
-        sid: "WatchSyncBuilds",
-        effect: "Allow",
-        actions: [...VERIFY_ACTIONS.watchSyncs],
         resources: [syncProjectsArnPattern(ctx, props.name)],
       },
       taggedMirrorsStatement(ctx, props.name, "ListMirrors", VERIFY_ACTIONS.listMirrors),

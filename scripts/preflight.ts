@@ -22,8 +22,11 @@
  * - the SSH key parameter exists and is a SecureString (DescribeParameters: the value is not read);
  * - the host keys (parameter or `backlog.hostKeys`) parse as `TYPE BASE64`, the key blob naming TYPE;
  * - each CodeCommit repository name: free, or taken by this stack (tag) or by something else;
- * - the region's CodeBuild ARM concurrency quota against the number of repositories, where the
- *   Service Quotas API answers.
+ * - each CodeBuild ARM concurrency quota the stack uses (GetServiceQuota, else the default) against
+ *   what the design needs: one sync per repository at once, plus `NAME-verify` on ARM small
+ *   ({@link armConcurrencyNeeds}); below it an error naming the quota, its code and the
+ *   `aws service-quotas request-service-quota-increase` line. A Service Quotas endpoint that does
+ *   not answer gives a warning.
  * It prints the `ssh-keyscan` line for the configured Backlog domain. Any error: exit code 1.
  *
  * Usage: MIRROR_CONFIG=config/production.json npm run preflight
@@ -41,8 +44,9 @@ import {
   type RouteTable,
   type Subnet,
 } from "@aws-sdk/client-ec2";
-import { ListServiceQuotasCommand, ServiceQuotasClient } from "@aws-sdk/client-service-quotas";
+import { GetAWSDefaultServiceQuotaCommand, GetServiceQuotaCommand, ServiceQuotasClient } from "@aws-sdk/client-service-quotas";
 import { DescribeParametersCommand, GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { BUILD_DEFAULTS } from "../lib/mirror-build";
 import { MIRROR_STACK_TAG_KEY, backlogGitHost, codecommitRepositoryName, repositoryKey } from "../lib/naming";
 import { configPath, loadStackConfig } from "../lib/stack-config";
 import { ConfigError, type StackConfig } from "../lib/validation";
@@ -325,47 +329,118 @@ export async function checkRepositories(config: StackConfig, c: Clients): Promis
 
 // --- CodeBuild quota -------------------------------------------------------------------------------
 
-/** The compute type's size in the Service Quotas names ("small", "medium", "large"). */
-function sizeOf(computeType: string): string {
-  return computeType.replace("BUILD_GENERAL1_", "").toLowerCase();
+/**
+ * The Service Quotas entries (service code `codebuild`) of CodeBuild's concurrency per ARM compute
+ * type: the names as "Quotas for AWS CodeBuild" (CodeBuild User Guide) lists them, each with a
+ * default of 1 in every supported Region, adjustable; the codes as Service Quotas lists them
+ * (ListServiceQuotas / the console's "Quota code"). CodeBuild runs at most that many builds of one
+ * platform and compute type at once and queues the rest ("Builds in AWS CodeBuild").
+ */
+export const ARM_CONCURRENCY_QUOTAS: Readonly<Record<string, { readonly code: string; readonly name: string }>> = {
+  BUILD_GENERAL1_SMALL: { code: "L-5ED1D25B", name: "Concurrently running builds for ARM/Small environment" },
+  BUILD_GENERAL1_MEDIUM: { code: "L-DF544FF3", name: "Concurrently running builds for ARM/Medium environment" },
+  BUILD_GENERAL1_LARGE: { code: "L-596BEAB4", name: "Concurrently running builds for ARM/Large environment" },
+};
+
+/** What the design needs of one ARM concurrency quota, and why. */
+export interface QuotaNeed {
+  readonly computeType: string;
+  readonly code: string;
+  readonly name: string;
+  readonly needed: number;
+  readonly why: string;
 }
 
-export async function checkQuota(config: StackConfig, c: Clients): Promise<Finding[]> {
-  const computeType = config.build?.computeType ?? "BUILD_GENERAL1_SMALL";
-  const size = sizeOf(computeType);
+/**
+ * The ARM concurrency the design needs, per quota. Every repository's sync may run at once: the
+ * safety net starts the sync of every repository that differs in one run (all of them on its first
+ * run, or after a Backlog outage), and each push starts its repository's. Below that, syncs queue on
+ * the quota; CodeBuild does not say in which order queued builds start, drops a queued build when its
+ * queued timeout (`build.queuedTimeoutMinutes`) ends, and refuses StartBuild beyond five times the
+ * quota in the queue ("Builds in AWS CodeBuild"). `NAME-verify` (ARM small, lib/safety-net.ts) runs
+ * alongside them: it no longer waits for the syncs it starts, but for its own run (minutes at 200
+ * repositories) it holds one slot of the ARM small quota.
+ */
+export function armConcurrencyNeeds(config: StackConfig): QuotaNeed[] {
+  const computeType = config.build?.computeType ?? BUILD_DEFAULTS.computeType;
   const repos = config.repositories.length;
-  let quotas;
+  const verify = config.resync?.enabled !== false;
+  const needs = new Map<string, { needed: number; why: string[] }>();
+  const add = (type: string, n: number, why: string): void => {
+    const need = needs.get(type) ?? { needed: 0, why: [] };
+    need.needed += n;
+    need.why.push(why);
+    needs.set(type, need);
+  };
+  add(computeType, repos, `${repos} sync(s) may run at once (one per repository: the safety net starts every repository that differs, each push its repository's)`);
+  if (verify) add("BUILD_GENERAL1_SMALL", 1, `${config.name}-verify runs on ARM small alongside them`);
+  return [...needs].map(([type, need]) => ({ computeType: type, ...ARM_CONCURRENCY_QUOTAS[type], needed: need.needed, why: need.why.join(", and ") }));
+}
+
+/** The applied value of a CodeBuild quota, else its default (GetServiceQuota answers only applied values). */
+async function quotaValue(c: Clients, code: string): Promise<{ value?: number; source: string }> {
   try {
-    quotas = [];
-    let token: string | undefined;
-    do {
-      const page = await c.quotas.send(new ListServiceQuotasCommand({ ServiceCode: "codebuild", NextToken: token }));
-      quotas.push(...(page.Quotas ?? []));
-      token = page.NextToken;
-    } while (token !== undefined);
+    const applied = await c.quotas.send(new GetServiceQuotaCommand({ ServiceCode: "codebuild", QuotaCode: code }));
+    if (applied.Quota?.Value !== undefined) return { value: applied.Quota.Value, source: "applied" };
   } catch (e) {
-    const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    const why = status !== undefined && status >= 500 ? `HTTP ${status} from Service Quotas` : errorText(e).split("\n")[0].slice(0, 160);
-    return [{ level: "warning", resource: `CodeBuild ARM ${size} concurrency quota`, message: `could not be read (${why}): check it under Service Quotas > AWS CodeBuild; it must let the builds of ${repos} repository(ies) queue` }];
+    if (errorName(e) !== "NoSuchResourceException") throw e;
   }
-  const quota = quotas.find((q) => /arm/i.test(q.QuotaName ?? "") && new RegExp(`\\b${size}\\b`, "i").test(q.QuotaName ?? "") && /concurrent/i.test(q.QuotaName ?? ""));
-  if (quota?.Value === undefined) {
-    return [{ level: "warning", resource: `CodeBuild ARM ${size} concurrency quota`, message: `not listed by Service Quotas in ${config.region}: check it in the console before apply` }];
+  // "If the applied quota value is not available for a quota, the quota is not retrieved"
+  // (Service Quotas API Reference, GetServiceQuota): then the default (GetAWSDefaultServiceQuota).
+  try {
+    const def = await c.quotas.send(new GetAWSDefaultServiceQuotaCommand({ ServiceCode: "codebuild", QuotaCode: code }));
+    return { value: def.Quota?.Value, source: "default" };
+  } catch (e) {
+    if (errorName(e) !== "NoSuchResourceException") throw e;
+    return { source: "none" };
   }
-  const limit = quota.Value;
-  const where = `CodeBuild quota "${quota.QuotaName}" (${quota.QuotaCode})`;
-  // CodeBuild queues builds beyond the concurrency quota, up to five times the quota; a project's own
-  // limit cannot exceed it (AWS CodeBuild User Guide, "Builds in AWS CodeBuild").
-  if (config.build?.concurrentBuildLimit !== undefined && config.build.concurrentBuildLimit > limit) {
-    return [{ level: "error", resource: where, message: `is ${limit}, below build.concurrentBuildLimit ${config.build.concurrentBuildLimit}: CodeBuild refuses a project limit above the account's; lower it or request a quota increase` }];
+}
+
+/** The command that asks for `needed` of quota `code`. */
+export function quotaIncreaseLine(code: string, needed: number, region: string): string {
+  return `aws service-quotas request-service-quota-increase --service-code codebuild --quota-code ${code} --desired-value ${needed} --region ${region}`;
+}
+
+/** Checks each ARM concurrency quota the configuration uses against {@link armConcurrencyNeeds}. */
+export async function checkQuota(config: StackConfig, c: Clients): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  for (const need of armConcurrencyNeeds(config)) {
+    const where = `CodeBuild quota "${need.name}" (${need.code})`;
+    let read;
+    try {
+      read = await quotaValue(c, need.code);
+    } catch (e) {
+      const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      const why = status !== undefined && status >= 500 ? `HTTP ${status} from Service Quotas` : errorText(e).split("\n")[0].slice(0, 160);
+      findings.push({ level: "warning", resource: where, message: `could not be read (${why}): check it under Service Quotas > AWS CodeBuild; the design needs ${need.needed}: ${need.why}` });
+      continue;
+    }
+    if (read.value === undefined) {
+      findings.push({ level: "warning", resource: where, message: `not answered by Service Quotas in ${config.region}: check it in the console before apply; the design needs ${need.needed}: ${need.why}` });
+      continue;
+    }
+    const limit = read.value;
+    const value = `${limit}${read.source === "default" ? " (the default: no applied value)" : ""}`;
+    // A project's own limit cannot exceed the account's (User Guide, "Builds in AWS CodeBuild").
+    if (need.computeType === (config.build?.computeType ?? BUILD_DEFAULTS.computeType) && config.build?.concurrentBuildLimit !== undefined && config.build.concurrentBuildLimit > limit) {
+      findings.push({ level: "error", resource: where, message: `is ${value}, below build.concurrentBuildLimit ${config.build.concurrentBuildLimit}: CodeBuild refuses a project limit above the account's; lower it or raise the quota: ${quotaIncreaseLine(need.code, config.build.concurrentBuildLimit, config.region)}` });
+      continue;
+    }
+    if (limit < need.needed) {
+      const queued = config.build?.queuedTimeoutMinutes ?? BUILD_DEFAULTS.queuedTimeoutMinutes;
+      findings.push({
+        level: "error",
+        resource: where,
+        message:
+          `is ${value}; the design needs ${need.needed}: ${need.why}. Below it, builds queue on this quota in no predictable order, ` +
+          `a queued sync is dropped after build.queuedTimeoutMinutes (${queued}) and StartBuild is refused beyond ${5 * limit} queued builds. ` +
+          `Raise it: ${quotaIncreaseLine(need.code, need.needed, config.region)}`,
+      });
+      continue;
+    }
+    findings.push({ level: "ok", resource: where, message: `is ${value}, enough: the design needs ${need.needed} (${need.why})` });
   }
-  if (repos > 5 * limit) {
-    return [{ level: "error", resource: where, message: `is ${limit}: a re-sync of all ${repos} repositories exceeds the queue (5 x ${limit}) and StartBuild is refused; request a quota increase` }];
-  }
-  if (repos > limit) {
-    return [{ level: "warning", resource: where, message: `is ${limit} for ${repos} repositories: a re-sync of all of them queues (up to 5 x ${limit}); request an increase if syncs must not wait` }];
-  }
-  return [{ level: "ok", resource: where, message: `is ${limit}, enough for ${repos} repositories` }];
+  return findings;
 }
 
 // --- the command -----------------------------------------------------------------------------------

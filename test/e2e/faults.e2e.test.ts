@@ -49,9 +49,11 @@ test("two syncs of the same repository at once run one after the other and do no
   expect(builds).toHaveLength(2);
   // One build holds the mirror (its push is held); the other must still be waiting for the lock.
   await waitFor("a push to be held", () => h.codecommit.isPushHeld("concurrent"));
-  await sleep(1000);
+  // The other build's own line: it found the lock held and asked the holder for a fetch.
+  await waitFor("the other build to find the lock held", () => builds.some((b) => b.log().includes("another build is syncing")));
   const acquired = builds.filter((b) => b.log().includes("lock acquired"));
   expect(acquired).toHaveLength(1);
+  expect(builds.filter((b) => b.log().includes("another build is syncing"))).toHaveLength(1);
   h.codecommit.releasePushes("concurrent");
   const results = await Promise.all(builds.map((b) => b.done));
   results.forEach(expectSucceeded);
@@ -73,7 +75,8 @@ test("a push that lands while a sync is running is mirrored once the syncs finis
   src.push("main");
   expect((await h.webhook(key)).status).toBe(200);
   const [second] = await h.startNewBuilds();
-  await sleep(300);
+  // Released once the second build has found the lock held (its own line), not after a fixed pause.
+  await waitFor("the second build to find the lock held", () => second.log().includes("another build is syncing"));
   h.codecommit.releasePushes("during");
   expectSucceeded(await first.done);
   expectSucceeded(await second.done);

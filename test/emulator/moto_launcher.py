@@ -563,6 +563,107 @@ def patch_codebuild_builds_for_status() -> None:
     urls.url_paths["{0}/moto-api/static/codebuild/build-results"] = set_build_results
 
 
+# --- Service Quotas ---------------------------------------------------------------------------------
+
+# CodeBuild's concurrency quotas per platform and compute type that `npm run preflight` reads
+# (scripts/preflight.ts, ARM_CONCURRENCY_QUOTAS): names as "Quotas for AWS CodeBuild" (CodeBuild User
+# Guide) lists them, each "Each supported Region: 1", adjustable; codes as Service Quotas lists them.
+CODEBUILD_CONCURRENCY_QUOTAS = {
+    "L-5ED1D25B": "Concurrently running builds for ARM/Small environment",
+    "L-DF544FF3": "Concurrently running builds for ARM/Medium environment",
+    "L-596BEAB4": "Concurrently running builds for ARM/Large environment",
+}
+CODEBUILD_CONCURRENCY_DEFAULT = 1.0
+# The applied value of each, unless MOTO_CODEBUILD_CONCURRENCY_QUOTA or the setter below says
+# otherwise: an account whose quota was raised to 20 ("For some platforms and compute types, the
+# default is 20", same page), so that preflight finishes clean on the sandbox.
+CODEBUILD_CONCURRENCY_APPLIED = 20.0
+
+
+def patch_servicequotas_codebuild() -> None:
+    """Gap: moto's Service Quotas knows only `vpc` (NoSuchResource for `codebuild`) and has no
+    `GetAWSDefaultServiceQuota` or `ListServiceQuotas` (HTTP 500), so preflight against the emulator
+    ended with "HTTP 500 from Service Quotas". For the CodeBuild concurrency quotas above:
+    - GetServiceQuota / ListServiceQuotas answer the account's applied value: 20, or
+      MOTO_CODEBUILD_CONCURRENCY_QUOTA at start, or what `POST /moto-api/static/service-quotas/applied`
+      with `{"region", "quotas": [{"ServiceCode": "codebuild", "QuotaCode", "Value"}]}` set (a
+      `Value` of null removes the applied value: GetServiceQuota then answers NoSuchResourceException,
+      as AWS does when "the applied quota value is not available", Service Quotas API Reference);
+    - GetAWSDefaultServiceQuota / ListAWSDefaultServiceQuotas answer AWS's default, 1.
+    Other services keep moto's behaviour."""
+    import os
+
+    from moto.moto_api._internal import urls
+    from moto.servicequotas.exceptions import NoSuchResource
+    from moto.servicequotas.models import ServiceQuotasBackend, servicequotas_backends
+    from moto.servicequotas.responses import ServiceQuotasResponse
+
+    start_value = os.environ.get("MOTO_CODEBUILD_CONCURRENCY_QUOTA")
+    initial = float(start_value) if start_value not in (None, "") else CODEBUILD_CONCURRENCY_APPLIED
+
+    def applied_of(backend: Any) -> dict:
+        return _backend_state(backend, "_launcher_codebuild_applied", lambda: {code: initial for code in CODEBUILD_CONCURRENCY_QUOTAS})
+
+    def quota(backend: Any, code: str, value: float) -> dict:
+        return {
+            "ServiceCode": "codebuild",
+            "ServiceName": "AWS CodeBuild",
+            "QuotaArn": f"arn:aws:servicequotas:{backend.region_name}:{backend.account_id}:codebuild/{code}",
+            "QuotaCode": code,
+            "QuotaName": CODEBUILD_CONCURRENCY_QUOTAS[code],
+            "Value": value,
+            "Unit": "None",
+            "Adjustable": True,
+            "GlobalQuota": False,
+        }
+
+    original_get = ServiceQuotasBackend.get_service_quota
+    original_list_defaults = ServiceQuotasBackend.list_aws_default_service_quotas
+
+    def get_service_quota(self: Any, service_code: str, quota_code: str) -> dict:
+        if service_code != "codebuild":
+            return original_get(self, service_code, quota_code)
+        value = applied_of(self).get(quota_code)
+        if value is None:
+            raise NoSuchResource()
+        return quota(self, quota_code, value)
+
+    def list_aws_default_service_quotas(self: Any, service_code: str) -> list:
+        if service_code != "codebuild":
+            return original_list_defaults(self, service_code)
+        return [quota(self, code, CODEBUILD_CONCURRENCY_DEFAULT) for code in CODEBUILD_CONCURRENCY_QUOTAS]
+
+    def get_aws_default_service_quota(self: Any) -> str:
+        params = json.loads(self.body)
+        code = str(params.get("QuotaCode"))
+        if params.get("ServiceCode") != "codebuild" or code not in CODEBUILD_CONCURRENCY_QUOTAS:
+            raise NoSuchResource()
+        return json.dumps({"Quota": quota(self.backend, code, CODEBUILD_CONCURRENCY_DEFAULT)})
+
+    def list_service_quotas(self: Any) -> str:
+        params = json.loads(self.body)
+        if params.get("ServiceCode") != "codebuild":
+            raise NoSuchResource()
+        applied = applied_of(self.backend)
+        return json.dumps({"Quotas": [quota(self.backend, code, value) for code, value in applied.items() if value is not None]})
+
+    def set_applied(request: Any, full_url: str, headers: Any) -> tuple:
+        body = json.loads(request.get_data() or b"{}")
+        backend = servicequotas_backends[body.get("account_id", "123456789012")][body.get("region", "us-east-1")]
+        applied = applied_of(backend)
+        for spec in body.get("quotas", []):
+            if spec.get("ServiceCode") != "codebuild" or spec.get("QuotaCode") not in CODEBUILD_CONCURRENCY_QUOTAS:
+                return 400, {}, json.dumps({"message": f"not a CodeBuild concurrency quota the emulator models: {spec}"})
+            applied[spec["QuotaCode"]] = None if spec.get("Value") is None else float(spec["Value"])
+        return 200, {"Content-Type": "application/json"}, json.dumps({"applied": applied})
+
+    ServiceQuotasBackend.get_service_quota = get_service_quota
+    ServiceQuotasBackend.list_aws_default_service_quotas = list_aws_default_service_quotas
+    ServiceQuotasResponse.get_aws_default_service_quota = get_aws_default_service_quota
+    ServiceQuotasResponse.list_service_quotas = list_service_quotas
+    urls.url_paths["{0}/moto-api/static/service-quotas/applied"] = set_applied
+
+
 # --- Quotas AWS enforces and stock moto does not ----------------------------------------------------
 #
 # Each patch below makes the emulator refuse what AWS refuses, with the error code and HTTP status AWS
@@ -838,6 +939,7 @@ PATCHES: list[Callable[[], None]] = [
     patch_s3_delete_marker_dispose,
     patch_codecommit_branches_for_status,
     patch_codebuild_builds_for_status,
+    patch_servicequotas_codebuild,
     patch_iam_role_inline_policy_size,
     patch_iam_managed_policy_size,
     patch_iam_attached_policies_per_role,

@@ -13,7 +13,7 @@
 import * as http from "node:http";
 import { closeServer, listenOnLoopback } from "../../support/loopback-server";
 
-export type BuildStatus = "IN_PROGRESS" | "SUCCEEDED" | "FAILED";
+export type BuildStatus = "IN_PROGRESS" | "SUCCEEDED" | "FAILED" | "TIMED_OUT";
 
 export class CodeBuildStatusStandIn {
   private server?: http.Server;

@@ -45,6 +45,27 @@ export interface HarnessOptions {
   readonly sync?: Record<string, unknown>;
   /** `resync` settings of the config (the safety net). */
   readonly resync?: Record<string, unknown>;
+  /**
+   * The account's concurrency quota for each platform and compute type (e.g. "Concurrently running
+   * builds for ARM/Small environment", which can be 1: CodeBuild User Guide, "Quotas for AWS
+   * CodeBuild"). Enforced as CodeBuild does for projects without a concurrent build limit (User
+   * Guide, "Builds in AWS CodeBuild"): "builds are queued if the number of running builds reaches
+   * the concurrent build limit for the platform and compute type", and "a build in a queue that does
+   * not start after the number of minutes specified in its time out value is removed from the
+   * queue" (the project's `queued_timeout`; the build then reports TIMED_OUT). Queued builds start
+   * in the order they were queued (CodeBuild does not guarantee any order). @default no limit
+   */
+  readonly concurrentBuilds?: number;
+}
+
+/** A build waiting for room in its platform and compute type (see {@link HarnessOptions.concurrentBuilds}). */
+interface QueuedBuild {
+  readonly pool: string;
+  readonly projectName: string;
+  readonly buildId: string;
+  /** Called when the build leaves the queue: with a handle when it starts, without when it is dropped. */
+  readonly leave: (started: BuildHandle | undefined, why: string) => void;
+  timer?: NodeJS.Timeout;
 }
 
 /** A Backlog repository of the stand-in, with a work tree to make pushes from. */
@@ -122,7 +143,13 @@ export class Harness {
   readonly builds: BuildResult[] = [];
   private readonly seenBuilds = new Set<string>();
   private buildCounter = 0;
+  private directCounter = 0;
   private readonly running = new Set<BuildHandle>();
+  /** Running builds per platform and compute type, and the most that ever ran at once. */
+  private readonly runningIn = new Map<string, number>();
+  readonly mostRunningAtOnce = new Map<string, number>();
+  /** Builds waiting for room (only with {@link HarnessOptions.concurrentBuilds}). */
+  private readonly queue: QueuedBuild[] = [];
   /** Status of every build the harness ran or runs, for the CodeBuild status stand-in. */
   private readonly buildStatus = new Map<string, BuildStatus>();
   /** Answers the builds' BatchGetBuilds from {@link buildStatus}; forwards StartBuild to the emulator. */
@@ -245,6 +272,10 @@ export class Harness {
   }
 
   async stop(): Promise<void> {
+    for (const q of this.queue.splice(0)) {
+      clearTimeout(q.timer);
+      q.leave(undefined, `[harness] ${q.buildId} was killed while queued`);
+    }
     for (const b of this.running) b.kill();
     await Promise.all([...this.running].map((b) => b.done));
     await this.codebuildApi.stop();
@@ -322,8 +353,86 @@ export class Harness {
     return handles;
   }
 
-  /** Runs a build of `projectName` in the CodeBuild stand-in. */
-  async runBuild(projectName: string, buildId = `${projectName}:direct-${this.buildCounter}`): Promise<BuildHandle> {
+  /**
+   * The id of a build the harness starts itself. Unique across harnesses (the run directory's name):
+   * a build's end SIGKILLs every process carrying its id (runner.ts, killMarked), and other harnesses
+   * on the same machine (parallel suite files, other checkouts) start `NAME-verify` builds too.
+   */
+  private directBuildId(projectName: string): string {
+    return `${projectName}:direct-${path.basename(this.dir)}-${this.directCounter++}`;
+  }
+
+  /** The platform and compute type of a project ("ARM_CONTAINER/BUILD_GENERAL1_SMALL"): CodeBuild's unit of concurrency. */
+  private poolOf(projectName: string): string {
+    const env = this.stack.project(projectName).environment;
+    return `${env.type}/${env.compute_type}`;
+  }
+
+  /**
+   * Runs a build of `projectName` in the CodeBuild stand-in, or, when its platform and compute type
+   * already run {@link HarnessOptions.concurrentBuilds} builds, queues it: the handle's `done`
+   * then resolves after it ran, or with a TIMED_OUT result when it was dropped from the queue.
+   */
+  async runBuild(projectName: string, buildId = this.directBuildId(projectName)): Promise<BuildHandle> {
+    const limit = this.opts.concurrentBuilds;
+    const pool = this.poolOf(projectName);
+    if (limit === undefined || (this.runningIn.get(pool) ?? 0) < limit) return this.launch(projectName, buildId, pool);
+    this.buildStatus.set(buildId, "IN_PROGRESS"); // CodeBuild reports a queued build IN_PROGRESS (phase QUEUED)
+    let started: BuildHandle | undefined;
+    let dropped = false;
+    let resolveDone: (r: BuildResult) => void = () => undefined;
+    const done = new Promise<BuildResult>((resolve) => (resolveDone = resolve));
+    const entry: QueuedBuild = {
+      pool,
+      projectName,
+      buildId,
+      leave: (handle, why) => {
+        if (handle !== undefined) {
+          started = handle;
+          void handle.done.then(resolveDone);
+          return;
+        }
+        dropped = true;
+        const result: BuildResult = { buildId, projectName, exitCode: 1, succeeded: false, log: why, killed: why.includes("killed"), seconds: 0 };
+        this.buildStatus.set(buildId, "TIMED_OUT");
+        this.builds.push(result);
+        resolveDone(result);
+      },
+    };
+    const queuedMinutes = Number(this.stack.project(projectName).queued_timeout ?? 480);
+    entry.timer = setTimeout(() => {
+      this.queue.splice(this.queue.indexOf(entry), 1);
+      entry.leave(undefined, `[harness] ${buildId} was removed from the queue after its queued timeout (${queuedMinutes} minutes): it never started`);
+    }, queuedMinutes * 60_000);
+    this.queue.push(entry);
+    return {
+      buildId,
+      done,
+      log: () => started?.log() ?? "",
+      kill: () => {
+        if (started !== undefined) return started.kill();
+        if (dropped) return;
+        clearTimeout(entry.timer);
+        this.queue.splice(this.queue.indexOf(entry), 1);
+        entry.leave(undefined, `[harness] ${buildId} was killed while queued`);
+      },
+    };
+  }
+
+  /** Starts the oldest queued build of `pool` when it has room. */
+  private async admit(pool: string): Promise<void> {
+    const limit = this.opts.concurrentBuilds ?? Infinity;
+    const next = this.queue.find((q) => q.pool === pool);
+    if (next === undefined || (this.runningIn.get(pool) ?? 0) >= limit) return;
+    this.queue.splice(this.queue.indexOf(next), 1);
+    clearTimeout(next.timer);
+    next.leave(await this.launch(next.projectName, next.buildId, pool), "");
+  }
+
+  private async launch(projectName: string, buildId: string, pool: string): Promise<BuildHandle> {
+    const running = (this.runningIn.get(pool) ?? 0) + 1;
+    this.runningIn.set(pool, running);
+    this.mostRunningAtOnce.set(pool, Math.max(running, this.mostRunningAtOnce.get(pool) ?? 0));
     const n = this.buildCounter++;
     const buildDir = path.join(this.dir, "builds", String(n));
     // OpenSSH reads ~/.ssh/config from the passwd entry's home, not from $HOME: a shim in front of
@@ -372,8 +481,10 @@ export class Harness {
     this.buildStatus.set(buildId, "IN_PROGRESS");
     void handle.done.then((r) => {
       this.running.delete(handle);
+      this.runningIn.set(pool, (this.runningIn.get(pool) ?? 1) - 1);
       this.builds.push(r);
       this.buildStatus.set(buildId, r.succeeded ? "SUCCEEDED" : "FAILED");
+      void this.admit(pool);
     });
     return handle;
   }
