@@ -1,8 +1,9 @@
 /**
- * Docs that stay true: every measured figure in one table (written by `npm run bench`), no path
- * outside the repository, and the host-key command for both Backlog domains.
+ * Docs that stay true: every measured figure in one table (docs/development.md, written by
+ * `npm run bench`), no path outside the repository, every relative link and anchor resolving, the
+ * README within its size and the host-key command for each Backlog domain.
  */
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
 
 const ROOT = path.join(__dirname, "..");
@@ -18,22 +19,61 @@ const docs = readdirSync(path.join(ROOT, "docs"))
 const DURATION = /(?:~ ?|\babout |\baround |\bunder |\btakes )\d+(?:\.\d+)?(?:-\d+(?:\.\d+)?)? ?(?:ms|s|min|minutes?|seconds?)\b/g;
 
 describe("measured figures", () => {
-  const begin = readme.indexOf("<!-- figures:begin -->");
-  const end = readme.indexOf("<!-- figures:end -->");
+  const figures = readFileSync(path.join(ROOT, "docs", "development.md"), "utf8");
+  const begin = figures.indexOf("<!-- figures:begin -->");
+  const end = figures.indexOf("<!-- figures:end -->");
 
-  test("the README has one figures table, between the markers the bench writes", () => {
+  test("docs/development.md has one figures table, between the markers the bench writes", () => {
     expect(begin).toBeGreaterThan(0);
     expect(end).toBeGreaterThan(begin);
-    expect(readme.indexOf("<!-- figures:begin -->", begin + 1)).toBe(-1);
-    const rows = readme.slice(begin, end).split("\n").filter((l) => /^\| `/.test(l));
+    expect(figures.indexOf("<!-- figures:begin -->", begin + 1)).toBe(-1);
+    const rows = figures.slice(begin, end).split("\n").filter((l) => /^\| `/.test(l));
     expect(rows.length).toBeGreaterThanOrEqual(3);
     for (const row of rows) expect(row).toMatch(/\| \d{4}-\d{2}-\d{2} \|$/);
   });
 
   test("no duration is quoted outside that table, in the README or in docs/", () => {
-    const outside = readme.slice(0, begin) + readme.slice(end);
-    expect(outside.match(DURATION) ?? []).toEqual([]);
-    for (const [name, text] of docs) expect([name, text.match(DURATION) ?? []]).toEqual([name, []]);
+    expect(readme.match(DURATION) ?? []).toEqual([]);
+    for (const [name, text] of docs) {
+      const outside = name === "docs/development.md" ? text.slice(0, begin) + text.slice(end) : text;
+      expect([name, outside.match(DURATION) ?? []]).toEqual([name, []]);
+    }
+  });
+});
+
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens. */
+const anchor = (heading: string) =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}_\- ]/gu, "")
+    .replace(/ /g, "-");
+
+describe("links", () => {
+  const pages = [["README.md", readme] as const, ...docs];
+  test.each(pages)("every relative link of %s reaches a file of the repository, and its anchor a heading", (name, text) => {
+    const broken: string[] = [];
+    const prose = text.replace(/```[\s\S]*?```/g, "");
+    for (const m of prose.matchAll(/\]\(([^)\s]+)\)/g)) {
+      const target = m[1];
+      if (/^(https?:|mailto:)/.test(target)) continue;
+      const [file, hash] = target.split("#");
+      const resolved = file === "" ? path.join(ROOT, name) : path.join(ROOT, path.dirname(name), file);
+      if (!existsSync(resolved)) {
+        broken.push(target);
+        continue;
+      }
+      if (hash !== undefined && resolved.endsWith(".md")) {
+        const headings = [...readFileSync(resolved, "utf8").matchAll(/^#{1,6} (.+)$/gm)].map((h) => anchor(h[1]));
+        if (!headings.includes(hash)) broken.push(target);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+
+  test("the README stays a page for users: at most 25,000 characters, the construct's usage within its first 150 lines", () => {
+    expect(readme.length).toBeLessThanOrEqual(25_000);
+    expect(readme.split("\n").findIndex((l) => l.startsWith("## Use the construct"))).toBeLessThan(150);
   });
 });
 

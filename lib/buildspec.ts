@@ -138,6 +138,11 @@ export function syncSettings(inputs: SyncSettingsInputs): Array<readonly [string
     ["LOCK_TIMEOUT_SECONDS", String(inputs.lockTimeoutSeconds)],
     ["ALLOW_EMPTY_SOURCE", inputs.allowEmptySource === true ? "true" : "false"],
   ];
+  // Only when pinned in the configuration: a project variable takes precedence over the buildspec's
+  // `env.parameter-store` value of the same name (CodeBuild User Guide, "Create a build project",
+  // environment variables: the StartBuild call's value first, then the project's, then the
+  // buildspec's), so it must not exist when the keys come from `hostKeysParameter` (validation
+  // admits exactly one source).
   if (backlog.hostKeys !== undefined) {
     settings.push([HOST_KEYS_ENV, backlog.hostKeys.join("\n")]);
   }

@@ -2,7 +2,7 @@
  * npm run bench:safety-net: one scheduled run of the safety net (`NAME-verify`) over 200 unchanged
  * repositories in the end-to-end harness (real bash, git, sshd, AWS CLI against the emulator),
  * projected to CodeBuild build-minutes. Prints the figures and the budget (5 build-minutes per run,
- * README "The safety net and what it costs"); a benchmark, not a test: it exits 1 only when the run
+ * docs/safety-net.md "The safety net and what it costs"); a benchmark, not a test: it exits 1 only when the run
  * itself fails, never on a figure.
  *
  * What the harness cannot run is measured apart or assumed, and printed as such:

@@ -11,7 +11,7 @@
  *   - the same with 200 repositories in 200 projects (the largest count validation accepts);
  *   - the same example synthesis with the provider package root preloaded, which is what the usual
  *     barrel import of the whole provider package (instead of one module per class) costs every process.
- * Writes them into the README's figures table (the one place every measured figure lives); with
+ * Writes them into the figures table of docs/development.md (the one place every measured figure lives); with
  * BENCH_SUITES=1 it also times `npm test`, the type check, the sandbox (up, preflight, down), the
  * demo and the slow suites once each and writes those rows too.
  * Then runs the sync benchmark (`npm run bench:sync`) when the project has one.
@@ -92,11 +92,11 @@ console.log(
   `  deep imports vs barrel import >= 5x: ${(barrel.wallMs / example.wallMs).toFixed(1)}x faster, ${(barrel.rssMb / example.rssMb).toFixed(1)}x less memory`,
 );
 
-// --- the README's figures table ----------------------------------------------------------------
-// Every measured figure the docs quote lives in one table of README.md, between these markers. The
+// --- the figures table (docs/development.md) ---------------------------------------------------
+// Every measured figure the docs quote lives in one table of docs/development.md, between these markers. The
 // bench rewrites the rows it measured (the synthesis rows always; with BENCH_SUITES=1 also the
 // suites', the demo's and the sandbox's, each timed once) and keeps the other rows as they are.
-const README = path.join(ROOT, "README.md");
+const FIGURES_DOC = path.join(ROOT, "docs", "development.md");
 const BEGIN = "<!-- figures:begin -->";
 const END = "<!-- figures:end -->";
 const today = new Date().toISOString().slice(0, 10);
@@ -131,10 +131,10 @@ if (process.env.BENCH_SUITES === "1") {
   for (const suite of ["test:integration", "test:e2e", "test:module"]) measured.set(`\`npm run ${suite}\``, sec(once("npm", ["run", suite]).ms));
 }
 
-const readme = readFileSync(README, "utf8");
+const readme = readFileSync(FIGURES_DOC, "utf8");
 const [before, rest] = readme.split(BEGIN);
 if (rest === undefined || !rest.includes(END)) {
-  console.error(`README.md has no ${BEGIN} ... ${END} table: figures not written`);
+  console.error(`docs/development.md has no ${BEGIN} ... ${END} table: figures not written`);
   process.exitCode = 1;
 } else {
   const [table, after] = rest.split(END);
@@ -149,8 +149,8 @@ if (rest === undefined || !rest.includes(END)) {
     if (!rows.some(([f]) => f === figure)) lines.push(`| ${figure} | ${value} | ${today} |`);
   }
   const text = `\n| figure | value | measured |\n|---|---|---|\n${lines.join("\n")}\n`;
-  writeFileSync(README, `${before}${BEGIN}${text}${END}${after}`);
-  console.log(`\nREADME.md figures table: ${measured.size} row(s) written`);
+  writeFileSync(FIGURES_DOC, `${before}${BEGIN}${text}${END}${after}`);
+  console.log(`\ndocs/development.md figures table: ${measured.size} row(s) written`);
 }
 
 rmSync(work, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 /**
- * "No push left unmirrored" (README) through webhooks: a Backlog sender stand-in
+ * "No push left unmirrored" (docs/safety-net.md) through webhooks: a Backlog sender stand-in
  * (support/backlog-sender.ts; retries on 5xx with an ASSUMED count and back-off, Backlog documents
  * neither) delivers pushes through the API Gateway stand-in (synthesized templates, integration
  * responses, resource policy) to StartBuild on the emulator; the CodeBuild stand-in runs the started

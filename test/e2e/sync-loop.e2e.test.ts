@@ -88,7 +88,7 @@ test("a first sync of 5,000 tags pushes in batches of at most 4,000 reference up
   expectMirrored(h, key);
   console.log(`5,000 tags: sync ${result.seconds.toFixed(1)} s (webhook to end ${((Date.now() - t0) / 1000).toFixed(1)} s), pushes ${sizes.join(" + ")}`);
   // A bound on a hang, not a time budget: 48 s on a quiet machine, over 90 s (the suite's default)
-  // with other work running (README, measured figures).
+  // with other work running (docs/development.md, measured figures).
 }, 600_000);
 
 test("refs CodeCommit refuses are skipped and named in one warning line; the sync succeeds for the rest", async () => {

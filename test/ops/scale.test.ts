@@ -1,7 +1,7 @@
 /**
  * The operations commands at the configuration's limit: 200 repositories in 10 Backlog projects
  * (the Backlog API stand-in, a test double) and 200 sync projects and CodeCommit repositories on
- * the local AWS emulator. Prints each command's wall time (this is the figure the README quotes).
+ * the local AWS emulator. Prints each command's wall time (this is the figure docs/development.md quotes).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
