@@ -36,7 +36,7 @@ export const BACKLOG_SSH_SCRIPT_PATH = path.join(__dirname, "buildspec", "backlo
  * CodeBuild refuses an inline buildspec longer than 25,600 characters ("Max buildspec length is
  * 25600"). The limit is not in CodeBuild's documentation; aws-cdk met it and moved large buildspecs
  * out of line (aws/aws-cdk#14974). `__tests__/quotas.test.ts` holds every project of the largest
- * accepted configuration to it and the emulator refuses a longer one (test/emulator/moto_launcher.py).
+ * accepted configuration to it and the emulator refuses a longer one (tools/emulator/moto_launcher.py).
  */
 export const INLINE_BUILDSPEC_MAX_CHARS = 25_600;
 

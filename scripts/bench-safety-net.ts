@@ -18,9 +18,9 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { EMULATOR_ENV } from "../test/emulator/moto";
-import { Harness, type RepoSpec } from "../test/e2e/support/harness";
-import { populate } from "../test/e2e/support/populate";
+import { EMULATOR_ENV } from "../tools/emulator/moto";
+import { Harness, type RepoSpec } from "../tools/e2e/harness";
+import { populate } from "../tools/e2e/populate";
 
 const N = 200;
 const BUDGET_BUILD_MINUTES = 5;

@@ -11,8 +11,8 @@
  * line each ends with, the lock released, nothing pushed.
  */
 import { randomBytes } from "node:crypto";
-import { Harness } from "../test/e2e/support/harness";
-import { waitFor } from "../test/e2e/support/proc";
+import { Harness } from "../tools/e2e/harness";
+import { waitFor } from "../tools/e2e/proc";
 
 const blobs = (n: number): Record<string, Buffer> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`blob-${i}.bin`, randomBytes(64 * 1024)]));
 

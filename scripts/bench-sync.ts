@@ -15,8 +15,8 @@ import { randomBytes } from "node:crypto";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import * as path from "node:path";
-import { Harness, refsDiff } from "../test/e2e/support/harness";
-import { run } from "../test/e2e/support/proc";
+import { Harness, refsDiff } from "../tools/e2e/harness";
+import { run } from "../tools/e2e/proc";
 
 const COMMITS = 5000;
 const BLOB_BYTES = 11 * 1024; // 5,000 x 11 KiB of random data: ~55 MB that no compression shrinks

@@ -3,7 +3,7 @@
  * stand-in, moto for StartBuild/SSM, the API Gateway stand-in), runs the synthesized buildspec, and
  * stops everything. Exits 0 when the CodeCommit stand-in carries exactly the source's heads and tags.
  */
-import { Harness, refsDiff } from "../test/e2e/support/harness";
+import { Harness, refsDiff } from "../tools/e2e/harness";
 
 const KEY = "DEMO/web-app";
 const step = (n: number, title: string): void => console.log(`\n[${n}/6] ${title}`);

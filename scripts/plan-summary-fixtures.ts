@@ -1,7 +1,7 @@
 /**
  * Regenerates the real Terraform plans that __tests__/plan-summary.test.ts reads, by planning (and
  * applying) the synthesized stack against the local AWS emulator with the integration suite's
- * helpers (test/integration/support):
+ * helpers (tools/terraform, tools/emulator):
  *
  *   create.json / create.txt   the example configuration with two repositories, planned on empty state
  *   mixed.json  / mixed.txt    after applying that, a changed configuration: one repository removed
@@ -16,12 +16,12 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { StackConfig } from "../lib/validation";
-import { startEmulator } from "../test/emulator/moto";
-import { REGION, createNetwork, createParameters, createStateBucket, destroyClients, emulatorClients } from "../test/integration/support/aws";
-import { endpointServices, pointAtEmulator } from "../test/integration/support/emulator-target";
-import { synthesizeStack } from "../test/integration/support/synth";
-import { Terraform, terraformEnv } from "../test/integration/support/terraform";
-import { providerMirror, requireMoto, requireTerraform, writeCliConfig } from "../test/integration/support/tools";
+import { startEmulator } from "../tools/emulator/moto";
+import { REGION, createNetwork, createParameters, createStateBucket, destroyClients, emulatorClients } from "../tools/terraform/aws";
+import { endpointServices, pointAtEmulator } from "../tools/terraform/emulator-target";
+import { synthesizeStack } from "../tools/terraform/synth";
+import { Terraform, terraformEnv } from "../tools/terraform/terraform";
+import { providerMirror, requireMoto, requireTerraform, writeCliConfig } from "../tools/terraform/tools";
 
 const ROOT = path.resolve(__dirname, "..");
 export const FIXTURE_DIR = path.join(ROOT, "test", "fixtures", "plan-summary");
@@ -58,7 +58,7 @@ async function main(outDir: string): Promise<void> {
 
     const work = mkdtempSync(path.join(tmpdir(), "plan-fixtures-"));
     const cli = writeCliConfig(providerMirror());
-    const env = terraformEnv(cli, { ...(await import("../test/emulator/moto")).EMULATOR_ENV });
+    const env = terraformEnv(cli, { ...(await import("../tools/emulator/moto")).EMULATOR_ENV });
 
     const synthInto = (config: StackConfig, name: string) => {
       const file = path.join(work, `${name}.json`);

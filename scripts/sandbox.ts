@@ -1,7 +1,7 @@
 /**
  * A rehearsal without an AWS account: `npm run sandbox:up` / `npm run sandbox:down`.
  *
- * up: starts the bundled AWS emulator (moto through test/emulator/moto_launcher.py) speaking HTTPS
+ * up: starts the bundled AWS emulator (moto through tools/emulator/moto_launcher.py) speaking HTTPS
  * with a throwaway certificate, then follows docs/state-bootstrap.md as a user would, with
  * `config/sandbox.json` (no `network`, so the stack creates its VPC):
  *   1. `npm run synth:state`, `terraform init`, `terraform apply`: the state bucket, with its
@@ -16,7 +16,7 @@
  * and removes .sandbox/. (The state bucket has `prevent_destroy`; it goes with the emulator.)
  *
  * What points Terraform at the emulator stays outside the synthesized JSON: a provider override file
- * next to it and a `-backend-config` file, as in the integration suite (test/integration/support/).
+ * next to it and a `-backend-config` file, as in the integration suite (tools/terraform/).
  * The synthesized stacks are written under .sandbox/ (CDKTF_OUTDIR), never over cdktf.out/.
  *
  * Environment: SANDBOX_DIR (default .sandbox/), MOTO_PYTHON, TERRAFORM_BIN, TF_PROVIDER_MIRROR.
@@ -30,10 +30,10 @@ import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { loadStackConfig } from "../lib/stack-config";
 import { STACK_NAME } from "../main";
 import { STATE_STACK_NAME } from "../state/main";
-import { EMULATOR_ENV, freePort } from "../test/emulator/moto";
-import { backendConfigText, endpointServices, providerOverride } from "../test/integration/support/emulator-target";
-import { Terraform, TerraformFailed, terraformEnv } from "../test/integration/support/terraform";
-import { MOTO_PYTHON, providerMirror, requireMoto, requireTerraform, writeCliConfig } from "../test/integration/support/tools";
+import { EMULATOR_ENV, freePort } from "../tools/emulator/moto";
+import { backendConfigText, endpointServices, providerOverride } from "../tools/terraform/emulator-target";
+import { Terraform, TerraformFailed, terraformEnv } from "../tools/terraform/terraform";
+import { MOTO_PYTHON, providerMirror, requireMoto, requireTerraform, writeCliConfig } from "../tools/terraform/tools";
 import { REPO_ROOT, SANDBOX_CREDENTIALS, type SandboxRecord, processAlive, readRecord, recordFile, sandboxDir } from "./sandbox-env";
 
 /** The configuration the sandbox deploys (committed; no `network`). */

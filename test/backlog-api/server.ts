@@ -20,7 +20,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { BacklogDomain } from "../../lib/props";
-import { closeServer, listenOnLoopback } from "../support/loopback-server";
+import { closeServer, listenOnLoopback } from "../../tools/loopback-server";
 
 export interface StandInRepository {
   name: string;

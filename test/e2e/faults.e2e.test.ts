@@ -6,9 +6,9 @@
 import { chmodSync, existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
-import { BACKLOG_HOST, HOST_KEYS_PARAMETER, Harness, SSH_KEY_PARAMETER } from "./support/harness";
-import { expectMirrored, expectSoundMirror, expectSucceeded } from "./support/expect-mirror";
-import { sleep, waitFor } from "./support/proc";
+import { BACKLOG_HOST, HOST_KEYS_PARAMETER, Harness, SSH_KEY_PARAMETER } from "../../tools/e2e/harness";
+import { expectMirrored, expectSoundMirror, expectSucceeded } from "../../tools/e2e/expect-mirror";
+import { sleep, waitFor } from "../../tools/e2e/proc";
 
 const REPOS = ["concurrent", "during", "killed", "damaged", "hostkey", "params"];
 let h: Harness;
@@ -258,7 +258,7 @@ test.each([
 test("an SSH key that Backlog refuses fails the sync with a clear message and pushes nothing", async () => {
   const key = "E2E/params";
   const pushesBefore = h.codecommit.pushCount("params");
-  const { generateKeyPair } = await import("./support/ssh-host");
+  const { generateKeyPair } = await import("../../tools/e2e/ssh-host");
   const stranger = generateKeyPair(path.join(h.dir, "keys"), "stranger");
   h.source(key).commit("with a refused key");
   h.source(key).push("main");

@@ -20,11 +20,11 @@
  */
 import { render } from "velocityjs";
 import { DeleteProjectCommand } from "@aws-sdk/client-codebuild";
-import { ASSUMED_FIRST_BACKOFF_MS, ASSUMED_RETRIES, BacklogSender, type Push, ZERO_ID } from "./support/backlog-sender";
-import { expectMirrored, expectSoundMirror, expectSucceeded } from "./support/expect-mirror";
-import { createEmulatedProject, Harness, SPACE } from "./support/harness";
-import { sleep, waitFor } from "./support/proc";
-import { terraformLiteral } from "./support/stack";
+import { ASSUMED_FIRST_BACKOFF_MS, ASSUMED_RETRIES, BacklogSender, type Push, ZERO_ID } from "../../tools/e2e/backlog-sender";
+import { expectMirrored, expectSoundMirror, expectSucceeded } from "../../tools/e2e/expect-mirror";
+import { createEmulatedProject, Harness, SPACE } from "../../tools/e2e/harness";
+import { sleep, waitFor } from "../../tools/e2e/proc";
+import { terraformLiteral } from "../../tools/e2e/stack";
 
 const PROJECT_KEY = "E2E";
 const REPOS = ["retry", "burst", "given-up"];

@@ -11,9 +11,9 @@
  */
 import { execFileSync } from "node:child_process";
 import { CloudWatchClient, GetMetricDataCommand, ListMetricsCommand } from "@aws-sdk/client-cloudwatch";
-import { EMULATOR_ENV } from "../emulator/moto";
-import { Harness, type RepoSpec, refsDiff } from "./support/harness";
-import { populate } from "./support/populate";
+import { EMULATOR_ENV } from "../../tools/emulator/moto";
+import { Harness, type RepoSpec, refsDiff } from "../../tools/e2e/harness";
+import { populate } from "../../tools/e2e/populate";
 
 jest.setTimeout(900_000);
 

@@ -10,10 +10,10 @@
  */
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
-import { Harness } from "./support/harness";
-import { expectMirrored, expectSucceeded } from "./support/expect-mirror";
-import { run, waitFor } from "./support/proc";
-import { EMULATOR_ENV } from "../emulator/moto";
+import { Harness } from "../../tools/e2e/harness";
+import { expectMirrored, expectSucceeded } from "../../tools/e2e/expect-mirror";
+import { run, waitFor } from "../../tools/e2e/proc";
+import { EMULATOR_ENV } from "../../tools/emulator/moto";
 
 jest.setTimeout(300_000);
 

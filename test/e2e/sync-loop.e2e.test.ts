@@ -8,9 +8,9 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import * as path from "node:path";
-import { BACKLOG_HOST, Harness } from "./support/harness";
-import { expectMirrored, expectSoundMirror, expectSucceeded } from "./support/expect-mirror";
-import { run, sleep, waitFor } from "./support/proc";
+import { BACKLOG_HOST, Harness } from "../../tools/e2e/harness";
+import { expectMirrored, expectSoundMirror, expectSucceeded } from "../../tools/e2e/expect-mirror";
+import { run, sleep, waitFor } from "../../tools/e2e/proc";
 
 const REPOS = ["burst", "tags", "names", "rename", "emptied", "history", "stall", "packs"];
 let h: Harness;

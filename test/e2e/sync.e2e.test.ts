@@ -4,8 +4,8 @@
  * CodeCommit stand-in. The host key is pinned in the configuration (`backlog.hostKeys`).
  * Every scenario ends by comparing refs exactly.
  */
-import { Harness } from "./support/harness";
-import { expectMirrored, expectSoundMirror, expectSucceeded } from "./support/expect-mirror";
+import { Harness } from "../../tools/e2e/harness";
+import { expectMirrored, expectSoundMirror, expectSucceeded } from "../../tools/e2e/expect-mirror";
 
 const KEY = "E2E/history";
 let h: Harness;

@@ -5,9 +5,9 @@
  * (`scanHostKey`), which needs its own synthesized stack.
  */
 import { DeleteProjectCommand, ListBuildsForProjectCommand } from "@aws-sdk/client-codebuild";
-import { Harness, refsDiff } from "./support/harness";
-import { expectMirrored, expectSucceeded } from "./support/expect-mirror";
-import { run } from "./support/proc";
+import { Harness, refsDiff } from "../../tools/e2e/harness";
+import { expectMirrored, expectSucceeded } from "../../tools/e2e/expect-mirror";
+import { run } from "../../tools/e2e/proc";
 
 const FORM = "application/x-www-form-urlencoded";
 

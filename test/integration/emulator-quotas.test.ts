@@ -1,5 +1,5 @@
 /**
- * The emulator refuses what AWS refuses (test/emulator/moto_launcher.py, "Quotas AWS enforces and
+ * The emulator refuses what AWS refuses (tools/emulator/moto_launcher.py, "Quotas AWS enforces and
  * stock moto does not"): for each quota the product relies on, the limit is accepted and one past
  * it is refused with the error code and HTTP status AWS answers, so that Terraform fails on the
  * emulator where it would fail on AWS. One emulator for the whole file, driven with the AWS SDK.
@@ -29,9 +29,9 @@ import {
   ListAttachedRolePoliciesCommand,
   PutRolePolicyCommand,
 } from "@aws-sdk/client-iam";
-import { type Emulator, EMULATOR_ENV, startEmulator } from "../emulator/moto";
-import { type Clients, REGION, destroyClients, emulatorClients } from "./support/aws";
-import { requireMoto } from "./support/tools";
+import { type Emulator, EMULATOR_ENV, startEmulator } from "../../tools/emulator/moto";
+import { type Clients, REGION, destroyClients, emulatorClients } from "../../tools/terraform/aws";
+import { requireMoto } from "../../tools/terraform/tools";
 
 /** The emulator's account (moto's default). */
 const ACCOUNT = "123456789012";

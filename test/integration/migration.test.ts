@@ -14,12 +14,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { StackConfig } from "../../lib/validation";
-import { type Emulator, startEmulator } from "../emulator/moto";
-import { type Clients, createNetwork, createParameters, createStateBucket, destroyClients, emulatorClients, type TestNetwork } from "./support/aws";
-import { endpointServices, pointAtEmulator } from "./support/emulator-target";
-import { synthesizeStack } from "./support/synth";
-import { Terraform, terraformEnv } from "./support/terraform";
-import { providerMirror, requireMoto, requireTerraform, writeCliConfig } from "./support/tools";
+import { type Emulator, startEmulator } from "../../tools/emulator/moto";
+import { type Clients, createNetwork, createParameters, createStateBucket, destroyClients, emulatorClients, type TestNetwork } from "../../tools/terraform/aws";
+import { endpointServices, pointAtEmulator } from "../../tools/terraform/emulator-target";
+import { synthesizeStack } from "../../tools/terraform/synth";
+import { Terraform, terraformEnv } from "../../tools/terraform/terraform";
+import { providerMirror, requireMoto, requireTerraform, writeCliConfig } from "../../tools/terraform/tools";
 
 const FIXTURES = path.resolve(__dirname, "..", "fixtures", "migration");
 const CONFIG_FILE = path.join(FIXTURES, "config.json");

@@ -1,17 +1,17 @@
 /**
  * preflight's CodeBuild quota check (scripts/preflight.ts, checkQuota) against the emulator, which
  * answers Service Quotas for the CodeBuild concurrency quotas preflight reads
- * (test/emulator/moto_launcher.py, patch_servicequotas_codebuild): an applied value of 20 unless a
+ * (tools/emulator/moto_launcher.py, patch_servicequotas_codebuild): an applied value of 20 unless a
  * test sets another with `POST /moto-api/static/service-quotas/applied`, AWS's default of 1 from
  * GetAWSDefaultServiceQuota. Stock moto answered HTTP 500, which preflight reported as a warning.
  * Both ways: enough → ok; 1 → an error naming the quota, its code and the request line.
  */
 import { ServiceQuotasClient } from "@aws-sdk/client-service-quotas";
-import { type Emulator, EMULATOR_ENV, startEmulator } from "../emulator/moto";
+import { type Emulator, EMULATOR_ENV, startEmulator } from "../../tools/emulator/moto";
 import { type Clients, checkQuota } from "../../scripts/preflight";
 import type { StackConfig } from "../../lib/validation";
 import { exampleConfig } from "../support/synth";
-import { requireMoto } from "./support/tools";
+import { requireMoto } from "../../tools/terraform/tools";
 
 const SMALL = "L-5ED1D25B";
 const RESOURCE = `CodeBuild quota "Concurrently running builds for ARM/Small environment" (${SMALL})`;

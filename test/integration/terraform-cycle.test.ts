@@ -1,6 +1,6 @@
 /**
  * The synthesized stack applied for real: Terraform init / validate / plan / apply / re-plan /
- * destroy against moto's server (patched by test/emulator/moto_launcher.py), with state and locking
+ * destroy against moto's server (patched by tools/emulator/moto_launcher.py), with state and locking
  * in the S3 backend on the emulator. Then the resources are read back through the AWS SDK.
  *
  * Two cycles, each with its own emulator:
@@ -77,7 +77,7 @@ import { MIRROR_VPC_CIDR, PRIVATE_SUBNET_CIDRS, PUBLIC_SUBNET_CIDR } from "../..
 import { START_BUILD_REQUEST_PARAMETERS, UNKNOWN_ROUTE_RESPONSE, WEBHOOK_CONTENT_TYPE } from "../../lib/webhook-api";
 import { startBuildRequestTemplate } from "../../lib/webhook-routing";
 import { DEFAULT_THROTTLE } from "../../lib/webhook-protection";
-import { type Emulator, startEmulator } from "../emulator/moto";
+import { type Emulator, startEmulator } from "../../tools/emulator/moto";
 import {
   type Clients,
   type Inventory,
@@ -90,12 +90,12 @@ import {
   destroyClients,
   emulatorClients,
   inventory,
-} from "./support/aws";
-import { PROVIDER_OVERRIDE_FILE, endpointServices, pointAtEmulator } from "./support/emulator-target";
-import { type Synthesized, resourceCount, resourceInstances, synthesizeStack } from "./support/synth";
-import { Terraform, terraformEnv } from "./support/terraform";
+} from "../../tools/terraform/aws";
+import { PROVIDER_OVERRIDE_FILE, endpointServices, pointAtEmulator } from "../../tools/terraform/emulator-target";
+import { type Synthesized, resourceCount, resourceInstances, synthesizeStack } from "../../tools/terraform/synth";
+import { Terraform, terraformEnv } from "../../tools/terraform/terraform";
 import { Timings } from "./support/timings";
-import { providerMirror, requireMoto, requireTerraform, writeCliConfig } from "./support/tools";
+import { providerMirror, requireMoto, requireTerraform, writeCliConfig } from "../../tools/terraform/tools";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const EXAMPLE_CONFIG = path.join(ROOT, "config", "example.json");
@@ -150,7 +150,7 @@ const everyOptionalPart = (): StackConfig => {
  * Until the redesign, 48 repositories overflowed the build role's inline policies (10,240
  * characters), 60 the failure rule's event pattern (2,048) and two API resources per repository
  * the REST API's 300 resources from 150 repositories; the emulator now refuses each of these as
- * AWS does (test/emulator/moto_launcher.py).
+ * AWS does (tools/emulator/moto_launcher.py).
  */
 const SCALE_PROJECTS = 40;
 const SCALE_REPOSITORIES = 60;
@@ -375,7 +375,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
     });
 
     check("what was deployed stays within the AWS quotas the emulator enforces: inline policies per role, event patterns, REST API resources, resource policy", async () => {
-      // The emulator already refused anything past these (test/emulator/moto_launcher.py); the sizes
+      // The emulator already refused anything past these (tools/emulator/moto_launcher.py); the sizes
       // are read back here so that each cycle reports how close it came.
       const config = synth.config;
       const { Roles = [] } = await clients.iam.send(new ListRolesCommand({}));

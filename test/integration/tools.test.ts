@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { CLI_CONFIG_FILE, cliConfigText, providerMirror, requireMoto, requireTerraform, writeCliConfig } from "./support/tools";
+import { CLI_CONFIG_FILE, cliConfigText, providerMirror, requireMoto, requireTerraform, writeCliConfig } from "../../tools/terraform/tools";
 
 test("a missing terraform fails with a message that says how to install it", () => {
   expect(() => requireTerraform("/nonexistent/terraform")).toThrow(/cannot be run.*Install Terraform >= 1\.10/s);

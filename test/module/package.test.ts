@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { REQUIRED_TERRAFORM_VERSION } from "../../lib/terraform-version";
-import { instances } from "../support/instances";
+import { instances } from "../../tools/terraform/instances";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const EXAMPLE = path.join(ROOT, "examples", "cdktf-consumer");

@@ -14,11 +14,11 @@ import {
 } from "@aws-sdk/client-s3";
 import { App } from "cdktf";
 import { STATE_STACK_NAME, StateStack } from "../../state/main";
-import { type Emulator, EMULATOR_ENV, startEmulator } from "../emulator/moto";
-import { type Clients, REGION, destroyClients, emulatorClients } from "../integration/support/aws";
-import { PROVIDER_OVERRIDE_FILE, endpointServices, providerOverride } from "../integration/support/emulator-target";
-import { Terraform, terraformEnv } from "../integration/support/terraform";
-import { providerMirror, requireMoto, requireTerraform, writeCliConfig } from "../integration/support/tools";
+import { type Emulator, EMULATOR_ENV, startEmulator } from "../../tools/emulator/moto";
+import { type Clients, REGION, destroyClients, emulatorClients } from "../../tools/terraform/aws";
+import { PROVIDER_OVERRIDE_FILE, endpointServices, providerOverride } from "../../tools/terraform/emulator-target";
+import { Terraform, terraformEnv } from "../../tools/terraform/terraform";
+import { providerMirror, requireMoto, requireTerraform, writeCliConfig } from "../../tools/terraform/tools";
 
 const BUCKET = "state-bootstrap-test-123456789012";
 

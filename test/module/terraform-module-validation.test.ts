@@ -10,8 +10,8 @@ import * as path from "node:path";
 import type { BacklogCodeCommitMirrorProps } from "../../lib/props";
 import { ConfigError, validateMirrorProps } from "../../lib/validation";
 import { buildModule } from "../../scripts/build-module";
-import { Terraform, terraformEnv } from "../integration/support/terraform";
-import { providerMirror, requireTerraform, writeCliConfig } from "../integration/support/tools";
+import { Terraform, terraformEnv } from "../../tools/terraform/terraform";
+import { providerMirror, requireTerraform, writeCliConfig } from "../../tools/terraform/tools";
 import { type Props, moduleArgs } from "./support/args";
 
 const base = (): Props => ({

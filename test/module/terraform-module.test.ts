@@ -14,12 +14,12 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { StackConfig } from "../../lib/validation";
 import { buildModule } from "../../scripts/build-module";
-import { type Emulator, EMULATOR_ENV, startEmulator } from "../emulator/moto";
-import { type Clients, REGION, createNetwork, createParameters, createStateBucket, destroyClients, emulatorClients } from "../integration/support/aws";
-import { endpointServices, pointAtEmulator, providerOverride } from "../integration/support/emulator-target";
-import { synthesizeStack } from "../integration/support/synth";
-import { Terraform, terraformEnv } from "../integration/support/terraform";
-import { providerMirror, requireMoto, requireTerraform, writeCliConfig } from "../integration/support/tools";
+import { type Emulator, EMULATOR_ENV, startEmulator } from "../../tools/emulator/moto";
+import { type Clients, REGION, createNetwork, createParameters, createStateBucket, destroyClients, emulatorClients } from "../../tools/terraform/aws";
+import { endpointServices, pointAtEmulator, providerOverride } from "../../tools/terraform/emulator-target";
+import { synthesizeStack } from "../../tools/terraform/synth";
+import { Terraform, terraformEnv } from "../../tools/terraform/terraform";
+import { providerMirror, requireMoto, requireTerraform, writeCliConfig } from "../../tools/terraform/tools";
 import { type Props, moduleArgs } from "./support/args";
 
 const ROOT = path.resolve(__dirname, "..", "..");

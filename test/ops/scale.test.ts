@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { loadStackConfig } from "../../lib/stack-config";
 import { MAX_REPOSITORIES } from "../../lib/validation";
 import { BacklogStandIn } from "../backlog-api/server";
-import { type Emulator, EMULATOR_ENV, startEmulator } from "../emulator/moto";
+import { type Emulator, EMULATOR_ENV, startEmulator } from "../../tools/emulator/moto";
 import { API_KEY, deployMany, minutesAgo, outputsJson, type Repo, runCommand, tempDir, webhookUrl, writeConfig } from "./support";
 
 let emulator: Emulator;

@@ -1,11 +1,11 @@
 /**
  * `npm run status` end to end: the Backlog API stand-in (a test double of Backlog's API v2) and
- * the local AWS emulator (moto through test/emulator/moto_launcher.py) holding the sync projects,
+ * the local AWS emulator (moto through tools/emulator/moto_launcher.py) holding the sync projects,
  * their builds and the CodeCommit repositories; the command runs in its own process.
  */
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { type Emulator, EMULATOR_ENV, startEmulator } from "../emulator/moto";
+import { type Emulator, EMULATOR_ENV, startEmulator } from "../../tools/emulator/moto";
 import { BacklogStandIn } from "../backlog-api/server";
 import { API_KEY, deployMany, filesUnder, minutesAgo, outputsJson, type Repo, type Run, runCommand, tempDir, webhookUrl, writeConfig } from "./support";
 

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { CodeBuildClient, CreateProjectCommand } from "@aws-sdk/client-codebuild";
 import { CodeCommitClient, CreateBranchCommand, CreateRepositoryCommand, UpdateDefaultBranchCommand } from "@aws-sdk/client-codecommit";
-import { EMULATOR_ENV } from "../emulator/moto";
+import { EMULATOR_ENV } from "../../tools/emulator/moto";
 
 export const ROOT = path.resolve(__dirname, "../..");
 /** The API key the stand-in accepts: distinctive, so a leak is found by a plain search. */

@@ -4,9 +4,9 @@ import * as path from "node:path";
 import { Testing } from "cdktf";
 import { MirrorStack } from "../../main";
 import { ConfigError, type StackConfig, validateStackConfig } from "../../lib/validation";
-import { instances } from "./instances";
+import { instances } from "../../tools/terraform/instances";
 
-export { type Instance, forEachMap, instances } from "./instances";
+export { type Instance, forEachMap, instances } from "../../tools/terraform/instances";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 

@@ -26,7 +26,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import * as path from "node:path";
-import { closeServer, listenOnLoopback } from "../../support/loopback-server";
+import { closeServer, listenOnLoopback } from "../loopback-server";
 import { run } from "./proc";
 
 const DOCS = "https://docs.aws.amazon.com/codecommit/latest/userguide/limits.html";

@@ -30,7 +30,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { render } from "velocityjs";
-import { closeServer, listenOnLoopback } from "../../support/loopback-server";
+import { closeServer, listenOnLoopback } from "../loopback-server";
 import { type ApiRoute, type Stack, terraformLiteral } from "./stack";
 
 export interface AwsTarget {

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { CodeBuildClient, CreateProjectCommand, ListBuildsCommand } from "@aws-sdk/client-codebuild";
 import { DeleteParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutBucketVersioningCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { EMULATOR_ENV, type Emulator, startEmulator } from "../../emulator/moto";
+import { EMULATOR_ENV, type Emulator, startEmulator } from "../emulator/moto";
 import { ApiGatewayStandIn, type ApiResponse, backlogPushBody } from "./apigw";
 import { type BuildStatus, CodeBuildStatusStandIn } from "./codebuild-status";
 import { CodeCommitStandIn, forEachRef } from "./codecommit";

@@ -31,7 +31,7 @@ import { CreateBucketCommand, ListBucketsCommand, ListObjectsV2Command, S3Client
 import { ListSubscriptionsCommand, ListTopicsCommand, SNSClient } from "@aws-sdk/client-sns";
 import { DescribeParametersCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { ListWebACLsCommand, WAFV2Client } from "@aws-sdk/client-wafv2";
-import { EMULATOR_ENV } from "../../emulator/moto";
+import { EMULATOR_ENV } from "../emulator/moto";
 
 export const REGION = EMULATOR_ENV.AWS_REGION;
 

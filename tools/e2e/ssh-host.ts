@@ -15,7 +15,7 @@ import { once } from "node:events";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { freePort } from "../../emulator/moto";
+import { freePort } from "../emulator/moto";
 import { run, sleep } from "./proc";
 
 export const SSHD = "/usr/sbin/sshd";

@@ -11,7 +11,7 @@
  * Only the fields the product reads are returned: `id` and `buildStatus`.
  */
 import * as http from "node:http";
-import { closeServer, listenOnLoopback } from "../../support/loopback-server";
+import { closeServer, listenOnLoopback } from "../loopback-server";
 
 export type BuildStatus = "IN_PROGRESS" | "SUCCEEDED" | "FAILED" | "TIMED_OUT";
 

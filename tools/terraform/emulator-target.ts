@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { EMULATOR_ENV } from "../../emulator/moto";
+import { EMULATOR_ENV } from "../emulator/moto";
 
 /** Name of the override file written next to cdk.tf.json in the working copy. */
 export const PROVIDER_OVERRIDE_FILE = "emulator_override.tf.json";
@@ -57,7 +57,7 @@ export function endpointServices(stack: { resource?: Record<string, unknown>; da
     const entry = ENDPOINT_BY_TYPE_PREFIX.find(([prefix]) => type.startsWith(prefix));
     if (entry === undefined) {
       throw new Error(
-        `the stack uses ${type}, whose service has no emulator endpoint in test/integration/support/emulator-target.ts: add it, or Terraform would call real AWS`,
+        `the stack uses ${type}, whose service has no emulator endpoint in tools/terraform/emulator-target.ts: add it, or Terraform would call real AWS`,
       );
     }
     if (entry[1] !== null) services.add(entry[1]);

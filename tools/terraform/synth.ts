@@ -4,10 +4,10 @@
  */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { loadStackConfig } from "../../../lib/stack-config";
-import type { StackConfig } from "../../../lib/validation";
-import { STACK_NAME, synthesize } from "../../../main";
-import { forEachMap, instances } from "../../support/instances";
+import { loadStackConfig } from "../../lib/stack-config";
+import type { StackConfig } from "../../lib/validation";
+import { STACK_NAME, synthesize } from "../../main";
+import { forEachMap, instances } from "./instances";
 
 /** Terraform's reading of a literal JSON string: `$${` stands for `${`, `%%{` for `%{`. */
 export function templateLiteral(text: string): string {

@@ -1,7 +1,7 @@
 /**
  * The resource instances a synthesized configuration declares, as Terraform would plan them: one
  * per key of a `for_each` over a literal map. Shared by the unit suite (test/support/synth.ts) and the
- * e2e harness (test/e2e/support/stack.ts); imports nothing, so that a harness can load it cheaply.
+ * e2e harness (tools/e2e/stack.ts); imports nothing, so that a harness can load it cheaply.
  */
 
 /** The parts of a synthesized configuration that {@link instances} reads. */

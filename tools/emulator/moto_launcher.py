@@ -1,6 +1,6 @@
 """Starts moto's stand-alone server after patching the gaps the AWS provider 5.100.0 trips over.
 
-Usage: python3 test/emulator/moto_launcher.py -H 127.0.0.1 -p PORT
+Usage: python3 tools/emulator/moto_launcher.py -H 127.0.0.1 -p PORT
 
 Written for moto 5.2.1 (a warning is printed for any other version). Each patch below is one
 function whose docstring names the gap it fills (see the shared notes, "Terraform against the local

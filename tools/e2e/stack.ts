@@ -6,10 +6,10 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { instances } from "../../support/instances";
+import { instances } from "../terraform/instances";
 import { run } from "./proc";
 
-export const REPO_ROOT = path.resolve(__dirname, "../../..");
+export const REPO_ROOT = path.resolve(__dirname, "../..");
 export const STACK_NAME = "backlog-codecommit-mirror";
 
 type Json = Record<string, any>;
@@ -67,7 +67,7 @@ export class Stack {
 
   /**
    * The instances of the resources of a type, as `[NAME, arguments]` (NAME with its `["KEY"]` for an
-   * instance of a `for_each` resource, whose `each.*` are substituted: test/support/instances.ts).
+   * instance of a `for_each` resource, whose `each.*` are substituted: tools/terraform/instances.ts).
    */
   resources(type: string): Array<[string, Json]> {
     return instances(this.json, type).map((i) => [i.address.slice(type.length + 1), i.body]);

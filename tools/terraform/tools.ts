@@ -6,12 +6,12 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { MIN_TERRAFORM_VERSION, REQUIRED_TERRAFORM_VERSION } from "../../../lib/terraform-version";
+import { MIN_TERRAFORM_VERSION, REQUIRED_TERRAFORM_VERSION } from "../../lib/terraform-version";
 
 /** The Terraform binary: TERRAFORM_BIN, else `terraform` on the PATH. */
 export const TERRAFORM = process.env.TERRAFORM_BIN ?? "terraform";
 
-/** The Python that runs moto (as test/emulator/moto.ts uses it). */
+/** The Python that runs moto (as tools/emulator/moto.ts uses it). */
 export const MOTO_PYTHON = process.env.MOTO_PYTHON ?? "python3";
 
 /** Default filesystem mirror of this machine image. */
