@@ -8,7 +8,7 @@ import { BacklogCodeCommitMirror } from "../lib/mirror";
 import { loadStackConfig } from "../lib/stack-config";
 import { ARM_CONTAINER_REGIONS_ALLOWED } from "../lib/regions";
 import { validateStackConfig } from "../lib/validation";
-import { ROOT, exampleConfig, instances, problemsOf, synthStack } from "../test/support/synth";
+import { ROOT, builtApp, exampleConfig, instances, problemsOf, synthStack } from "../test/support/synth";
 
 type Mutation = (c: any) => void;
 
@@ -171,7 +171,7 @@ describe("configuration validation", () => {
 
 describe("the app on the command line", () => {
   const run = (configFile: string, outdir: string) =>
-    spawnSync(process.execPath, ["--import", "tsx", "main.ts"], {
+    spawnSync(process.execPath, [builtApp()], {
       cwd: ROOT,
       env: { ...process.env, MIRROR_CONFIG: configFile, CDKTF_OUTDIR: outdir },
       encoding: "utf8",

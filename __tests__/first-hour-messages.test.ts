@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { loadStackConfig } from "../lib/stack-config";
 import { ConfigError } from "../lib/validation";
 import { defaultTitle, main as planSummary } from "../scripts/plan-summary";
-import { ROOT, problemsOf } from "../test/support/synth";
+import { ROOT, builtApp, problemsOf } from "../test/support/synth";
 
 function problemsOfFile(text: string): string[] {
   const file = path.join(mkdtempSync(path.join(tmpdir(), "mirror-json-")), "config.json");
@@ -89,7 +89,7 @@ describe("plan summary input", () => {
 describe("npm run synth", () => {
   test("ends with one line naming the file it wrote and the resource count", () => {
     const outdir = mkdtempSync(path.join(tmpdir(), "mirror-synth-line-"));
-    const result = spawnSync(process.execPath, ["--import", "tsx", "main.ts"], {
+    const result = spawnSync(process.execPath, [builtApp()], {
       cwd: ROOT,
       env: { ...process.env, CDKTF_OUTDIR: outdir },
       encoding: "utf8",

@@ -820,7 +820,13 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
           Effect: "Allow",
           Principal: { Service: `logs.${REGION}.amazonaws.com` },
           Condition: {
-            ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/codebuild/${config.name}-mirror-*` },
+            // The sync projects' groups and the safety net's (lib/encryption.ts keyLogGroupNames).
+            ArnLike: {
+              "kms:EncryptionContext:aws:logs:arn": [
+                `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/codebuild/${config.name}-mirror-*`,
+                `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/codebuild/${config.name}-verify`,
+              ],
+            },
           },
         });
         const topicArn = await alertTopicArn(clients, config.name);
