@@ -15,7 +15,7 @@ import { REQUIRED_TERRAFORM_VERSION } from "./lib/terraform-version";
 import { ConfigError, type StackConfig } from "./lib/validation";
 
 /** The configuration synthesized when MIRROR_CONFIG is not set (relative to the working directory). */
-export const DEFAULT_CONFIG = "config/example.json";
+export { DEFAULT_CONFIG } from "./lib/stack-config";
 
 /** The stack's name: its directory under cdktf.out/stacks/. */
 export const STACK_NAME = "backlog-codecommit-mirror";
@@ -107,7 +107,7 @@ export function synthesize(configFile: string, outdir?: string): SynthesisResult
 
 if (require.main === module) {
   try {
-    const configFile = configPath(process.env, path.resolve(DEFAULT_CONFIG));
+    const configFile = configPath(process.env);
     const { file, resources } = synthesize(configFile);
     console.log(`${path.relative(process.cwd(), configFile)} -> ${path.relative(process.cwd(), file)}: ${resources} resources`);
   } catch (e) {

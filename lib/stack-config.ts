@@ -10,8 +10,14 @@ import { ConfigError, type StackConfig, validateStackConfig } from "./validation
 /** The environment variable that points at a configuration file. */
 export const CONFIG_ENV = "MIRROR_CONFIG";
 
-/** Resolves the configuration path: `MIRROR_CONFIG` (relative to the working directory) or the default. */
-export function configPath(env: NodeJS.ProcessEnv, defaultPath: string): string {
+/**
+ * The configuration every command reads when `MIRROR_CONFIG` is not set (relative to the working
+ * directory): the synthesis, the state stack, preflight, discover and status.
+ */
+export const DEFAULT_CONFIG = "config/example.json";
+
+/** Resolves the configuration path: `MIRROR_CONFIG` or {@link DEFAULT_CONFIG}, relative to the working directory. */
+export function configPath(env: NodeJS.ProcessEnv, defaultPath: string = path.resolve(DEFAULT_CONFIG)): string {
   const fromEnv = env[CONFIG_ENV];
   return fromEnv !== undefined && fromEnv !== "" ? path.resolve(fromEnv) : defaultPath;
 }

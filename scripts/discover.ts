@@ -47,7 +47,7 @@ export async function discover(argv: string[], env: NodeJS.ProcessEnv, output: O
   const maxWait = wholeNumber(values["max-wait"], "max-wait", 60, 0, 900);
   const apiKey = apiKeyFrom(env, API_KEY_ENV);
 
-  const file = configPath(env, path.resolve("config/example.json"));
+  const file = configPath(env);
   const config = loadStackConfig(file);
   const backlog = createBacklogClient({
     spaceKey: config.backlog.spaceKey,

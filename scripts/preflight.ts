@@ -479,7 +479,7 @@ export function render(findings: readonly Finding[]): string {
 }
 
 async function main(): Promise<number> {
-  const file = configPath(process.env, path.resolve("config/example.json"));
+  const file = configPath(process.env);
   let config: StackConfig;
   try {
     config = loadStackConfig(file);

@@ -58,7 +58,7 @@ export async function status(argv: string[], env: NodeJS.ProcessEnv, output: Out
   const graceMinutes = wholeNumber(values["grace-minutes"], "grace-minutes", 15, 0, 10_080);
   const maxWait = wholeNumber(values["max-wait"], "max-wait", 60, 0, 900);
   const apiKey = apiKeyFrom(env, API_KEY_ENV);
-  const config = loadStackConfig(configPath(env, path.resolve("config/example.json")));
+  const config = loadStackConfig(configPath(env));
 
   const outputs = values.outputs !== undefined ? readOutputsFile(values.outputs) : await terraformOutputs(path.resolve(values["stack-dir"] ?? DEFAULT_STACK_DIR));
   const configured = config.repositories.map((r) => `${r.projectKey}/${r.repository}`);

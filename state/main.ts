@@ -14,7 +14,6 @@
  *
  * Synthesize: npm run synth:state   (writes cdktf.out/stacks/backlog-codecommit-mirror-state/)
  */
-import * as path from "node:path";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
 import { App, LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
@@ -110,7 +109,7 @@ export function synthesizeState(configFile: string, outdir?: string): void {
 
 if (require.main === module) {
   try {
-    synthesizeState(configPath(process.env, path.resolve("config/example.json")));
+    synthesizeState(configPath(process.env));
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(e.message);
