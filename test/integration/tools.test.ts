@@ -5,10 +5,12 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { REQUIRED_TERRAFORM_VERSION } from "../../lib/terraform-version";
 import { CLI_CONFIG_FILE, cliConfigText, providerMirror, requireMoto, requireTerraform, writeCliConfig } from "../../tools/terraform/tools";
 
 test("a missing terraform fails with a message that says how to install it", () => {
-  expect(() => requireTerraform("/nonexistent/terraform")).toThrow(/cannot be run.*Install Terraform >= 1\.10/s);
+  expect(() => requireTerraform("/nonexistent/terraform")).toThrow(`Install Terraform ${REQUIRED_TERRAFORM_VERSION} (`);
+  expect(() => requireTerraform("/nonexistent/terraform")).toThrow(/cannot be run/);
 });
 
 test("a Python without moto fails with a message that says how to install it", () => {

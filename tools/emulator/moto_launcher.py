@@ -289,6 +289,37 @@ def patch_efs_put_backup_policy() -> None:
     EFSResponse.put_backup_policy = put_backup_policy
 
 
+def patch_efs_update_file_system() -> None:
+    """Gap: EFS has no `UpdateFileSystem` (HTTP 500), which the provider calls to change a file
+    system's throughput mode in place (an existing stack moving from bursting to elastic). As AWS
+    (Amazon EFS API Reference, UpdateFileSystem): the answer is the file system's description with
+    HTTP 202; `TooManyRequests` (HTTP 429) when the throughput mode changes again within 24 hours
+    ("Returned if you don't wait at least 24 hours before either changing the throughput mode, or
+    decreasing the Provisioned Throughput value")."""
+    import time
+
+    from moto.efs.responses import EFSResponse
+
+    def update_file_system(self: Any) -> Any:
+        file_system_id = self._get_param("FileSystemId")
+        _, file_systems = self.efs_backend.describe_file_systems(file_system_id=file_system_id)
+        file_system = file_systems[0]
+        mode = self._get_param("ThroughputMode")
+        if mode is not None and mode != file_system.throughput_mode:
+            changed = getattr(file_system, "_launcher_throughput_changed_at", None)
+            if changed is not None and time.time() - changed < 24 * 3600:
+                body = {"ErrorCode": "TooManyRequests", "Message": "the throughput mode changed less than 24 hours ago"}
+                return json.dumps(body), {"status": 429, "Content-Type": "application/json", "x-amzn-ErrorType": "TooManyRequests"}
+            file_system.throughput_mode = mode
+            file_system._launcher_throughput_changed_at = time.time()
+        provisioned = self._get_param("ProvisionedThroughputInMibps")
+        if provisioned is not None:
+            file_system.provisioned_throughput_in_mibps = provisioned
+        return json.dumps(file_system.info_json()), {"status": 202, "Content-Type": "application/json"}
+
+    EFSResponse.update_file_system = update_file_system
+
+
 # No patch needed: AWS allows one mount target per Availability Zone and file system, and refuses a
 # second one with `MountTargetConflict`, HTTP 409, "mount target already exists in this AZ"
 # (CreateMountTarget, Amazon EFS API Reference:
@@ -932,6 +963,7 @@ PATCHES: list[Callable[[], None]] = [
     patch_codebuild_update_project,
     patch_codebuild_delete_by_arn,
     patch_efs_put_backup_policy,
+    patch_efs_update_file_system,
     patch_ec2_referenced_rule_description,
     patch_ec2_nat_gateway_releases_interface,
     patch_apigateway_policy_escaping,
