@@ -30,7 +30,7 @@ import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { loadStackConfig } from "../lib/stack-config";
 import { STACK_NAME } from "../main";
 import { STATE_STACK_NAME } from "../state/main";
-import { EMULATOR_ENV, freePort } from "../tools/emulator/moto";
+import { EMULATOR_ENV, MOTO_LAUNCHER, freePort } from "../tools/emulator/moto";
 import { backendConfigText, endpointServices, providerOverride } from "../tools/terraform/emulator-target";
 import { Terraform, TerraformFailed, terraformEnv } from "../tools/terraform/terraform";
 import { MOTO_PYTHON, providerMirror, requireMoto, requireTerraform, writeCliConfig } from "../tools/terraform/tools";
@@ -39,7 +39,7 @@ import { REPO_ROOT, SANDBOX_CREDENTIALS, type SandboxRecord, processAlive, readR
 /** The configuration the sandbox deploys (committed; no `network`). */
 export const SANDBOX_CONFIG = "config/sandbox.json";
 
-const LAUNCHER = path.join(REPO_ROOT, "test", "emulator", "moto_launcher.py");
+const LAUNCHER = MOTO_LAUNCHER;
 const CERT_SCRIPT = path.join(REPO_ROOT, "scripts", "sandbox_cert.py");
 /** Name of the provider override written next to each synthesized cdk.tf.json. */
 const OVERRIDE_FILE = "sandbox_override.tf.json";

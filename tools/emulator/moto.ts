@@ -43,6 +43,9 @@ export async function freePort(): Promise<number> {
 const PYTHON = process.env.MOTO_PYTHON ?? "python3";
 
 /** Writes a throwaway CA and server certificate (the sandbox's generator). */
+/** The launcher of moto's server with the emulator's patches (also run by `npm run sandbox:up`). */
+export const MOTO_LAUNCHER = path.join(__dirname, "moto_launcher.py");
+
 const CERT_SCRIPT = path.join(__dirname, "..", "..", "scripts", "sandbox_cert.py");
 
 /** Options of {@link startEmulator}. */
@@ -70,7 +73,7 @@ function httpsStatus(url: string, ca: Buffer): Promise<number> {
 
 export async function startEmulator(timeoutMs = 30_000, options: EmulatorOptions = {}): Promise<Emulator> {
   const port = await freePort();
-  const args = [path.join(__dirname, "moto_launcher.py"), "-H", "127.0.0.1", "-p", String(port)];
+  const args = [MOTO_LAUNCHER, "-H", "127.0.0.1", "-p", String(port)];
   let tlsDir: string | undefined;
   let caBundle: string | undefined;
   if (options.tls === true) {
