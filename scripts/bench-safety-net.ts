@@ -21,6 +21,7 @@ import * as path from "node:path";
 import { EMULATOR_ENV } from "../tools/emulator/moto";
 import { Harness, type RepoSpec } from "../tools/e2e/harness";
 import { populate } from "../tools/e2e/populate";
+import { runMain } from "../tools/run-main";
 
 const N = 200;
 const BUDGET_BUILD_MINUTES = 5;
@@ -69,10 +70,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: Error) => {
-    console.error(`bench-safety-net failed: ${e.message}`);
-    process.exit(1);
-  },
-);
+runMain("bench-safety-net", main);

@@ -13,6 +13,7 @@
 import { randomBytes } from "node:crypto";
 import { Harness } from "../tools/e2e/harness";
 import { waitFor } from "../tools/e2e/proc";
+import { runMain } from "../tools/run-main";
 
 const blobs = (n: number): Record<string, Buffer> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`blob-${i}.bin`, randomBytes(64 * 1024)]));
 
@@ -61,10 +62,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: Error) => {
-    console.error(`bench-stalls failed: ${e.message}`);
-    process.exit(1);
-  },
-);
+runMain("bench-stalls", main);

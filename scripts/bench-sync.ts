@@ -17,6 +17,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { Harness, refsDiff } from "../tools/e2e/harness";
 import { run } from "../tools/e2e/proc";
+import { runMain } from "../tools/run-main";
 
 const COMMITS = 5000;
 const BLOB_BYTES = 11 * 1024; // 5,000 x 11 KiB of random data: ~55 MB that no compression shrinks
@@ -132,10 +133,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: Error) => {
-    console.error(`bench-sync failed: ${e.message}`);
-    process.exit(1);
-  },
-);
+runMain("bench-sync", main);

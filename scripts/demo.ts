@@ -4,6 +4,7 @@
  * stops everything. Exits 0 when the CodeCommit stand-in carries exactly the source's heads and tags.
  */
 import { Harness, refsDiff } from "../tools/e2e/harness";
+import { runMain } from "../tools/run-main";
 
 const KEY = "DEMO/web-app";
 const step = (n: number, title: string): void => console.log(`\n[${n}/6] ${title}`);
@@ -57,10 +58,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: Error) => {
-    console.error(`demo failed: ${e.message}`);
-    process.exit(1);
-  },
-);
+runMain("demo", main);

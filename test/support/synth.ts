@@ -17,9 +17,14 @@ export const ROOT = path.resolve(__dirname, "..", "..");
  * rather than TypeScript through tsx (about 3 s per process).
  */
 export function builtApp(): string {
-  execFileSync("bash", [path.join(ROOT, "scripts", "build.sh")], { cwd: ROOT, stdio: "inherit" });
+  // Once per test process: the sources do not change while a suite runs.
+  if (!appBuilt) {
+    execFileSync("bash", [path.join(ROOT, "scripts", "build.sh")], { cwd: ROOT, stdio: "inherit" });
+    appBuilt = true;
+  }
   return path.join(ROOT, "dist", "main.js");
 }
+let appBuilt = false;
 
 /** The shipped example configuration, parsed (a fresh copy each call). */
 export function exampleConfig(): StackConfig {
