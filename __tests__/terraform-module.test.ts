@@ -1,17 +1,14 @@
 /** The plain Terraform module's files, as npm run build:module writes them (fast checks, no Terraform). */
-import { readFileSync } from "node:fs";
-import * as path from "node:path";
 import {
   MODULE_PROVIDER,
   PLACEHOLDER,
   buildspecTemplate,
   syncEnvironmentTemplate,
   leftoverPlaceholders,
-  moduleReadmeTables,
+  moduleReadme,
   synthesizePlaceholderStack,
   toModule,
 } from "../lib/terraform-module";
-import { MODULE_DOC, TABLES_BEGIN, TABLES_END, withTables } from "../scripts/build-module";
 
 const synth = synthesizePlaceholderStack();
 const files = toModule(synth);
@@ -141,11 +138,10 @@ describe("the Terraform module", () => {
     expect(() => toModule(changed)).toThrow(`placeholders left in the module: ${PLACEHOLDER.wafRateLimit}`);
   });
 
-  test(`${path.relative(process.cwd(), MODULE_DOC)} lists the module's current inputs and outputs`, () => {
-    const doc = readFileSync(MODULE_DOC, "utf8");
-    expect(doc).toContain(TABLES_BEGIN);
-    expect(doc).toContain(TABLES_END);
-    // Regenerate with: npm run build:module -- --update-docs
-    expect(doc).toBe(withTables(doc, moduleReadmeTables(files)));
+  test("its README says which version of the repository it is and tables every input and output", () => {
+    const readme = moduleReadme(files, "1.2.3");
+    expect(readme).toContain("Version 1.2.3 of");
+    expect(readme).toContain("?ref=v1.2.3");
+    for (const name of [...Object.keys(variables), ...Object.keys(outputs)]) expect(readme).toContain(`| \`${name}\` |`);
   });
 });

@@ -1,4 +1,4 @@
-# A root module that calls the plain Terraform module built by `npm run build:module`.
+# A root module that calls the Terraform module committed at modules/backlog-codecommit-mirror.
 provider "aws" {
   region = var.region
 
@@ -8,7 +8,7 @@ provider "aws" {
 }
 
 module "backlog_mirror" {
-  source = "../../dist/terraform-module"
+  source = "../../modules/backlog-codecommit-mirror"
 
   name = "backlog-mirror"
   backlog = {

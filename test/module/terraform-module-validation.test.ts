@@ -4,12 +4,12 @@
  * that passes it to the module (with the module's own error message); the good ones pass both.
  * One root module holds every case, one file per case, so a single init + validate checks them all.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { BacklogCodeCommitMirrorProps } from "../../lib/props";
 import { ConfigError, validateMirrorProps } from "../../lib/validation";
-import { buildModule } from "../../scripts/build-module";
+import { MODULE_DIR, staleFiles } from "../../scripts/build-module";
 import { Terraform, terraformEnv } from "../../tools/terraform/terraform";
 import { providerMirror, requireTerraform, writeCliConfig } from "../../tools/terraform/tools";
 import { type Props, moduleArgs } from "./support/args";
@@ -137,7 +137,7 @@ describe("module validation blocks and the configuration rules", () => {
 
   beforeAll(async () => {
     requireTerraform();
-    buildModule(path.join(work, "module"));
+    cpSync(MODULE_DIR, path.join(work, "module"), { recursive: true, filter: (s) => !/\.terraform/.test(s) });
     mkdirSync(root);
     writeFileSync(path.join(root, "providers.tf.json"), JSON.stringify({ provider: { aws: { region: "ap-northeast-1" } } }));
     const cases: Array<[string, Props]> = [
@@ -189,50 +189,41 @@ describe("module validation blocks and the configuration rules", () => {
 });
 
 /**
- * The provider's region is no input of the module, so no variable validation can check it: the
- * module's `data.aws_region` carries a postcondition instead (lib/regions.ts: CodeBuild runs
- * ARM_CONTAINER builds only in the regions the CodeBuild documentation lists). `terraform test`
- * with a mock provider plans the module with the region overridden, one run per case.
+ * The committed module: what `npm run build:module` writes (CI fails on a stale copy), `terraform fmt`
+ * clean, and its own `terraform test` files (tests/*.tftest.hcl: the resources each option adds, the
+ * variables' validation, the region postcondition) pass offline with mock_provider.
  */
-describe("the module refuses a provider region without CodeBuild ARM builds", () => {
-  const work = mkdtempSync(path.join(tmpdir(), "mirror-module-region-"));
-  let output = "";
-  let code = -1;
+describe("the committed module", () => {
+  const work = mkdtempSync(path.join(tmpdir(), "mirror-module-test-"));
+  const dir = path.join(work, "module");
 
-  beforeAll(async () => {
+  beforeAll(() => {
     requireTerraform();
-    const dir = path.join(work, "module");
-    buildModule(dir);
-    mkdirSync(path.join(dir, "tests"));
-    const p = base();
-    const vars = Object.entries(moduleArgs(p)).map(([k, v]) => `  ${k} = ${JSON.stringify(v)}`).join("\n");
-    // Mock values the provider would validate (policy JSON, ARN parts); everything else is mocked freely.
-    const region = (id: string) => `  override_data {\n    target = data.aws_region.Mirror_Region\n    values = { id = "${id}" }\n  }`;
-    writeFileSync(
-      path.join(dir, "tests", "region.tftest.hcl"),
-      [
-        `variables {\n${vars}\n}`,
-        'mock_provider "aws" {',
-        '  mock_data "aws_iam_policy_document" {\n    defaults = { json = "{\\"Version\\":\\"2012-10-17\\",\\"Statement\\":[]}" }\n  }',
-        '  mock_data "aws_partition" {\n    defaults = { partition = "aws" }\n  }',
-        '  mock_data "aws_caller_identity" {\n    defaults = { account_id = "123456789012" }\n  }',
-        "}",
-        `run "tokyo_plans" {\n  command = plan\n${region("ap-northeast-1")}\n}`,
-        `run "canada_central_is_refused" {\n  command = plan\n${region("ca-central-1")}\n  expect_failures = [data.aws_region.Mirror_Region]\n}`,
-      ].join("\n\n"),
-    );
-    const tf = new Terraform(dir, terraformEnv(writeCliConfig(providerMirror()), {}));
-    await tf.run(["init", "-input=false", "-backend=false"]);
-    const result = await tf.run(["test", "-no-color"], [0, 1]);
-    output = result.stdout + result.stderr;
-    code = result.code;
-  }, 120_000);
+    cpSync(MODULE_DIR, dir, { recursive: true, filter: (s) => !/\.terraform/.test(s) });
+  });
 
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  test("ap-northeast-1 plans and ca-central-1 fails the postcondition on data.aws_region", () => {
-    expect(output).toContain('run "tokyo_plans"... pass');
-    expect(output).toContain('run "canada_central_is_refused"... pass');
-    expect(code).toBe(0);
+  test("is what npm run build:module writes (run it and commit the result when this fails)", () => {
+    expect(staleFiles()).toEqual([]);
+  }, 120_000);
+
+  test("is terraform fmt clean, tests included", async () => {
+    const tf = new Terraform(dir, terraformEnv(writeCliConfig(providerMirror(), work), {}));
+    const result = await tf.run(["fmt", "-check", "-recursive", "-no-color"], [0, 3]);
+    expect(result.stdout.trim()).toBe("");
+    expect(result.code).toBe(0);
   });
+
+  test("passes its terraform test files offline", async () => {
+    const tf = new Terraform(dir, terraformEnv(writeCliConfig(providerMirror(), work), {}));
+    await tf.run(["init", "-input=false", "-backend=false"]);
+    const result = await tf.run(["test", "-no-color"], [0, 1]);
+    const output = result.stdout + result.stderr;
+    for (const run of ["defaults", "every_option_switched", "a_bad_name_is_refused", "tokyo_plans", "canada_central_is_refused"]) {
+      expect(output).toContain(`run "${run}"... pass`);
+    }
+    expect(output).toMatch(/Success! \d+ passed, 0 failed/);
+    expect(result.code).toBe(0);
+  }, 180_000);
 });

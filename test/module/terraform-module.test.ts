@@ -1,9 +1,9 @@
 /**
- * The plain Terraform module (npm run build:module) and examples/hcl-basic, with the real Terraform
- * and provider:
+ * The committed Terraform module (modules/backlog-codecommit-mirror, npm run build:module) and
+ * examples/hcl-basic, with the real Terraform and provider:
  *
- * - the module is built into a temporary copy of the repository layout and the HCL example that
- *   calls it passes terraform init + validate;
+ * - in a temporary copy of the repository layout, the HCL example that calls the module passes
+ *   terraform init + validate;
  * - against the local AWS emulator, the example's plan is compared, resource by resource and value
  *   by value, with the plan of the CDKTF stack synthesized for the same settings: both come from the
  *   same construct and must plan the same infrastructure;
@@ -13,7 +13,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { StackConfig } from "../../lib/validation";
-import { buildModule } from "../../scripts/build-module";
+import { MODULE_DIR } from "../../scripts/build-module";
 import { type Emulator, EMULATOR_ENV, startEmulator } from "../../tools/emulator/moto";
 import { type Clients, REGION, createNetwork, createParameters, createStateBucket, destroyClients, emulatorClients } from "../../tools/terraform/aws";
 import { endpointServices, pointAtEmulator, providerOverride } from "../../tools/terraform/emulator-target";
@@ -58,7 +58,8 @@ describe("the plain Terraform module and examples/hcl-basic", () => {
 
   beforeAll(() => {
     requireTerraform();
-    buildModule(path.join(work, "dist", "terraform-module"));
+    // The committed module, where examples/hcl-basic's `source = "../../modules/..."` finds it.
+    cpSync(MODULE_DIR, path.join(work, "modules", path.basename(MODULE_DIR)), { recursive: true, filter: (s) => !/\.terraform/.test(s) });
     mkdirSync(path.join(work, "examples"));
     cpSync(path.join(ROOT, "examples", "hcl-basic"), example, { recursive: true, filter: (s) => !/\.terraform|tfstate/.test(s) });
   });
@@ -169,7 +170,7 @@ describe("the plain Terraform module and examples/hcl-basic", () => {
 
       const rootDir = path.join(dir, "root");
       mkdirSync(rootDir);
-      const moduleDir = path.join(work, "dist", "terraform-module");
+      const moduleDir = path.join(work, "modules", path.basename(MODULE_DIR));
       writeFileSync(
         path.join(rootDir, "main.tf.json"),
         JSON.stringify({ provider: { aws: { region: REGION, default_tags: { tags } } }, module: { mirror: { source: moduleDir, ...moduleArgs(props) } } }),

@@ -1,0 +1,164 @@
+# terraform test (offline: mock_provider): the resources each option adds or removes, and the
+# variables' validation. Run with `terraform init -backend=false && terraform test` in the module's
+# directory; `npm run test:module` runs it.
+
+mock_provider "aws" {
+  # Values the plan reads back into documents and names; everything else is mocked freely.
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_region" {
+    defaults = { id = "ap-northeast-1", name = "ap-northeast-1" }
+  }
+  mock_data "aws_subnet" {
+    defaults = { availability_zone = "ap-northeast-1a" }
+  }
+}
+
+variables {
+  name = "backlog-mirror"
+  backlog = {
+    space_key           = "example-space"
+    domain              = "backlog.jp"
+    ssh_key_parameter   = "/backlog-mirror/ssh-key"
+    host_keys_parameter = "/backlog-mirror/host-keys"
+  }
+  vpc_id     = "vpc-0123456789abcdef0"
+  subnet_ids = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
+  repositories = [
+    { project_key = "DEMO", repository = "web-app", codecommit_repository = "demo-web-app" },
+    { project_key = "OPS", repository = "tools" },
+  ]
+}
+
+run "defaults" {
+  command = plan
+
+  assert {
+    condition     = toset(keys(aws_codebuild_project.Mirror_Repository_Project)) == toset(["DEMO/web-app", "OPS/tools"])
+    error_message = "one sync project per repository, keyed PROJECT/REPO"
+  }
+  assert {
+    condition     = aws_codecommit_repository.Mirror_Repository_Repository["DEMO/web-app"].repository_name == "demo-web-app" && aws_codecommit_repository.Mirror_Repository_Repository["OPS/tools"].repository_name == "tools"
+    error_message = "codecommit_repository names the CodeCommit repository, else the Backlog name"
+  }
+  assert {
+    condition     = aws_codebuild_project.Mirror_Repository_Project["OPS/tools"].name == "backlog-mirror-mirror-tools"
+    error_message = "the sync project is NAME-mirror-CODECOMMIT"
+  }
+  assert {
+    condition     = length(aws_codebuild_project.Mirror_SafetyNet_Project) == 1 && length(aws_cloudwatch_metric_alarm.Mirror_SafetyNet_OutOfSyncAlarm) == 1
+    error_message = "the safety net is on by default"
+  }
+  assert {
+    condition     = length(aws_api_gateway_rest_api_policy.Mirror_Webhook_Policy) == 1 && length(aws_wafv2_web_acl.Mirror_WebhookProtection_WebAcl) == 0
+    error_message = "by default the webhook admits Backlog's addresses only, without a web ACL"
+  }
+  assert {
+    condition     = length(aws_sns_topic_subscription.Mirror_Alerts_Email) == 0
+    error_message = "no e-mail subscription unless alert_emails lists one"
+  }
+  assert {
+    condition     = length(aws_efs_mount_target.Mirror_Storage_MountTarget) == 1
+    error_message = "one mount target per availability zone of the subnets (the mock puts both in one)"
+  }
+}
+
+run "every_option_switched" {
+  command = plan
+
+  variables {
+    webhook      = { allow_any_source = true, waf_rate_limit_per_5_minutes = 2000 }
+    resync       = { enabled = false }
+    alert_emails = ["ops@example.com", "dev@example.com"]
+    build        = { allow_debug_sessions = true, timeout_minutes = 60 }
+  }
+
+  assert {
+    condition     = length(aws_codebuild_project.Mirror_SafetyNet_Project) == 0 && length(aws_cloudwatch_event_rule.Mirror_SafetyNet_Schedule) == 0
+    error_message = "resync.enabled = false removes the safety net"
+  }
+  assert {
+    condition     = length(aws_api_gateway_rest_api_policy.Mirror_Webhook_Policy) == 0
+    error_message = "allow_any_source removes the resource policy"
+  }
+  assert {
+    condition     = length(aws_wafv2_web_acl.Mirror_WebhookProtection_WebAcl) == 1 && length(aws_wafv2_web_acl_association.Mirror_WebhookProtection_WebAclAssociation) == 1
+    error_message = "waf_rate_limit_per_5_minutes adds the web ACL and its association"
+  }
+  assert {
+    condition     = length(aws_sns_topic_subscription.Mirror_Alerts_Email) == 2
+    error_message = "one subscription per alert e-mail"
+  }
+  assert {
+    condition     = aws_codebuild_project.Mirror_Repository_Project["DEMO/web-app"].build_timeout == 60
+    error_message = "build.timeout_minutes is the sync project's timeout"
+  }
+}
+
+run "pinned_host_keys_are_project_variables" {
+  command = plan
+
+  variables {
+    backlog = {
+      space_key         = "example-space"
+      domain            = "backlog.com"
+      ssh_key_parameter = "/backlog-mirror/ssh-key"
+      host_keys         = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"]
+    }
+  }
+
+  assert {
+    condition     = contains([for v in aws_codebuild_project.Mirror_Repository_Project["OPS/tools"].environment[0].environment_variable : v.name], "BACKLOG_HOST_KEYS")
+    error_message = "pinned keys reach the sync as BACKLOG_HOST_KEYS"
+  }
+  assert {
+    condition     = !strcontains(aws_codebuild_project.Mirror_Repository_Project["OPS/tools"].source[0].buildspec, "BACKLOG_HOST_KEYS: /")
+    error_message = "without host_keys_parameter the buildspec reads no host-key parameter"
+  }
+}
+
+run "a_bad_name_is_refused" {
+  command = plan
+
+  variables {
+    name = "Backlog_Mirror"
+  }
+
+  expect_failures = [var.name]
+}
+
+run "two_host_key_sources_are_refused" {
+  command = plan
+
+  variables {
+    backlog = {
+      space_key           = "example-space"
+      domain              = "backlog.jp"
+      ssh_key_parameter   = "/backlog-mirror/ssh-key"
+      host_keys_parameter = "/backlog-mirror/host-keys"
+      scan_host_key       = true
+    }
+  }
+
+  expect_failures = [var.backlog]
+}
+
+run "a_repository_listed_twice_is_refused" {
+  command = plan
+
+  variables {
+    repositories = [
+      { project_key = "DEMO", repository = "web-app" },
+      { project_key = "DEMO", repository = "Web-App" },
+    ]
+  }
+
+  expect_failures = [var.repositories]
+}
