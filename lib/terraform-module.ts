@@ -31,10 +31,11 @@ import { BUILD_DEFAULTS, PRE_SCRIPT_BUDGET_SECONDS, lockTimeoutSeconds } from ".
 import { BacklogCodeCommitMirror, DEFAULT_LOG_RETENTION_DAYS } from "./mirror";
 import { BACKLOG_DOMAINS, type BacklogCodeCommitMirrorProps } from "./props";
 import { DEFAULT_BACKUP_RETENTION_DAYS } from "./storage";
-import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE, MAX_OUT_OF_SYNC_ALARM_HOURS, MIN_OUT_OF_SYNC_ALARM_HOURS, repositoryListLine } from "./safety-net";
+import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE, repositoryListLine } from "./safety-net";
 import { INLINE_BUILDSPEC_MAX_CHARS } from "./buildspec";
 import { REQUIRED_TERRAFORM_VERSION } from "./terraform-version";
-import { LOG_RETENTION_DAYS, MAX_INLINE_HOST_KEYS_CHARS, MAX_REPOSITORIES, quotedAlternatives } from "./validation";
+import { RULES, type Rule, hclCondition, ruleText } from "./rules";
+import { MAX_INLINE_HOST_KEYS_CHARS, MAX_REPOSITORIES } from "./validation";
 import { DEFAULT_THROTTLE, maxSourceCidrs } from "./webhook-protection";
 import { routeEntry, routeTable } from "./webhook-routing";
 
@@ -136,18 +137,6 @@ export function synthesizePlaceholderStack(): Json {
 // ---------------------------------------------------------------------------------------------------
 // Variables: types, descriptions, defaults and validation blocks matching lib/validation.ts.
 
-const re = (pattern: string) => JSON.stringify(pattern).slice(1, -1);
-const REPO_RULES = {
-  projectKey: "^[A-Z][A-Z0-9_]{0,24}$",
-  repository: "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$",
-  codecommit: "^[A-Za-z0-9_.-]{1,100}$",
-};
-const SSM_NAME = "^/[A-Za-z0-9_.\\-/]+$";
-const HOST_KEY = "^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}$";
-const CIDR = "^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/([0-9]|[12][0-9]|3[0-2])$";
-const SCHEDULE = "^(rate\\((1 (minute|hour|day)|([2-9]|[1-9][0-9]{1,4}) (minutes|hours|days))\\)|cron\\([0-9A-Za-z*?,/#L\\- ]{11,100}\\))$";
-const EMAIL = "^[^\\s@\"'`$\\\\]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}$";
-
 interface Validation {
   readonly condition: string;
   readonly error_message: string;
@@ -161,6 +150,11 @@ export interface VariableBlock {
 }
 
 const v = (condition: string, error_message: string): Validation => ({ condition: `\${${condition}}`, error_message });
+/** A rule of lib/rules.ts as the validation block of the module's `field` (expression `x`). */
+const rule = (r: Rule, x: string, field: string) => v(hclCondition(r, x), `${field} ${ruleText(r)}.`);
+/** The same for every item of the list `list` (`field` names an item, e.g. `subnet_ids[*]`). */
+const everyItem = (r: Rule, list: string, field: string) => v(`alltrue([for x in ${list} : ${hclCondition(r, "x")}])`, `${field} ${ruleText(r)}.`);
+const notReserved = (x: string) => `!can(regex("^/(?i)(aws|ssm)", ${x}))`;
 
 /** The module's variables (Terraform JSON `variable` blocks). */
 export function moduleVariables(): Record<string, VariableBlock> {
@@ -169,7 +163,7 @@ export function moduleVariables(): Record<string, VariableBlock> {
       type: "string",
       description: "Prefix of every resource name: 2-24 lower-case letters, digits and hyphens, starting with a letter. Changing it replaces almost everything.",
       validation: [
-        v('can(regex("^[a-z][a-z0-9-]{0,22}[a-z0-9]$", var.name))', "name must be 2-24 characters: lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen."),
+        rule(RULES.name, "var.name", "name"),
         v('!strcontains(var.name, "-mirror-")', 'name must not contain "-mirror-" (the sync projects are named NAME-mirror-..., and IAM grants are scoped by that prefix).'),
       ],
     },
@@ -179,7 +173,7 @@ export function moduleVariables(): Record<string, VariableBlock> {
       default: DEFAULT_LOG_RETENTION_DAYS,
       nullable: false,
       validation: [
-        v(`contains([${LOG_RETENTION_DAYS.join(", ")}], var.log_retention_days)`, `log_retention_days must be one of the retention periods CloudWatch Logs accepts (${LOG_RETENTION_DAYS.join(", ")}).`),
+        rule(RULES.logRetentionDays, "var.log_retention_days", "log_retention_days"),
       ],
     },
     backlog: {
@@ -187,20 +181,14 @@ export function moduleVariables(): Record<string, VariableBlock> {
       description:
         `The Backlog space: space_key (also the SSH user), domain (${BACKLOG_DOMAINS.join(", ")}), ssh_key_parameter (SSM SecureString with the SSH private key), and exactly one host-key source: host_keys (pinned "TYPE BASE64" keys, at most 2,000 characters together), host_keys_parameter (SSM parameter with one key per line) or scan_host_key = true (trust whatever key the host presents, at every build; not recommended).`,
       validation: [
-        v('can(regex("^[0-9A-Za-z]([0-9A-Za-z-]{0,61}[0-9A-Za-z])?$", var.backlog.space_key))', "backlog.space_key must be a Backlog space key: 1-63 letters, digits and hyphens, not starting or ending with a hyphen."),
-        v(`contains(${JSON.stringify(BACKLOG_DOMAINS).replace(/","/g, '", "')}, var.backlog.domain)`, `backlog.domain must be ${quotedAlternatives(BACKLOG_DOMAINS)}.`),
-        v(
-          `can(regex("${re(SSM_NAME)}", var.backlog.ssh_key_parameter)) && length(var.backlog.ssh_key_parameter) <= 1011 && !can(regex("^/(?i)(aws|ssm)", var.backlog.ssh_key_parameter))`,
-          'backlog.ssh_key_parameter must be the name of an SSM parameter: it starts with "/", has only letters, digits and _ . - / (at most 1011 characters), and does not start with /aws or /ssm.',
-        ),
-        v(
-          `var.backlog.host_keys_parameter == null ? true : (can(regex("${re(SSM_NAME)}", var.backlog.host_keys_parameter)) && length(var.backlog.host_keys_parameter) <= 1011 && !can(regex("^/(?i)(aws|ssm)", var.backlog.host_keys_parameter)))`,
-          'backlog.host_keys_parameter must be the name of an SSM parameter: it starts with "/", has only letters, digits and _ . - / (at most 1011 characters), and does not start with /aws or /ssm.',
-        ),
-        v(
-          `var.backlog.host_keys == null ? true : (length(var.backlog.host_keys) > 0 && alltrue([for k in var.backlog.host_keys : can(regex("${re(HOST_KEY)}", k))]))`,
-          'backlog.host_keys must list at least one SSH public key "TYPE BASE64" with TYPE one of ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa (no host name, no comment).',
-        ),
+        rule(RULES["backlog.spaceKey"], "var.backlog.space_key", "backlog.space_key"),
+        rule(RULES["backlog.domain"], "var.backlog.domain", "backlog.domain"),
+        rule(RULES["backlog.sshKeyParameter"], "var.backlog.ssh_key_parameter", "backlog.ssh_key_parameter"),
+        v(notReserved("var.backlog.ssh_key_parameter"), "backlog.ssh_key_parameter must not start with /aws or /ssm (reserved by AWS)."),
+        rule(RULES["backlog.hostKeysParameter"], 'coalesce(var.backlog.host_keys_parameter, "/none")', "backlog.host_keys_parameter"),
+        v(notReserved('coalesce(var.backlog.host_keys_parameter, "/none")'), "backlog.host_keys_parameter must not start with /aws or /ssm (reserved by AWS)."),
+        v("var.backlog.host_keys == null ? true : length(var.backlog.host_keys) > 0", "backlog.host_keys must list at least one SSH public key."),
+        everyItem(RULES["backlog.hostKeys[]"], "coalesce(var.backlog.host_keys, [])", "backlog.host_keys[*]"),
         v(
           `var.backlog.host_keys == null ? true : length(join("\\n", var.backlog.host_keys)) <= ${MAX_INLINE_HOST_KEYS_CHARS}`,
           `backlog.host_keys must hold at most ${MAX_INLINE_HOST_KEYS_CHARS} characters together (they are written into the safety net's buildspec, which CodeBuild limits to ${INLINE_BUILDSPEC_MAX_CHARS} characters, and every sync project's environment); put more keys, one per line, in an SSM parameter named by backlog.host_keys_parameter.`,
@@ -214,14 +202,14 @@ export function moduleVariables(): Record<string, VariableBlock> {
     vpc_id: {
       type: "string",
       description: "VPC of the sync builds and the EFS mount targets. Changing it replaces the security groups and the mount targets.",
-      validation: [v('can(regex("^vpc-([0-9a-f]{8}|[0-9a-f]{17})$", var.vpc_id))', 'vpc_id must be a VPC id "vpc-" followed by 8 or 17 hex digits.')],
+      validation: [rule(RULES["network.vpcId"], "var.vpc_id", "vpc_id")],
     },
     subnet_ids: {
       type: "list(string)",
       description: "2-16 private subnets with a NAT route, in at least 2 availability zones; one EFS mount target is created per availability zone among them.",
       validation: [
         v("length(var.subnet_ids) >= 2 && length(var.subnet_ids) <= 16", "subnet_ids must list 2 to 16 private subnets (in different availability zones)."),
-        v('alltrue([for s in var.subnet_ids : can(regex("^subnet-([0-9a-f]{8}|[0-9a-f]{17})$", s))])', 'subnet_ids must be subnet ids: "subnet-" followed by 8 or 17 hex digits.'),
+        everyItem(RULES["network.subnetIds[]"], "var.subnet_ids", "subnet_ids[*]"),
         v("length(distinct(var.subnet_ids)) == length(var.subnet_ids)", "subnet_ids must not repeat a subnet id."),
       ],
     },
@@ -231,14 +219,13 @@ export function moduleVariables(): Record<string, VariableBlock> {
         "The Backlog repositories to mirror (1-200): project_key (upper case), repository (without .git), and optionally codecommit_repository (default: the Backlog name; changing it renames the CodeCommit repository and replaces its sync project and log group).",
       validation: [
         v(`length(var.repositories) >= 1 && length(var.repositories) <= ${MAX_REPOSITORIES}`, `repositories must list 1 to ${MAX_REPOSITORIES} repositories (the size the quota test proves to fit AWS's default quotas).`),
-        v(`alltrue([for r in var.repositories : can(regex("${re(REPO_RULES.projectKey)}", r.project_key))])`, "repositories[*].project_key must be a Backlog project key: an upper-case letter, then upper-case letters, digits or _ (at most 25 characters)."),
+        everyItem(RULES["repositories[].projectKey"], "var.repositories[*].project_key", "repositories[*].project_key"),
+        everyItem(RULES["repositories[].repository"], "var.repositories[*].repository", "repositories[*].repository"),
+        v('alltrue([for r in var.repositories : !can(regex("(?i)[.]git$", r.repository))])', 'repositories[*].repository must not end in ".git" (give the name without it).'),
+        everyItem(RULES["repositories[].codecommitRepository"], "[for r in var.repositories : r.codecommit_repository if r.codecommit_repository != null]", "repositories[*].codecommit_repository"),
         v(
-          `alltrue([for r in var.repositories : can(regex("${re(REPO_RULES.repository)}", r.repository)) && !can(regex("(?i)[.]git$", r.repository))])`,
-          'repositories[*].repository must be a Backlog repository name: 1-100 letters, digits, _ . and -, not starting with . or -, and not ending in ".git".',
-        ),
-        v(
-          `alltrue([for r in var.repositories : r.codecommit_repository == null ? true : (can(regex("${re(REPO_RULES.codecommit)}", r.codecommit_repository)) && !can(regex("(?i)[.]git$", r.codecommit_repository)) && !contains([".", ".."], r.codecommit_repository))])`,
-          'repositories[*].codecommit_repository must be a CodeCommit repository name: 1-100 letters, digits, _ . and -, not "." or ".." and not ending in ".git".',
+          'alltrue([for r in var.repositories : r.codecommit_repository == null ? true : (!can(regex("(?i)[.]git$", r.codecommit_repository)) && !contains([".", ".."], r.codecommit_repository))])',
+          'repositories[*].codecommit_repository must not be "." or ".." or end in ".git".',
         ),
         v("length(distinct([for r in var.repositories : lower(\"${r.project_key}/${r.repository}\")])) == length(var.repositories)", "repositories must not list a Backlog repository twice."),
         v(
@@ -254,9 +241,9 @@ export function moduleVariables(): Record<string, VariableBlock> {
       default: {},
       nullable: false,
       validation: [
-        v("var.build.timeout_minutes >= 5 && var.build.timeout_minutes <= 480 && floor(var.build.timeout_minutes) == var.build.timeout_minutes", "build.timeout_minutes must be a whole number from 5 to 480."),
-        v("var.build.queued_timeout_minutes >= 5 && var.build.queued_timeout_minutes <= 480 && floor(var.build.queued_timeout_minutes) == var.build.queued_timeout_minutes", "build.queued_timeout_minutes must be a whole number from 5 to 480."),
-        v('contains(["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"], var.build.compute_type)', "build.compute_type must be one of BUILD_GENERAL1_SMALL, BUILD_GENERAL1_MEDIUM, BUILD_GENERAL1_LARGE."),
+        rule(RULES["build.timeoutMinutes"], "var.build.timeout_minutes", "build.timeout_minutes"),
+        rule(RULES["build.queuedTimeoutMinutes"], "var.build.queued_timeout_minutes", "build.queued_timeout_minutes"),
+        rule(RULES["build.computeType"], "var.build.compute_type", "build.compute_type"),
       ],
     },
     webhook: {
@@ -266,10 +253,8 @@ export function moduleVariables(): Record<string, VariableBlock> {
       default: {},
       nullable: false,
       validation: [
-        v(
-          `alltrue([for c in concat(coalesce(var.webhook.allowed_source_ips, []), var.webhook.additional_source_ips) : can(regex("${re(CIDR)}", c))])`,
-          "webhook.allowed_source_ips and webhook.additional_source_ips must be IPv4 CIDR blocks such as 203.0.113.0/24.",
-        ),
+        everyItem(RULES["webhook.sourceIps[]"], "coalesce(var.webhook.allowed_source_ips, [])", "webhook.allowed_source_ips[*]"),
+        everyItem(RULES["webhook.sourceIps[]"], "var.webhook.additional_source_ips", "webhook.additional_source_ips[*]"),
         v("var.webhook.allowed_source_ips == null ? true : length(var.webhook.allowed_source_ips) >= 1", "webhook.allowed_source_ips must list at least one address range (use allow_any_source to open the API)."),
         v(
           `var.webhook.allow_any_source || (var.webhook.allowed_source_ips == null ? ${BACKLOG_WEBHOOK_SOURCE_IPS.length} : length(var.webhook.allowed_source_ips)) + length(var.webhook.additional_source_ips) <= ${maxSourceCidrs()}`,
@@ -279,13 +264,10 @@ export function moduleVariables(): Record<string, VariableBlock> {
           "!(var.webhook.allow_any_source && (var.webhook.allowed_source_ips != null || length(var.webhook.additional_source_ips) > 0))",
           "webhook.allow_any_source must not be true while allowed_source_ips or additional_source_ips is set (an open API ignores them); remove one.",
         ),
-        v("var.webhook.throttle_rate_limit >= 1 && var.webhook.throttle_rate_limit <= 10000 && floor(var.webhook.throttle_rate_limit) == var.webhook.throttle_rate_limit", "webhook.throttle_rate_limit must be a whole number from 1 to 10000."),
-        v("var.webhook.throttle_burst_limit >= 1 && var.webhook.throttle_burst_limit <= 5000 && floor(var.webhook.throttle_burst_limit) == var.webhook.throttle_burst_limit", "webhook.throttle_burst_limit must be a whole number from 1 to 5000."),
+        rule(RULES["webhook.throttleRateLimit"], "var.webhook.throttle_rate_limit", "webhook.throttle_rate_limit"),
+        rule(RULES["webhook.throttleBurstLimit"], "var.webhook.throttle_burst_limit", "webhook.throttle_burst_limit"),
         v("var.webhook.throttle_burst_limit >= var.webhook.throttle_rate_limit", "webhook.throttle_burst_limit must be at least throttle_rate_limit."),
-        v(
-          "var.webhook.waf_rate_limit_per_5_minutes == null ? true : (var.webhook.waf_rate_limit_per_5_minutes >= 100 && var.webhook.waf_rate_limit_per_5_minutes <= 2000000000 && floor(var.webhook.waf_rate_limit_per_5_minutes) == var.webhook.waf_rate_limit_per_5_minutes)",
-          "webhook.waf_rate_limit_per_5_minutes must be a whole number from 100 to 2000000000.",
-        ),
+        everyItem(RULES["webhook.wafRateLimitPer5Minutes"], "[for x in [var.webhook.waf_rate_limit_per_5_minutes] : x if x != null]", "webhook.waf_rate_limit_per_5_minutes"),
       ],
     },
     resync: {
@@ -295,11 +277,8 @@ export function moduleVariables(): Record<string, VariableBlock> {
       default: {},
       nullable: false,
       validation: [
-        v(`can(regex("${re(SCHEDULE)}", var.resync.schedule))`, 'resync.schedule must be an EventBridge schedule expression such as "rate(1 hour)", "rate(30 minutes)" or "cron(0 * * * ? *)".'),
-        v(
-          `var.resync.out_of_sync_alarm_hours >= ${MIN_OUT_OF_SYNC_ALARM_HOURS} && var.resync.out_of_sync_alarm_hours <= ${MAX_OUT_OF_SYNC_ALARM_HOURS} && floor(var.resync.out_of_sync_alarm_hours) == var.resync.out_of_sync_alarm_hours`,
-          `resync.out_of_sync_alarm_hours must be a whole number from ${MIN_OUT_OF_SYNC_ALARM_HOURS} to ${MAX_OUT_OF_SYNC_ALARM_HOURS}.`,
-        ),
+        rule(RULES["resync.schedule"], "var.resync.schedule", "resync.schedule"),
+        rule(RULES["resync.outOfSyncAlarmHours"], "var.resync.out_of_sync_alarm_hours", "resync.out_of_sync_alarm_hours"),
         v(
           // Seconds between runs of a rate(...) schedule (0 for cron, which is not checked).
           '!var.resync.enabled || try(tonumber(regex("^rate[(]([0-9]+) ", var.resync.schedule)[0]) * lookup({ minute = 60, hour = 3600, day = 86400 }, regex("^rate[(][0-9]+ (minute|hour|day)", var.resync.schedule)[0]), 0) * 2 <= var.resync.out_of_sync_alarm_hours * 3600',
@@ -321,10 +300,7 @@ export function moduleVariables(): Record<string, VariableBlock> {
       default: {},
       nullable: false,
       validation: [
-        v(
-          "var.backups.retention_days >= 1 && var.backups.retention_days <= 3650 && floor(var.backups.retention_days) == var.backups.retention_days",
-          "backups.retention_days must be a whole number from 1 to 3650.",
-        ),
+        rule(RULES["backups.retentionDays"], "var.backups.retention_days", "backups.retention_days"),
       ],
     },
     alert_emails: {
@@ -333,7 +309,8 @@ export function moduleVariables(): Record<string, VariableBlock> {
       default: [],
       nullable: false,
       validation: [
-        v(`length(var.alert_emails) <= 20 && alltrue([for e in var.alert_emails : can(regex("${re(EMAIL)}", e))])`, "alert_emails must be at most 20 e-mail addresses."),
+        v("length(var.alert_emails) <= 20", "alert_emails must list at most 20 addresses."),
+        everyItem(RULES["alerts.emails[]"], "var.alert_emails", "alert_emails[*]"),
       ],
     },
   };

@@ -18,6 +18,7 @@ import {
   repositoryKey,
 } from "./naming";
 import { BACKLOG_DOMAINS, type BacklogCodeCommitMirrorProps } from "./props";
+import { RULES, type Rule, passes, ruleText } from "./rules";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
 import { INLINE_BUILDSPEC_MAX_CHARS } from "./buildspec";
 import { ARM_CONTAINER_REGIONS_ALLOWED, ARM_CONTAINER_REGION_CODES } from "./regions";
@@ -37,10 +38,7 @@ export class ConfigError extends Error {
   }
 }
 
-/** Retention values CloudWatch Logs accepts (`PutRetentionPolicy`). */
-export const LOG_RETENTION_DAYS = [
-  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-] as const;
+export { LOG_RETENTION_DAYS, quotedAlternatives } from "./rules";
 
 /**
  * The largest number of repositories a stack accepts. Nothing in the design grows past an AWS quota
@@ -51,34 +49,41 @@ export const MAX_REPOSITORIES = 200;
 
 const REGION_RE = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
 
-/** `"a", "b" or "c"`: the allowed values of an enumerated field, as messages name them. */
-export function quotedAlternatives(values: readonly string[]): string {
-  const quoted = values.map((v) => JSON.stringify(v));
-  return quoted.length <= 1 ? quoted.join("") : `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}`;
+/** A string field checked by its rule (lib/rules.ts); `token`: an unresolved CDKTF token passes. */
+function pattern(field: keyof typeof RULES, opts: { token?: boolean } = {}) {
+  const rule: Rule = RULES[field];
+  const message = ruleText(rule);
+  return z.string({ error: message }).refine((v) => (opts.token === true && Token.isUnresolved(v)) || passes(rule, v), message);
 }
 
-/** A string field checked by a pattern; `allowed` is the human description used in the message. */
-function pattern(re: RegExp, allowed: string, opts: { token?: boolean; maxLength?: number } = {}) {
+/** A field of the stack's configuration only (no module variable carries it, so no RE2 twin). */
+function stackPattern(re: RegExp, allowed: string) {
   const message = `must be ${allowed}`;
-  return z
-    .string({ error: message })
-    .refine(
-      (v) => (opts.token === true && Token.isUnresolved(v)) || (re.test(v) && v.length <= (opts.maxLength ?? Infinity)),
-      message,
-    );
+  return z.string({ error: message }).refine((v) => re.test(v), message);
 }
 
-function integer(min: number, max: number) {
-  const message = `must be a whole number from ${min} to ${max}`;
-  return z.number({ error: message }).int(message).min(min, message).max(max, message);
+/** A whole-number field checked by its rule. */
+function integer(field: keyof typeof RULES) {
+  const rule: Rule = RULES[field];
+  if (rule.kind !== "integer") throw new Error(`internal: ${field} is not a whole-number rule`);
+  const message = ruleText(rule);
+  return z.number({ error: message }).int(message).min(rule.min, message).max(rule.max, message);
 }
 
-const ssmParameterName = (what: string) =>
-  pattern(
-    /^\/[A-Za-z0-9_.\-/]+$/,
-    `the name of an SSM parameter holding ${what}: it starts with "/" and has only letters, digits and _ . - / (at most 1011 characters), and does not start with /aws or /ssm`,
-    { maxLength: 1011 },
-  ).refine((v) => !/^\/(aws|ssm)/i.test(v), `must not start with /aws or /ssm (reserved by AWS)`);
+type OneOfField = { [K in keyof typeof RULES]: (typeof RULES)[K] extends { kind: "oneOf" } ? K : never }[keyof typeof RULES];
+
+/** A field whose value is one of a list (its rule's values). */
+function oneOf<F extends OneOfField>(field: F) {
+  const rule = RULES[field];
+  const message = ruleText(rule);
+  type V = (typeof RULES)[F]["values"][number];
+  // Typed first, so that "30" for 30 gets the number-as-string hint (hintFor).
+  const base = typeof rule.values[0] === "number" ? z.number({ error: message }) : z.string({ error: message });
+  return (base as z.ZodType<unknown>).refine((v) => passes(rule, v), message) as unknown as z.ZodType<V>;
+}
+
+const ssmParameterName = (field: "backlog.sshKeyParameter" | "backlog.hostKeysParameter") =>
+  pattern(field).refine((v) => !/^\/(aws|ssm)/i.test(v), `must not start with /aws or /ssm (reserved by AWS)`);
 
 /**
  * Room for pinned host keys in the safety net's buildspec (lib/buildspec.ts `INLINE_BUILDSPEC_MAX_CHARS`;
@@ -89,24 +94,13 @@ const ssmParameterName = (what: string) =>
  */
 export const MAX_INLINE_HOST_KEYS_CHARS = 2_000;
 
-const HOST_KEY_RE = /^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/;
-
 const backlogSchema = z.strictObject(
   {
-    spaceKey: pattern(
-      /^[0-9A-Za-z](?:[0-9A-Za-z-]{0,61}[0-9A-Za-z])?$/,
-      "a Backlog space key: 1-63 letters, digits and hyphens, not starting or ending with a hyphen",
-    ),
-    domain: z.enum(BACKLOG_DOMAINS, { error: `must be ${quotedAlternatives(BACKLOG_DOMAINS)}` }),
-    sshKeyParameter: ssmParameterName("the SSH private key"),
+    spaceKey: pattern("backlog.spaceKey"),
+    domain: oneOf("backlog.domain"),
+    sshKeyParameter: ssmParameterName("backlog.sshKeyParameter"),
     hostKeys: z
-      .array(
-        pattern(
-          HOST_KEY_RE,
-          `an SSH public key "TYPE BASE64" with TYPE one of ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa (no host name, no comment)`,
-        ),
-        { error: "must be a list of SSH public keys" },
-      )
+      .array(pattern("backlog.hostKeys[]"), { error: "must be a list of SSH public keys" })
       .min(1, "must list at least one SSH public key")
       .refine((keys) => keys.join("\n").length <= MAX_INLINE_HOST_KEYS_CHARS, {
         error: (issue) =>
@@ -115,7 +109,7 @@ const backlogSchema = z.strictObject(
           `put more keys, one per line, in an SSM parameter named by backlog.hostKeysParameter)`,
       })
       .optional(),
-    hostKeysParameter: ssmParameterName("the pinned host keys").optional(),
+    hostKeysParameter: ssmParameterName("backlog.hostKeysParameter").optional(),
     scanHostKey: z.boolean({ error: "must be true or false" }).optional(),
   },
   { error: "must be an object" },
@@ -123,16 +117,9 @@ const backlogSchema = z.strictObject(
 
 const networkSchema = z.strictObject(
   {
-    vpcId: pattern(/^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, `a VPC id "vpc-" followed by 8 or 17 hex digits`, {
-      token: true,
-    }),
+    vpcId: pattern("network.vpcId", { token: true }),
     subnetIds: z
-      .array(
-        pattern(/^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, `a subnet id "subnet-" followed by 8 or 17 hex digits`, {
-          token: true,
-        }),
-        { error: "must be a list of at least 2 private subnet ids" },
-      )
+      .array(pattern("network.subnetIds[]", { token: true }), { error: "must be a list of at least 2 private subnet ids" })
       .min(2, "must list at least 2 private subnets (in different availability zones)")
       .max(16, "must list at most 16 subnets"),
   },
@@ -141,18 +128,9 @@ const networkSchema = z.strictObject(
 
 const repositorySchema = z.strictObject(
   {
-    projectKey: pattern(
-      /^[A-Z][A-Z0-9_]{0,24}$/,
-      "a Backlog project key: an upper-case letter, then upper-case letters, digits or _ (at most 25 characters)",
-    ),
-    repository: pattern(
-      /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$/,
-      "a Backlog repository name: 1-100 letters, digits, _ . and -, not starting with . or -",
-    ).refine((v) => !/\.git$/i.test(v), 'must not end in ".git" (give the name without it)'),
-    codecommitRepository: pattern(
-      /^[A-Za-z0-9_.-]{1,100}$/,
-      "a CodeCommit repository name: 1-100 letters, digits, _ . and -",
-    )
+    projectKey: pattern("repositories[].projectKey"),
+    repository: pattern("repositories[].repository").refine((v) => !/\.git$/i.test(v), 'must not end in ".git" (give the name without it)'),
+    codecommitRepository: pattern("repositories[].codecommitRepository")
       .refine((v) => !/\.git$/i.test(v) && v !== "." && v !== "..", 'must not be "." or ".." or end in ".git"')
       .optional(),
   },
@@ -161,30 +139,17 @@ const repositorySchema = z.strictObject(
 
 const buildSchema = z.strictObject(
   {
-    timeoutMinutes: integer(5, 480).optional(),
-    queuedTimeoutMinutes: integer(5, 480).optional(),
-    computeType: z
-      .enum(["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"], {
-        error: "must be one of BUILD_GENERAL1_SMALL, BUILD_GENERAL1_MEDIUM, BUILD_GENERAL1_LARGE",
-      })
-      .optional(),
-    concurrentBuildLimit: integer(1, 100).optional(),
+    timeoutMinutes: integer("build.timeoutMinutes").optional(),
+    queuedTimeoutMinutes: integer("build.queuedTimeoutMinutes").optional(),
+    computeType: oneOf("build.computeType").optional(),
+    concurrentBuildLimit: integer("build.concurrentBuildLimit").optional(),
     allowDebugSessions: z.boolean({ error: "must be true or false" }).optional(),
   },
   { error: "must be an object" },
 );
 
-/** An IPv4 CIDR block such as 203.0.113.0/24. */
-function isIpv4Cidr(v: string): boolean {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(v);
-  return m !== null && m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32;
-}
-
 const cidrList = z
-  .array(
-    z.string({ error: "must be an IPv4 CIDR block such as 203.0.113.0/24" }).refine(isIpv4Cidr, "must be an IPv4 CIDR block such as 203.0.113.0/24"),
-    { error: "must be a list of IPv4 CIDR blocks" },
-  )
+  .array(pattern("webhook.sourceIps[]"), { error: "must be a list of IPv4 CIDR blocks" })
   .max(maxSourceCidrs(), `must list at most ${maxSourceCidrs()} address ranges (REST API resource policy quota)`);
 
 const webhookSchema = z.strictObject(
@@ -192,20 +157,18 @@ const webhookSchema = z.strictObject(
     allowedSourceIps: cidrList.min(1, "must list at least one address range (use allowAnySource to open the API)").optional(),
     additionalSourceIps: cidrList.optional(),
     allowAnySource: z.boolean({ error: "must be true or false" }).optional(),
-    throttleRateLimit: integer(1, 10000).optional(),
-    throttleBurstLimit: integer(1, 5000).optional(),
-    wafRateLimitPer5Minutes: integer(100, 2_000_000_000).optional(),
+    throttleRateLimit: integer("webhook.throttleRateLimit").optional(),
+    throttleBurstLimit: integer("webhook.throttleBurstLimit").optional(),
+    wafRateLimitPer5Minutes: integer("webhook.wafRateLimitPer5Minutes").optional(),
   },
   { error: "must be an object" },
 );
 
-const SCHEDULE_RE = /^(rate\((1 (minute|hour|day)|([2-9]|[1-9]\d{1,4}) (minutes|hours|days))\)|cron\([0-9A-Za-z*?,/#L\- ]{11,100}\))$/;
-
 const resyncSchema = z.strictObject(
   {
-    schedule: pattern(SCHEDULE_RE, 'an EventBridge schedule expression such as "rate(1 hour)", "rate(30 minutes)" or "cron(0 * * * ? *)"').optional(),
+    schedule: pattern("resync.schedule").optional(),
     enabled: z.boolean({ error: "must be true or false" }).optional(),
-    outOfSyncAlarmHours: integer(MIN_OUT_OF_SYNC_ALARM_HOURS, MAX_OUT_OF_SYNC_ALARM_HOURS).optional(),
+    outOfSyncAlarmHours: integer("resync.outOfSyncAlarmHours").optional(),
   },
   { error: "must be an object" },
 );
@@ -216,7 +179,7 @@ const syncSchema = z.strictObject(
 );
 
 const backupsSchema = z.strictObject(
-  { retentionDays: integer(1, 3650).optional() },
+  { retentionDays: integer("backups.retentionDays").optional() },
   { error: "must be an object" },
 );
 
@@ -230,7 +193,7 @@ export function scheduleIntervalSeconds(schedule: string): number | undefined {
 const alertsSchema = z.strictObject(
   {
     emails: z
-      .array(pattern(/^[^\s@"'`$\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/, "an e-mail address"), { error: "must be a list of e-mail addresses" })
+      .array(pattern("alerts.emails[]"), { error: "must be a list of e-mail addresses" })
       .max(20, "must list at most 20 addresses")
       .optional(),
   },
@@ -242,14 +205,9 @@ const encryptionSchema = z.strictObject(
   { error: "must be an object" },
 );
 
-const retentionMessage = `must be one of the retention periods CloudWatch Logs accepts (${LOG_RETENTION_DAYS.join(", ")})`;
-
 /** Fields shared by the construct props and the stack configuration. */
 const mirrorShape = {
-  name: pattern(
-    /^[a-z][a-z0-9-]{0,22}[a-z0-9]$/,
-    "2-24 characters: lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen",
-  ).refine(
+  name: pattern("name").refine(
     (v) => !v.includes("-mirror-"),
     // NAME-mirror-* scopes IAM and the failure alert: a name containing "-mirror-" would let the
     // prefix of a stack named by its start cover this stack's projects ("a" covers "a-mirror-b").
@@ -258,10 +216,7 @@ const mirrorShape = {
     // named "backlog" in the same account and region; do not deploy both.)
     'must not contain "-mirror-" (the sync projects are named NAME-mirror-..., and IAM grants are scoped by that prefix)',
   ),
-  logRetentionDays: z
-    .number({ error: retentionMessage })
-    .refine((v) => (LOG_RETENTION_DAYS as readonly number[]).includes(v), retentionMessage)
-    .optional(),
+  logRetentionDays: oneOf("logRetentionDays").optional(),
   backlog: backlogSchema,
   network: networkSchema.optional(),
   webhook: webhookSchema.optional(),
@@ -429,15 +384,15 @@ export const stackConfigSchema = z
       ...mirrorShape,
       state: z.strictObject(
         {
-          bucket: pattern(
+          bucket: stackPattern(
             /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
             "an S3 bucket name: 3-63 lower-case letters, digits, . and -, starting and ending with a letter or digit",
           ),
-          key: pattern(
+          key: stackPattern(
             /^[A-Za-z0-9!_.*'()\-][A-Za-z0-9!_.*'()\-/]{0,1023}$/,
             "an S3 object key: 1-1024 letters, digits and !_.*'()-/, not starting with /",
           ),
-          region: pattern(REGION_RE, 'an AWS region code such as "ap-northeast-1"'),
+          region: stackPattern(REGION_RE, 'an AWS region code such as "ap-northeast-1"'),
         },
         { error: "must be an object with bucket, key and region" },
       ),

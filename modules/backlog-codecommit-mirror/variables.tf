@@ -32,7 +32,7 @@ variable "backlog" {
   description = "The Backlog space: space_key (also the SSH user), domain (backlog.jp, backlog.com, backlogtool.com), ssh_key_parameter (SSM SecureString with the SSH private key), and exactly one host-key source: host_keys (pinned \"TYPE BASE64\" keys, at most 2,000 characters together), host_keys_parameter (SSM parameter with one key per line) or scan_host_key = true (trust whatever key the host presents, at every build; not recommended)."
 
   validation {
-    condition     = can(regex("^[0-9A-Za-z]([0-9A-Za-z-]{0,61}[0-9A-Za-z])?$", var.backlog.space_key))
+    condition     = can(regex("^[0-9A-Za-z](?:[0-9A-Za-z-]{0,61}[0-9A-Za-z])?$", var.backlog.space_key))
     error_message = "backlog.space_key must be a Backlog space key: 1-63 letters, digits and hyphens, not starting or ending with a hyphen."
   }
 
@@ -42,18 +42,33 @@ variable "backlog" {
   }
 
   validation {
-    condition     = can(regex("^/[A-Za-z0-9_.\\-/]+$", var.backlog.ssh_key_parameter)) && length(var.backlog.ssh_key_parameter) <= 1011 && !can(regex("^/(?i)(aws|ssm)", var.backlog.ssh_key_parameter))
-    error_message = "backlog.ssh_key_parameter must be the name of an SSM parameter: it starts with \"/\", has only letters, digits and _ . - / (at most 1011 characters), and does not start with /aws or /ssm."
+    condition     = can(regex("^\\/[A-Za-z0-9_.\\-/]+$", var.backlog.ssh_key_parameter)) && length(var.backlog.ssh_key_parameter) <= 1011
+    error_message = "backlog.ssh_key_parameter must be the name of an SSM parameter holding the SSH private key: it starts with \"/\" and has only letters, digits and _ . - / (at most 1011 characters), and does not start with /aws or /ssm."
   }
 
   validation {
-    condition     = var.backlog.host_keys_parameter == null ? true : (can(regex("^/[A-Za-z0-9_.\\-/]+$", var.backlog.host_keys_parameter)) && length(var.backlog.host_keys_parameter) <= 1011 && !can(regex("^/(?i)(aws|ssm)", var.backlog.host_keys_parameter)))
-    error_message = "backlog.host_keys_parameter must be the name of an SSM parameter: it starts with \"/\", has only letters, digits and _ . - / (at most 1011 characters), and does not start with /aws or /ssm."
+    condition     = !can(regex("^/(?i)(aws|ssm)", var.backlog.ssh_key_parameter))
+    error_message = "backlog.ssh_key_parameter must not start with /aws or /ssm (reserved by AWS)."
   }
 
   validation {
-    condition     = var.backlog.host_keys == null ? true : (length(var.backlog.host_keys) > 0 && alltrue([for k in var.backlog.host_keys : can(regex("^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}$", k))]))
-    error_message = "backlog.host_keys must list at least one SSH public key \"TYPE BASE64\" with TYPE one of ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa (no host name, no comment)."
+    condition     = can(regex("^\\/[A-Za-z0-9_.\\-/]+$", coalesce(var.backlog.host_keys_parameter, "/none"))) && length(coalesce(var.backlog.host_keys_parameter, "/none")) <= 1011
+    error_message = "backlog.host_keys_parameter must be the name of an SSM parameter holding the pinned host keys: it starts with \"/\" and has only letters, digits and _ . - / (at most 1011 characters), and does not start with /aws or /ssm."
+  }
+
+  validation {
+    condition     = !can(regex("^/(?i)(aws|ssm)", coalesce(var.backlog.host_keys_parameter, "/none")))
+    error_message = "backlog.host_keys_parameter must not start with /aws or /ssm (reserved by AWS)."
+  }
+
+  validation {
+    condition     = var.backlog.host_keys == null ? true : length(var.backlog.host_keys) > 0
+    error_message = "backlog.host_keys must list at least one SSH public key."
+  }
+
+  validation {
+    condition     = alltrue([for x in coalesce(var.backlog.host_keys, []) : can(regex("^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}$", x))])
+    error_message = "backlog.host_keys[*] must be an SSH public key \"TYPE BASE64\" with TYPE one of ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa (no host name, no comment)."
   }
 
   validation {
@@ -72,7 +87,7 @@ variable "vpc_id" {
   description = "VPC of the sync builds and the EFS mount targets. Changing it replaces the security groups and the mount targets."
 
   validation {
-    condition     = can(regex("^vpc-([0-9a-f]{8}|[0-9a-f]{17})$", var.vpc_id))
+    condition     = can(regex("^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$", var.vpc_id))
     error_message = "vpc_id must be a VPC id \"vpc-\" followed by 8 or 17 hex digits."
   }
 }
@@ -87,8 +102,8 @@ variable "subnet_ids" {
   }
 
   validation {
-    condition     = alltrue([for s in var.subnet_ids : can(regex("^subnet-([0-9a-f]{8}|[0-9a-f]{17})$", s))])
-    error_message = "subnet_ids must be subnet ids: \"subnet-\" followed by 8 or 17 hex digits."
+    condition     = alltrue([for x in var.subnet_ids : can(regex("^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$", x))])
+    error_message = "subnet_ids[*] must be a subnet id \"subnet-\" followed by 8 or 17 hex digits."
   }
 
   validation {
@@ -107,18 +122,28 @@ variable "repositories" {
   }
 
   validation {
-    condition     = alltrue([for r in var.repositories : can(regex("^[A-Z][A-Z0-9_]{0,24}$", r.project_key))])
+    condition     = alltrue([for x in var.repositories[*].project_key : can(regex("^[A-Z][A-Z0-9_]{0,24}$", x))])
     error_message = "repositories[*].project_key must be a Backlog project key: an upper-case letter, then upper-case letters, digits or _ (at most 25 characters)."
   }
 
   validation {
-    condition     = alltrue([for r in var.repositories : can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$", r.repository)) && !can(regex("(?i)[.]git$", r.repository))])
-    error_message = "repositories[*].repository must be a Backlog repository name: 1-100 letters, digits, _ . and -, not starting with . or -, and not ending in \".git\"."
+    condition     = alltrue([for x in var.repositories[*].repository : can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$", x))])
+    error_message = "repositories[*].repository must be a Backlog repository name: 1-100 letters, digits, _ . and -, not starting with . or -."
   }
 
   validation {
-    condition     = alltrue([for r in var.repositories : r.codecommit_repository == null ? true : (can(regex("^[A-Za-z0-9_.-]{1,100}$", r.codecommit_repository)) && !can(regex("(?i)[.]git$", r.codecommit_repository)) && !contains([".", ".."], r.codecommit_repository))])
-    error_message = "repositories[*].codecommit_repository must be a CodeCommit repository name: 1-100 letters, digits, _ . and -, not \".\" or \"..\" and not ending in \".git\"."
+    condition     = alltrue([for r in var.repositories : !can(regex("(?i)[.]git$", r.repository))])
+    error_message = "repositories[*].repository must not end in \".git\" (give the name without it)."
+  }
+
+  validation {
+    condition     = alltrue([for x in [for r in var.repositories : r.codecommit_repository if r.codecommit_repository != null] : can(regex("^[A-Za-z0-9_.-]{1,100}$", x))])
+    error_message = "repositories[*].codecommit_repository must be a CodeCommit repository name: 1-100 letters, digits, _ . and -."
+  }
+
+  validation {
+    condition     = alltrue([for r in var.repositories : r.codecommit_repository == null ? true : (!can(regex("(?i)[.]git$", r.codecommit_repository)) && !contains([".", ".."], r.codecommit_repository))])
+    error_message = "repositories[*].codecommit_repository must not be \".\" or \"..\" or end in \".git\"."
   }
 
   validation {
@@ -161,8 +186,13 @@ variable "webhook" {
   nullable    = false
 
   validation {
-    condition     = alltrue([for c in concat(coalesce(var.webhook.allowed_source_ips, []), var.webhook.additional_source_ips) : can(regex("^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/([0-9]|[12][0-9]|3[0-2])$", c))])
-    error_message = "webhook.allowed_source_ips and webhook.additional_source_ips must be IPv4 CIDR blocks such as 203.0.113.0/24."
+    condition     = alltrue([for x in coalesce(var.webhook.allowed_source_ips, []) : can(regex("^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}\\/([0-9]|[12][0-9]|3[0-2])$", x))])
+    error_message = "webhook.allowed_source_ips[*] must be an IPv4 CIDR block such as 203.0.113.0/24."
+  }
+
+  validation {
+    condition     = alltrue([for x in var.webhook.additional_source_ips : can(regex("^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}\\/([0-9]|[12][0-9]|3[0-2])$", x))])
+    error_message = "webhook.additional_source_ips[*] must be an IPv4 CIDR block such as 203.0.113.0/24."
   }
 
   validation {
@@ -196,7 +226,7 @@ variable "webhook" {
   }
 
   validation {
-    condition     = var.webhook.waf_rate_limit_per_5_minutes == null ? true : (var.webhook.waf_rate_limit_per_5_minutes >= 100 && var.webhook.waf_rate_limit_per_5_minutes <= 2000000000 && floor(var.webhook.waf_rate_limit_per_5_minutes) == var.webhook.waf_rate_limit_per_5_minutes)
+    condition     = alltrue([for x in [for x in [var.webhook.waf_rate_limit_per_5_minutes] : x if x != null] : x >= 100 && x <= 2000000000 && floor(x) == x])
     error_message = "webhook.waf_rate_limit_per_5_minutes must be a whole number from 100 to 2000000000."
   }
 }
@@ -254,7 +284,12 @@ variable "alert_emails" {
   nullable    = false
 
   validation {
-    condition     = length(var.alert_emails) <= 20 && alltrue([for e in var.alert_emails : can(regex("^[^\\s@\"'`$\\\\]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}$", e))])
-    error_message = "alert_emails must be at most 20 e-mail addresses."
+    condition     = length(var.alert_emails) <= 20
+    error_message = "alert_emails must list at most 20 addresses."
+  }
+
+  validation {
+    condition     = alltrue([for x in var.alert_emails : can(regex("^[^\\s@\"'`$\\\\]+@[A-Za-z0-9.-]+\\.[A-Za-z]{2,}$", x))])
+    error_message = "alert_emails[*] must be an e-mail address."
   }
 }

@@ -33,8 +33,8 @@ const BAD: Case[] = [
   ["a space key that would inject shell", (p) => (p.backlog.spaceKey = "x;rm -rf /"), "backlog.space_key must be a Backlog space key"],
   ["an unknown Backlog domain", (p) => (p.backlog.domain = "backlog.io"), 'backlog.domain must be "backlog.jp", "backlog.com" or "backlogtool.com"'],
   ["a parameter name without the slash", (p) => (p.backlog.sshKeyParameter = "backlog/key"), "backlog.ssh_key_parameter must be the name of an SSM parameter"],
-  ["a reserved parameter name", (p) => (p.backlog.sshKeyParameter = "/aws/key"), "backlog.ssh_key_parameter must be the name of an SSM parameter"],
-  ["a bad host-key parameter name", (p) => (p.backlog.hostKeysParameter = "/ssm/x"), "backlog.host_keys_parameter must be the name of an SSM parameter"],
+  ["a reserved parameter name", (p) => (p.backlog.sshKeyParameter = "/aws/key"), "backlog.ssh_key_parameter must not start with /aws or /ssm"],
+  ["a bad host-key parameter name", (p) => (p.backlog.hostKeysParameter = "/ssm/x"), "backlog.host_keys_parameter must not start with /aws or /ssm"],
   ["no host-key source", (p) => delete p.backlog.hostKeysParameter, "backlog must name exactly one source of the Backlog host key"],
   ["two host-key sources", (p) => (p.backlog.scanHostKey = true), "backlog must name exactly one source of the Backlog host key"],
   [
@@ -43,7 +43,7 @@ const BAD: Case[] = [
       delete p.backlog.hostKeysParameter;
       p.backlog.hostKeys = ["example.git.backlog.jp ssh-ed25519 AAAA"];
     },
-    "backlog.host_keys must list at least one SSH public key",
+    "backlog.host_keys[*] must be an SSH public key",
   ],
   [
     "pinned keys over the buildspec's room (2,001 characters)",
@@ -56,11 +56,11 @@ const BAD: Case[] = [
   ["a VPC id that is not one", (p) => (p.network.vpcId = "vpc-123"), "vpc_id must be a VPC id"],
   ["one subnet", (p) => (p.network.subnetIds = ["subnet-0123456789abcdef0"]), "subnet_ids must list 2 to 16 private subnets"],
   ["a subnet twice", (p) => (p.network.subnetIds = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef0"]), "subnet_ids must not repeat a subnet id"],
-  ["a subnet id that is not one", (p) => (p.network.subnetIds = ["subnet-0123456789abcdef0", "sn-1"]), "subnet_ids must be subnet ids"],
+  ["a subnet id that is not one", (p) => (p.network.subnetIds = ["subnet-0123456789abcdef0", "sn-1"]), "subnet_ids[*] must be a subnet id"],
   ["no repository", (p) => (p.repositories = []), "repositories must list 1 to 200 repositories"],
   ["a lower-case project key", (p) => (p.repositories[0].projectKey = "demo"), "repositories[*].project_key must be a Backlog project key"],
-  ["a repository name with .git", (p) => (p.repositories[0].repository = "web.git"), "repositories[*].repository must be a Backlog repository name"],
-  ["a CodeCommit name of ..", (p) => (p.repositories[0].codecommitRepository = ".."), "repositories[*].codecommit_repository must be a CodeCommit repository name"],
+  ["a repository name with .git", (p) => (p.repositories[0].repository = "web.git"), 'repositories[*].repository must not end in ".git"'],
+  ["a CodeCommit name of ..", (p) => (p.repositories[0].codecommitRepository = ".."), 'repositories[*].codecommit_repository must not be "." or ".."'],
   ["a repository twice", (p) => p.repositories.push({ projectKey: "DEMO", repository: "web-app", codecommitRepository: "other" }), "repositories must not list a Backlog repository twice"],
   ["two repositories with one CodeCommit name", (p) => (p.repositories[1].codecommitRepository = "demo-web-app"), "repositories must give every repository its own CodeCommit name"],
   [
@@ -74,7 +74,7 @@ const BAD: Case[] = [
   ["a build timeout under 5 minutes", (p) => (p.build = { timeoutMinutes: 4 }), "build.timeout_minutes must be a whole number from 5 to 480"],
   ["a fractional queue timeout", (p) => (p.build = { queuedTimeoutMinutes: 7.5 }), "build.queued_timeout_minutes must be a whole number from 5 to 480"],
   ["an x86 compute type", (p) => (p.build = { computeType: "BUILD_GENERAL1_2XLARGE" }), "build.compute_type must be one of"],
-  ["a CIDR with a /33", (p) => (p.webhook = { allowedSourceIps: ["10.0.0.0/33"] }), "must be IPv4 CIDR blocks"],
+  ["a CIDR with a /33", (p) => (p.webhook = { allowedSourceIps: ["10.0.0.0/33"] }), "must be an IPv4 CIDR block"],
   ["an empty allow list", (p) => (p.webhook = { allowedSourceIps: [] }), "webhook.allowed_source_ips must list at least one address range"],
   ["an open API with an allow list", (p) => (p.webhook = { allowAnySource: true, additionalSourceIps: ["203.0.113.0/24"] }), "webhook.allow_any_source must not be true"],
   ["a burst below the rate", (p) => (p.webhook = { throttleRateLimit: 50, throttleBurstLimit: 20 }), "webhook.throttle_burst_limit must be at least throttle_rate_limit"],
@@ -83,7 +83,7 @@ const BAD: Case[] = [
   ["an out-of-sync alarm of one hour", (p) => (p.resync = { outOfSyncAlarmHours: 1 }), "resync.out_of_sync_alarm_hours must be a whole number from 2 to 168"],
   ["a daily schedule with the 25-hour alarm", (p) => (p.resync = { schedule: "rate(1 day)" }), "resync.out_of_sync_alarm_hours must be at least twice the schedule's interval"],
   ["backups kept for no day", (p) => (p.backups = { retentionDays: 0 }), "backups.retention_days must be a whole number from 1 to 3650"],
-  ["an address that is not e-mail", (p) => (p.alerts = { emails: ["not-an-email"] }), "alert_emails must be at most 20 e-mail addresses"],
+  ["an address that is not e-mail", (p) => (p.alerts = { emails: ["not-an-email"] }), "alert_emails[*] must be an e-mail address"],
 ];
 
 const GOOD: Array<[string, (p: Props) => void]> = [
