@@ -368,6 +368,47 @@ def patch_ec2_nat_gateway_releases_interface() -> None:
     NatGatewayBackend.delete_nat_gateway = delete_nat_gateway
 
 
+def patch_ec2_vpc_subnet_custom_ids() -> None:
+    """Not an AWS behaviour but the sandbox's need: `npm run sandbox:up` rehearses a configuration
+    whose `network` names an existing VPC and subnets by id (`vpc-0123…`, `subnet-0abc…`), so it must
+    create them in the emulator with those very ids. AWS lets no one choose an id; moto lets a
+    resource be given one with its `_custom_id_` tag (moto.utilities.id_generator, "Custom IDs"),
+    but its EC2 VPCs and subnets ignore that tag (they call `random_vpc_id`/`random_subnet_id`).
+    Here CreateVpc and CreateSubnet honour it: a `_custom_id_` tag becomes the id, unless a VPC or
+    subnet already has it (then a random id, as moto's convention does; the caller checks the id it
+    got). Without the tag nothing changes."""
+    import moto.ec2.models.subnets as subnets
+    import moto.ec2.models.vpcs as vpcs
+    from moto.utilities.id_generator import TAG_KEY_CUSTOM_ID
+
+    def tag_value(tags: Any) -> Any:
+        # CreateVpc passes [{"Key", "Value"}]; CreateSubnet {"subnet": {key: value}}.
+        if isinstance(tags, list):
+            return next((t.get("Value") for t in tags if t.get("Key") == TAG_KEY_CUSTOM_ID), None)
+        if isinstance(tags, dict):
+            return next((v.get(TAG_KEY_CUSTOM_ID) for v in tags.values() if isinstance(v, dict) and TAG_KEY_CUSTOM_ID in v), None)
+        return None
+
+    def with_custom_id(module: Any, generator: str, taken: Callable[[Any, str], bool], original: Callable[..., Any]) -> Callable[..., Any]:
+        def create(self: Any, *args: Any, **kwargs: Any) -> Any:
+            wanted = tag_value(kwargs.get("tags"))
+            if wanted is None or taken(self, wanted):
+                return original(self, *args, **kwargs)
+            random_id = getattr(module, generator)
+            setattr(module, generator, lambda: wanted)
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                setattr(module, generator, random_id)
+
+        return create
+
+    vpcs.VPCBackend.create_vpc = with_custom_id(vpcs, "random_vpc_id", lambda b, i: i in b.vpcs, vpcs.VPCBackend.create_vpc)
+    subnets.SubnetBackend.create_subnet = with_custom_id(
+        subnets, "random_subnet_id", lambda b, i: any(i in zone for zone in b.subnets.values()), subnets.SubnetBackend.create_subnet
+    )
+
+
 # --- API Gateway ----------------------------------------------------------------------------------
 
 
@@ -966,6 +1007,7 @@ PATCHES: list[Callable[[], None]] = [
     patch_efs_update_file_system,
     patch_ec2_referenced_rule_description,
     patch_ec2_nat_gateway_releases_interface,
+    patch_ec2_vpc_subnet_custom_ids,
     patch_apigateway_policy_escaping,
     patch_s3_secure_transport,
     patch_s3_delete_marker_dispose,
