@@ -5,7 +5,9 @@ Usage: python3 tools/emulator/moto_launcher.py -H 127.0.0.1 -p PORT
 Written for moto 5.2.1 (a warning is printed for any other version). Each patch below is one
 function whose docstring names the gap it fills (see the shared notes, "Terraform against the local
 AWS emulator"). Every patch makes moto answer the way AWS does; none relaxes a check the product
-relies on. The product is never changed to suit the emulator; only the emulator is.
+relies on. The product is never changed to suit the emulator; only the emulator is. One patch adds
+what AWS lacks and only the sandbox uses: VPCs and subnets created with a chosen id
+(patch_ec2_vpc_subnet_custom_ids, through moto's own `_custom_id_` tag convention).
 """
 import json
 import re
