@@ -94,3 +94,23 @@ test("a usage error of discover and status that is not an unknown option is one 
   expect(sandbox.stderr).toBe("error: unknown sandbox command sideways: give up or down (npm run sandbox:up -- --help prints the usage)\n");
   expect(sandbox.code).toBe(2);
 });
+
+// The other user-facing commands of scripts/ run on the same runner.
+const TOOLS: Record<string, string> = { "plan-summary": "plan-summary", diagram: "diagram" };
+
+test.each(Object.keys(TOOLS))("npm run %s -- --help prints its usage and exits 0; an unknown option is one line, exit 2", async (name) => {
+  const help = await runCommand(TOOLS[name], ["--help"], env);
+  expect({ code: help.code, stderr: help.stderr }).toEqual({ code: 0, stderr: "" });
+  expect(help.stdout).toMatch(new RegExp(`^usage: .*npm run ${name}\\b`));
+  expect(help.stdout).toMatch(/exit codes?: 0 /i);
+  const bogus = await runCommand(TOOLS[name], ["--bogus"], env);
+  expect(bogus.stdout).toBe("");
+  expect(bogus.stderr).toBe(`error: unknown option --bogus (npm run ${name} -- --help prints the usage)\n`);
+  expect(bogus.code).toBe(2);
+});
+
+test("plan-summary without --json is a usage error naming what --json takes, exit 2", async () => {
+  const r = await runCommand("plan-summary", ["--title", "x"], env);
+  expect(r.stderr).toBe("error: --json is required: give it the output of terraform show -json PLANFILE (npm run plan-summary -- --help prints the usage)\n");
+  expect(r.code).toBe(2);
+});
