@@ -173,7 +173,7 @@ export async function sandboxUp(env: NodeJS.ProcessEnv = process.env): Promise<S
   const created: string[] = [];
 
   try {
-    const cliConfig = await steps.run("check terraform and moto", () => writeCliConfig(providerMirror(), dir));
+    const cliConfig = await steps.run("terraform and moto found; the Terraform CLI configuration", () => writeCliConfig(providerMirror(), dir));
 
     record = await steps.run("start the emulator (HTTPS, throwaway certificate)", async () => {
       const certDir = path.join(dir, "tls");
