@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { loadStackConfig } from "../lib/stack-config";
 import { ConfigError } from "../lib/validation";
-import { defaultTitle, main as planSummary } from "../scripts/plan-summary";
+import { defaultTitle, planSummary } from "../scripts/plan-summary";
 import { ROOT, builtApp, problemsOf } from "../test/support/synth";
 
 function problemsOfFile(text: string): string[] {
@@ -74,14 +74,14 @@ describe("plan summary input", () => {
     const file = path.join(dir, "plan");
     // What `terraform plan -out` writes is a zip archive: local file header signature "PK\x03\x04".
     writeFileSync(file, Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0x00, 0x08, 0x00]));
-    expect(() => planSummary(["--json", file])).toThrow(
+    expect(() => planSummary({ json: file })).toThrow(
       `${file} is a binary plan file (terraform plan -out writes a zip archive), not JSON; convert it first: terraform show -json ${file} > plan.json, then pass --json plan.json`,
     );
   });
 
   test("the default title is the stack directory's name", () => {
     expect(defaultTitle("cdktf.out/stacks/backlog-codecommit-mirror/plan.json")).toBe("backlog-codecommit-mirror");
-    const md = planSummary(["--json", path.join(ROOT, "test", "fixtures", "plan-summary", "none.json")]);
+    const md = planSummary({ json: path.join(ROOT, "test", "fixtures", "plan-summary", "none.json") });
     expect(md.split("\n", 1)[0]).toBe("<!-- plan-summary:plan-summary -->");
   });
 });

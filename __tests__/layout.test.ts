@@ -23,3 +23,13 @@ test("nothing outside test/ and __tests__/ imports from them", () => {
   }
   expect(offending).toEqual([]);
 });
+
+// One escape inverse serves every suite: Terraform's template escapes (`$${`, `%%{`) are resolved by
+// tools/terraform/template.ts only, never by a copy in a test-support folder or a tool.
+test("one inverse of Terraform's template escapes, in tools/terraform/template.ts", () => {
+  const files = execFileSync("git", ["ls-files", "*.ts", "*.js"], { cwd: ROOT, encoding: "utf8" })
+    .split("\n")
+    .filter((f) => /^(test|__tests__|tools|scripts)\//.test(f));
+  const inverses = files.filter((f) => /\.replace\(\/\\\$\\\$\\\{\/g/.test(readFileSync(path.join(ROOT, f), "utf8")));
+  expect(inverses).toEqual(["tools/terraform/template.ts"]);
+});

@@ -7,8 +7,8 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import type { BuildSummary } from "../scripts/ops/aws";
 import { appendRepositories } from "../scripts/ops/config-file";
-import { planDiscovery } from "../scripts/ops/discover";
-import { exitCode, judge, renderTable, type StatusInputs } from "../scripts/ops/status";
+import { planDiscovery } from "../scripts/ops/discovery-plan";
+import { exitCode, judge, renderTable, type StatusInputs } from "../scripts/ops/verdicts";
 import { validateStackConfig } from "../lib/validation";
 
 const example = JSON.parse(readFileSync(path.join(__dirname, "../config/example.json"), "utf8"));

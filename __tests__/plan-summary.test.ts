@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { type PlanJson, changeKind, headline, main, renderSummary, summarizePlan } from "../scripts/plan-summary";
+import { type PlanJson, changeKind, headline, planSummary, renderSummary, summarizePlan } from "../scripts/plan-summary";
 
 const FIXTURES = path.join(__dirname, "..", "test", "fixtures", "plan-summary");
 const plan = (name: string): PlanJson => JSON.parse(readFileSync(path.join(FIXTURES, `${name}.json`), "utf8")) as PlanJson;
@@ -114,14 +114,14 @@ describe("plan summary on real plans", () => {
   });
 
   test("the command line reads the files and prints the Markdown", () => {
-    const md = main(["--json", path.join(FIXTURES, "mixed.json"), "--text", path.join(FIXTURES, "mixed.txt"), "--title", "x"]);
+    const md = planSummary({ json: path.join(FIXTURES, "mixed.json"), text: path.join(FIXTURES, "mixed.txt"), title: "x" });
     expect(md.split("\n", 1)[0]).toBe("<!-- plan-summary:x -->");
   });
 
   test.each<[string, () => unknown, string]>([
     ["a file that is not a plan", () => summarizePlan({ format_version: undefined } as unknown as PlanJson), "not a Terraform JSON plan"],
     ["an unknown action list", () => changeKind(["explode"]), "unknown Terraform plan action list: [explode]"],
-    ["no --json", () => main(["--text", "x"]), "usage: plan-summary --json PLAN.json"],
+    ["no --json", () => planSummary({ text: "x" }), "--json is required: give it the output of terraform show -json PLANFILE"],
   ])("refuses %s", (_, run, message) => {
     expect(run).toThrow(message);
   });

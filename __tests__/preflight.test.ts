@@ -136,7 +136,7 @@ test("preflight names the region field, the allowed regions and the given one, a
     // An endpoint that refuses connections: a call to AWS would fail differently.
     env: { ...process.env, MIRROR_CONFIG: file, AWS_ENDPOINT_URL: "http://127.0.0.1:9", AWS_ACCESS_KEY_ID: "x", AWS_SECRET_ACCESS_KEY: "x" },
   });
-  expect(run.status).toBe(1);
+  expect(run.status).toBe(2);
   expect(run.stderr).toContain(`  - \`region\` must be ${ARM_CONTAINER_REGIONS_ALLOWED}, got: "ca-central-1"\n`);
   expect(run.stdout).not.toContain("preflight of");
 });

@@ -5,15 +5,17 @@
  * needs `terraform init` and is dominated by provider and meta nodes; the picture is the same
  * dependency graph Terraform builds, minus that noise.
  *
- * Usage: node --import tsx scripts/diagram.ts [cdk.tf.json] [out.svg]
+ * Usage: node --import tsx scripts/diagram.ts [--stack cdk.tf.json] [--output out.svg]
  *   defaults: cdktf.out/stacks/backlog-codecommit-mirror/cdk.tf.json and dist/diagram/diagram.svg
- *   (also writes the DOT source next to the SVG). Needs Graphviz's `dot`.
+ *   (also writes the DOT source next to the SVG). Needs Graphviz's `dot`. Arguments, `--help` and
+ *   exit codes are the runner's (scripts/ops/command.ts).
  * The picture is generated, never committed: its default place is under dist/ (git-ignored), and
  * nothing is written unless both the DOT and the SVG were made (a failure leaves no partial file).
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { command, EXIT, main, UserError } from "./ops/command";
 
 export interface StackJson {
   readonly resource?: Record<string, Record<string, Record<string, unknown>>>;
@@ -131,25 +133,48 @@ export function toDot(graph: Graph, title = "backlog-codecommit-mirror"): string
 export function renderSvg(dot: string): string {
   const result = spawnSync("dot", ["-Tsvg"], { input: dot, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (result.error !== undefined) {
-    throw new Error(`Graphviz's dot cannot be run (${result.error.message}). Install it: apt-get install -y graphviz (or brew install graphviz)`);
+    throw new UserError(`Graphviz's dot cannot be run (${result.error.message}). Install it: apt-get install -y graphviz (or brew install graphviz)`);
   }
   if (result.status !== 0) throw new Error(`dot failed: ${result.stderr}`);
   return result.stdout;
 }
 
-if (require.main === module) {
-  const root = path.resolve(__dirname, "..");
-  const input = process.argv[2] ?? path.join(root, "cdktf.out", "stacks", "backlog-codecommit-mirror", "cdk.tf.json");
-  const output = process.argv[3] ?? path.join(root, "dist", "diagram", "diagram.svg");
-  try {
-    const dot = toDot(stackGraph(JSON.parse(readFileSync(input, "utf8")) as StackJson));
+const ROOT = path.resolve(__dirname, "..");
+const DEFAULT_STACK = path.join("cdktf.out", "stacks", "backlog-codecommit-mirror", "cdk.tf.json");
+const DEFAULT_OUTPUT = path.join("dist", "diagram", "diagram.svg");
+
+const USAGE = `usage: npm run diagram [-- --stack cdk.tf.json] [--output out.svg]
+
+Synthesizes the stack (npm run synth) and draws every resource, grouped by the construct that
+creates it, with an arrow for each reference, into an SVG (and its DOT source next to it).
+
+  --stack FILE    the synthesized stack (default ${DEFAULT_STACK})
+  --output FILE   the SVG to write (default ${DEFAULT_OUTPUT})
+
+Needs Graphviz's dot.
+exit codes: 0 written, 2 a usage error, an unreadable stack or no dot (nothing is written)`;
+
+export const diagramCommand = command({
+  name: "diagram",
+  usage: USAGE,
+  options: { stack: { type: "string" }, output: { type: "string" } },
+  run: async ({ values, output: out }) => {
+    const input = values.stack !== undefined ? path.resolve(values.stack) : path.join(ROOT, DEFAULT_STACK);
+    const output = values.output !== undefined ? path.resolve(values.output) : path.join(ROOT, DEFAULT_OUTPUT);
+    let text: string;
+    try {
+      text = readFileSync(input, "utf8");
+    } catch (e) {
+      throw new UserError(`cannot read the synthesized stack ${input} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): run npm run synth first, or give --stack`);
+    }
+    const dot = toDot(stackGraph(JSON.parse(text) as StackJson));
     const svg = renderSvg(dot);
     mkdirSync(path.dirname(output), { recursive: true });
     writeFileSync(output.replace(/\.svg$/, ".dot"), dot);
     writeFileSync(output, svg);
-    console.log(`wrote ${path.relative(process.cwd(), output)}`);
-  } catch (e) {
-    console.error(`diagram: ${(e as Error).message}`);
-    process.exit(1);
-  }
-}
+    out.out(`wrote ${path.relative(process.cwd(), output)}`);
+    return EXIT.ok;
+  },
+});
+
+if (require.main === module) main(diagramCommand);

@@ -4,7 +4,7 @@
  * destroy"), one row per changed resource (replacements and deletions first), output changes, drift
  * found while refreshing, and the full plan text (`terraform show -no-color PLANFILE`) collapsed.
  *
- * Usage:
+ * Usage (arguments, `--help` and exit codes are the runner's, scripts/ops/command.ts):
  *   node --import tsx scripts/plan-summary.ts --json plan.json [--text plan.txt] [--title NAME] [--max-chars N]
  *   (--json takes `terraform show -json PLANFILE`, not the binary plan file itself; the title defaults
  *   to the name of the directory holding plan.json, i.e. the stack's name in cdktf.out/stacks/NAME/)
@@ -15,6 +15,7 @@
  */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
+import { command, EXIT, main, UsageError, UserError } from "./ops/command";
 
 /** The parts of Terraform's JSON plan format (format_version 1.x) that the summary reads. */
 export interface PlanJson {
@@ -261,19 +262,6 @@ export function renderSummary(s: PlanSummary, opts: RenderOptions = {}): string 
   return build(0, undefined).slice(0, maxChars);
 }
 
-function parseArgs(argv: readonly string[]): Record<string, string> {
-  const args: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const m = /^--(json|text|title|max-chars)$/.exec(argv[i]);
-    if (m === null || i + 1 >= argv.length) {
-      throw new Error(`usage: plan-summary --json PLAN.json [--text PLAN.txt] [--title NAME] [--max-chars N]; bad argument: ${argv[i]}`);
-    }
-    args[m[1]] = argv[++i];
-  }
-  if (args.json === undefined) throw new Error("usage: plan-summary --json PLAN.json [--text PLAN.txt] [--title NAME] [--max-chars N]");
-  return args;
-}
-
 /**
  * The title when --title is not given: the name of the directory holding the JSON plan, which is the
  * stack's name where Terraform runs (`cdktf.out/stacks/NAME/plan.json` gives `NAME`).
@@ -290,30 +278,52 @@ export function readPlanJson(file: string): PlanJson {
   const bytes = readFileSync(file);
   const convert = `convert it first: terraform show -json ${file} > plan.json, then pass --json plan.json`;
   if (bytes.subarray(0, 2).toString("latin1") === "PK") {
-    throw new Error(`${file} is a binary plan file (terraform plan -out writes a zip archive), not JSON; ${convert}`);
+    throw new UserError(`${file} is a binary plan file (terraform plan -out writes a zip archive), not JSON; ${convert}`);
   }
   try {
     return JSON.parse(bytes.toString("utf8")) as PlanJson;
   } catch (e) {
-    throw new Error(`${file} is not JSON (${(e as Error).message.replace(/, (?:\.\.\.)?"[\s\S]*"(?:\.\.\.)? is not valid JSON$/, "")}); --json takes the output of terraform show -json PLANFILE`);
+    throw new UserError(`${file} is not JSON (${(e as Error).message.replace(/, (?:\.\.\.)?"[\s\S]*"(?:\.\.\.)? is not valid JSON$/, "")}); --json takes the output of terraform show -json PLANFILE`);
   }
 }
 
-/** The command line: prints the Markdown. */
-export function main(argv: readonly string[]): string {
-  const args = parseArgs(argv);
+/** The command line's values. */
+export interface PlanSummaryArgs {
+  readonly json?: string;
+  readonly text?: string;
+  readonly title?: string;
+  readonly "max-chars"?: string;
+}
+
+/** The Markdown for the command line's values. */
+export function planSummary(args: PlanSummaryArgs): string {
+  if (args.json === undefined) throw new UsageError("--json is required: give it the output of terraform show -json PLANFILE");
   const plan = readPlanJson(args.json);
   const planText = args.text !== undefined ? readFileSync(args.text, "utf8") : undefined;
   const maxChars = args["max-chars"] !== undefined ? Number(args["max-chars"]) : undefined;
-  if (maxChars !== undefined && !(Number.isInteger(maxChars) && maxChars > 1000)) throw new Error(`--max-chars must be a whole number over 1000, got: ${args["max-chars"]}`);
+  if (maxChars !== undefined && !(Number.isInteger(maxChars) && maxChars > 1000)) throw new UsageError(`--max-chars must be a whole number over 1000, got: ${args["max-chars"]}`);
   return renderSummary(summarizePlan(plan), { title: args.title ?? defaultTitle(args.json), planText, maxChars });
 }
 
-if (require.main === module) {
-  try {
-    process.stdout.write(main(process.argv.slice(2)));
-  } catch (e) {
-    console.error(`plan-summary: ${(e as Error).message}`);
-    process.exit(1);
-  }
-}
+const USAGE = `usage: npm run plan-summary -- --json PLAN.json [--text PLAN.txt] [--title NAME] [--max-chars N]
+
+Prints the Markdown the plan workflow publishes (job summary and pull-request comment) for a plan.
+
+  --json PLAN.json   the output of terraform show -json PLANFILE (not the binary plan file)
+  --text PLAN.txt    the output of terraform show -no-color PLANFILE, shown collapsed
+  --title NAME       the stack's name (default: the name of the directory holding PLAN.json)
+  --max-chars N      cut the plan text, then the resource table, to stay under N characters (default 60000)
+
+exit codes: 0 printed, 2 a usage error or a file that is not a JSON plan`;
+
+export const planSummaryCommand = command({
+  name: "plan-summary",
+  usage: USAGE,
+  options: { json: { type: "string" }, text: { type: "string" }, title: { type: "string" }, "max-chars": { type: "string" } },
+  run: async ({ values }) => {
+    process.stdout.write(planSummary(values));
+    return EXIT.ok;
+  },
+});
+
+if (require.main === module) main(planSummaryCommand);

@@ -10,7 +10,7 @@
  *
  * The configuration is validated first (lib/validation.ts): a region where CodeBuild runs no ARM
  * builds (lib/regions.ts), like any other invalid field, is reported with the field, what is allowed
- * and what was given, before any AWS call (exit code 1).
+ * and what was given, before any AWS call (exit code 2).
  *
  * Checks, each finding naming the resource and what to do:
  * - `network` given: the VPC exists and has DNS support and DNS hostnames on (builds mount EFS by its
@@ -27,7 +27,8 @@
  *   ({@link armConcurrencyNeeds}); below it an error naming the quota, its code and the
  *   `aws service-quotas request-service-quota-increase` line. A Service Quotas endpoint that does
  *   not answer gives a warning.
- * It prints the `ssh-keyscan` line for the configured Backlog domain. Any error: exit code 1.
+ * It prints the `ssh-keyscan` line for the configured Backlog domain. Exit codes (the runner's,
+ * scripts/ops/command.ts): 0 no error, 1 some error finding, 2 a usage or configuration error.
  *
  * Usage: MIRROR_CONFIG=config/production.json npm run preflight
  */
@@ -48,8 +49,9 @@ import { GetAWSDefaultServiceQuotaCommand, GetServiceQuotaCommand, ServiceQuotas
 import { DescribeParametersCommand, GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { BUILD_DEFAULTS } from "../lib/mirror-build";
 import { MIRROR_STACK_TAG_KEY, backlogGitHost, codecommitRepositoryName, repositoryKey } from "../lib/naming";
-import { configPath, loadStackConfig } from "../lib/stack-config";
-import { ConfigError, type StackConfig } from "../lib/validation";
+import { DEFAULT_CONFIG, loadStackConfig } from "../lib/stack-config";
+import type { StackConfig } from "../lib/validation";
+import { command, configFile, EXIT, main } from "./ops/command";
 import { sdkClientConfig } from "./sandbox-env";
 
 export type Level = "error" | "warning" | "ok";
@@ -478,38 +480,39 @@ export function render(findings: readonly Finding[]): string {
   return findings.map((f) => `${label[f.level]} ${f.resource}: ${f.message}`).join("\n");
 }
 
-async function main(): Promise<number> {
-  const file = configPath(process.env);
-  let config: StackConfig;
-  try {
-    config = loadStackConfig(file);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      return 1;
-    }
-    throw e;
-  }
-  const started = Date.now();
-  const clients = makeClients(config.region);
-  const endpoint = process.env.AWS_ENDPOINT_URL;
-  console.log(`preflight of ${path.relative(process.cwd(), file)} in ${config.region}${endpoint !== undefined ? ` at ${endpoint}` : ""}${clients.sandbox ? " (the running sandbox)" : ""}`);
-  const findings = await preflight(config, clients);
-  console.log(render(findings));
-  const errors = findings.filter((f) => f.level === "error").length;
-  const warnings = findings.filter((f) => f.level === "warning").length;
-  console.log(`\nFetch and pin Backlog's host keys with (then check them out of band; Backlog publishes no fingerprints):\n  ${keyscanLine(config)}`);
-  console.log(`\n${errors} error(s), ${warnings} warning(s) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  for (const client of [clients.ec2, clients.ssm, clients.codecommit, clients.quotas]) client.destroy();
-  return errors > 0 ? 1 : 0;
-}
+const USAGE = `usage: [MIRROR_CONFIG=FILE] npm run preflight
 
-if (require.main === module) {
-  main().then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      console.error(`preflight: ${(e as Error).stack ?? String(e)}`);
-      process.exit(1);
-    },
-  );
-}
+Checks the AWS account the configuration (MIRROR_CONFIG, default ${DEFAULT_CONFIG}) targets before
+anything is applied: the region, the VPC and its subnets (DNS, one per Availability Zone, a NAT
+route), the SSH key and host keys in Parameter Store, free CodeCommit names and the CodeBuild ARM
+concurrency quotas. Read-only; it never reads the SSH key's value. AWS is read with the SDK's
+standard credentials, AWS_ENDPOINT_URL and AWS_CA_BUNDLE (a running sandbox:up is trusted).
+
+exit codes: 0 no error (warnings allowed), 1 some error finding, 2 a usage or configuration error`;
+
+export const preflightCommand = command({
+  name: "preflight",
+  usage: USAGE,
+  options: {},
+  run: async ({ env, output }) => {
+    const file = configFile(env);
+    const config = loadStackConfig(file);
+    const started = Date.now();
+    const clients = makeClients(config.region, env);
+    const endpoint = env.AWS_ENDPOINT_URL;
+    output.out(`preflight of ${path.relative(process.cwd(), file)} in ${config.region}${endpoint !== undefined ? ` at ${endpoint}` : ""}${clients.sandbox ? " (the running sandbox)" : ""}`);
+    try {
+      const findings = await preflight(config, clients);
+      output.out(render(findings));
+      const errors = findings.filter((f) => f.level === "error").length;
+      const warnings = findings.filter((f) => f.level === "warning").length;
+      output.out(`\nFetch and pin Backlog's host keys with (then check them out of band; Backlog publishes no fingerprints):\n  ${keyscanLine(config)}`);
+      output.out(`\n${errors} error(s), ${warnings} warning(s) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      return errors > 0 ? EXIT.finding : EXIT.ok;
+    } finally {
+      for (const client of [clients.ec2, clients.ssm, clients.codecommit, clients.quotas]) client.destroy();
+    }
+  },
+});
+
+if (require.main === module) main(preflightCommand);

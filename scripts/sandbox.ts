@@ -1,9 +1,12 @@
 /**
  * A rehearsal without an AWS account: `npm run sandbox:up` / `npm run sandbox:down`.
  *
- * up: starts the bundled AWS emulator (moto through tools/emulator/moto_launcher.py) speaking HTTPS
- * with a throwaway certificate, then follows docs/state-bootstrap.md as a user would, with
- * `config/sandbox.json` (no `network`, so the stack creates its VPC):
+ * up: rehearses the configuration `MIRROR_CONFIG` names (default `config/sandbox.json`, the sandbox
+ * sample, which has no `network`, so the stack creates its VPC). It starts the bundled AWS emulator
+ * (moto through tools/emulator/moto_launcher.py) speaking HTTPS with a throwaway certificate, then
+ * follows docs/state-bootstrap.md as a user would:
+ *   0. with `network`: the VPC, subnets (with the configuration's own ids) and NAT gateway it names,
+ *      created in the emulator (scripts/sandbox-account.ts), each printed;
  *   1. `npm run synth:state`, `terraform init`, `terraform apply`: the state bucket, with its
  *      TLS-only bucket policy unchanged (the emulator speaks TLS, so the policy allows it);
  *   2. the SSH key (SecureString, a throwaway key) and the pinned host keys in Parameter Store;
@@ -19,24 +22,29 @@
  * next to it and a `-backend-config` file, as in the integration suite (tools/terraform/).
  * The synthesized stacks are written under .sandbox/ (CDKTF_OUTDIR), never over cdktf.out/.
  *
- * Environment: SANDBOX_DIR (default .sandbox/), MOTO_PYTHON, TERRAFORM_BIN, TF_PROVIDER_MIRROR.
+ * Environment: MIRROR_CONFIG, SANDBOX_DIR (default .sandbox/), MOTO_PYTHON, TERRAFORM_BIN,
+ * TF_PROVIDER_MIRROR, SANDBOX_KEEP_ON_FAILURE. Arguments, `--help` and exit codes are the runner's
+ * (scripts/ops/command.ts): 0 done, 1 a step failed (the rehearsal found a problem), 2 a usage or
+ * configuration error, a missing tool, or a sandbox already running.
  */
 import { type SpawnSyncReturns, execFileSync, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { generateKeyPairSync } from "node:crypto";
 import { Agent, get as httpsGet } from "node:https";
 import * as path from "node:path";
-import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { EC2Client } from "@aws-sdk/client-ec2";
+import { SSMClient } from "@aws-sdk/client-ssm";
 import { loadStackConfig } from "../lib/stack-config";
 import { STACK_NAME } from "../main";
 import { STATE_STACK_NAME } from "../state/main";
 import { EMULATOR_ENV, MOTO_LAUNCHER, freePort } from "../tools/emulator/moto";
 import { backendConfigText, endpointServices, providerOverride } from "../tools/terraform/emulator-target";
-import { Terraform, TerraformFailed, terraformEnv } from "../tools/terraform/terraform";
+import { Terraform, terraformEnv } from "../tools/terraform/terraform";
 import { MOTO_PYTHON, providerMirror, requireMoto, requireTerraform, writeCliConfig } from "../tools/terraform/tools";
+import { command, configFile, EXIT, main, type Command, UsageError, UserError } from "./ops/command";
+import { ensureNetwork, putThrowawayKeys } from "./sandbox-account";
 import { REPO_ROOT, SANDBOX_CREDENTIALS, type SandboxRecord, processAlive, readRecord, recordFile, sandboxDir } from "./sandbox-env";
 
-/** The configuration the sandbox deploys (committed; no `network`). */
+/** The configuration the sandbox deploys when `MIRROR_CONFIG` is not set (committed; no `network`). */
 export const SANDBOX_CONFIG = "config/sandbox.json";
 
 const LAUNCHER = MOTO_LAUNCHER;
@@ -100,19 +108,6 @@ export async function stopProcess(pid: number): Promise<void> {
   }
 }
 
-/** An SSH public key line `ssh-ed25519 BASE64` for a fresh throwaway key (the pinned host key). */
-function throwawayHostKey(): { publicLine: string; privatePem: string } {
-  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
-  const raw = publicKey.export({ format: "der", type: "spki" }).subarray(-32);
-  const field = (b: Buffer) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(b.length);
-    return Buffer.concat([len, b]);
-  };
-  const blob = Buffer.concat([field(Buffer.from("ssh-ed25519")), field(raw)]);
-  return { publicLine: `ssh-ed25519 ${blob.toString("base64")}`, privatePem: privateKey.export({ format: "pem", type: "pkcs8" }).toString() };
-}
-
 /** Writes the provider override (emulator endpoints, the sandbox CA) next to a synthesized stack. */
 function pointProviderAtSandbox(stackDir: string, endpoint: string, caBundle: string): void {
   const json = JSON.parse(readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8")) as { resource?: Record<string, unknown>; data?: Record<string, unknown> };
@@ -125,7 +120,7 @@ interface Outputs {
 }
 
 /** The lines sandbox:up ends with: one webhook URL per line, the other outputs, the endpoint. */
-export function outputLines(outputs: Outputs, record: Pick<SandboxRecord, "endpoint" | "caBundle" | "region">): string[] {
+export function outputLines(outputs: Outputs, record: Pick<SandboxRecord, "endpoint" | "caBundle" | "region" | "config">): string[] {
   const repos = (outputs.repositories?.value ?? {}) as Record<string, { webhook_url: string }>;
   const lines = ["", "Webhook URLs (PROJECT/REPO URL; in Backlog: Project settings > Git > the repository > Webhook URL):"];
   for (const [key, r] of Object.entries(repos)) lines.push(`${key} ${r.webhook_url}`);
@@ -139,31 +134,46 @@ export function outputLines(outputs: Outputs, record: Pick<SandboxRecord, "endpo
     `AWS_ENDPOINT_URL=${record.endpoint}`,
     `AWS_CA_BUNDLE=${record.caBundle}`,
     `AWS_ACCESS_KEY_ID=${SANDBOX_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${SANDBOX_CREDENTIALS.secretAccessKey} AWS_REGION=${record.region} AWS_DEFAULT_REGION=${record.region}`,
-    `e.g.: MIRROR_CONFIG=${SANDBOX_CONFIG} AWS_ENDPOINT_URL=${record.endpoint} npm run preflight`,
+    `e.g.: MIRROR_CONFIG=${record.config} AWS_ENDPOINT_URL=${record.endpoint} npm run preflight`,
     "Stop it with: npm run sandbox:down",
   );
   return lines;
 }
 
-export async function sandboxUp(): Promise<StepTime[]> {
-  const dir = sandboxDir();
+/** How a configuration file is named in what sandbox:up prints: relative to the repository when inside it. */
+function shownPath(file: string): string {
+  const relative = path.relative(REPO_ROOT, file);
+  return relative.startsWith("..") || path.isAbsolute(relative) ? file : relative;
+}
+
+/** A step of sandbox:up or sandbox:down failed: the rehearsal found a problem (exit code 1). */
+export class StepFailed extends Error {}
+
+export async function sandboxUp(env: NodeJS.ProcessEnv = process.env): Promise<StepTime[]> {
+  // The configuration first: an invalid one is a configuration error before anything starts.
+  const file = configFile(env, path.join(REPO_ROOT, SANDBOX_CONFIG));
+  const config = loadStackConfig(file);
+  const dir = sandboxDir(env);
   const existing = readRecord(dir);
   if (existing !== undefined && processAlive(existing.pid)) {
-    throw new Error(`a sandbox is already running (emulator pid ${existing.pid}, ${existing.endpoint}); run npm run sandbox:down first`);
+    throw new UserError(`a sandbox is already running (emulator pid ${existing.pid}, ${existing.endpoint}, ${existing.config}); run npm run sandbox:down first`);
+  }
+  try {
+    requireTerraform();
+    requireMoto();
+  } catch (e) {
+    throw new UserError((e as Error).message);
   }
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const steps = new Steps();
-  const configFile = path.join(REPO_ROOT, SANDBOX_CONFIG);
-  const config = loadStackConfig(configFile);
+  const configFileName = shownPath(file);
+  console.log(`sandbox:up rehearses ${configFileName}${env.MIRROR_CONFIG ? " (MIRROR_CONFIG)" : " (the sandbox sample; MIRROR_CONFIG=FILE rehearses another)"}: stack ${config.name} in ${config.region}`);
   let record: SandboxRecord | undefined;
+  const created: string[] = [];
 
   try {
-    const cliConfig = await steps.run("check terraform and moto", () => {
-      requireTerraform();
-      requireMoto();
-      return writeCliConfig(providerMirror(), dir);
-    });
+    const cliConfig = await steps.run("terraform and moto found; the Terraform CLI configuration", () => writeCliConfig(providerMirror(), dir));
 
     record = await steps.run("start the emulator (HTTPS, throwaway certificate)", async () => {
       const certDir = path.join(dir, "tls");
@@ -186,7 +196,7 @@ export async function sandboxUp(): Promise<StepTime[]> {
         endpoint,
         caBundle,
         region: config.region,
-        config: SANDBOX_CONFIG,
+        config: configFileName,
         stackDir,
         backendConfig: path.join(dir, "sandbox.s3.tfbackend"),
         cliConfig,
@@ -212,7 +222,24 @@ export async function sandboxUp(): Promise<StepTime[]> {
       AWS_DEFAULT_REGION: config.region,
       AWS_CA_BUNDLE: rec.caBundle,
     });
-    const synthEnv = { ...process.env, MIRROR_CONFIG: configFile, CDKTF_OUTDIR: path.join(dir, "cdktf.out") };
+    const synthEnv = { ...process.env, MIRROR_CONFIG: file, CDKTF_OUTDIR: path.join(dir, "cdktf.out") };
+    // Made before the steps start, so that a warning the SDK prints at its first client (its Node.js
+    // support notice) does not split a step's line.
+    const clientConfig = {
+      region: config.region,
+      endpoint: rec.endpoint,
+      credentials: { ...SANDBOX_CREDENTIALS },
+      requestHandler: { httpsAgent: new Agent({ ca: readFileSync(rec.caBundle, "utf8") }) },
+    };
+    const ssm = new SSMClient(clientConfig);
+    const ec2 = new EC2Client(clientConfig);
+
+    if (config.network !== undefined) {
+      await steps.run(`the network ${configFileName} names (network.vpcId, network.subnetIds), in the emulator`, async () => {
+        created.push(...(await ensureNetwork(ec2, config.network)));
+      });
+    }
+    ec2.destroy();
 
     // docs/state-bootstrap.md, step 2
     const stateDir = path.join(dir, "cdktf.out", "stacks", STATE_STACK_NAME);
@@ -225,21 +252,8 @@ export async function sandboxUp(): Promise<StepTime[]> {
     await steps.run("state stack: terraform apply", () => stateTf.run(["apply", "-auto-approve", "-input=false", "-no-color"]));
 
     // docs/state-bootstrap.md, step 3 (a throwaway key: the sandbox never reaches Backlog)
-    // Made before the step starts, so that a warning the SDK prints at its first client (its Node.js
-    // support notice) does not split the step's line.
-    const ssm = new SSMClient({
-      region: config.region,
-      endpoint: rec.endpoint,
-      credentials: { ...SANDBOX_CREDENTIALS },
-      requestHandler: { httpsAgent: new Agent({ ca: readFileSync(rec.caBundle, "utf8") }) },
-    });
     await steps.run("SSH key and host keys in Parameter Store", async () => {
-      const key = throwawayHostKey();
-      const hostKeysParameter = config.backlog.hostKeysParameter;
-      await ssm.send(new PutParameterCommand({ Name: config.backlog.sshKeyParameter, Type: "SecureString", Value: key.privatePem, Overwrite: true }));
-      if (hostKeysParameter !== undefined) {
-        await ssm.send(new PutParameterCommand({ Name: hostKeysParameter, Type: "String", Value: `${key.publicLine}\n`, Overwrite: true }));
-      }
+      created.push(...(await putThrowawayKeys(ssm, config.backlog)));
       ssm.destroy();
     });
 
@@ -264,6 +278,8 @@ export async function sandboxUp(): Promise<StepTime[]> {
     writeFileSync(path.join(dir, "timings.json"), `${JSON.stringify(steps.times, null, 2)}\n`);
 
     console.log(`\n${synthLine}`);
+    console.log(`\nCreated in the emulator for ${configFileName}, as you would in the account before apply:`);
+    for (const line of created) console.log(`  ${line}`);
     console.log(outputLines(outputs, rec).join("\n"));
     return steps.times;
   } catch (e) {
@@ -273,12 +289,12 @@ export async function sandboxUp(): Promise<StepTime[]> {
       rmSync(recordFile(dir), { force: true });
       console.error(`sandbox:up failed; the emulator (pid ${record.pid}) was stopped. SANDBOX_KEEP_ON_FAILURE=1 keeps it running.`);
     }
-    throw e;
+    throw new StepFailed(e instanceof Error ? e.message : String(e));
   }
 }
 
-export async function sandboxDown(): Promise<StepTime[]> {
-  const dir = sandboxDir();
+export async function sandboxDown(env: NodeJS.ProcessEnv = process.env): Promise<StepTime[]> {
+  const dir = sandboxDir(env);
   const record = readRecord(dir);
   if (record === undefined) {
     console.log(`no sandbox in ${dir}: nothing to stop`);
@@ -301,28 +317,70 @@ export async function sandboxDown(): Promise<StepTime[]> {
   await steps.run(`stop the emulator (pid ${record.pid})`, () => stopProcess(record.pid));
   if (failure !== undefined) {
     console.error(`the emulator is stopped, ${dir} is kept for inspection`);
-    throw failure;
+    throw new StepFailed((failure as Error).message);
   }
   rmSync(dir, { recursive: true, force: true });
   console.log(`removed ${path.relative(process.cwd(), dir) || dir}; nothing of the sandbox is running`);
   return steps.times;
 }
 
-if (require.main === module) {
-  const command = process.argv[2];
-  const run = command === "up" ? sandboxUp : command === "down" ? sandboxDown : undefined;
-  if (run === undefined) {
-    console.error("usage: sandbox.ts up|down");
-    process.exit(2);
-  }
-  const started = Date.now();
-  run().then(
-    (times) => {
-      if (times.length > 0) console.log(`\nsandbox:${command} took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+const UP_USAGE = `usage: [MIRROR_CONFIG=FILE] npm run sandbox:up
+
+Rehearses a deployment without an AWS account: starts the bundled AWS emulator (moto) over HTTPS on
+a free loopback port and deploys the configuration MIRROR_CONFIG names (default ${SANDBOX_CONFIG})
+as on a new account: the VPC, subnets and NAT gateway its \`network\` names (created in the emulator,
+with the configuration's ids, when they do not exist there), the state stack, throwaway SSH and host
+keys in the parameters it names, then synth, terraform init, plan, apply and a second plan that must
+show no change. It prints what it created, the webhook URLs and AWS_ENDPOINT_URL, and leaves the
+emulator running (files in SANDBOX_DIR, default .sandbox/); npm run sandbox:down stops it.
+
+Needs Terraform >= 1.11 (TERRAFORM_BIN) and Python with moto[server] 5.2.1 (MOTO_PYTHON).
+SANDBOX_KEEP_ON_FAILURE=1 keeps the emulator running after a failed step.
+exit codes: 0 deployed, 1 a step failed (its output is printed), 2 a usage or configuration error,
+a missing tool, or a sandbox already running`;
+
+const DOWN_USAGE = `usage: npm run sandbox:down
+
+Destroys what npm run sandbox:up deployed (terraform destroy of the main stack), stops exactly the
+emulator it started and removes its directory (SANDBOX_DIR, default .sandbox/). The configuration is
+the one sandbox:up recorded; MIRROR_CONFIG is not read.
+exit codes: 0 nothing of the sandbox is left running, 1 the destroy failed (the directory is kept),
+2 a usage error`;
+
+/** Runs a sandbox step function as a command: a failed step is exit code 1 with its output. */
+function stepsCommand(name: string, usage: string, steps: (env: NodeJS.ProcessEnv) => Promise<StepTime[]>): Command<Record<never, never>> {
+  return command({
+    name,
+    usage,
+    options: {},
+    run: async ({ env, output }) => {
+      const started = Date.now();
+      try {
+        const times = await steps(env);
+        if (times.length > 0) output.out(`\n${name} took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        return EXIT.ok;
+      } catch (e) {
+        if (!(e instanceof StepFailed)) throw e;
+        output.err(e.message);
+        return EXIT.finding;
+      }
     },
-    (e: unknown) => {
-      console.error(e instanceof TerraformFailed ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e));
-      process.exit(1);
-    },
-  );
+  });
 }
+
+export const sandboxUpCommand = stepsCommand("sandbox:up", UP_USAGE, sandboxUp);
+export const sandboxDownCommand = stepsCommand("sandbox:down", DOWN_USAGE, sandboxDown);
+
+/** `scripts/sandbox.ts up|down` (what npm run sandbox:up and sandbox:down run). */
+export function sandboxCommand(which: string | undefined): Command<Record<never, never>> {
+  if (which === "up") return sandboxUpCommand;
+  if (which === "down") return sandboxDownCommand;
+  return command({
+    name: "sandbox:up",
+    usage: `${UP_USAGE}\n\n${DOWN_USAGE}`,
+    options: {},
+    run: () => Promise.reject(new UsageError(`unknown sandbox command ${which ?? "(none)"}: give up or down`)),
+  });
+}
+
+if (require.main === module) main(sandboxCommand(process.argv[2]), process.argv.slice(3));

@@ -24,7 +24,7 @@ import { ASSUMED_FIRST_BACKOFF_MS, ASSUMED_RETRIES, BacklogSender, type Push, ZE
 import { expectMirrored, expectSoundMirror, expectSucceeded } from "../../tools/e2e/expect-mirror";
 import { createEmulatedProject, Harness, SPACE } from "../../tools/e2e/harness";
 import { sleep, waitFor } from "../../tools/e2e/proc";
-import { terraformLiteral } from "../../tools/e2e/stack";
+import { terraformLiteral } from "../../tools/terraform/template";
 
 const PROJECT_KEY = "E2E";
 const REPOS = ["retry", "burst", "given-up"];

@@ -1,8 +1,10 @@
 /**
- * The first hour, for real: `npm run sandbox:up` (emulator over HTTPS, the state stack with its
- * TLS-only bucket policy, the main stack with its S3 backend on that bucket, apply, an empty second
- * plan), `npm run preflight` against it (a good account, then each bad case, set up in the same
- * emulator through the AWS SDK), and `npm run sandbox:down`, after which nothing is left running.
+ * The first hour, for real: `MIRROR_CONFIG=own.json npm run sandbox:up` rehearsing a configuration
+ * of one's own that names an existing VPC and subnets (created in the emulator with those ids, with
+ * a NAT gateway; emulator over HTTPS, the state stack with its TLS-only bucket policy, the main stack
+ * with its S3 backend on that bucket, apply, an empty second plan), `npm run preflight` against it
+ * (clean for that configuration, then each bad case, set up in the same emulator through the AWS
+ * SDK), and `npm run sandbox:down`, after which nothing is left running.
  *
  * The sandbox runs in its own directory (SANDBOX_DIR), so a developer's own .sandbox/ is untouched.
  */
@@ -46,6 +48,11 @@ function npm(script: string, env: Record<string, string> = {}): { code: number; 
 
 let record: SandboxRecord;
 
+/** The configuration rehearsed: the sandbox sample with a `network` of its own (ids that exist nowhere yet). */
+const OWN_VPC = "vpc-0a1b2c3d4e5f60718";
+const OWN_SUBNETS = ["subnet-0a1b2c3d4e5f60718", "subnet-1b2c3d4e5f6071829"];
+const ownConfig = path.join(configDir, "own.json");
+
 afterAll(() => {
   // Whatever failed: stop the emulator this suite started, by its process id, and remove its files.
   const file = path.join(sandboxDir, "sandbox.json");
@@ -72,10 +79,11 @@ function preflight(config: unknown): { code: number; out: string } {
   return npm("preflight", { MIRROR_CONFIG: file, AWS_ENDPOINT_URL: record.endpoint });
 }
 
-test("sandbox:up deploys config/sandbox.json through the state stack, prints the webhook URLs and the endpoint, and leaves the emulator running", () => {
+test("sandbox:up deploys the configuration MIRROR_CONFIG names, creating the VPC and subnets it names, through the state stack, prints what it created, the webhook URLs and the endpoint, and leaves the emulator running", () => {
+  writeFileSync(ownConfig, JSON.stringify({ ...sandboxConfig(), network: { vpcId: OWN_VPC, subnetIds: OWN_SUBNETS } }));
   timings.start();
   const t0 = Date.now();
-  const up = npm("sandbox:up");
+  const up = npm("sandbox:up", { MIRROR_CONFIG: ownConfig });
   timings.record("npm run sandbox:up", Date.now() - t0);
   expect(up.out).toContain("main stack: second terraform plan (must show no change)");
   expect(up.code).toBe(0);
@@ -86,22 +94,30 @@ test("sandbox:up deploys config/sandbox.json through the state stack, prints the
   expect(lines).toContain(`AWS_ENDPOINT_URL=${record.endpoint}`);
   expect(record.endpoint).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
   expect(lines.filter((l) => /^SHOP\/web https:\/\/\S+\/prod\/SHOP\/web$/.test(l))).toHaveLength(1);
-  expect(lines).toContainEqual(expect.stringMatching(/^config\/sandbox\.json -> .*cdk\.tf\.json: \d+ resources$/));
+  expect(lines).toContainEqual(expect.stringMatching(/own\.json -> .*cdk\.tf\.json: \d+ resources$/));
+  expect(lines[0]).toBe(`sandbox:up rehearses ${ownConfig} (MIRROR_CONFIG): stack sandbox in ap-northeast-1`);
+  expect(record.config).toBe(ownConfig);
+  expect(lines).toContain(`  VPC ${OWN_VPC} (network.vpcId), 10.64.0.0/16, DNS resolution and DNS hostnames on`);
+  expect(lines).toContain(`  private subnet ${OWN_SUBNETS[1]} (network.subnetIds[1]), 10.64.2.0/24 in ap-northeast-1c`);
+  expect(lines).toContainEqual(expect.stringMatching(/^ {2}NAT gateway nat-\w+ in public subnet subnet-\w+/));
+  expect(lines).toContain(`e.g.: MIRROR_CONFIG=${ownConfig} AWS_ENDPOINT_URL=${record.endpoint} npm run preflight`);
   process.kill(record.pid, 0); // throws when the emulator is not running
   // The state went into the bucket the state stack made, over TLS (its policy denies anything else).
   const state = spawnSync("terraform", ["state", "list"], { cwd: record.stackDir, env: { ...process.env, TF_CLI_CONFIG_FILE: record.cliConfig, AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", AWS_CA_BUNDLE: record.caBundle }, encoding: "utf8" });
   expect(state.stdout).toContain("aws_codecommit_repository.");
 }, 15 * 60_000);
 
-test("preflight passes for the sandbox's own account (a re-run after apply)", () => {
+test("preflight of the rehearsed configuration finishes clean on the sandbox (a re-run after apply): no error, no warning", () => {
   const t0 = Date.now();
-  const r = npm("preflight", { MIRROR_CONFIG: "config/sandbox.json", AWS_ENDPOINT_URL: record.endpoint });
+  const r = npm("preflight", { MIRROR_CONFIG: ownConfig, AWS_ENDPOINT_URL: record.endpoint });
   timings.record("npm run preflight (sandbox, good)", Date.now() - t0);
   expect(r.out).toContain("(the running sandbox)");
   expect(r.out).toContain("ok      SSM parameter /sandbox/ssh-private-key (backlog.sshKeyParameter): exists and is a SecureString (value not read)");
   expect(r.out).toContain("ok      CodeCommit repository web (repositories[0], SHOP/web): exists and is this stack's");
   expect(r.out).toContain("ssh-keyscan sandbox-space.git.backlog.com 2>/dev/null | cut -d' ' -f2- > host-keys.txt");
-  expect(r.out).toMatch(/\n0 error\(s\), \d+ warning\(s\)/);
+  expect(r.out).toContain(`ok      ${OWN_SUBNETS[0]} (network.subnetIds[0], ap-northeast-1a): routes 0.0.0.0/0 to nat-`);
+  expect(r.out).toContain('ok      CodeBuild quota "Concurrently running builds for ARM/Small environment" (L-5ED1D25B): is 20, enough');
+  expect(r.out).toMatch(/\n0 error\(s\), 0 warning\(s\)/);
   expect(r.code).toBe(0);
 }, 60_000);
 

@@ -183,16 +183,16 @@ test("a network failure is one line", async () => {
 test("the key is taken from BACKLOG_API_KEY only: never a flag or an argument, never echoed", async () => {
   const file = writeConfig(dir, existing);
   const flag = await discover(["--project", "OPS", `--api-key=${API_KEY}`], { MIRROR_CONFIG: file });
-  expect(flag.code).toBe(1);
-  expect(flag.stderr.split("\n")[0]).toBe("error: unknown option --api-key");
+  expect(flag.code).toBe(2);
+  expect(flag.stderr).toBe("error: unknown option --api-key (npm run discover -- --help prints the usage)\n");
   const positional = await discover(["--project", "OPS", API_KEY], { MIRROR_CONFIG: file });
-  expect(positional.code).toBe(1);
-  expect(positional.stderr.split("\n")[0]).toBe("error: unexpected argument (this command takes options only)");
+  expect(positional.code).toBe(2);
+  expect(positional.stderr).toBe("error: unexpected argument: this command takes options only (npm run discover -- --help prints the usage)\n");
   const unset = await discover(["--project", "OPS"], { MIRROR_CONFIG: file, BACKLOG_API_KEY: undefined });
-  expect(unset.code).toBe(1);
+  expect(unset.code).toBe(2);
   expect(unset.stderr).toBe("error: BACKLOG_API_KEY is not set: export the API key of a Backlog user (Personal settings > API) in it\n");
   const plain = await discover(["--project", "OPS"], { MIRROR_CONFIG: file, BACKLOG_API_BASE_URL: "http://backlog.example.com" });
-  expect(plain.code).toBe(1);
+  expect(plain.code).toBe(2);
   expect(plain.stderr).toContain("BACKLOG_API_BASE_URL must be https (plain http only on a loopback address");
   // backlog-js sends the key in a header, so no URL (which proxies and logs keep) carries it.
   expect(standIn.requests.every((r) => r.keyIn === "header")).toBe(true);

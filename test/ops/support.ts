@@ -1,6 +1,6 @@
 /**
- * Shared by the operations suite: runs `scripts/discover.ts` / `scripts/status.ts` in a child
- * process exactly as `npm run discover|status` does (node --import tsx), writes configurations,
+ * Shared by the operations suite: runs a command of `scripts/` (`discover.ts`, `status.ts`,
+ * `preflight.ts`, `sandbox.ts`) in a child process exactly as `npm run` does (node --import tsx), writes configurations,
  * and prepares the emulator's CodeBuild projects, builds and CodeCommit branches.
  */
 import { execFile } from "node:child_process";
@@ -23,8 +23,8 @@ export interface Run {
   readonly ms: number;
 }
 
-/** Runs `npm run <command>`'s script with `args` and `env` added to a clean environment. */
-export function runCommand(command: "discover" | "status", args: string[], env: Record<string, string | undefined>, stdin?: string): Promise<Run> {
+/** Runs `scripts/<command>.ts` (what `npm run <command>` runs) with `args` and `env` added to a clean environment. */
+export function runCommand(command: string, args: string[], env: Record<string, string | undefined>, stdin?: string): Promise<Run> {
   const started = Date.now();
   const base: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", NODE_NO_WARNINGS: "1" };
   return new Promise((resolve) => {

@@ -118,11 +118,9 @@ export function dataRef(synth: Synth, type: string, attr: string): string {
 
 /**
  * A literal string as Terraform hands it to the provider: template escapes resolved (`$${` → `${`,
- * `%%{` → `%{`). Use it on strings that were escaped with `Fn.rawString`, such as the buildspec.
+ * `%%{` → `%{`); the one inverse every suite uses (tools/terraform/template.ts).
  */
-export function terraformLiteral(value: string): string {
-  return value.replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{");
-}
+export { terraformLiteral } from "../../tools/terraform/template";
 
 /** The problems validation reports for the example configuration changed by `mutate`. */
 export function problemsOf(mutate: (c: any) => void): string[] {

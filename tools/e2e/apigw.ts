@@ -31,7 +31,8 @@ import { Sha256 } from "@aws-crypto/sha256-js";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { render } from "velocityjs";
 import { closeServer, listenOnLoopback } from "../loopback-server";
-import { type ApiRoute, type Stack, terraformLiteral } from "./stack";
+import { terraformLiteral } from "../terraform/template";
+import type { ApiRoute, Stack } from "./stack";
 
 export interface AwsTarget {
   /** Where every AWS service of the emulator answers, e.g. http://127.0.0.1:PORT */

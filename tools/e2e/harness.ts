@@ -15,7 +15,8 @@ import { CodeCommitStandIn, forEachRef } from "./codecommit";
 import { run } from "./proc";
 import { type BuildHandle, type BuildResult, startBuild } from "./runner";
 import { generateKeyPair, type KeyPair, SshHost } from "./ssh-host";
-import { type Stack, synthesizeStack, terraformLiteral } from "./stack";
+import { terraformLiteral } from "../terraform/template";
+import { type Stack, synthesizeStack } from "./stack";
 
 /** Backlog's SSH user is the space key. */
 export const SPACE = "e2e-space";

@@ -22,7 +22,8 @@ import * as path from "node:path";
 import { GetParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import { parse } from "yaml";
 import { killMarked } from "./proc";
-import { type Stack, terraformLiteral } from "./stack";
+import { terraformLiteral } from "../terraform/template";
+import type { Stack } from "./stack";
 
 export const BUILD_MARKER_ENV = "BACKLOG_E2E_BUILD";
 

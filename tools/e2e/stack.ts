@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { instances } from "../terraform/instances";
 import { run } from "./proc";
+import { terraformLiteral } from "../terraform/template";
 
 export const REPO_ROOT = path.resolve(__dirname, "../..");
 export const STACK_NAME = "backlog-codecommit-mirror";
@@ -25,18 +26,6 @@ export function synthesizeStack(dir: string, config: Json): Stack {
     { cwd: REPO_ROOT },
   );
   return Stack.read(path.join(outdir, "stacks", STACK_NAME, "cdk.tf.json"));
-}
-
-/**
- * The literal value Terraform makes of a string in JSON syntax: strings are templates there, so
- * `$${` and `%%{` are escapes for `${` and `%{` (CDKTF writes them for every `${` of a buildspec).
- * A real interpolation would need a deployed resource: refused, rather than passed on verbatim.
- */
-export function terraformLiteral(value: string, what: string): string {
-  if (/(^|[^$])\$\{/.test(value) || /(^|[^%])%\{/.test(value)) {
-    throw new Error(`${what} contains a Terraform interpolation, which the harness cannot resolve`);
-  }
-  return value.replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{");
 }
 
 /** `${aws_type.name.attr}` → [type, name, attr]. */

@@ -5,7 +5,9 @@ Usage: python3 tools/emulator/moto_launcher.py -H 127.0.0.1 -p PORT
 Written for moto 5.2.1 (a warning is printed for any other version). Each patch below is one
 function whose docstring names the gap it fills (see the shared notes, "Terraform against the local
 AWS emulator"). Every patch makes moto answer the way AWS does; none relaxes a check the product
-relies on. The product is never changed to suit the emulator; only the emulator is.
+relies on. The product is never changed to suit the emulator; only the emulator is. One patch adds
+what AWS lacks and only the sandbox uses: VPCs and subnets created with a chosen id
+(patch_ec2_vpc_subnet_custom_ids, through moto's own `_custom_id_` tag convention).
 """
 import json
 import re
@@ -366,6 +368,47 @@ def patch_ec2_nat_gateway_releases_interface() -> None:
         return nat_gw
 
     NatGatewayBackend.delete_nat_gateway = delete_nat_gateway
+
+
+def patch_ec2_vpc_subnet_custom_ids() -> None:
+    """Not an AWS behaviour but the sandbox's need: `npm run sandbox:up` rehearses a configuration
+    whose `network` names an existing VPC and subnets by id (`vpc-0123…`, `subnet-0abc…`), so it must
+    create them in the emulator with those very ids. AWS lets no one choose an id; moto lets a
+    resource be given one with its `_custom_id_` tag (moto.utilities.id_generator, "Custom IDs"),
+    but its EC2 VPCs and subnets ignore that tag (they call `random_vpc_id`/`random_subnet_id`).
+    Here CreateVpc and CreateSubnet honour it: a `_custom_id_` tag becomes the id, unless a VPC or
+    subnet already has it (then a random id, as moto's convention does; the caller checks the id it
+    got). Without the tag nothing changes."""
+    import moto.ec2.models.subnets as subnets
+    import moto.ec2.models.vpcs as vpcs
+    from moto.utilities.id_generator import TAG_KEY_CUSTOM_ID
+
+    def tag_value(tags: Any) -> Any:
+        # CreateVpc passes [{"Key", "Value"}]; CreateSubnet {"subnet": {key: value}}.
+        if isinstance(tags, list):
+            return next((t.get("Value") for t in tags if t.get("Key") == TAG_KEY_CUSTOM_ID), None)
+        if isinstance(tags, dict):
+            return next((v.get(TAG_KEY_CUSTOM_ID) for v in tags.values() if isinstance(v, dict) and TAG_KEY_CUSTOM_ID in v), None)
+        return None
+
+    def with_custom_id(module: Any, generator: str, taken: Callable[[Any, str], bool], original: Callable[..., Any]) -> Callable[..., Any]:
+        def create(self: Any, *args: Any, **kwargs: Any) -> Any:
+            wanted = tag_value(kwargs.get("tags"))
+            if wanted is None or taken(self, wanted):
+                return original(self, *args, **kwargs)
+            random_id = getattr(module, generator)
+            setattr(module, generator, lambda: wanted)
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                setattr(module, generator, random_id)
+
+        return create
+
+    vpcs.VPCBackend.create_vpc = with_custom_id(vpcs, "random_vpc_id", lambda b, i: i in b.vpcs, vpcs.VPCBackend.create_vpc)
+    subnets.SubnetBackend.create_subnet = with_custom_id(
+        subnets, "random_subnet_id", lambda b, i: any(i in zone for zone in b.subnets.values()), subnets.SubnetBackend.create_subnet
+    )
 
 
 # --- API Gateway ----------------------------------------------------------------------------------
@@ -966,6 +1009,7 @@ PATCHES: list[Callable[[], None]] = [
     patch_efs_update_file_system,
     patch_ec2_referenced_rule_description,
     patch_ec2_nat_gateway_releases_interface,
+    patch_ec2_vpc_subnet_custom_ids,
     patch_apigateway_policy_escaping,
     patch_s3_secure_transport,
     patch_s3_delete_marker_dispose,

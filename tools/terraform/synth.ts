@@ -8,11 +8,7 @@ import { loadStackConfig } from "../../lib/stack-config";
 import type { StackConfig } from "../../lib/validation";
 import { STACK_NAME, synthesize } from "../../main";
 import { forEachMap, instances } from "./instances";
-
-/** Terraform's reading of a literal JSON string: `$${` stands for `${`, `%%{` for `%{`. */
-export function templateLiteral(text: string): string {
-  return text.replace(/\$\$\{/g, () => "${").replace(/%%\{/g, () => "%{");
-}
+import { terraformLiteral } from "./template";
 
 export interface SynthJson {
   terraform: { backend: { s3: Record<string, unknown> } } & Record<string, unknown>;
@@ -43,7 +39,7 @@ export function synthesizeStack(configFile: string, outdir: string): Synthesized
   for (const { body: project } of instances(json, "aws_codebuild_project")) {
     const source = (project.source ?? {}) as { buildspec?: string };
     if (typeof project.name !== "string" || source.buildspec === undefined) throw new Error("a CodeBuild project without name or buildspec");
-    buildspecs.set(project.name, templateLiteral(source.buildspec));
+    buildspecs.set(project.name, terraformLiteral(source.buildspec));
   }
   return { config, stackDir, json, buildspecs };
 }
