@@ -33,6 +33,8 @@ describe("host-key lines", () => {
     ["a blob of another type", `ssh-rsa ${good.split(" ")[1]}`, 'is not a valid ssh-rsa key (its blob names "ssh-ed25519")'],
     ["no key", "ssh-ed25519", "has no base64 key after ssh-ed25519"],
     ["not a key at all", "hello world", 'is not "TYPE BASE64" or "HOST TYPE BASE64"'],
+    // The configuration's own rule (lib/rules.ts HOST_KEY_TYPES): no DSA, no security-key types.
+    ["a DSA key, which the configuration refuses too", `ssh-dss ${good.split(" ")[1]}`, 'is not "TYPE BASE64" or "HOST TYPE BASE64"'],
   ])("%s", (_name, line, problem) => {
     expect(hostKeyProblem(line, HOST)).toBe(problem);
   });

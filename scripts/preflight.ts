@@ -48,6 +48,7 @@ import {
 import { GetAWSDefaultServiceQuotaCommand, GetServiceQuotaCommand, ServiceQuotasClient } from "@aws-sdk/client-service-quotas";
 import { DescribeParametersCommand, GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { BUILD_DEFAULTS } from "../lib/mirror-build";
+import { HOST_KEY_TYPES } from "../lib/rules";
 import { MIRROR_STACK_TAG_KEY, backlogGitHost, codecommitRepositoryName, repositoryKey } from "../lib/naming";
 import { DEFAULT_CONFIG, loadStackConfig } from "../lib/stack-config";
 import type { StackConfig } from "../lib/validation";
@@ -222,8 +223,8 @@ async function describeParameter(c: Clients, name: string) {
   return (out.Parameters ?? []).find((p) => p.Name === name);
 }
 
-/** Key types OpenSSH accepts in known_hosts (as lib/buildspec/backlog-ssh.sh accepts them). */
-const KEY_TYPE_RE = /^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$/;
+/** Host-key types: the configuration's rule for pinned keys (lib/rules.ts), for the parameter's lines too. */
+const KEY_TYPE_RE = new RegExp(`^(${HOST_KEY_TYPES.join("|")})$`);
 
 /**
  * Problems of one host-key line, read as the build reads it (lib/buildspec/backlog-ssh.sh):
