@@ -275,6 +275,38 @@ test("an SSH key that Backlog refuses fails the sync with a clear message and pu
   expectMirrored(h, key);
 });
 
+test("rotating the SSH key (docs/rotate-credentials.md) needs no Terraform change: the next sync uses the new key, and works with the old one removed", async () => {
+  const key = "E2E/params";
+  const old = h.clientKey;
+  const { generateKeyPair } = await import("../../tools/e2e/ssh-host");
+  const rotated = generateKeyPair(path.join(h.dir, "keys"), "rotated");
+  try {
+    // 1. Register the new public key with the Backlog user, next to the old one.
+    h.ssh.authorize([old.publicKey, rotated.publicKey]);
+    // 2. Overwrite the parameter; nothing else changes.
+    await h.putParameter(SSH_KEY_PARAMETER, rotated.privateKey, "SecureString");
+    expectSucceeded(await h.sync(key));
+    expectMirrored(h, key);
+    // 3. Delete the old public key at Backlog: the mirror keeps working with the new key alone.
+    h.ssh.authorize([rotated.publicKey]);
+    h.source(key).commit("after the key rotation");
+    h.source(key).push("main");
+    expectSucceeded(await h.sync(key));
+    expectMirrored(h, key);
+    // ...and the old key is really gone: a build holding it is refused.
+    await h.putParameter(SSH_KEY_PARAMETER, old.privateKey, "SecureString");
+    const refused = await h.sync(key);
+    expect(refused.succeeded).toBe(false);
+    expect(refused.log).toMatch(/Permission denied/);
+    const rotatedLines = rotated.privateKey.split("\n").filter((l) => l.length >= 16 && !l.startsWith("-----"));
+    for (const build of h.builds) for (const line of rotatedLines) expect(build.log).not.toContain(line);
+  } finally {
+    h.ssh.authorize([old.publicKey]);
+    await h.putParameter(SSH_KEY_PARAMETER, old.privateKey, "SecureString");
+  }
+  expectSucceeded(await h.sync(key));
+});
+
 test("the SSH private key never appears in any build log of this suite", () => {
   const keyLines = h.clientKey.privateKey
     .split("\n")

@@ -214,6 +214,14 @@ export class SshHost {
     clearTimeout(timer);
   }
 
+  /**
+   * Replaces the public keys allowed to log in (a Backlog user adding or deleting an SSH key in
+   * Personal settings): sshd reads AuthorizedKeysFile at every connection, so no restart.
+   */
+  authorize(keys: readonly string[]): void {
+    writeFileSync(path.join(this.opts.dir, "authorized_keys"), keys.map((k) => `${k}\n`).join(""), { mode: 0o644 });
+  }
+
   /** Restarts sshd with a freshly generated host key (a different server at the same address). */
   async rotateHostKey(): Promise<string> {
     await this.stop();
