@@ -29,18 +29,20 @@ import * as ts from "typescript";
  * and the exact version the module suite installs to test it (test/module/cdktn-edition.test.ts).
  * The CDKTF edition's ranges are the root package.json's.
  */
-export const WORLDS = [
+export const WORLDS: ReadonlyArray<{ cdktf: string; cdktn: string; peer?: string; tested?: string }> = [
+  // this package: what an app of each world installs and imports
+  { cdktf: "backlog-codecommit-mirror", cdktn: "backlog-codecommit-mirror-cdktn" },
   { cdktf: "cdktf", cdktn: "cdktn", peer: "^0.24.0", tested: "0.24.0" },
   // the bindings of hashicorp/aws 6.x (25.7.0 binds 6.x; docs/terraform-users.md#provider-versions)
   { cdktf: "@cdktf/provider-aws", cdktn: "@cdktn/provider-aws", peer: "^25.0.0", tested: "25.7.0" },
   // cdktn 0.24 and @cdktn/provider-aws 25 take constructs >=10.6.0 <10.8.0
   { cdktf: "constructs", cdktn: "constructs", peer: ">=10.6.0 <10.8.0", tested: "10.7.2" },
   // the CLI: no import of the package; the consumer app's tool (`cdktn synth`)
-  { cdktf: "cdktf-cli", cdktn: "cdktn-cli", peer: undefined, tested: "0.24.0" },
-] as const;
+  { cdktf: "cdktf-cli", cdktn: "cdktn-cli", tested: "0.24.0" },
+];
 
 /** The edition's package name (see the file comment for why). */
-export const CDKTN_PACKAGE = "backlog-codecommit-mirror-cdktn";
+export const CDKTN_PACKAGE = WORLDS[0].cdktn;
 /** cdktn-cli 0.24 needs Node 22.19 or later, @cdktn/provider-aws 25 Node 22.11: no Node 20 here. */
 export const CDKTN_ENGINES = "^22.19.0 || >=24.0.0";
 
@@ -123,9 +125,11 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-/** Writes `<out>` (a package directory) from the compiled `<root>/dist/npm`; returns the files written. */
-export function buildCdktnEdition(root: string, out = path.join(root, "dist", "cdktn")): string[] {
-  const compiled = path.join(root, "dist", "npm");
+/**
+ * Writes `out` (a package directory) from `compiled` (what `npm run build:package` writes into
+ * dist/npm: the CDKTF edition's JavaScript, declarations and buildspec shell); returns the files written.
+ */
+export function buildCdktnEdition(root: string, out = path.join(root, "dist", "cdktn"), compiled = path.join(root, "dist", "npm")): string[] {
   const pkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as PackageJson;
   const edition = cdktnPackageJson(pkg);
   const allowed = new Set([...Object.keys(edition.dependencies ?? {}), ...Object.keys(edition.peerDependencies ?? {})]);
@@ -133,7 +137,7 @@ export function buildCdktnEdition(root: string, out = path.join(root, "dist", "c
   const written: string[] = [];
   const problems: string[] = [];
   for (const file of filesUnder(compiled)) {
-    const rel = path.relative(root, file);
+    const rel = path.join("dist", "npm", path.relative(compiled, file));
     const target = path.join(out, rel);
     mkdirSync(path.dirname(target), { recursive: true });
     if (/\.(js|d\.ts)$/.test(file)) {
@@ -158,5 +162,5 @@ export function buildCdktnEdition(root: string, out = path.join(root, "dist", "c
 if (require.main === module) {
   const root = path.resolve(__dirname, "..");
   const files = buildCdktnEdition(root);
-  console.log(`dist/cdktn: ${CDKTN_PACKAGE} (${files.length} files; npm pack dist/cdktn)`);
+  console.log(`dist/cdktn: ${CDKTN_PACKAGE} (${files.length} files; npm pack ./dist/cdktn)`);
 }
