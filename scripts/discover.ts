@@ -19,6 +19,7 @@ import { API_KEY_ENV, BASE_URL_ENV, BacklogCallError, createBacklogClient } from
 import { appendRepositories, replaceFile } from "./ops/config-file";
 import { type ListedProject, planDiscovery } from "./ops/discover";
 import { oneLine, type Output, processOutput } from "./ops/output";
+import { installNodeSupportNotice } from "./ops/node-support";
 
 const USAGE = `usage: MIRROR_CONFIG=FILE ${API_KEY_ENV}=... npm run discover -- --project KEY [--project KEY...] [--write] [--max-wait SECONDS]`;
 
@@ -119,6 +120,7 @@ export async function discover(argv: string[], env: NodeJS.ProcessEnv, output: O
 }
 
 if (require.main === module) {
+  installNodeSupportNotice();
   const output = processOutput([process.env[API_KEY_ENV] ?? ""]);
   discover(process.argv.slice(2), process.env, output).then(
     (code) => process.exit(code),

@@ -51,6 +51,7 @@ import { MIRROR_STACK_TAG_KEY, backlogGitHost, codecommitRepositoryName, reposit
 import { configPath, loadStackConfig } from "../lib/stack-config";
 import { ConfigError, type StackConfig } from "../lib/validation";
 import { sdkClientConfig } from "./sandbox-env";
+import { installNodeSupportNotice } from "./ops/node-support";
 
 export type Level = "error" | "warning" | "ok";
 
@@ -505,6 +506,7 @@ async function main(): Promise<number> {
 }
 
 if (require.main === module) {
+  installNodeSupportNotice();
   main().then(
     (code) => process.exit(code),
     (e: unknown) => {

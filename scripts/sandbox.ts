@@ -35,6 +35,7 @@ import { backendConfigText, endpointServices, providerOverride } from "../tools/
 import { Terraform, TerraformFailed, terraformEnv } from "../tools/terraform/terraform";
 import { MOTO_PYTHON, providerMirror, requireMoto, requireTerraform, writeCliConfig } from "../tools/terraform/tools";
 import { REPO_ROOT, SANDBOX_CREDENTIALS, type SandboxRecord, processAlive, readRecord, recordFile, sandboxDir } from "./sandbox-env";
+import { installNodeSupportNotice } from "./ops/node-support";
 
 /** The configuration the sandbox deploys (committed; no `network`). */
 export const SANDBOX_CONFIG = "config/sandbox.json";
@@ -309,6 +310,7 @@ export async function sandboxDown(): Promise<StepTime[]> {
 }
 
 if (require.main === module) {
+  installNodeSupportNotice();
   const command = process.argv[2];
   const run = command === "up" ? sandboxUp : command === "down" ? sandboxDown : undefined;
   if (run === undefined) {

@@ -26,6 +26,7 @@ import { oneLine, type Output, processOutput } from "./ops/output";
 import { OutputsError, readOutputsFile, terraformOutputs } from "./ops/stack-outputs";
 import { exitCode, judge, renderTable, toJson } from "./ops/status";
 import { sdkClientConfig } from "./sandbox-env";
+import { installNodeSupportNotice } from "./ops/node-support";
 
 /** The stack's directory when neither --outputs nor --stack-dir is given. */
 export const DEFAULT_STACK_DIR = "cdktf.out/stacks/backlog-codecommit-mirror";
@@ -122,6 +123,7 @@ export async function status(argv: string[], env: NodeJS.ProcessEnv, output: Out
 }
 
 if (require.main === module) {
+  installNodeSupportNotice();
   const output = processOutput([process.env[API_KEY_ENV] ?? ""]);
   status(process.argv.slice(2), process.env, output).then(
     (code) => process.exit(code),
