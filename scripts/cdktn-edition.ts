@@ -162,5 +162,6 @@ export function buildCdktnEdition(root: string, out = path.join(root, "dist", "c
 if (require.main === module) {
   const root = path.resolve(__dirname, "..");
   const files = buildCdktnEdition(root);
-  console.log(`dist/cdktn: ${CDKTN_PACKAGE} (${files.length} files; npm pack ./dist/cdktn)`);
+  // standard error: `npm pack --json` (whose prepack runs this) keeps standard output for its JSON
+  console.error(`dist/cdktn: ${CDKTN_PACKAGE} (${files.length} files; npm pack ./dist/cdktn)`);
 }
