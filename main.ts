@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { App, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
+import { withoutCdktfDeprecations } from "./lib/cdktf-deprecations";
 import { BacklogCodeCommitMirror } from "./lib/mirror";
 import { configPath, loadStackConfig } from "./lib/stack-config";
 import { withShortStackTraces } from "./lib/stack-traces";
@@ -94,6 +95,7 @@ export interface SynthesisResult {
 /** Synthesizes the app for a configuration file; throws ConfigError before writing anything. */
 export function synthesize(configFile: string, outdir?: string): SynthesisResult {
   const config = loadStackConfig(configFile);
+  withoutCdktfDeprecations();
   const app = new App(outdir !== undefined ? { outdir } : {});
   withShortStackTraces(() => {
     new MirrorStack(app, STACK_NAME, config);

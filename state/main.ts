@@ -18,6 +18,7 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
 import { App, LocalBackend, TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
+import { withoutCdktfDeprecations } from "../lib/cdktf-deprecations";
 import { configPath, loadStackConfig } from "../lib/stack-config";
 import { configurePrivateBucket } from "../lib/storage";
 import { REQUIRED_TERRAFORM_VERSION } from "../lib/terraform-version";
@@ -102,6 +103,7 @@ export class StateStack extends TerraformStack {
 /** Synthesizes the state stack for a configuration file; throws ConfigError before writing anything. */
 export function synthesizeState(configFile: string, outdir?: string): void {
   const config = loadStackConfig(configFile);
+  withoutCdktfDeprecations();
   const app = new App(outdir !== undefined ? { outdir } : {});
   new StateStack(app, STATE_STACK_NAME, { bucket: config.state.bucket, region: config.state.region, tags: config.tags });
   app.synth();

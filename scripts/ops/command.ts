@@ -17,6 +17,7 @@
  * `if (require.main === module) main(theCommand);`.
  */
 import * as path from "node:path";
+import { installNodeSupportNotice } from "./node-support";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { DEFAULT_CONFIG, configPath } from "../../lib/stack-config";
 import { ConfigError } from "../../lib/validation";
@@ -119,6 +120,8 @@ export async function runCommand<O extends Options>(cmd: Command<O>, argv: reado
 
 /** The entry of a command file: runs `cmd` on the process's arguments and exits with its code. */
 export function main<O extends Options>(cmd: Command<O>, argv: readonly string[] = process.argv.slice(2)): void {
+  // Before any AWS SDK client exists: the SDK's Node 20 warning becomes one line (node-support.ts).
+  installNodeSupportNotice();
   const output = processOutput(cmd.secrets?.(process.env) ?? []);
   void runCommand(cmd, argv, process.env, output).then((code) => process.exit(code));
 }
