@@ -78,7 +78,7 @@ test("starts the sync build of each named repository, one line each: PROJECT/REP
   const lines = run.stdout.trimEnd().split("\n");
   expect(lines).toHaveLength(2);
   expect(lines[0]).toMatch(new RegExp(`^SHOP/frontend {2}backlog-mirror-mirror-frontend:${ID}$`));
-  expect(lines[1]).toMatch(new RegExp(`^SHOP/api {6}backlog-mirror-mirror-shop-api:${ID}$`));
+  expect(lines[1]).toMatch(new RegExp(`^SHOP/api {7}backlog-mirror-mirror-shop-api:${ID}$`));
   const after = await buildsOf();
   expect(after["SHOP/frontend"]).toEqual([...before["SHOP/frontend"], lines[0].split(/\s+/)[1]]);
   expect(after["SHOP/api"]).toEqual([...before["SHOP/api"], lines[1].split(/\s+/)[1]]);
