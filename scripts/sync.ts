@@ -10,18 +10,20 @@
  * `npm run status` finds them (scripts/ops/stack-outputs.ts). AWS is called with the operator's
  * credentials (the SDK's standard chain, in the configuration's region; `AWS_ENDPOINT_URL`,
  * `AWS_CA_BUNDLE` and the sandbox's CA honoured): `codebuild:StartBuild`, and with `--wait`
- * `codebuild:BatchGetBuilds`, on the sync projects. What it does with CodeBuild is
+ * `codebuild:BatchGetBuilds`, on the sync projects (and, optionally, `logs:GetLogEvents` on their
+ * log groups, for a failed build's own error line). What it does with CodeBuild is
  * scripts/ops/sync-builds.ts; arguments, `--help` and exit codes are the runner's
  * (scripts/ops/command.ts).
  */
 import * as path from "node:path";
+import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { CodeBuildClient } from "@aws-sdk/client-codebuild";
 import { DEFAULT_CONFIG, loadStackConfig } from "../lib/stack-config";
 import { wholeNumber } from "./ops/args";
 import { command, configFile, EXIT, main, UsageError, UserError } from "./ops/command";
 import { oneLine } from "./ops/output";
 import { readOutputsFile, terraformOutputs } from "./ops/stack-outputs";
-import { columns, MAX_POLL_SECONDS, resolveNames, startBuilds, summaryLine, syncJson, WaitError, waitForBuilds } from "./ops/sync-builds";
+import { columns, logErrorLine, MAX_POLL_SECONDS, resolveNames, startBuilds, summaryLine, syncJson, WaitError, waitForBuilds } from "./ops/sync-builds";
 import { sdkClientConfig } from "./sandbox-env";
 import { DEFAULT_STACK_DIR } from "./status";
 
@@ -34,11 +36,12 @@ Starts the sync build of each named repository of the configuration (MIRROR_CONF
 ${DEFAULT_CONFIG}) now and prints one line per repository: PROJECT/REPO  BUILD_ID. A name that is not
 a repository of the configuration, or not in the stack's outputs yet, is refused before any build
 starts. Runs with your AWS credentials: codebuild:StartBuild (and, with --wait,
-codebuild:BatchGetBuilds) on the sync projects NAME-mirror-*.
+codebuild:BatchGetBuilds) on the sync projects NAME-mirror-*; logs:GetLogEvents is optional.
 
   --all                start every repository of the configuration (no names then)
   --wait               wait until every build ended; print each one's status, and for a build that
-                       did not succeed the last error line CodeBuild gives (the failed phase's message)
+                       did not succeed its last error line: the sync's last "[mirror] ERROR:" log line
+                       (if logs:GetLogEvents is allowed), else the failed phase's message
   --timeout MINUTES    with --wait: give up after this long (default 60)
   --json               print the builds as JSON, every field (with --wait: once they ended)
   --outputs FILE|-     what \`terraform output -json\` printed for the stack (- reads standard input)
@@ -88,6 +91,7 @@ export const syncCommand = command({
 
     const { sandbox: _sandbox, ...clientConfig } = sdkClientConfig(config.region, env);
     const codebuild = new CodeBuildClient(clientConfig);
+    const logs = new CloudWatchLogsClient(clientConfig);
     try {
       await codebuild.config.credentials();
     } catch (e) {
@@ -109,6 +113,7 @@ export const syncCommand = command({
         ({ builds, timedOut } = await waitForBuilds(codebuild, builds, {
           firstPauseSeconds: firstPause,
           timeoutSeconds: timeoutMinutes * 60,
+          errorLine: (build) => logErrorLine(logs, build),
           onPoll: (running) => output.err(`still running: ${running.slice(0, 5).map((b) => b.key).join(", ")}${running.length > 5 ? ` and ${running.length - 5} more` : ""}`),
         }));
       } catch (e) {

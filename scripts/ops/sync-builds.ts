@@ -9,17 +9,26 @@
  * - {@link waitForBuilds}: `BatchGetBuilds` on the builds still running (at most 100 ids a call,
  *   CodeBuild API reference, BatchGetBuilds "ids": 1-100), first at once, then after a pause that
  *   doubles up to {@link MAX_POLL_SECONDS}, until every build ended or the time is up.
- * - {@link lastErrorLine}: a build's last error line is the message CodeBuild gives the last phase
- *   that did not succeed (BatchGetBuilds `phases[].contexts[].message`, with the phase type and the
- *   context's `statusCode`). It needs no permission besides `codebuild:BatchGetBuilds`; the build's
- *   log (CloudWatch Logs, `log_group` output) is not read.
+ * - A failed build's last error line: the sync script's last `[mirror] ERROR:` line, from the last
+ *   {@link LOG_LINES} events of the build's log stream (CloudWatch Logs `GetLogEvents`, one call per
+ *   failed build; {@link logErrorLine}); when the log cannot be read (no `logs:GetLogEvents`, no
+ *   stream yet, no such line), the message CodeBuild gives the last phase that did not succeed
+ *   (BatchGetBuilds `phases[].contexts[].message`, with the phase type and the context's
+ *   `statusCode`; {@link lastErrorLine}), which needs nothing besides `codebuild:BatchGetBuilds`.
  */
+import { type CloudWatchLogsClient, GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { BatchGetBuildsCommand, type BatchGetBuildsCommandOutput, type Build, type CodeBuildClient, StartBuildCommand } from "@aws-sdk/client-codebuild";
 import type { StackConfig } from "../../lib/validation";
 import { mapLimit } from "./aws";
 import { UserError } from "./command";
 import { oneLine } from "./output";
 import type { RepositoriesOutput } from "./stack-outputs";
+
+/** How many of a failed build's last log events are searched for the sync script's error line. */
+export const LOG_LINES = 100;
+
+/** The sync script's error lines (lib/buildspec/mirror-sync.sh, `fail`). */
+const SCRIPT_ERROR = /\[mirror\] ERROR: /;
 
 /** The longest pause between two polls of `--wait`. */
 export const MAX_POLL_SECONDS = 30;
@@ -92,6 +101,24 @@ export function lastErrorLine(build: Build): string | null {
   return null;
 }
 
+/**
+ * The last `[mirror] ERROR:` line of the build's log (CodeBuild names the group and the stream in
+ * BatchGetBuilds `logs`), or null when there is none or the log cannot be read.
+ */
+export async function logErrorLine(logs: CloudWatchLogsClient, build: Build): Promise<string | null> {
+  const group = build.logs?.groupName;
+  const stream = build.logs?.streamName;
+  if (group === undefined || stream === undefined || group === "" || stream === "") return null;
+  try {
+    const out = await logs.send(new GetLogEventsCommand({ logGroupName: group, logStreamName: stream, startFromHead: false, limit: LOG_LINES }));
+    const lines = (out.events ?? []).flatMap((e) => (e.message ?? "").split("\n"));
+    const hit = lines.reverse().find((l) => SCRIPT_ERROR.test(l));
+    return hit === undefined ? null : oneLine(hit.slice(hit.search(SCRIPT_ERROR)));
+  } catch {
+    return null;
+  }
+}
+
 function fromBuild(target: Pick<Target, "key" | "buildProject">, b: Build): SyncBuild {
   const status = b.buildStatus ?? "UNKNOWN";
   return {
@@ -121,6 +148,8 @@ export async function startBuilds(client: CodeBuildClient, targets: readonly Tar
 export interface WaitOptions {
   readonly firstPauseSeconds: number;
   readonly timeoutSeconds: number;
+  /** A failed build's error line, preferred to its phase's message when not null ({@link logErrorLine}). */
+  readonly errorLine?: (build: Build) => Promise<string | null>;
   /** Called after each poll that leaves builds running, with them. */
   readonly onPoll?: (running: readonly SyncBuild[]) => void;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -157,7 +186,13 @@ export async function waitForBuilds(client: CodeBuildClient, builds: readonly Sy
       if ((out.buildsNotFound ?? []).length > 0) throw new WaitError(`CodeBuild no longer knows the build ${(out.buildsNotFound ?? []).join(", ")}`);
       for (const b of out.builds ?? []) {
         const before = current.get(b.id ?? "");
-        if (before !== undefined) current.set(b.id as string, fromBuild(before, b));
+        if (before === undefined) continue;
+        let seen = fromBuild(before, b);
+        if (seen.status !== "IN_PROGRESS" && seen.status !== "SUCCEEDED" && options.errorLine !== undefined) {
+          const line = await options.errorLine(b);
+          if (line !== null) seen = { ...seen, error: line };
+        }
+        current.set(b.id as string, seen);
       }
     }
     const still = running();

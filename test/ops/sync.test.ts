@@ -11,6 +11,7 @@
  */
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { CodeBuildClient, ListBuildsForProjectCommand } from "@aws-sdk/client-codebuild";
 import { type Emulator, EMULATOR_ENV, startEmulator } from "../../tools/emulator/moto";
 import { deployMany, outputsJson, REGION, type Repo, type Run, runCommand, tempDir, writeConfig } from "./support";
@@ -176,6 +177,32 @@ test("--wait polls until every build ends; a failed build shows its status and l
   // Progress goes to standard error: each poll that still has running builds says how many.
   expect(run.stderr).toMatch(/^waiting for 3 builds\n/);
   expect(run.stderr.match(/^still running: /gm)?.length).toBe(3);
+});
+
+test("--wait prefers the sync script's own last error line, from the build's log, to the phase's message", async () => {
+  const logs = new CloudWatchLogsClient({ region: REGION, endpoint: emulator.endpoint, credentials: { accessKeyId: "testing", secretAccessKey: "testing" } });
+  const group = `/aws/codebuild/${project(repos[1])}`;
+  const stream = "4a34e607-f317-44e2-8e37-26ef739252a2";
+  await logs.send(new CreateLogGroupCommand({ logGroupName: group }));
+  await logs.send(new CreateLogStreamCommand({ logGroupName: group, logStreamName: stream }));
+  const t = Date.now() - 60_000;
+  const lines = [
+    "[Container] 2026/12/02 17:20:01.000000 Running command bash mirror-sync.sh",
+    "[mirror] ERROR: an earlier error line",
+    "[mirror] ERROR: Backlog refused the SSH key: Permission denied (publickey)",
+    "[Container] 2026/12/02 17:20:09.000000 Command did not exit successfully bash mirror-sync.sh exit status 1",
+    "[Container] 2026/12/02 17:20:09.000000 Phase complete: BUILD State: FAILED",
+  ];
+  await logs.send(new PutLogEventsCommand({ logGroupName: group, logStreamName: stream, logEvents: lines.map((message, i) => ({ timestamp: t + i, message })) }));
+  await script(repos[1], [
+    { buildStatus: "FAILED", phaseType: "BUILD", statusCode: "COMMAND_EXECUTION_ERROR", message: "Error while executing command: bash mirror-sync.sh. Reason: exit status 1", logGroupName: group, logStreamName: stream },
+  ]);
+  // A log stream that does not exist: the phase's message, as without the log.
+  await script(repos[2], [{ buildStatus: "FAILED", phaseType: "BUILD", statusCode: "COMMAND_EXECUTION_ERROR", message: "Reason: exit status 1", logGroupName: group, logStreamName: "gone" }]);
+  const run = await sync(["--wait", key(repos[1]), key(repos[2])]);
+  expect(run.code).toBe(1);
+  expect(run.stdout).toMatch(/^SHOP\/api {2}\S+ {2}FAILED {2}\[mirror\] ERROR: Backlog refused the SSH key: Permission denied \(publickey\)$/m);
+  expect(run.stdout).toMatch(/^DATA\/etl {2}\S+ +FAILED {2}BUILD: COMMAND_EXECUTION_ERROR: Reason: exit status 1$/m);
 });
 
 test("--json: the same builds as JSON, every field (with --wait, once every build ended)", async () => {

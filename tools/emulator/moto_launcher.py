@@ -642,12 +642,14 @@ def patch_codebuild_scripted_build_outcomes() -> None:
     SUCCEEDED the first time it is asked about it, so `npm run sync -- --wait` could never be seen
     waiting, nor a started build failing. `POST /moto-api/static/codebuild/build-outcomes` with
     `{"region", "projectName", "outcomes": [{"buildStatus", "inProgressPolls", "phaseType",
-    "statusCode", "message"}]}` scripts the next StartBuilds of the project, in order: such a build
+    "statusCode", "message", "logGroupName", "logStreamName"}]}` scripts the next StartBuilds of the
+    project, in order: such a build
     answers IN_PROGRESS (currentPhase BUILD) to its first `inProgressPolls` BatchGetBuilds, then
     ends with `buildStatus`; a build that did not succeed has its `phaseType` phase (default BUILD)
     ended with that status and `contexts: [{"statusCode", "message"}]`, as AWS reports a failed
     phase (CodeBuild API reference, BuildPhase: "contexts", PhaseContext: "statusCode",
-    "message"). A build with no scripted outcome is stock moto's. Builds recorded through
+    "message"), and its `logs` name the log group and stream given (LogsLocation: "groupName",
+    "streamName"; moto names none). A build with no scripted outcome is stock moto's. Builds recorded through
     `build-results` (patch_codebuild_builds_for_status) never take a scripted outcome."""
     from moto.codebuild.models import CodeBuildBackend, codebuild_backends
     from moto.codebuild.responses import CodeBuildResponse
@@ -687,7 +689,10 @@ def patch_codebuild_scripted_build_outcomes() -> None:
                 phase["contexts"] = [{"statusCode": outcome.get("statusCode", ""), "message": outcome.get("message", "")}]
             phases.append(phase)
         phases.append({"phaseType": "COMPLETED", "startTime": now})
-        return {**build, "phases": phases, "buildStatus": status, "currentPhase": "COMPLETED", "buildComplete": True, "endTime": now}
+        logs = dict(build.get("logs") or {})
+        if outcome.get("logGroupName"):
+            logs.update(groupName=outcome["logGroupName"], streamName=outcome.get("logStreamName", ""))
+        return {**build, "logs": logs, "phases": phases, "buildStatus": status, "currentPhase": "COMPLETED", "buildComplete": True, "endTime": now}
 
     def batch_get_builds(self: Any, ids: list) -> list:
         outcomes = _backend_state(self, "_launcher_build_outcomes", dict)
