@@ -78,6 +78,7 @@ export const syncCommand = command({
     if (all && positionals.length > 0) throw new UsageError("give repository names or --all, not both");
     if (!all && positionals.length === 0) throw new UsageError("name the repositories to sync (PROJECT/REPO ...) or give --all");
     if (values.outputs !== undefined && values["stack-dir"] !== undefined) throw new UsageError("give --outputs or --stack-dir, not both");
+    if (values.timeout !== undefined && values.wait !== true) throw new UsageError("--timeout is for --wait: give both, or neither");
     const timeoutMinutes = wholeNumber(values.timeout, "timeout", 60, 1, 2160);
     const firstPause = pollSeconds(env);
     const file = configFile(env);

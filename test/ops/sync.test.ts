@@ -133,6 +133,9 @@ test("no names and no --all, or both, is a usage error (exit 2); --help prints t
   const badTimeout = await sync(["--wait", "--timeout", "soon", key(repos[0])]);
   expect(badTimeout.stderr).toBe("error: --timeout must be a whole number from 1 to 2160, got: something that is not a number (npm run sync -- --help prints the usage)\n");
   expect(badTimeout.code).toBe(2);
+  const noWait = await sync(["--timeout", "5", key(repos[0])]);
+  expect(noWait.stderr).toBe("error: --timeout is for --wait: give both, or neither (npm run sync -- --help prints the usage)\n");
+  expect(noWait.code).toBe(2);
   const help = await sync(["--help", key(repos[0])]);
   expect({ code: help.code, stderr: help.stderr }).toEqual({ code: 0, stderr: "" });
   expect(help.stdout).toMatch(/^usage: .*npm run sync -- PROJECT\/REPO \[PROJECT\/REPO…\] \[--all\] \[--wait\]/);
