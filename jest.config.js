@@ -8,7 +8,7 @@
  * | unit        | `npm test`               | __tests__/: synthesis, validation, scripts in-process; must stay fast |
  * | integration | `npm run test:integration` | Terraform against the local AWS emulator (in band: wall times)      |
  * | e2e         | `npm run test:e2e`       | real sshd, git and bash running the synthesized buildspec (docs/end-to-end.md) |
- * | ops         | `npm run test:ops`       | discover and status against the Backlog API stand-in and the emulator |
+ * | ops         | `npm run test:ops`       | discover, status and sync against the Backlog API stand-in and the emulator |
  * | module      | `npm run test:module`    | the packed npm package in another app; the Terraform module with real Terraform |
  *
  * Shared: Node environment and the swc transform, which strips types without the TypeScript compiler

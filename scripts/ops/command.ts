@@ -1,6 +1,7 @@
 /**
- * The one runner of the operations commands (`npm run preflight`, `status`, `discover`,
- * `sandbox:up`, `sandbox:down`): argument parsing (node's `util.parseArgs`, options only), `--help`,
+ * The one runner of the operations commands (`npm run preflight`, `status`, `discover`, `sync`,
+ * `sandbox:up`, `sandbox:down`): argument parsing (node's `util.parseArgs`: options, and arguments
+ * only for a command that declares {@link Command.positionals}), `--help`,
  * exit codes and how an error is printed, the same for every command.
  *
  * - `--help` / `-h` prints the command's usage on standard output and exits 0; nothing else runs.
@@ -42,6 +43,8 @@ type Values<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; o
 /** What a command's `run` gets. */
 export interface Context<O extends Options> {
   readonly values: Values<O>;
+  /** The arguments that are not options; always empty unless the command declares `positionals`. */
+  readonly positionals: readonly string[];
   readonly env: NodeJS.ProcessEnv;
   readonly output: Output;
 }
@@ -53,6 +56,8 @@ export interface Command<O extends Options> {
   readonly usage: string;
   /** Its options (`--help` is added). */
   readonly options: O;
+  /** It takes arguments besides its options (`npm run sync -- PROJECT/REPO …`); otherwise an argument is a usage error. */
+  readonly positionals?: boolean;
   /** Values printed nowhere (the Backlog API key): every line is redacted of them. */
   readonly secrets?: (env: NodeJS.ProcessEnv) => readonly string[];
   /** Does the work; resolves with an exit code ({@link EXIT}). */
@@ -100,8 +105,11 @@ export function errorLines(e: unknown, name: string): string {
 export async function runCommand<O extends Options>(cmd: Command<O>, argv: readonly string[], env: NodeJS.ProcessEnv, output: Output): Promise<number> {
   try {
     let values: Values<O>;
+    let positionals: readonly string[] = [];
     try {
-      values = parseArgs({ args: [...argv], strict: true, allowPositionals: false, options: { ...cmd.options, ...HELP } }).values as Values<O>;
+      const parsed = parseArgs({ args: [...argv], strict: true, allowPositionals: cmd.positionals === true, options: { ...cmd.options, ...HELP } });
+      values = parsed.values as Values<O>;
+      positionals = parsed.positionals;
     } catch (e) {
       // --help wins over any other argument.
       if (argv.includes("--help") || argv.includes("-h")) values = { help: true } as unknown as Values<O>;
@@ -111,7 +119,7 @@ export async function runCommand<O extends Options>(cmd: Command<O>, argv: reado
       output.out(cmd.usage);
       return EXIT.ok;
     }
-    return await cmd.run({ values, env, output });
+    return await cmd.run({ values, positionals, env, output });
   } catch (e) {
     output.err(errorLines(e, cmd.name));
     return EXIT.error;

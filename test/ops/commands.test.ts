@@ -37,6 +37,7 @@ const COMMANDS: Record<string, [string, string[]]> = {
   preflight: ["preflight", []],
   status: ["status", []],
   discover: ["discover", ["--project", "SHOP"]],
+  sync: ["sync", ["--all"]],
   "sandbox:up": ["sandbox", ["up"]],
   "sandbox:down": ["sandbox", ["down"]],
 };

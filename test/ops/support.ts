@@ -1,5 +1,5 @@
 /**
- * Shared by the operations suite: runs a command of `scripts/` (`discover.ts`, `status.ts`,
+ * Shared by the operations suite: runs a command of `scripts/` (`discover.ts`, `status.ts`, `sync.ts`,
  * `preflight.ts`, `sandbox.ts`) in a child process exactly as `npm run` does (node --import tsx), writes configurations,
  * and prepares the emulator's CodeBuild projects, builds and CodeCommit branches.
  */

@@ -637,6 +637,96 @@ def patch_codebuild_builds_for_status() -> None:
     urls.url_paths["{0}/moto-api/static/codebuild/build-results"] = set_build_results
 
 
+def patch_codebuild_scripted_build_outcomes() -> None:
+    """Gap: no build runs here, and moto's BatchGetBuilds marks a build started by StartBuild
+    SUCCEEDED the first time it is asked about it, so `npm run sync -- --wait` could never be seen
+    waiting, nor a started build failing. `POST /moto-api/static/codebuild/build-outcomes` with
+    `{"region", "projectName", "outcomes": [{"buildStatus", "inProgressPolls", "phaseType",
+    "statusCode", "message", "logGroupName", "logStreamName"}]}` scripts the next StartBuilds of the
+    project, in order: such a build
+    answers IN_PROGRESS (currentPhase BUILD) to its first `inProgressPolls` BatchGetBuilds, then
+    ends with `buildStatus`; a build that did not succeed has its `phaseType` phase (default BUILD)
+    ended with that status and `contexts: [{"statusCode", "message"}]`, as AWS reports a failed
+    phase (CodeBuild API reference, BuildPhase: "contexts", PhaseContext: "statusCode",
+    "message"), and its `logs` name the log group and stream given (LogsLocation: "groupName",
+    "streamName"; moto names none). A build with no scripted outcome is stock moto's. Builds recorded through
+    `build-results` (patch_codebuild_builds_for_status) never take a scripted outcome."""
+    from moto.codebuild.models import CodeBuildBackend, codebuild_backends
+    from moto.codebuild.responses import CodeBuildResponse
+    from moto.core.utils import iso_8601_datetime_with_milliseconds
+    from moto.moto_api._internal import urls
+
+    original_start = CodeBuildResponse.start_build
+    original_batch = CodeBuildBackend.batch_get_builds
+
+    def start_build(self: Any) -> str:
+        body = original_start(self)
+        scripted = _backend_state(self.codebuild_backend, "_launcher_scripted_outcomes", dict)
+        queue = scripted.get(self._get_param("projectName")) or []
+        if queue:
+            outcome = dict(queue.pop(0))
+            outcome["inProgressPolls"] = int(outcome.get("inProgressPolls") or 0)
+            _backend_state(self.codebuild_backend, "_launcher_build_outcomes", dict)[json.loads(body)["build"]["id"]] = outcome
+        return body
+
+    def stored(backend: Any, build_id: str) -> dict:
+        for history in backend.build_metadata_history.values():
+            for build in history:
+                if build["id"] == build_id:
+                    return build
+        raise KeyError(build_id)
+
+    def ended(build: dict, outcome: dict) -> dict:
+        now = iso_8601_datetime_with_milliseconds()
+        status = outcome.get("buildStatus", "SUCCEEDED")
+        failed_phase = outcome.get("phaseType") or "BUILD"
+        phases = [p for p in build.get("phases", []) if p["phaseType"] == "SUBMITTED"]
+        phases.append({"phaseType": "QUEUED", "phaseStatus": "SUCCEEDED", "startTime": build["startTime"], "endTime": now, "durationInSeconds": 0})
+        for phase_type in ("PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING"):
+            phase = {"phaseType": phase_type, "phaseStatus": "SUCCEEDED", "startTime": now, "endTime": now, "durationInSeconds": 0}
+            if status != "SUCCEEDED" and phase_type == failed_phase:
+                phase["phaseStatus"] = status
+                phase["contexts"] = [{"statusCode": outcome.get("statusCode", ""), "message": outcome.get("message", "")}]
+            phases.append(phase)
+        phases.append({"phaseType": "COMPLETED", "startTime": now})
+        logs = dict(build.get("logs") or {})
+        if outcome.get("logGroupName"):
+            logs.update(groupName=outcome["logGroupName"], streamName=outcome.get("logStreamName", ""))
+        return {**build, "logs": logs, "phases": phases, "buildStatus": status, "currentPhase": "COMPLETED", "buildComplete": True, "endTime": now}
+
+    def batch_get_builds(self: Any, ids: list) -> list:
+        outcomes = _backend_state(self, "_launcher_build_outcomes", dict)
+        recorded = _backend_state(self, "_launcher_recorded_builds", dict)
+        running = {}
+        for build_id in ids:
+            outcome = outcomes.get(build_id)
+            if outcome is None:
+                continue
+            if outcome["inProgressPolls"] > 0:
+                outcome["inProgressPolls"] -= 1
+                running[build_id] = {**stored(self, build_id), "buildStatus": "IN_PROGRESS", "currentPhase": "BUILD", "buildComplete": False}
+            else:
+                recorded[build_id] = ended(stored(self, build_id), outcome)  # as recorded from now on
+                del outcomes[build_id]
+        rest = [i for i in ids if i not in running]
+        by_id = {b["id"]: b for b in original_batch(self, rest)} if rest else {}
+        by_id.update({i: _codebuild_epoch_times(b) for i, b in running.items()})
+        return [by_id[i] for i in ids if i in by_id]
+
+    def set_build_outcomes(request: Any, full_url: str, headers: Any) -> tuple:
+        body = json.loads(request.get_data() or b"{}")
+        backend = codebuild_backends[body.get("account_id", "123456789012")][body.get("region", "us-east-1")]
+        name = body.get("projectName")
+        if name not in backend.codebuild_projects:
+            return 400, {}, json.dumps({"message": f"no project {name}"})
+        _backend_state(backend, "_launcher_scripted_outcomes", dict).setdefault(name, []).extend(body.get("outcomes", []))
+        return 201, {"Content-Type": "application/json"}, "{}"
+
+    CodeBuildResponse.start_build = start_build
+    CodeBuildBackend.batch_get_builds = batch_get_builds
+    urls.url_paths["{0}/moto-api/static/codebuild/build-outcomes"] = set_build_outcomes
+
+
 # --- Service Quotas ---------------------------------------------------------------------------------
 
 # CodeBuild's concurrency quotas per platform and compute type that `npm run preflight` reads
@@ -1015,6 +1105,7 @@ PATCHES: list[Callable[[], None]] = [
     patch_s3_delete_marker_dispose,
     patch_codecommit_branches_for_status,
     patch_codebuild_builds_for_status,
+    patch_codebuild_scripted_build_outcomes,
     patch_servicequotas_codebuild,
     patch_iam_role_inline_policy_size,
     patch_iam_managed_policy_size,
