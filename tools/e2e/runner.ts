@@ -126,6 +126,11 @@ function driverScript(buildDir: string, phases: Record<string, { commands?: stri
   return lines.join("\n");
 }
 
+/** Resolves when a stream has closed. */
+function streamClosed(stream: NodeJS.ReadableStream & { closed?: boolean }): Promise<void> {
+  return stream.closed === true ? Promise.resolve() : new Promise((resolve) => stream.once("close", () => resolve()));
+}
+
 /** Starts one build; resolves `done` when every process of the build has ended. */
 export async function startBuild(opts: BuildOptions): Promise<BuildHandle> {
   const project = opts.stack.project(opts.projectName);
@@ -221,10 +226,16 @@ export async function startBuild(opts: BuildOptions): Promise<BuildHandle> {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       // Like a container that ends: nothing of the build outlives it (daemons such as ssh-agent).
       killMarked(BUILD_MARKER_ENV, opts.buildId);
-      setTimeout(() => {
-        const exitCode = code ?? (signal !== null ? 137 : 1);
-        resolve({ buildId: opts.buildId, projectName: opts.projectName, exitCode, succeeded: exitCode === 0 && !timedOut, log, killed, timedOut, seconds });
-      }, 50);
+      // The log is complete once both pipes are closed (every writer is gone now), not at the exit:
+      // under load the shell's last lines can still be in the pipe. A bound in case a process
+      // outside the marker still holds a pipe.
+      const exitCode = code ?? (signal !== null ? 137 : 1);
+      const finish = (): void => resolve({ buildId: opts.buildId, projectName: opts.projectName, exitCode, succeeded: exitCode === 0 && !timedOut, log, killed, timedOut, seconds });
+      const bound = setTimeout(finish, 2000);
+      void Promise.all([streamClosed(child.stdout), streamClosed(child.stderr)]).then(() => {
+        clearTimeout(bound);
+        finish();
+      });
     });
   });
   return {
