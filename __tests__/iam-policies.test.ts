@@ -187,7 +187,14 @@ function casesFor(config: StackConfig, synth: Synth, policies: RenderedPolicies)
     context: https,
   });
   deny("a sync may not write to the safety net's log group", { caller: sync, action: "logs:PutLogEvents", resource: logStream(verifyLogGroup) });
-  deny("a sync may not start builds", { caller: sync, action: "codebuild:StartBuild", resource: repos[0].projectArn });
+  // A sync stopped at its time budget with work left starts the next build of its own project
+  // (lib/buildspec/mirror-sync.sh); the one build role serves every sync project of the stack.
+  for (const r of repos) {
+    allow(`a sync may start the next build of ${r.key} (an incomplete first sync)`, { caller: sync, action: "codebuild:StartBuild", resource: r.projectArn });
+  }
+  deny("a sync may not start the safety net", { caller: sync, action: "codebuild:StartBuild", resource: verifyProjectArn });
+  deny("a sync may not start another stack's sync", { caller: sync, action: "codebuild:StartBuild", resource: otherProjectArn });
+  deny("a sync may not read builds", { caller: sync, action: "codebuild:BatchGetBuilds", resource: repos[0].projectArn });
   for (const p of parameterArns) {
     allow(`the sync may read the parameter ${p.split(":parameter")[1]}`, { caller: sync, action: "ssm:GetParameters", resource: p });
   }

@@ -38,6 +38,13 @@ describe("build role", () => {
         condition: [{ test: "StringEquals", variable: "aws:ResourceTag/backlog-mirror:stack", values: ["backlog-mirror"] }],
       },
       {
+        // an incomplete sync starts the next build of its own project (lib/buildspec/mirror-sync.sh)
+        sid: "ContinueIncompleteSync",
+        effect: "Allow",
+        actions: ["codebuild:StartBuild"],
+        resources: [arn("codebuild", "project/backlog-mirror-mirror-*")],
+      },
+      {
         sid: "SaveBackupBundles",
         effect: "Allow",
         actions: ["s3:PutObject"],

@@ -35,6 +35,12 @@ export const BUILD_ACTIONS = {
    * must move before the branch it names is deleted).
    */
   push: ["codecommit:GitPull", "codecommit:GitPush", "codecommit:GetRepository", "codecommit:UpdateDefaultBranch"],
+  /**
+   * A sync stopped at its time budget with work left (a first sync larger than one build) starts
+   * the next build of its own project (lib/buildspec/mirror-sync.sh, header). Granted on the
+   * stack's sync projects (`NAME-mirror-*`): one role serves them all, and no policy lists them.
+   */
+  continueSync: ["codebuild:StartBuild"],
   /** Upload of the backup bundles, under backups/ only. */
   backups: ["s3:PutObject"],
   parameters: ["ssm:GetParameters"],
@@ -259,6 +265,12 @@ export class MirrorIam extends Construct {
         resources: [syncLogStreamsArnPattern(ctx, props.name)],
       },
       taggedMirrorsStatement(ctx, props.name, "PushToMirrors", BUILD_ACTIONS.push),
+      {
+        sid: "ContinueIncompleteSync",
+        effect: "Allow",
+        actions: [...BUILD_ACTIONS.continueSync],
+        resources: [syncProjectsArnPattern(ctx, props.name)],
+      },
       {
         sid: "SaveBackupBundles",
         effect: "Allow",

@@ -49,6 +49,35 @@
 #   started after it. A holder that fails fails its own build (the alert), and the next push or the
 #   scheduled re-sync mirrors what it did not.
 #
+# A first sync larger than one build (the build's timeout counts provisioning too) is resumed:
+#   - Time budget: the script works until WORK_DEADLINE = 2 x LOCK_TIMEOUT_SECONDS - 30 s after the
+#     build's shell started (lockTimeoutSeconds in lib/mirror-build.ts leaves provisioning at least
+#     the rest of the build timeout), every fetch, push and repack bounded by it (`timeout`), and
+#     30 s to end cleanly. No increment starts in the last fifth (LAST_START).
+#   - Fetch in increments of history: while the mirror is new (no ref at all) or shallow, Backlog's
+#     heads and tags are fetched with a depth that grows by resume.depthStep commits per fetch
+#     (the depth reached is resume.depth; both in the mirror's config on EFS): each fetch that
+#     completes is kept, one cut at the deadline loses only itself (and the next step is a quarter).
+#     Nothing is pushed while the mirror is shallow. Each increment is a fetch of the coalescing
+#     protocol below (it carries every push made before it started), so builds waiting for the
+#     lock end as usual. The first increment carries the snapshot of every branch and tag: that
+#     much (plus one commit) must fit in one build.
+#   - Push in increments of history (CodeCommit User Guide, "Migrate a repository incrementally",
+#     https://docs.aws.amazon.com/codecommit/latest/userguide/how-to-push-large-repositories.html:
+#     push in increments so that an interrupted push costs only its own increment): a branch whose
+#     first-parent history that CodeCommit lacks is longer than resume.pushStep commits is pushed
+#     one step of it at a time (each push a fast-forward of the branch to an older commit of
+#     Backlog's history, one reference update: within the 4,000 of the quota), then at its tip.
+#     CodeCommit's view (refs/heads/*) records each accepted push, so a later build goes on from
+#     there. Between two increments a build that asked for a fetch is served (fetch, plan again).
+#   - A build that reaches its deadline with work left ends successfully with "[mirror] sync
+#     incomplete at the time budget, progress kept: BUILD goes on", BUILD being the next build of
+#     its own project, which it starts (StartBuild on NAME-mirror-*, lib/iam.ts). When StartBuild
+#     is refused (build.concurrentBuildLimit, quota) the build fails instead (the alert) and the
+#     next push or the safety net's run goes on. A build that made no progress at all (not one
+#     increment of one commit fit) fails naming build.timeoutMinutes: no chain of builds that repeat
+#     the same work.
+#
 # CodeCommit's quotas (AWS CodeCommit User Guide, "Quotas in AWS CodeCommit",
 # https://docs.aws.amazon.com/codecommit/latest/userguide/limits.html):
 #   - "Number of references in a single push: maximum of 4,000, including create, delete, and
@@ -85,6 +114,16 @@ readonly PUSH_SPEED=(-c "http.lowSpeedLimit=$PUSH_LOW_SPEED_LIMIT" -c "http.lowS
 # fetches keep their packs (no explosion into loose files, which EFS serves slowly) and gc --auto
 # repacks once more than gc.autoPackLimit packs have accumulated.
 readonly GIT_MIRROR_CONFIG=(-c gc.autoDetach=false -c maintenance.autoDetach=false -c fetch.unpackLimit=1 -c gc.autoPackLimit=20)
+# The time budget (see the header): SECONDS counts from the start of the build's shell, and 30 s
+# are left to end cleanly.
+readonly WORK_DEADLINE=$((2 * LOCK_TIMEOUT_SECONDS - 30))
+# An increment should take about a fifth of the budget (30 s at 5 minutes); none starts after
+# LAST_START. The first increments are 50 commits (fetch) and 200 (push), then doubled while an
+# increment takes under half of that (adapt), and quartered when one is cut (cut).
+readonly INCREMENT_SECONDS=$((WORK_DEADLINE / 5))
+readonly LAST_START=$((WORK_DEADLINE - INCREMENT_SECONDS))
+# Status of a sync stopped at the deadline (written as numbers, to keep the buildspec short):
+# 4 = incomplete with progress made in this build, 5 = no progress.
 
 if ! declare -F backlog_ssh_setup >/dev/null; then
   # shellcheck source=lib/buildspec/backlog-ssh.sh
@@ -92,6 +131,17 @@ if ! declare -F backlog_ssh_setup >/dev/null; then
 fi
 
 g() { git "${GIT_MIRROR_CONFIG[@]}" --git-dir="$MIRROR" "$@"; }
+
+# g until WORK_DEADLINE at most: status 124 when it was cut there (`timeout` signals the command's
+# whole process group: git, ssh, index-pack), 124 at once when no time is left.
+bounded() {
+  local left=$((WORK_DEADLINE - SECONDS)) rc=0
+  [ "$left" -gt 0 ] || return 124
+  timeout --kill-after=5 "$left" git "${GIT_MIRROR_CONFIG[@]}" --git-dir="$MIRROR" "$@" || rc=$?
+  # 137: still running 5 s after the TERM, killed.
+  [ "$rc" -ne 137 ] || rc=124
+  return "$rc"
+}
 
 # --- Coalescing: the lock and the request counters ---------------------------------------------
 mkdir -p "$(dirname "$MIRROR")"
@@ -156,18 +206,21 @@ export GIT_TERMINAL_PROMPT=0
 # and, in parallel, the name of Backlog's HEAD into $BACKLOG_HEAD. A host key that differs from the
 # pin, a stalled or unreachable server, or a source that cannot be read ends the build with one
 # clear line. Any other failure (a damaged mirror) returns 1.
+# "$@": more options of the fetch (a depth). Returns 124 when the fetch was cut at the deadline.
 BACKLOG_HEAD=''
 fetch_source() {
-  local err head_file="$BACKLOG_SSH_DIR/head" head_pid
+  local err head_file="$BACKLOG_SSH_DIR/head" head_pid rc
   git ls-remote --symref "$BACKLOG_REMOTE" HEAD >"$head_file" 2>/dev/null &
   head_pid=$!
-  if ! err=$(g fetch --quiet --prune --no-tags --no-auto-maintenance "$BACKLOG_REMOTE" \
-    '+refs/heads/*:refs/backlog/heads/*' '+refs/tags/*:refs/backlog/tags/*' 2>&1 >/dev/null); then
+  err=$(bounded fetch --quiet --prune --no-tags --no-auto-maintenance "$@" "$BACKLOG_REMOTE" \
+    '+refs/heads/*:refs/backlog/heads/*' '+refs/tags/*:refs/backlog/tags/*' 2>&1 >/dev/null) || {
+    rc=$?
     wait "$head_pid" || true
+    [ "$rc" -ne 124 ] || return 124
     backlog_ssh_explain_failure "$err" "$BACKLOG_REMOTE" || true
     printf '%s\n' "$err" >&2
     return 1
-  fi
+  }
   BACKLOG_HEAD=''
   if wait "$head_pid"; then
     BACKLOG_HEAD=$(sed -n 's#^ref: refs/heads/\(.*\)\tHEAD$#\1#p' "$head_file")
@@ -191,6 +244,58 @@ create_mirror() {
 
 mirror_is_sound() {
   g fsck --connectivity-only --no-progress >/dev/null 2>&1
+}
+
+# What a sync stopped at the deadline returns: 4 (incomplete) when this build fetched or pushed
+# something, 5 (no progress) when it did not.
+stopped() {
+  [ "$FETCHED$PUSHES" != 00 ] || return 5
+  return 4
+}
+
+# After an increment that took $1 seconds: STEP doubled when that was under half of
+# INCREMENT_SECONDS, and kept as resume.$2 in the mirror's config (a cut increment divides it by 4).
+adapt() {
+  [ $(($1 * 2)) -ge "$INCREMENT_SECONDS" ] || STEP=$((STEP * 2))
+  g config "resume.$2" "$STEP"
+}
+
+# After an increment of STEP commits cut at the deadline (and lost): a quarter of it next time
+# (resume.$1). Returns 4 (incomplete) when that is smaller or this build did something, else
+# 5 (no progress: one commit does not fit).
+cut() {
+  g config "resume.$1" $(((STEP + 3) / 4))
+  log "cut at the time budget: an increment of $STEP commits"
+  [ "$STEP" -eq 1 ] || return 4
+  stopped
+}
+
+# Fetches Backlog's history in increments of depth (see the header) until the mirror is complete
+# (0), or stops at the deadline (4 or 5, as cut); 1 as fetch_source. Each increment after
+# the build's first claims a fetch number (waiting builds then end).
+fetch_history() {
+  local depth took rc
+  depth=$(g config resume.depth || echo 0)
+  STEP=$(g config resume.depthStep || echo 50)
+  while :; do
+    [ "$FETCHED" -eq 0 ] || with_state claim_fetch
+    took=$SECONDS
+    fetch_source --depth=$((depth + STEP)) || {
+      rc=$?
+      [ "$rc" -ne 124 ] || cut depthStep || rc=$?
+      return "$rc"
+    }
+    depth=$((depth + STEP)) FETCHED=$((FETCHED + 1))
+    if [ "$(g rev-parse --is-shallow-repository)" = false ]; then
+      g config --unset resume.depth || true
+      log "first sync: history complete"
+      return 0
+    fi
+    adapt $((SECONDS - took)) depthStep
+    g config resume.depth "$depth"
+    log "first sync: depth $depth fetched"
+    [ "$SECONDS" -le "$LAST_START" ] || return 4
+  done
 }
 
 # --- Planning --------------------------------------------------------------------------------------
@@ -260,25 +365,47 @@ backup_history() {
 
 PUSHES=0
 # Pushes the "REFSPEC\tREF\tNEWSHA" lines of file $1 in batches within CodeCommit's quota, and
-# records each accepted ref in CodeCommit's view of the mirror. Fails naming the refs refused.
+# records each accepted ref in CodeCommit's view of the mirror. Fails naming the refs refused;
+# returns as stopped when a push was cut at the deadline.
 push_batches() {
   local file=$1 batch=() bytes=0 spec ref new
   [ -s "$file" ] || return 0
   while IFS=$'\t' read -r spec ref new; do
     if [ "${#batch[@]}" -ge "$MAX_REFS_PER_PUSH" ] || [ $((bytes + ${#spec})) -gt "$MAX_REFSPEC_BYTES" ]; then
-      push_one "${batch[@]}"
+      push_one "${batch[@]}" || { stopped; return; }
       batch=() bytes=0
     fi
     batch+=("$spec")
     bytes=$((bytes + ${#spec} + 1))
   done <"$file"
-  [ "${#batch[@]}" -eq 0 ] || push_one "${batch[@]}"
+  [ "${#batch[@]}" -eq 0 ] || push_one "${batch[@]}" || { stopped; return; }
+}
+
+# Pushes the history of branch $1 towards commit $2 in increments (see the header): every
+# resume.pushStep-th commit of its first-parent history that CodeCommit does not hold, oldest
+# first, short of $2 (push_batches pushes the tip). Returns 0 when only the tip is left, 6 when a
+# build asked for a fetch (the sync fetches and plans again), else as cut or stopped.
+push_history() {
+  local commits=() i took
+  STEP=$(g config resume.pushStep || echo 200)
+  mapfile -t commits < <(g rev-list --first-parent --reverse "$2" --not --branches --tags)
+  [ "${#commits[@]}" -le "$STEP" ] || log "pushing $1 in increments of $STEP commits"
+  for ((i = STEP - 1; i < ${#commits[@]} - 1; i += STEP)); do
+    with_state
+    [ "$PUSHES" -eq 0 ] || [ "$REQUESTED" -le "$STARTED" ] || return 6
+    [ "$SECONDS" -le "$LAST_START" ] || { stopped || return $?; }
+    took=$SECONDS
+    push_one "+${commits[$i]}:$1" || { cut pushStep || return $?; }
+    adapt $((SECONDS - took)) pushStep
+  done
 }
 
 # One push of the refspecs "$@"; the accepted ones update CodeCommit's view (porcelain output).
+# Returns 124 when the push was cut at the deadline (CodeCommit's view is then left as it was).
 push_one() {
   local out rc=0 flag pair dst updates rejected=''
-  out=$(git "${PUSH_SPEED[@]}" --git-dir="$MIRROR" push --porcelain "$CODECOMMIT_URL" "$@" 2>"$BACKLOG_SSH_DIR/push.err") || rc=$?
+  out=$(bounded "${PUSH_SPEED[@]}" push --porcelain "$CODECOMMIT_URL" "$@" 2>"$BACKLOG_SSH_DIR/push.err") || rc=$?
+  [ "$rc" -ne 124 ] || return 124
   PUSHES=$((PUSHES + 1))
   updates=''
   while IFS=$'\t' read -r flag pair _; do
@@ -334,15 +461,27 @@ pushable_branch() {
 
 # --- One sync ----------------------------------------------------------------------------------
 
-# Runs in a subshell (see the end): exits 3 when the mirror turns out to be damaged.
+# Runs in a subshell (see the end): exits 3 when the mirror turns out to be damaged; returns
+# 4 (incomplete) or 5 (no progress) when it stopped at the deadline, 6 when it should fetch again.
+FETCHED=0
 sync_once() {
-  local changes count work ref old new skipped='' destructive=() deleted_heads=() current actual target='' desired=''
+  local changes count work ref old new skipped='' destructive=() deleted_heads=() current actual target='' desired='' rc=0
   if [ -d "$MIRROR" ] && [ "$(g rev-parse --is-bare-repository 2>/dev/null)" != true ]; then
     log "the mirror at $MIRROR_PATH is damaged (not a bare repository); creating it again"
     rm -rf "$MIRROR"
   fi
   [ -d "$MIRROR" ] || create_mirror
-  if ! fetch_source; then
+  # A first sync's fetch, in increments, while the mirror has no ref at all (new, and CodeCommit was
+  # empty) or is shallow (an earlier build fetched part of the history).
+  if [ "$(g rev-parse --is-shallow-repository)" = true ] || [ -z "$(g for-each-ref --count=1)" ]; then
+    fetch_history || rc=$?
+  else
+    fetch_source || rc=$?
+  fi
+  # 124: a fetch (not of a first sync) cut at the deadline, which a later build would only repeat.
+  [ "$rc" -ne 124 ] || rc=5
+  [ "$rc" -lt 4 ] || return "$rc"
+  if [ "$rc" -ne 0 ]; then
     mirror_is_sound && fail "fetching $BACKLOG_REMOTE into $MIRROR_PATH failed"
     exit 3
   fi
@@ -400,7 +539,10 @@ sync_once() {
 
   [ "${#destructive[@]}" -eq 0 ] || [ -z "${destructive[0]}" ] || backup_history "${destructive[@]}"
 
-  push_batches "$work/heads"
+  while IFS=$'\t' read -r _ ref new; do
+    push_history "$ref" "$new" </dev/null || return $?
+  done <"$work/heads"
+  push_batches "$work/heads" || return $?
   # CodeCommit's default branch follows Backlog's HEAD, once CodeCommit holds that branch.
   if [ -n "$target" ]; then
     desired=$target
@@ -409,8 +551,8 @@ sync_once() {
     desired=$BACKLOG_HEAD
   fi
   [ -z "$desired" ] || set_default_branch "$desired"
-  push_batches "$work/tags"
-  push_batches "$work/deletes"
+  push_batches "$work/tags" || return $?
+  push_batches "$work/deletes" || return $?
   rm -rf "$work"
 
   [ -z "$skipped" ] || log "WARNING: skipped refs CodeCommit refuses:${skipped%;}"
@@ -422,8 +564,9 @@ sync_once() {
 # Foreground maintenance while the lock is held: git gc --auto repacks and prunes when its
 # thresholds are reached (never in the background, where the end of the build would kill it).
 maintain_mirror() {
-  g gc --auto --quiet || log "WARNING: git gc --auto failed in $MIRROR_PATH (the mirror is still usable)"
+  bounded gc --auto --quiet || log "WARNING: git gc --auto failed in $MIRROR_PATH (the mirror is still usable)"
 }
+
 
 # One sync in a subshell with its own errexit (never called as a condition, where bash would ignore
 # errexit inside); its status in RC. A damaged mirror (exit 3) is created again and the sync retried
@@ -447,7 +590,19 @@ while :; do
     rm -rf "$MIRROR"
     run_sync
   fi
-  [ "$RC" -eq 0 ] || exit "$RC"
+  case "$RC" in
+    0) ;;
+    6) PUSHES=1 && continue ;;
+    4)
+      # The next build of this project goes on where this one stopped (see the header).
+      out=$(aws codebuild start-build --project-name "${CODEBUILD_BUILD_ID%%:*}" --query build.id --output text 2>&1) ||
+        fail "sync incomplete; could not start the next build: $(tail -n 1 <<<"$out")"
+      log "sync incomplete at the time budget, progress kept: $out goes on"
+      exit 0
+      ;;
+    5) fail "no increment fit in the time budget ($WORK_DEADLINE s): raise build.timeoutMinutes" ;;
+    *) exit "$RC" ;;
+  esac
   with_state
   [ "$REQUESTED" -gt "$STARTED" ] || break
   if [ "$SECONDS" -ge "$HOLD_BUDGET" ]; then

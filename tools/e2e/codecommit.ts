@@ -37,6 +37,8 @@ state="$GIT_DIR/e2e-state"
 updates=$(cat)
 n=$(printf '%s\\n' "$updates" | grep -c . || true)
 echo "push $$ $n" >>"$state/pushes.log"
+index=$(wc -l <"$state/pushes.log")
+printf '%s\n' "$updates" | sed "/^$/d; s/^/$index /" >>"$state/updates.log"
 if [ -e "$state/push-gate" ]; then
   : >"$state/push-held"
   while [ -e "$state/push-gate" ]; do sleep 0.05; done
@@ -160,6 +162,19 @@ export class CodeCommitStandIn {
       .split("\n")
       .filter(Boolean)
       .map((l) => Number(l.split(" ")[2]));
+  }
+
+  /** The reference updates of every push, in order: push number (from 1), old and new object ids, ref. */
+  pushedUpdates(name: string): Array<{ push: number; old: string; new: string; ref: string }> {
+    const log = path.join(this.repoPath(name), "e2e-state", "updates.log");
+    if (!existsSync(log)) return [];
+    return readFileSync(log, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => {
+        const [push, old, next, ref] = l.split(" ");
+        return { push: Number(push), old, new: next, ref };
+      });
   }
 
   holdPushes(name: string): void {

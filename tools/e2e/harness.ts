@@ -484,7 +484,7 @@ export class Harness {
       this.running.delete(handle);
       this.runningIn.set(pool, (this.runningIn.get(pool) ?? 1) - 1);
       this.builds.push(r);
-      this.buildStatus.set(buildId, r.succeeded ? "SUCCEEDED" : "FAILED");
+      this.buildStatus.set(buildId, r.timedOut === true ? "TIMED_OUT" : r.succeeded ? "SUCCEEDED" : "FAILED");
       void this.admit(pool);
     });
     return handle;

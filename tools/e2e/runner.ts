@@ -11,7 +11,10 @@
  *   - all commands of install, pre_build, build and post_build run in ONE bash process (variables
  *     carry over), each command's exit status is checked, a failed phase stops the build
  *     (post_build still runs after a failed build phase);
- *   - HOME is a fresh directory per build (like a fresh container), prepared by the caller.
+ *   - HOME is a fresh directory per build (like a fresh container), prepared by the caller;
+ *   - the project's `build_timeout` (minutes) ends the build as CodeBuild's timeout does: every
+ *     process of the build is killed and the result says `timedOut` (TIMED_OUT). The stand-in has no
+ *     PROVISIONING phase, so a build gets the whole timeout for its commands.
  * Unlike CodeBuild, the stand-in does NOT mask parameter-store values in the log, so a test can
  * prove the script itself never prints the key. Buildspec keys the stand-in does not emulate make
  * it throw instead of silently passing.
@@ -61,6 +64,8 @@ export interface BuildResult {
   /** stdout and stderr interleaved, as CodeBuild's log. */
   readonly log: string;
   readonly killed: boolean;
+  /** Killed by the project's build timeout (CodeBuild's TIMED_OUT); `killed` is true too. */
+  readonly timedOut?: boolean;
   /** Wall time of the build's commands (from the shell's start to its exit), in seconds. */
   readonly seconds: number;
 }
@@ -120,6 +125,11 @@ function driverScript(buildDir: string, phases: Record<string, { commands?: stri
   }
   lines.push(`[ -z "$__cb_failed" ] || exit 1`, "exit 0", "");
   return lines.join("\n");
+}
+
+/** Resolves when a stream has closed. */
+function streamClosed(stream: NodeJS.ReadableStream & { closed?: boolean }): Promise<void> {
+  return stream.closed === true ? Promise.resolve() : new Promise((resolve) => stream.once("close", () => resolve()));
 }
 
 /** Starts one build; resolves `done` when every process of the build has ended. */
@@ -193,29 +203,46 @@ export async function startBuild(opts: BuildOptions): Promise<BuildHandle> {
   child.stdout.on("data", (d: Buffer) => append(d.toString()));
   child.stderr.on("data", (d: Buffer) => append(d.toString()));
   let killed = false;
+  let timedOut = false;
+  const killBuild = (): void => {
+    killed = true;
+    try {
+      process.kill(-(child.pid as number), "SIGKILL");
+    } catch {
+      // already gone
+    }
+    killMarked(BUILD_MARKER_ENV, opts.buildId);
+  };
+  // CodeBuild's build timeout (CreateProject `timeoutInMinutes`, 5 to 2160): the build is stopped and
+  // reported TIMED_OUT, whatever its commands were doing.
+  const timeoutMinutes = Number(project.build_timeout ?? 60);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    append(`[Container] CodeBuild stand-in: build timed out after ${timeoutMinutes} minutes (the project's build timeout)\n`);
+    killBuild();
+  }, timeoutMinutes * 60_000);
   const done = new Promise<BuildResult>((resolve) => {
     child.on("exit", (code, signal) => {
+      clearTimeout(timer);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       // Like a container that ends: nothing of the build outlives it (daemons such as ssh-agent).
       killMarked(BUILD_MARKER_ENV, opts.buildId);
-      setTimeout(() => {
-        const exitCode = code ?? (signal !== null ? 137 : 1);
-        resolve({ buildId: opts.buildId, projectName: opts.projectName, exitCode, succeeded: exitCode === 0, log, killed, seconds });
-      }, 50);
+      // The log is complete once both pipes are closed (every writer is gone now), not at the exit:
+      // under load the shell's last lines can still be in the pipe. A bound in case a process
+      // outside the marker still holds a pipe.
+      const exitCode = code ?? (signal !== null ? 137 : 1);
+      const finish = (): void => resolve({ buildId: opts.buildId, projectName: opts.projectName, exitCode, succeeded: exitCode === 0 && !timedOut, log, killed, timedOut, seconds });
+      const bound = setTimeout(finish, 2000);
+      void Promise.all([streamClosed(child.stdout), streamClosed(child.stderr)]).then(() => {
+        clearTimeout(bound);
+        finish();
+      });
     });
   });
   return {
     buildId: opts.buildId,
     done,
     log: () => log,
-    kill: () => {
-      killed = true;
-      try {
-        process.kill(-(child.pid as number), "SIGKILL");
-      } catch {
-        // already gone
-      }
-      killMarked(BUILD_MARKER_ENV, opts.buildId);
-    },
+    kill: killBuild,
   };
 }

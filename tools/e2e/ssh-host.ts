@@ -7,8 +7,9 @@
  * - The SSH user is the space key, as on Backlog: a system user without a home or a password
  *   (created once with useradd; authentication is by the run's authorized_keys only).
  * - A ForceCommand wrapper accepts only `git-upload-pack '/PROJECT/REPO.git'`, maps it into the
- *   run's repository root, counts the bytes sent to the client (for the benchmark), and can stall
- *   a transfer after N bytes (to kill a sync mid-fetch).
+ *   run's repository root, counts the bytes sent to the client (for the benchmark), can stall
+ *   a transfer after N bytes (to kill a sync mid-fetch), and can send at a bounded rate (a large
+ *   repository behind a slow path, whose first sync needs several builds).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
@@ -66,16 +67,22 @@ repo="$root/\${BASH_REMATCH[1]}/\${BASH_REMATCH[2]}"
 key="\${BASH_REMATCH[1]}/\${BASH_REMATCH[2]}"
 
 # Forwards upload-pack's output as it comes (the protocol is interactive), counts the bytes, and,
-# while state/stall-after-bytes holds N, stops forwarding after N bytes until state/stall-gate is gone.
+# while state/stall-after-bytes holds N, stops forwarding after N bytes until state/stall-gate is gone;
+# while state/bytes-per-second holds R, forwards at most R bytes a second (a slow network path).
 relay='
+  use Time::HiRes qw(time sleep);
   my ($state, $key) = @ARGV;
-  my $n = 0;
+  my ($n, $rate) = (0, 0);
   if (open(my $f, "<", "$state/stall-after-bytes")) { $n = <$f> + 0; close $f; }
-  my ($total, $held, $buf) = (0, 0, "");
-  while (my $r = sysread(STDIN, $buf, 65536)) {
+  if (open(my $f, "<", "$state/bytes-per-second")) { $rate = <$f> + 0; close $f; }
+  my ($total, $held, $buf, $t0) = (0, 0, "", time);
+  # A client that goes away (a build cut or killed mid-fetch) still has its bytes counted.
+  $SIG{PIPE} = "IGNORE";
+  sub counted { open(my $log, ">>", "$state/upload-pack.log"); print $log "$key $total\n"; close $log; exit 0; }
+  while (my $r = sysread(STDIN, $buf, $rate > 0 ? 16384 : 65536)) {
     my $off = 0;
-    while ($off < $r) { my $w = syswrite(STDOUT, $buf, $r - $off, $off); exit 0 unless defined $w; $off += $w; }
-    $total += $r;
+    while ($off < $r) { my $w = syswrite(STDOUT, $buf, $r - $off, $off); counted() unless defined $w; $total += $w; $off += $w; }
+    if ($rate > 0) { my $ahead = $total / $rate - (time - $t0); sleep($ahead) if $ahead > 0; }
     if ($n > 0 && !$held && $total >= $n) {
       $held = 1;
       if (-e "$state/stall-freeze") {
@@ -98,7 +105,7 @@ relay='
       select(undef, undef, undef, 0.05) while -e "$state/stall-gate";
     }
   }
-  open(my $log, ">>", "$state/upload-pack.log"); print $log "$key $total\n"; close $log;
+  counted();
 '
 git -c safe.directory='*' upload-pack --strict "$repo" | perl -e "$relay" "$state" "$key"
 `;
@@ -268,6 +275,13 @@ export class SshHost {
     writeFileSync(path.join(this.stateDir, "stall-gate"), "");
     rmSync(path.join(this.stateDir, "stalled"), { force: true });
     writeFileSync(path.join(this.stateDir, "stall-after-bytes"), String(bytes), { mode: 0o644 });
+  }
+
+  /** Later transfers are sent at most `bytesPerSecond` bytes a second (undefined: at full speed). */
+  throttle(bytesPerSecond: number | undefined): void {
+    const file = path.join(this.stateDir, "bytes-per-second");
+    if (bytesPerSecond === undefined) rmSync(file, { force: true });
+    else writeFileSync(file, String(bytesPerSecond), { mode: 0o644 });
   }
 
   /** True once a transfer is held at the stall point. */
