@@ -136,6 +136,14 @@ data "aws_iam_policy_document" "Mirror_Iam_BuildSyncDocument" {
     }
   }
   statement {
+    actions = ["codebuild:StartBuild"]
+    effect  = "Allow"
+    resources = [
+      "arn:${data.aws_partition.Mirror_Partition.partition}:codebuild:${data.aws_region.Mirror_Region.id}:${data.aws_caller_identity.Mirror_Account.account_id}:project/${var.name}-mirror-*",
+    ]
+    sid = "ContinueIncompleteSync"
+  }
+  statement {
     actions   = ["s3:PutObject"]
     effect    = "Allow"
     resources = ["${aws_s3_bucket.Mirror_Storage_CacheBucket.arn}/backups/*"]
@@ -909,10 +917,20 @@ env:
       readonly PUSH_LOW_SPEED_LIMIT=1000 PUSH_LOW_SPEED_TIME=60
       readonly PUSH_SPEED=(-c "http.lowSpeedLimit=$PUSH_LOW_SPEED_LIMIT" -c "http.lowSpeedTime=$PUSH_LOW_SPEED_TIME")
       readonly GIT_MIRROR_CONFIG=(-c gc.autoDetach=false -c maintenance.autoDetach=false -c fetch.unpackLimit=1 -c gc.autoPackLimit=20)
+      readonly WORK_DEADLINE=$((2 * LOCK_TIMEOUT_SECONDS - 30))
+      readonly INCREMENT_SECONDS=$((WORK_DEADLINE / 5))
+      readonly LAST_START=$((WORK_DEADLINE - INCREMENT_SECONDS))
       if ! declare -F backlog_ssh_setup >/dev/null; then
       . "$(dirname "$${BASH_SOURCE[0]}")/backlog-ssh.sh"
       fi
       g() { git "$${GIT_MIRROR_CONFIG[@]}" --git-dir="$MIRROR" "$@"; }
+      bounded() {
+      local left=$((WORK_DEADLINE - SECONDS)) rc=0
+      [ "$left" -gt 0 ] || return 124
+      timeout --kill-after=5 "$left" git "$${GIT_MIRROR_CONFIG[@]}" --git-dir="$MIRROR" "$@" || rc=$?
+      [ "$rc" -ne 137 ] || rc=124
+      return "$rc"
+      }
       mkdir -p "$(dirname "$MIRROR")"
       readonly STATE_FILE="$MIRROR.sync-state"
       STARTED=0 REQUESTED=0
@@ -961,16 +979,18 @@ env:
       export GIT_TERMINAL_PROMPT=0
       BACKLOG_HEAD=''
       fetch_source() {
-      local err head_file="$BACKLOG_SSH_DIR/head" head_pid
+      local err head_file="$BACKLOG_SSH_DIR/head" head_pid rc
       git ls-remote --symref "$BACKLOG_REMOTE" HEAD >"$head_file" 2>/dev/null &
       head_pid=$!
-      if ! err=$(g fetch --quiet --prune --no-tags --no-auto-maintenance "$BACKLOG_REMOTE" \
-      '+refs/heads/*:refs/backlog/heads/*' '+refs/tags/*:refs/backlog/tags/*' 2>&1 >/dev/null); then
+      err=$(bounded fetch --quiet --prune --no-tags --no-auto-maintenance "$@" "$BACKLOG_REMOTE" \
+      '+refs/heads/*:refs/backlog/heads/*' '+refs/tags/*:refs/backlog/tags/*' 2>&1 >/dev/null) || {
+      rc=$?
       wait "$head_pid" || true
+      [ "$rc" -ne 124 ] || return 124
       backlog_ssh_explain_failure "$err" "$BACKLOG_REMOTE" || true
       printf '%s\n' "$err" >&2
       return 1
-      fi
+      }
       BACKLOG_HEAD=''
       if wait "$head_pid"; then
       BACKLOG_HEAD=$(sed -n 's#^ref: refs/heads/\(.*\)\tHEAD$#\1#p' "$head_file")
@@ -989,6 +1009,44 @@ env:
       }
       mirror_is_sound() {
       g fsck --connectivity-only --no-progress >/dev/null 2>&1
+      }
+      stopped() {
+      [ "$FETCHED$PUSHES" != 00 ] || return 5
+      return 4
+      }
+      adapt() {
+      [ $(($1 * 2)) -ge "$INCREMENT_SECONDS" ] || STEP=$((STEP * 2))
+      g config "resume.$2" "$STEP"
+      }
+      cut() {
+      g config "resume.$1" $(((STEP + 3) / 4))
+      log "cut at the time budget: an increment of $STEP commits"
+      [ "$STEP" -eq 1 ] || return 4
+      stopped
+      }
+      fetch_history() {
+      local depth took rc
+      depth=$(g config resume.depth || echo 0)
+      STEP=$(g config resume.depthStep || echo 50)
+      while :; do
+      [ "$FETCHED" -eq 0 ] || with_state claim_fetch
+      took=$SECONDS
+      fetch_source --depth=$((depth + STEP)) || {
+      rc=$?
+      [ "$rc" -ne 124 ] || cut depthStep || rc=$?
+      return "$rc"
+      }
+      depth=$((depth + STEP)) FETCHED=$((FETCHED + 1))
+      if [ "$(g rev-parse --is-shallow-repository)" = false ]; then
+      g config --unset resume.depth || true
+      log "first sync: history complete"
+      return 0
+      fi
+      adapt $((SECONDS - took)) depthStep
+      g config resume.depth "$depth"
+      log "first sync: depth $depth fetched"
+      [ "$SECONDS" -le "$LAST_START" ] || return 4
+      done
       }
       plan_changes() {
       local old new
@@ -1044,17 +1102,32 @@ env:
       [ -s "$file" ] || return 0
       while IFS=$'\t' read -r spec ref new; do
       if [ "$${#batch[@]}" -ge "$MAX_REFS_PER_PUSH" ] || [ $((bytes + $${#spec})) -gt "$MAX_REFSPEC_BYTES" ]; then
-      push_one "$${batch[@]}"
+      push_one "$${batch[@]}" || { stopped; return; }
       batch=() bytes=0
       fi
       batch+=("$spec")
       bytes=$((bytes + $${#spec} + 1))
       done <"$file"
-      [ "$${#batch[@]}" -eq 0 ] || push_one "$${batch[@]}"
+      [ "$${#batch[@]}" -eq 0 ] || push_one "$${batch[@]}" || { stopped; return; }
+      }
+      push_history() {
+      local commits=() i took
+      STEP=$(g config resume.pushStep || echo 200)
+      mapfile -t commits < <(g rev-list --first-parent --reverse "$2" --not --branches --tags)
+      [ "$${#commits[@]}" -le "$STEP" ] || log "pushing $1 in increments of $STEP commits"
+      for ((i = STEP - 1; i < $${#commits[@]} - 1; i += STEP)); do
+      with_state
+      [ "$PUSHES" -eq 0 ] || [ "$REQUESTED" -le "$STARTED" ] || return 6
+      [ "$SECONDS" -le "$LAST_START" ] || { stopped || return $?; }
+      took=$SECONDS
+      push_one "+$${commits[$i]}:$1" || { cut pushStep || return $?; }
+      adapt $((SECONDS - took)) pushStep
+      done
       }
       push_one() {
       local out rc=0 flag pair dst updates rejected=''
-      out=$(git "$${PUSH_SPEED[@]}" --git-dir="$MIRROR" push --porcelain "$CODECOMMIT_URL" "$@" 2>"$BACKLOG_SSH_DIR/push.err") || rc=$?
+      out=$(bounded "$${PUSH_SPEED[@]}" push --porcelain "$CODECOMMIT_URL" "$@" 2>"$BACKLOG_SSH_DIR/push.err") || rc=$?
+      [ "$rc" -ne 124 ] || return 124
       PUSHES=$((PUSHES + 1))
       updates=''
       while IFS=$'\t' read -r flag pair _; do
@@ -1101,14 +1174,22 @@ env:
       fi
       done < <(g for-each-ref --format='%(refname:strip=3)' refs/backlog/heads)
       }
+      FETCHED=0
       sync_once() {
-      local changes count work ref old new skipped='' destructive=() deleted_heads=() current actual target='' desired=''
+      local changes count work ref old new skipped='' destructive=() deleted_heads=() current actual target='' desired='' rc=0
       if [ -d "$MIRROR" ] && [ "$(g rev-parse --is-bare-repository 2>/dev/null)" != true ]; then
       log "the mirror at $MIRROR_PATH is damaged (not a bare repository); creating it again"
       rm -rf "$MIRROR"
       fi
       [ -d "$MIRROR" ] || create_mirror
-      if ! fetch_source; then
+      if [ "$(g rev-parse --is-shallow-repository)" = true ] || [ -z "$(g for-each-ref --count=1)" ]; then
+      fetch_history || rc=$?
+      else
+      fetch_source || rc=$?
+      fi
+      [ "$rc" -ne 124 ] || rc=5
+      [ "$rc" -lt 4 ] || return "$rc"
+      if [ "$rc" -ne 0 ]; then
       mirror_is_sound && fail "fetching $BACKLOG_REMOTE into $MIRROR_PATH failed"
       exit 3
       fi
@@ -1159,7 +1240,10 @@ env:
       fi
       fi
       [ "$${#destructive[@]}" -eq 0 ] || [ -z "$${destructive[0]}" ] || backup_history "$${destructive[@]}"
-      push_batches "$work/heads"
+      while IFS=$'\t' read -r _ ref new; do
+      push_history "$ref" "$new" </dev/null || return $?
+      done <"$work/heads"
+      push_batches "$work/heads" || return $?
       if [ -n "$target" ]; then
       desired=$target
       elif [ -n "$BACKLOG_HEAD" ] && [ "$(g config --get mirror.codecommitDefaultBranch || true)" != "$BACKLOG_HEAD" ] &&
@@ -1167,8 +1251,8 @@ env:
       desired=$BACKLOG_HEAD
       fi
       [ -z "$desired" ] || set_default_branch "$desired"
-      push_batches "$work/tags"
-      push_batches "$work/deletes"
+      push_batches "$work/tags" || return $?
+      push_batches "$work/deletes" || return $?
       rm -rf "$work"
       [ -z "$skipped" ] || log "WARNING: skipped refs CodeCommit refuses:$${skipped%;}"
       count=0
@@ -1176,7 +1260,7 @@ env:
       log "fetch #$FETCH_NUMBER: $count ref change(s) pushed in $PUSHES push(es)"
       }
       maintain_mirror() {
-      g gc --auto --quiet || log "WARNING: git gc --auto failed in $MIRROR_PATH (the mirror is still usable)"
+      bounded gc --auto --quiet || log "WARNING: git gc --auto failed in $MIRROR_PATH (the mirror is still usable)"
       }
       run_sync() {
       set +e
@@ -1196,7 +1280,18 @@ env:
       rm -rf "$MIRROR"
       run_sync
       fi
-      [ "$RC" -eq 0 ] || exit "$RC"
+      case "$RC" in
+      0) ;;
+      6) PUSHES=1 && continue ;;
+      4)
+      out=$(aws codebuild start-build --project-name "$${CODEBUILD_BUILD_ID%%:*}" --query build.id --output text 2>&1) ||
+      fail "sync incomplete; could not start the next build: $(tail -n 1 <<<"$out")"
+      log "sync incomplete at the time budget, progress kept: $out goes on"
+      exit 0
+      ;;
+      5) fail "no increment fit in the time budget ($WORK_DEADLINE s): raise build.timeoutMinutes" ;;
+      *) exit "$RC" ;;
+      esac
       with_state
       [ "$REQUESTED" -gt "$STARTED" ] || break
       if [ "$SECONDS" -ge "$HOLD_BUDGET" ]; then
