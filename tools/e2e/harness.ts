@@ -13,7 +13,7 @@ import { ApiGatewayStandIn, type ApiResponse, backlogPushBody } from "./apigw";
 import { type BuildStatus, CodeBuildStatusStandIn } from "./codebuild-status";
 import { CodeCommitStandIn, forEachRef } from "./codecommit";
 import { run } from "./proc";
-import { type BuildHandle, type BuildResult, startBuild } from "./runner";
+import { type BuildHandle, type BuildOptions, type BuildResult, startBuild } from "./runner";
 import { generateKeyPair, type KeyPair, SshHost } from "./ssh-host";
 import { terraformLiteral } from "../terraform/template";
 import { type Stack, synthesizeStack } from "./stack";
@@ -57,6 +57,8 @@ export interface HarnessOptions {
    * in the order they were queued (CodeBuild does not guarantee any order). @default no limit
    */
   readonly concurrentBuilds?: number;
+  /** TEST DOUBLE: a smaller build timeout and lock timeout for every build ({@link BuildOptions.buildClock}). */
+  readonly buildClock?: BuildOptions["buildClock"];
 }
 
 /** A build waiting for room in its platform and compute type (see {@link HarnessOptions.concurrentBuilds}). */
@@ -467,6 +469,7 @@ export class Harness {
         AWS_DISABLE_REQUEST_COMPRESSION: "true",
       },
       ssm: this.ssm,
+      buildClock: this.opts.buildClock,
       prepareHome: (home) => {
         mkdirSync(path.join(home, ".ssh"), { recursive: true, mode: 0o700 });
         // The Backlog host name reaches the stand-in; HostKeyAlias keeps the pinned name's entry in use.

@@ -54,6 +54,13 @@ export interface BuildOptions {
    * credentials and the endpoints of the emulated services.
    */
   readonly platformEnv?: Readonly<Record<string, string>>;
+  /**
+   * TEST DOUBLE of a slower world: a build timeout in seconds that replaces the project's
+   * `build_timeout`, and the sync's LOCK_TIMEOUT_SECONDS that goes with it (the construct derives it
+   * from the timeout, lib/mirror-build.ts). A suite whose subject is the build's time budget runs it
+   * at this smaller scale instead of CodeBuild's 5-minute minimum. @default the project's settings
+   */
+  readonly buildClock?: { readonly timeoutSeconds: number; readonly lockTimeoutSeconds: number };
 }
 
 export interface BuildResult {
@@ -177,6 +184,7 @@ export async function startBuild(opts: BuildOptions): Promise<BuildHandle> {
     buildEnv[v.name] = opts.resolveValue !== undefined ? opts.resolveValue(v.value) : v.value;
   }
   for (const [name, value] of Object.entries((env.variables ?? {}) as Record<string, unknown>)) buildEnv[name] = String(value);
+  if (opts.buildClock !== undefined && buildEnv.LOCK_TIMEOUT_SECONDS !== undefined) buildEnv.LOCK_TIMEOUT_SECONDS = String(opts.buildClock.lockTimeoutSeconds);
 
   let log = "";
   const append = (s: string): void => {
@@ -215,12 +223,12 @@ export async function startBuild(opts: BuildOptions): Promise<BuildHandle> {
   };
   // CodeBuild's build timeout (CreateProject `timeoutInMinutes`, 5 to 2160): the build is stopped and
   // reported TIMED_OUT, whatever its commands were doing.
-  const timeoutMinutes = Number(project.build_timeout ?? 60);
+  const timeoutSeconds = opts.buildClock?.timeoutSeconds ?? Number(project.build_timeout ?? 60) * 60;
   const timer = setTimeout(() => {
     timedOut = true;
-    append(`[Container] CodeBuild stand-in: build timed out after ${timeoutMinutes} minutes (the project's build timeout)\n`);
+    append(`[Container] CodeBuild stand-in: build timed out after ${timeoutSeconds / 60} minutes (the project's build timeout)\n`);
     killBuild();
-  }, timeoutMinutes * 60_000);
+  }, timeoutSeconds * 1000);
   const done = new Promise<BuildResult>((resolve) => {
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
