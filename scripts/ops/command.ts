@@ -18,6 +18,7 @@
  * `if (require.main === module) main(theCommand);`.
  */
 import * as path from "node:path";
+import { exitAfterOutput } from "../../tools/run-main";
 import { installNodeSupportNotice } from "./node-support";
 import { type ParseArgsConfig, parseArgs } from "node:util";
 import { DEFAULT_CONFIG, configPath } from "../../lib/stack-config";
@@ -132,19 +133,4 @@ export function main<O extends Options>(cmd: Command<O>, argv: readonly string[]
   installNodeSupportNotice();
   const output = processOutput(cmd.secrets?.(process.env) ?? []);
   void runCommand(cmd, argv, process.env, output).then((code) => exitAfterOutput(code));
-}
-
-/**
- * Exits once standard output and error have been handed to the OS: `process.exit` right after a
- * large write to a pipe drops what is still queued (seen on Node 22: `status --json` for 200
- * repositories cut at 146 KB). An empty write's callback runs after every earlier write.
- */
-function exitAfterOutput(code: number): void {
-  let pending = 2;
-  const done = (): void => {
-    pending -= 1;
-    if (pending === 0) process.exit(code);
-  };
-  process.stdout.write("", done);
-  process.stderr.write("", done);
 }

@@ -4,12 +4,13 @@
  * that passes it to the module (with the module's own error message); the good ones pass both.
  * One root module holds every case, one file per case, so a single init + validate checks them all.
  */
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { BacklogCodeCommitMirrorProps } from "../../lib/props";
 import { ConfigError, validateMirrorProps } from "../../lib/validation";
-import { MODULE_DIR, staleFiles } from "../../scripts/build-module";
+import { staleFiles } from "../../scripts/build-module";
+import { copyModule } from "./support/module-copy";
 import { Terraform, terraformEnv } from "../../tools/terraform/terraform";
 import { providerMirror, requireTerraform, writeCliConfig } from "../../tools/terraform/tools";
 import { type Props, moduleArgs } from "./support/args";
@@ -137,7 +138,7 @@ describe("module validation blocks and the configuration rules", () => {
 
   beforeAll(async () => {
     requireTerraform();
-    cpSync(MODULE_DIR, path.join(work, "module"), { recursive: true, filter: (s) => !/\.terraform/.test(s) });
+    copyModule(path.join(work, "module"));
     mkdirSync(root);
     writeFileSync(path.join(root, "providers.tf.json"), JSON.stringify({ provider: { aws: { region: "ap-northeast-1" } } }));
     const cases: Array<[string, Props]> = [
@@ -199,7 +200,7 @@ describe("the committed module", () => {
 
   beforeAll(() => {
     requireTerraform();
-    cpSync(MODULE_DIR, dir, { recursive: true, filter: (s) => !/\.terraform/.test(s) });
+    copyModule(dir);
   });
 
   afterAll(() => rmSync(work, { recursive: true, force: true }));

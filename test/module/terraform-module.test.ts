@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { StackConfig } from "../../lib/validation";
 import { MODULE_DIR } from "../../scripts/build-module";
+import { copyModule } from "./support/module-copy";
 import { type Emulator, EMULATOR_ENV, startEmulator } from "../../tools/emulator/moto";
 import { type Clients, REGION, createNetwork, createParameters, createStateBucket, destroyClients, emulatorClients } from "../../tools/terraform/aws";
 import { endpointServices, pointAtEmulator, providerOverride } from "../../tools/terraform/emulator-target";
@@ -59,7 +60,7 @@ describe("the plain Terraform module and examples/hcl-basic", () => {
   beforeAll(() => {
     requireTerraform();
     // The committed module, where examples/hcl-basic's `source = "../../modules/..."` finds it.
-    cpSync(MODULE_DIR, path.join(work, "modules", path.basename(MODULE_DIR)), { recursive: true, filter: (s) => !/\.terraform/.test(s) });
+    copyModule(path.join(work, "modules", path.basename(MODULE_DIR)));
     mkdirSync(path.join(work, "examples"));
     cpSync(path.join(ROOT, "examples", "hcl-basic"), example, { recursive: true, filter: (s) => !/\.terraform|tfstate/.test(s) });
   });

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { BlockSchema, SchemaIndex } from "./hcl";
+import { terraformEnv } from "./terraform";
 import { TERRAFORM, providerMirror, writeCliConfig } from "./tools";
 
 interface RawBlock {
@@ -26,7 +27,7 @@ export function awsSchemaIndex(version: string): SchemaIndex {
   try {
     const cli = writeCliConfig(providerMirror(), dir);
     writeFileSync(path.join(dir, "versions.tf"), `terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws", version = "${version}" }\n  }\n}\n`);
-    const env = { ...process.env, TF_CLI_CONFIG_FILE: cli, TF_IN_AUTOMATION: "1", CHECKPOINT_DISABLE: "1", TF_INPUT: "0" };
+    const env = terraformEnv(cli, {});
     const init = spawnSync(TERRAFORM, ["init", "-backend=false", "-input=false"], { cwd: dir, env, encoding: "utf8" });
     if (init.status !== 0) throw new Error(`terraform init for the provider schema failed: ${init.error?.message ?? init.stderr.trim()}`);
     const schema = spawnSync(TERRAFORM, ["providers", "schema", "-json"], { cwd: dir, env, encoding: "utf8", maxBuffer: 1 << 30 });

@@ -3,22 +3,7 @@
 # directory; `npm run test:module` runs it.
 
 mock_provider "aws" {
-  # Values the plan reads back into documents and names; everything else is mocked freely.
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_region" {
-    defaults = { id = "ap-northeast-1", name = "ap-northeast-1" }
-  }
-  mock_data "aws_subnet" {
-    defaults = { availability_zone = "ap-northeast-1a" }
-  }
+  source = "./tests/mocks"
 }
 
 variables {
