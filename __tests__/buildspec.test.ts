@@ -1,9 +1,9 @@
 import { execFileSync } from "node:child_process";
 import { parse } from "yaml";
 import { readFileSync } from "node:fs";
-import { BACKLOG_SSH_SCRIPT_PATH, SYNC_SCRIPT_PATH, shellBody } from "../lib/buildspec";
+import { BACKLOG_SSH_SCRIPT_PATH, SYNC_SCRIPT_PATH } from "../lib/buildspec";
 import { PRE_SCRIPT_BUDGET_SECONDS, lockTimeoutSeconds } from "../lib/mirror-build";
-import { exampleConfig, resources, synthStack, configWithRepositories, terraformLiteral, onlyResourceOutsideSafetyNet } from "../test/support/synth";
+import { buildScriptsOf, exampleConfig, resources, synthStack, configWithRepositories, terraformLiteral, onlyResourceOutsideSafetyNet } from "../test/support/synth";
 
 const synth = synthStack(exampleConfig());
 const project = onlyResourceOutsideSafetyNet(synth, "aws_codebuild_project");
@@ -11,8 +11,9 @@ const buildspecText = terraformLiteral(project.source.buildspec);
 const buildspec = parse(buildspecText);
 const syncCommand: string = buildspec.phases.build.commands[0];
 
-/** The shipped scripts, as the buildspec embeds them (minified, __tests__/shipped-shell.test.ts): SSH functions, then the sync. */
-const scriptBody = shellBody(BACKLOG_SSH_SCRIPT_PATH) + shellBody(SYNC_SCRIPT_PATH);
+/** What the build command runs, as the stack uploads it (lib/build-scripts.ts): SSH functions, then the sync. */
+const shipped = buildScriptsOf(synth, project);
+const scriptBody = shipped.text;
 
 /**
  * The variables a sync project's build sees, as bash reads them: the project's environment variables
@@ -43,12 +44,12 @@ describe("buildspec", () => {
     expect(buildspecText).not.toMatch(/pip3? install|git-remote-codecommit|codecommit::/);
   });
 
-  test("has install and build phases only (no post_build: no AWS CLI start after the push), the build being one subshell that runs the SSH functions and the sync script", () => {
+  test("has install and build phases only (no post_build: no AWS CLI start after the push), the build being one subshell that runs the SSH functions and the sync script of the project's source folder, as written", () => {
     expect(Object.keys(buildspec.phases)).toEqual(["install", "build"]);
     expect(buildspec.phases.build.commands).toHaveLength(1);
-    expect(syncCommand.startsWith("(\n")).toBe(true);
-    expect(syncCommand.trimEnd().endsWith(")")).toBe(true);
-    expect(syncCommand).toContain(scriptBody);
+    expect(syncCommand).toBe('(\n. "$CODEBUILD_SRC_DIR/backlog-ssh.sh"\n. "$CODEBUILD_SRC_DIR/mirror-sync.sh"\n)\n');
+    expect(shipped.files).toEqual(["backlog-ssh.sh", "mirror-sync.sh"]);
+    expect(scriptBody).toBe(readFileSync(BACKLOG_SSH_SCRIPT_PATH, "utf8") + readFileSync(SYNC_SCRIPT_PATH, "utf8"));
   });
 
   test("sets the repository's Backlog remote, CodeCommit name and mirror path, exactly as the shell will see them", () => {
@@ -84,35 +85,38 @@ describe("buildspec", () => {
     config.backlog = { ...config.backlog, hostKeysParameter: undefined, scanHostKey: true };
     expect(settingsOf(onlyResourceOutsideSafetyNet(synthStack(config), "aws_codebuild_project"), ["HOST_KEY_MODE"])).toEqual({ HOST_KEY_MODE: "scan" });
     // Scan mode is trust on first use through ssh itself (accept-new); pinned mode is strict.
-    expect(syncCommand).toContain("strict=accept-new");
-    expect(syncCommand).toContain("-o StrictHostKeyChecking=$strict ");
-    expect(syncCommand).toContain("local known_hosts strict=yes");
+    expect(scriptBody).toContain("strict=accept-new");
+    expect(scriptBody).toContain("-o StrictHostKeyChecking=$strict ");
+    expect(scriptBody).toContain("local known_hosts strict=yes");
   });
 
-  test("reaches CodeBuild as written: every ${ of the shell is escaped from Terraform's interpolation", () => {
+  test("reaches CodeBuild and S3 as written: every ${ of the shell is escaped from Terraform's interpolation", () => {
     expect(project.source.buildspec).not.toMatch(/(?<!\$)\$\{/);
-    expect(project.source.buildspec).toContain('"$${CODEBUILD_REPO_DIR}/$${MIRROR_PATH}"');
+    const sync = resources(synth, "aws_s3_object").find((o) => String(o.key).endsWith("/mirror-sync.sh"));
+    expect(sync?.content).not.toMatch(/(?<!\$)\$\{/);
+    expect(sync?.content).toContain('"$${CODEBUILD_REPO_DIR}/$${MIRROR_PATH}"');
   });
 
   test("is valid bash", () => {
     expect(() => execFileSync("bash", ["-n", "-c", syncCommand])).not.toThrow();
+    expect(() => execFileSync("bash", ["-n", "-c", scriptBody])).not.toThrow();
   });
 
   test("fetches only heads and tags (pruning what the source deleted) and pushes within CodeCommit's quota", () => {
-    expect(syncCommand).toContain("'+refs/heads/*:refs/backlog/heads/*' '+refs/tags/*:refs/backlog/tags/*'");
-    expect(syncCommand).toContain("fetch --quiet --prune --no-tags --no-auto-maintenance");
-    expect(syncCommand).toContain("readonly MAX_REFS_PER_PUSH=4000");
-    expect(syncCommand).toMatch(/push --porcelain "\$CODECOMMIT_URL" "\$@"/);
-    expect(syncCommand).toContain(
+    expect(scriptBody).toContain("'+refs/heads/*:refs/backlog/heads/*' '+refs/tags/*:refs/backlog/tags/*'");
+    expect(scriptBody).toContain("fetch --quiet --prune --no-tags --no-auto-maintenance");
+    expect(scriptBody).toContain("readonly MAX_REFS_PER_PUSH=4000");
+    expect(scriptBody).toMatch(/push --porcelain "\$CODECOMMIT_URL" "\$@"/);
+    expect(scriptBody).toContain(
       'readonly CODECOMMIT_URL="https://git-codecommit.${AWS_REGION}.amazonaws.com/v1/repos/${CODECOMMIT_REPOSITORY}"',
     );
-    expect(syncCommand).not.toMatch(/push --mirror/);
+    expect(scriptBody).not.toMatch(/push --mirror/);
   });
 
   test("is the same text for every repository, which differ only in their projects' environment variables", () => {
     const three = resources(synthStack(configWithRepositories(3)), "aws_codebuild_project").filter((p) => !p.name.endsWith("-verify"));
     expect(new Set(three.map((p) => p.source.buildspec)).size).toBe(1);
-    expect(syncCommand).toBe(`(\n${scriptBody})\n`);
+    expect(new Set(three.map((p) => p.source.location)).size).toBe(1);
     expect(three.map((p) => settingsOf(p, ["BACKLOG_REMOTE"]).BACKLOG_REMOTE).sort()).toEqual([
       "example-space@example-space.git.backlog.jp:/DEMO/repo-1.git",
       "example-space@example-space.git.backlog.jp:/DEMO/repo-3.git",

@@ -40,6 +40,7 @@ import {
   repositoryKey,
   verifyProjectName,
 } from "../lib/naming";
+import { BUILD_SCRIPT_FILES, buildScriptsFolder } from "../lib/build-scripts";
 import { REPOSITORY_LIST_KEY } from "../lib/safety-net";
 import { BACKUP_PREFIX } from "../lib/storage";
 import type { StackConfig } from "../lib/validation";
@@ -198,6 +199,29 @@ function casesFor(config: StackConfig, synth: Synth, policies: RenderedPolicies)
   for (const p of parameterArns) {
     allow(`the sync may read the parameter ${p.split(":parameter")[1]}`, { caller: sync, action: "ssm:GetParameters", resource: p });
   }
+  // The builds' source: the build scripts' folder in the stack's bucket (lib/build-scripts.ts),
+  // downloaded by CodeBuild with the project's service role.
+  const folder = buildScriptsFolder();
+  const scriptCases = (who: string, caller: { role: string }) => {
+    for (const file of Object.values(BUILD_SCRIPT_FILES)) {
+      for (const action of ["s3:GetObject", "s3:GetObjectVersion"]) {
+        allow(`${who} may download its source ${folder}${file} (${action})`, { caller, action, resource: `${bucketArn}/${folder}${file}`, context: https });
+      }
+    }
+    for (const action of ["s3:GetBucketAcl", "s3:GetBucketLocation"]) allow(`${who} may read the source bucket's ${action.slice(6)}`, { caller, action, resource: bucketArn });
+    allow(`${who} may list its source folder`, { caller, action: "s3:ListBucket", resource: bucketArn, context: { ...https, "s3:prefix": folder } });
+    deny(`${who} may not list the backups`, { caller, action: "s3:ListBucket", resource: bucketArn, context: { ...https, "s3:prefix": BACKUP_PREFIX } });
+    deny(`${who} may not list the whole bucket`, { caller, action: "s3:ListBucket", resource: bucketArn, context: https });
+    deny(`${who} may not replace a build script (only Terraform writes them)`, { caller, action: "s3:PutObject", resource: `${bucketArn}/${folder}mirror-sync.sh`, context: https });
+    deny(`${who} may not delete a build script`, { caller, action: "s3:DeleteObject", resource: `${bucketArn}/${folder}mirror-sync.sh`, context: https });
+    deny(
+      `${who} may not download its source over plain HTTP`,
+      { caller, action: "s3:GetObject", resource: `${bucketArn}/${folder}mirror-sync.sh`, context: { "aws:SecureTransport": "false" } },
+      "ExplicitlyDenied",
+    );
+  };
+  scriptCases("a sync", sync);
+  if (verify !== undefined) scriptCases("the verifier", verify);
   deny("a sync may not read another parameter", { caller: sync, action: "ssm:GetParameters", resource: worldArn("ssm", "parameter/prod/db-password") });
   // SSM decrypts a SecureString with the caller's credentials through KMS (kms:ViaService ssm).
   allow("the sync may decrypt a SecureString under aws/ssm, through SSM", {

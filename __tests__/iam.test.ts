@@ -50,6 +50,16 @@ describe("build role", () => {
         actions: ["s3:PutObject"],
         resources: [expect.stringMatching(/^\$\{aws_s3_bucket\.[A-Za-z0-9_]+\.arn\}\/backups\/\*$/)],
       },
+      // The projects' source: the build scripts' folder (lib/build-scripts.ts).
+      { sid: "DownloadBuildScripts", effect: "Allow", actions: ["s3:GetObject", "s3:GetObjectVersion"], resources: [expect.stringMatching(/^\$\{aws_s3_bucket\.[A-Za-z0-9_]+\.arn\}\/tools\/\*$/)] },
+      { sid: "LocateBuildScriptsBucket", effect: "Allow", actions: ["s3:GetBucketAcl", "s3:GetBucketLocation"], resources: [expect.stringMatching(/^\$\{aws_s3_bucket\.[A-Za-z0-9_]+\.arn\}$/)] },
+      {
+        sid: "ListBuildScripts",
+        effect: "Allow",
+        actions: ["s3:ListBucket"],
+        resources: [expect.stringMatching(/^\$\{aws_s3_bucket\.[A-Za-z0-9_]+\.arn\}$/)],
+        condition: [{ test: "StringLike", variable: "s3:prefix", values: ["tools/*"] }],
+      },
       {
         sid: "ReadBacklogCredentials",
         effect: "Allow",

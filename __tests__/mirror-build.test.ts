@@ -1,4 +1,5 @@
 import { renderBuildspec } from "../lib/buildspec";
+import { BUILD_TOOLS_PREFIX, buildScriptsFolder } from "../lib/build-scripts";
 import { escapeTerraformTemplate } from "../lib/mirror-build";
 import {
   configWithRepositories,
@@ -16,9 +17,10 @@ const synth = synthStack(exampleConfig());
 const project = onlyResourceOutsideSafetyNet(synth, "aws_codebuild_project");
 
 describe("sync project", () => {
-  test("is named after the prefix and the CodeCommit repository, with no source and no artifacts", () => {
+  test("is named after the prefix and the CodeCommit repository, with the build scripts' folder as its source and no artifacts", () => {
     expect(project.name).toBe("backlog-mirror-mirror-demo-web-app");
-    expect(project.source.type).toBe("NO_SOURCE");
+    expect(project.source.type).toBe("S3");
+    expect(project.source.location).toBe(`${refOf(synth, "aws_s3_bucket", onlyResource(synth, "aws_s3_bucket"), "bucket")}/${buildScriptsFolder()}`);
     expect(project.artifacts).toEqual({ type: "NO_ARTIFACTS" });
     expect(project.project_visibility).toBe("PRIVATE");
   });
@@ -79,13 +81,21 @@ describe("sync project", () => {
     expect(project).not.toHaveProperty("concurrent_build_limit");
   });
 
-  test("uses the build role and waits for its VPC policy and the mount targets", () => {
+  test("uses the build role and waits for its VPC policy, the mount targets and the build scripts", () => {
     const role = resources(synth, "aws_iam_role").find((r) => r.name === "backlog-mirror-codebuild")!;
     expect(project.service_role).toBe(refOf(synth, "aws_iam_role", role, "arn"));
     const vpcPolicy = resources(synth, "aws_iam_role_policy").find((p) => p.name === "vpc-access")!;
     const mountTargets = resources(synth, "aws_efs_mount_target");
     expect(project.depends_on.sort()).toEqual(
-      [...new Set([resourceAddressOf(synth, "aws_iam_role_policy", vpcPolicy), ...mountTargets.map((m) => resourceAddressOf(synth, "aws_efs_mount_target", m))])].sort(),
+      [
+        ...new Set([
+          resourceAddressOf(synth, "aws_iam_role_policy", vpcPolicy),
+          ...mountTargets.map((m) => resourceAddressOf(synth, "aws_efs_mount_target", m)),
+          ...resources(synth, "aws_s3_object")
+            .filter((o) => String(o.key).startsWith(BUILD_TOOLS_PREFIX))
+            .map((o) => resourceAddressOf(synth, "aws_s3_object", o)),
+        ]),
+      ].sort(),
     );
   });
 

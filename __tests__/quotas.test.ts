@@ -179,6 +179,8 @@ describe.each([
     }
     expect(sums.size).toBeGreaterThanOrEqual(2);
     for (const [role, sum] of sums) expect([role, sum, sum <= 10240]).toEqual([role, sum, true]);
+    // eslint-disable-next-line no-console
+    console.log(`inline policies per role: ${[...sums].map(([role, sum]) => `${role.replace(/^\$\{aws_iam_role\.|_[0-9A-F]{8}\.id\}$/g, "")} ${sum}`).join(", ")}`);
   });
 
   test("every managed policy holds at most 6,144 characters (IAM and AWS STS quotas)", () => {
@@ -237,9 +239,10 @@ describe.each([
   });
 
   // CodeBuild refuses an inline buildspec over 25,600 characters ("Max buildspec length is 25600";
-  // not in CodeBuild's documentation, met by aws-cdk: aws/aws-cdk#14974). lib/buildspec.ts ships the
-  // scripts without their comments to stay under it. (The sync projects share one text: a
-  // repository's settings are its project's environment variables.)
+  // not in CodeBuild's documentation, met by aws-cdk: aws/aws-cdk#14974). The scripts are the
+  // projects' S3 source (lib/build-scripts.ts), so the buildspecs hold settings and two lines of
+  // shell. (The sync projects share one text: a repository's settings are its project's
+  // environment variables.)
   test(`every CodeBuild project's inline buildspec holds at most ${INLINE_BUILDSPEC_MAX_CHARS} characters`, () => {
     const lengths = instances(synth, "aws_codebuild_project").map(({ address, body }) => {
       const text = terraformLiteral(resolve(synth, body.source.buildspec));

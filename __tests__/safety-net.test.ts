@@ -2,18 +2,22 @@
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { BACKLOG_SSH_SCRIPT_PATH, shellBody } from "../lib/buildspec";
+import { readFileSync } from "node:fs";
+import { BACKLOG_SSH_SCRIPT_PATH } from "../lib/buildspec";
+import { BUILD_TOOLS_PREFIX } from "../lib/build-scripts";
 import { BUILD_IMAGE } from "../lib/mirror-build";
 import { REPOSITORY_LIST_KEY, VERIFY_BUILD_TIMEOUT_MINUTES, outOfSyncAlarmSettings } from "../lib/safety-net";
 import { ConfigError, validateStackConfig } from "../lib/validation";
 import { VERIFY_SCRIPT_PATH } from "../lib/verify-buildspec";
 import {
+  buildScriptsOf,
   configWithRepositories,
   dataRef,
   exampleConfig,
   onlyResourceOutsideSafetyNet,
   policyDocument,
   refOf,
+  resourceAddressOf,
   resources,
   synthStack,
   terraformLiteral,
@@ -39,7 +43,7 @@ const verifyBuildspec = (s: Synth) => parse(terraformLiteral(verifyProject(s)!.s
 
 /** Runs the settings block of the verify build command in bash; returns the variables it set. */
 function settingsOf(command: string, names: string[]): Record<string, string> {
-  const settings = command.slice("(\n".length, command.indexOf(shellBody(BACKLOG_SSH_SCRIPT_PATH)));
+  const settings = command.slice("(\n".length, command.indexOf('. "$CODEBUILD_SRC_DIR/'));
   const script = `${settings}\n${names.map((n) => `printf '%s\\0' "$${n}"`).join("\n")}`;
   const out = execFileSync("bash", ["-c", script], { encoding: "utf8" }).split("\0");
   return Object.fromEntries(names.map((n, i) => [n, out[i]]));
@@ -69,7 +73,7 @@ describe("the verify project", () => {
     expect(logGroup.retention_in_days).toBe(30);
   });
 
-  test("runs the shared SSH functions and the verifier script after its settings, reading the key from Parameter Store", () => {
+  test("runs the shared SSH functions and the verifier script of its source folder after its settings, reading the key from Parameter Store", () => {
     const spec = verifyBuildspec(synth);
     expect(spec.env).toEqual({
       shell: "bash",
@@ -80,7 +84,12 @@ describe("the verify project", () => {
       "git config --global credential.UseHttpPath true",
     ]);
     const command: string = spec.phases.build.commands[0];
-    expect(command).toContain(`${shellBody(BACKLOG_SSH_SCRIPT_PATH)}${shellBody(VERIFY_SCRIPT_PATH)}`);
+    const shipped = buildScriptsOf(synth, project);
+    expect(shipped.files).toEqual(["backlog-ssh.sh", "verify-mirrors.sh"]);
+    expect(command.endsWith('\n. "$CODEBUILD_SRC_DIR/backlog-ssh.sh"\n. "$CODEBUILD_SRC_DIR/verify-mirrors.sh"\n)\n')).toBe(true);
+    expect(shipped.text).toBe(readFileSync(BACKLOG_SSH_SCRIPT_PATH, "utf8") + readFileSync(VERIFY_SCRIPT_PATH, "utf8"));
+    // The same folder as the sync projects'.
+    expect(project.source.location).toBe(build.source.location);
     expect(
       settingsOf(command, ["STACK_NAME", "BACKLOG_USER", "BACKLOG_HOST", "HOST_KEY_MODE", "METRIC_NAMESPACE", "IN_SYNC_METRIC", "OLDEST_AGE_METRIC", "PARALLEL_CHECKS", "LOOKBACK_HOURS"]),
     ).toEqual({
@@ -127,8 +136,9 @@ describe("the repository list", () => {
       { projectKey: "OPS", repository: "site", codecommitRepository: "ops.site" },
     ];
     const s = synthStack(config);
-    const [list] = resources(s, "aws_s3_object");
-    expect(resources(s, "aws_s3_object")).toHaveLength(1);
+    const lists = resources(s, "aws_s3_object").filter((o) => !String(o.key).startsWith(BUILD_TOOLS_PREFIX));
+    expect(lists).toHaveLength(1);
+    const [list] = lists;
     expect(list).toMatchObject({ bucket: refOf(s, "aws_s3_bucket", bucket(s), "bucket"), key: "verify/repositories.txt", content_type: "text/plain" });
     expect(list.content).toBe(
       "DEMO/web-app demo-web-app backlog-mirror-mirror-demo-web-app\nOPS/tools tools backlog-mirror-mirror-tools\nOPS/site ops.site backlog-mirror-mirror-ops_site\n",
@@ -219,6 +229,16 @@ describe("the verify role", () => {
         condition: [{ test: "StringEquals", variable: "kms:ViaService", values: [`ssm.${R}.amazonaws.com`] }],
       },
       { sid: "ReadRepositoryList", effect: "Allow", actions: ["s3:GetObject"], resources: [`${bucketArn}/verify/repositories.txt`] },
+      // Its source: the build scripts' folder (lib/build-scripts.ts), as the sync builds' role.
+      { sid: "DownloadBuildScripts", effect: "Allow", actions: ["s3:GetObject", "s3:GetObjectVersion"], resources: [`${bucketArn}/tools/*`] },
+      { sid: "LocateBuildScriptsBucket", effect: "Allow", actions: ["s3:GetBucketAcl", "s3:GetBucketLocation"], resources: [bucketArn] },
+      {
+        sid: "ListBuildScripts",
+        effect: "Allow",
+        actions: ["s3:ListBucket"],
+        resources: [bucketArn],
+        condition: [{ test: "StringLike", variable: "s3:prefix", values: ["tools/*"] }],
+      },
       {
         sid: "PublishHealthMetrics",
         effect: "Allow",
@@ -237,7 +257,11 @@ describe("the verify role", () => {
     const buildVpc = resources(synth, "aws_iam_role_policy").find((p) => p.name === "vpc-access" && p.role !== refOf(synth, "aws_iam_role", r))!;
     expect(policy("vpc-access")).toEqual(policyDocument(synth, buildVpc.policy).statement);
     const vpcPolicy = policiesOf(synth, r).find((p) => p.name === "vpc-access")!;
-    expect(verifyProject(synth)!.depends_on).toEqual([refOf(synth, "aws_iam_role_policy", vpcPolicy).replace(/^\$\{|\.id\}$/g, "")]);
+    expect(verifyProject(synth)!.depends_on).toEqual([
+      refOf(synth, "aws_iam_role_policy", vpcPolicy).replace(/^\$\{|\.id\}$/g, ""),
+      // and the build scripts it runs (its source)
+      ...resources(synth, "aws_s3_object").filter((o) => String(o.key).startsWith(BUILD_TOOLS_PREFIX)).map((o) => resourceAddressOf(synth, "aws_s3_object", o)),
+    ]);
   });
 
   test("may use the customer-managed key when there is one", () => {
@@ -291,7 +315,8 @@ describe("resync.enabled: false", () => {
     expect(verifyProject(s)).toBeUndefined();
     expect(scheduleRules(s)).toEqual([]);
     expect(resources(s, "aws_iam_role").map((x) => x.name).sort()).toEqual(["backlog-mirror-codebuild", "backlog-mirror-webhook"]);
-    expect(resources(s, "aws_s3_object")).toEqual([]);
+    // Only the build scripts, the sync projects' source, are left in the bucket.
+    expect(resources(s, "aws_s3_object").map((o) => String(o.key).slice(BUILD_TOOLS_PREFIX.length + 65))).toEqual(["backlog-ssh.sh", "mirror-sync.sh", "verify-mirrors.sh"]);
     expect(resources(s, "aws_cloudwatch_metric_alarm").map((a) => a.alarm_name)).toEqual(["backlog-mirror-alerts-undelivered", "backlog-mirror-webhook-5xx", "backlog-mirror-webhook-4xx"]);
     expect(Object.keys(s.resource).flatMap((t) => Object.keys(s.resource[t])).filter((n) => /SafetyNet/.test(n))).toEqual([]);
   });
@@ -380,6 +405,6 @@ describe("verify-mirrors.sh and the syncs it starts", () => {
   // verifier that waited for them would hold the slot they wait for at an ARM quota of 1. The
   // behaviour is proven end to end (test/e2e/safety-net.e2e.test.ts, room for one build at a time).
   test("never waits for them: no build status is read and no polling loop (the role's policy, above, grants no BatchGetBuilds)", () => {
-    expect(shellBody(VERIFY_SCRIPT_PATH)).not.toMatch(/batch-get-builds|SYNC_WAIT_SECONDS|sleep "\$pause"/);
+    expect(buildScriptsOf(synth, verifyProject(synth)!).text).not.toMatch(/batch-get-builds|SYNC_WAIT_SECONDS|sleep "\$pause"/);
   });
 });

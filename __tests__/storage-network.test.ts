@@ -123,7 +123,7 @@ describe("cache bucket", () => {
     });
   });
 
-  test("keeps backup bundles (current and noncurrent versions) 90 days by default, aborts multipart uploads after 7, after versioning is on", () => {
+  test("keeps backup bundles (current and noncurrent versions) 90 days by default, aborts multipart uploads after 7, keeps the current build scripts, after versioning is on", () => {
     const lifecycle = onlyResource(synth, "aws_s3_bucket_lifecycle_configuration");
     expect(lifecycle).toEqual({
       bucket: bucketRef,
@@ -136,6 +136,15 @@ describe("cache bucket", () => {
           expiration: [{ days: 90 }],
           noncurrent_version_expiration: [{ noncurrent_days: 90 }],
           abort_incomplete_multipart_upload: [{ days_after_initiation: 7 }],
+        },
+        {
+          // The build scripts (lib/build-scripts.ts): the current ones never expire, replaced ones
+          // are kept 14 days as noncurrent versions.
+          id: "expire-replaced-tools",
+          status: "Enabled",
+          filter: [{ prefix: "tools/" }],
+          noncurrent_version_expiration: [{ noncurrent_days: 14 }],
+          expiration: [{ expired_object_delete_marker: true }],
         },
       ],
     });

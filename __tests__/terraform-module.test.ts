@@ -6,9 +6,11 @@ import {
   syncEnvironmentTemplate,
   leftoverPlaceholders,
   moduleReadme,
+  moduleScriptFiles,
   synthesizePlaceholderStack,
   toModule,
 } from "../lib/terraform-module";
+import { BUILD_TOOLS_PREFIX, buildScriptsFolder } from "../lib/build-scripts";
 
 const synth = synthesizePlaceholderStack();
 const files = toModule(synth);
@@ -114,11 +116,20 @@ describe("the Terraform module", () => {
     expect(doc.dynamic.statement.for_each).toBe("${var.build.allow_debug_sessions ? [1] : []}");
   });
 
-  test("the buildspec template keeps the shell literal; the settings are the project's environment variables", () => {
+  test("the buildspec template runs the module's script files; the settings are the project's environment variables", () => {
     const project = only("aws_codebuild_project");
     const spec: string = project.source.buildspec;
-    expect(spec).toContain("$${BACKLOG_HOST:?}");
+    expect(spec).toContain('. "$CODEBUILD_SRC_DIR/mirror-sync.sh"');
     expect(spec).not.toMatch(/(?<!\$)\$\{(?!var\.)/);
+    // The scripts are files of the module (scripts/), read as they are, uploaded to the folder the
+    // projects take as their source.
+    expect(project.source.type).toBe("S3");
+    expect(project.source.location).toBe(`\${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/${buildScriptsFolder()}`);
+    const objects = Object.values(resources("aws_s3_object")).filter((o) => String(o.key).startsWith(BUILD_TOOLS_PREFIX));
+    expect(objects.map((o) => [o.key, o.content])).toEqual(
+      Object.keys(moduleScriptFiles()).map((f) => [`${buildScriptsFolder()}${f.slice("scripts/".length)}`, `\${file("\${path.module}/${f}")}`]),
+    );
+    expect(moduleScriptFiles()["scripts/mirror-sync.sh"]).toContain("${BACKLOG_HOST:?}");
     expect(spec).toContain("%{ if var.backlog.host_keys_parameter != null }");
     expect(spec).not.toMatch(/each\.|LOCK_TIMEOUT_SECONDS=/);
     expect(project.environment.environment_variable).toBeUndefined();

@@ -1,16 +1,16 @@
 /**
  * Renders the buildspec (version 0.2) shared by every sync project of a stack.
  *
- * The shell lives in `lib/buildspec/mirror-sync.sh` (lintable, runnable on its own). A repository's
+ * The shell lives in `lib/buildspec/mirror-sync.sh` (lintable, runnable on its own), which reaches the
+ * build as a file of the project's source folder (lib/build-scripts.ts); the buildspec runs it. A repository's
  * settings (remote, CodeCommit name, mirror path, ...) are its project's environment variables, not
  * part of the text: the buildspec is one constant per stack, and no configuration value or webhook
  * field is ever parsed by the shell as code (the script reads them as variables only). The YAML is produced by the `yaml` library in block style, so the synthesized JSON
  * carries a buildspec a reviewer can read.
  */
-import { readFileSync } from "node:fs";
-import * as path from "node:path";
 import { quote } from "shell-quote";
 import { stringify } from "yaml";
+import { BUILD_SCRIPT_FILES, type BuildScriptFile, buildScriptPath } from "./build-scripts";
 import { backlogGitHost, backlogRemoteUrl, mirrorRelativePath } from "./naming";
 import type { BacklogSettings, RepositoryMirrorSpec } from "./props";
 
@@ -24,68 +24,38 @@ export const BACKUP_BUCKET_ENV = "BACKUP_BUCKET";
 export const HOST_KEYS_ENV = "BACKLOG_HOST_KEYS";
 
 /** The sync script shipped with the module. */
-export const SYNC_SCRIPT_PATH = path.join(__dirname, "buildspec", "mirror-sync.sh");
+export const SYNC_SCRIPT_PATH = buildScriptPath(BUILD_SCRIPT_FILES.MirrorSync);
 
 /**
  * Shell functions for SSH access to Backlog (agent with the key, pinned host keys, connection
- * bounds), shared by every build script that reads from Backlog; placed before the script.
+ * bounds), shared by every build script that reads from Backlog; run before the script.
  */
-export const BACKLOG_SSH_SCRIPT_PATH = path.join(__dirname, "buildspec", "backlog-ssh.sh");
+export const BACKLOG_SSH_SCRIPT_PATH = buildScriptPath(BUILD_SCRIPT_FILES.BacklogSsh);
 
 /**
  * CodeBuild refuses an inline buildspec longer than 25,600 characters ("Max buildspec length is
  * 25600"). The limit is not in CodeBuild's documentation; aws-cdk met it and moved large buildspecs
- * out of line (aws/aws-cdk#14974). `__tests__/quotas.test.ts` holds every project of the largest
- * accepted configuration to it and the emulator refuses a longer one (tools/emulator/moto_launcher.py).
+ * out of line (aws/aws-cdk#14974). The scripts are therefore not in the buildspec (lib/build-scripts.ts);
+ * `__tests__/quotas.test.ts` holds every project of the largest accepted configuration to the limit
+ * and the emulator refuses a longer one (tools/emulator/moto_launcher.py).
  */
 export const INLINE_BUILDSPEC_MAX_CHARS = 25_600;
 
 /**
- * The shell as shipped in a buildspec: the file without its shebang, comment lines, blank lines and
- * indentation. The comments and the layout stay in the repository's files (where they are read and
- * linted; the buildspec names them); in the buildspec they would cost about 45% of CodeBuild's
- * inline limit, in every project. Only whole comment lines are dropped (a `#` after code stays), the
- * lines of a multi-line single-quoted string (an awk program) are kept as they are, and the scripts
- * hold no here-document, so nothing the shell runs changes: `__tests__/shipped-shell.test.ts` proves
- * it by comparing bash's own rendering (`declare -f`) of each file with that of its shipped form.
- */
-export function minifyShell(text: string): string {
-  const kept: string[] = [];
-  let inQuotedBlock = false;
-  for (const line of text.split("\n")) {
-    if (!inQuotedBlock && /^\s*(#|$)/.test(line)) continue;
-    kept.push(inQuotedBlock ? line : line.replace(/^\s+/, ""));
-    // A line with an odd number of single quotes (outside "...") opens or closes a multi-line '...'
-    // string, such as an awk program, whose lines are kept as written. The check is crude on
-    // purpose: __tests__/shipped-shell.test.ts is what proves the result.
-    const outsideDoubleQuotes = line.replace(/"(?:[^"\\]|\\.)*"/g, "");
-    if ((outsideDoubleQuotes.match(/'/g)?.length ?? 0) % 2 === 1) inQuotedBlock = !inQuotedBlock;
-  }
-  return kept.length === 0 ? "" : `${kept.join("\n")}\n`;
-}
-
-/**
  * How the buildspecs are written as YAML: block style, literal blocks, no line folding, and sequence
- * items at their key's indentation (`indentSeq: false`), which keeps every script line two columns
- * (about 900 characters per buildspec) further from the inline limit without changing the document.
+ * items at their key's indentation (`indentSeq: false`).
  */
 export const BUILDSPEC_YAML_OPTIONS = { lineWidth: 0, blockQuote: "literal", indentSeq: false } as const;
 
-const scriptBodies = new Map<string, string>();
-
-/** A shipped shell file as the buildspec carries it ({@link minifyShell}), read once per process. */
-export function shellBody(file: string): string {
-  let body = scriptBodies.get(file);
-  if (body === undefined) {
-    body = minifyShell(readFileSync(file, "utf8"));
-    scriptBodies.set(file, body);
-  }
-  return body;
-}
-
-/** The sync's shell: the SSH functions, then the sync script. */
-function syncScriptBody(): string {
-  return `${shellBody(BACKLOG_SSH_SCRIPT_PATH)}${shellBody(SYNC_SCRIPT_PATH)}`;
+/**
+ * The build command that runs scripts of the project's source folder (lib/build-scripts.ts) in order,
+ * in a subshell of the build phase's shell: a script's `set -euo pipefail`, its functions and its
+ * `exit` stay inside it, and shell assignments written before it (the verifier's settings) are seen
+ * without being exported. `$CODEBUILD_SRC_DIR` is where CodeBuild put the source folder.
+ */
+export function runScriptsCommand(files: readonly BuildScriptFile[], settings: ReadonlyArray<readonly [string, string]> = []): string {
+  const lines = [...(settings.length > 0 ? [shellAssignments(settings)] : []), ...files.map((file) => `. "$CODEBUILD_SRC_DIR/${file}"`)];
+  return `(\n${lines.join("\n")}\n)\n`;
 }
 
 /** Inputs of {@link renderBuildspec}: only what is the same for every repository of a stack. */
@@ -155,9 +125,6 @@ export function buildspecDocument(inputs: BuildspecInputs): Record<string, unkno
   if (inputs.backlog.hostKeysParameter !== undefined) {
     parameterStore[HOST_KEYS_ENV] = inputs.backlog.hostKeysParameter;
   }
-  // The same for every repository: each repository's settings are its project's environment
-  // variables (lib/mirror-build.ts), so one text serves every sync project.
-  const syncCommand = `(\n${syncScriptBody()})\n`;
   return {
     version: 0.2,
     env: {
@@ -173,8 +140,10 @@ export function buildspecDocument(inputs: BuildspecInputs): Record<string, unkno
           "git config --global credential.UseHttpPath true",
         ],
       },
+      // The same for every repository: each repository's settings are its project's environment
+      // variables (lib/mirror-build.ts), so one text serves every sync project.
       build: {
-        commands: [syncCommand],
+        commands: [runScriptsCommand([BUILD_SCRIPT_FILES.BacklogSsh, BUILD_SCRIPT_FILES.MirrorSync])],
       },
       // No post_build: the sync publishes no metric. Starting the AWS CLI there cost about 0.5 s per
       // build (`npm run bench:sync`: incremental sync 0.36 -> 0.88 s); the safety net publishes each

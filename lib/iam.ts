@@ -24,6 +24,7 @@ import {
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { Construct } from "constructs";
+import { BUILD_TOOLS_PREFIX } from "./build-scripts";
 import { METRIC_NAMESPACE, MIRROR_STACK_TAG_KEY, buildLogGroupName, buildProjectPrefix } from "./naming";
 
 /** Actions of the build role, by purpose: named lists, asserted by the tests. */
@@ -41,6 +42,10 @@ export const BUILD_ACTIONS = {
    * stack's sync projects (`NAME-mirror-*`): one role serves them all, and no policy lists them.
    */
   continueSync: ["codebuild:StartBuild"],
+  /** Download of the build scripts, the projects' S3 source (lib/build-scripts.ts): {@link buildScriptsSourceStatements}. */
+  scriptsSource: ["s3:GetObject", "s3:GetObjectVersion"],
+  scriptsBucket: ["s3:GetBucketAcl", "s3:GetBucketLocation"],
+  scriptsList: ["s3:ListBucket"],
   /** Upload of the backup bundles, under backups/ only. */
   backups: ["s3:PutObject"],
   parameters: ["ssm:GetParameters"],
@@ -161,6 +166,29 @@ export function backlogCredentialStatements(
 }
 
 /**
+ * What CodeBuild needs, with the project's service role, to download a project's S3 source: the
+ * objects (`s3:GetObject`, `s3:GetObjectVersion`) and the bucket's identity (`s3:GetBucketAcl`,
+ * `s3:GetBucketLocation`), the statements of the service-role policy in the CodeBuild User Guide
+ * ("Allow CodeBuild to interact with other AWS services"), scoped here to the scripts' prefix; and,
+ * for a folder source, listing the folder (`s3:ListBucket`, limited by `s3:prefix` to the prefix: the
+ * guide does not say which listing call CodeBuild makes, so this grant is in
+ * docs/real-account-checklist.md). Shared by the sync builds' role and the verify role.
+ */
+export function buildScriptsSourceStatements(bucketArn: string): DataAwsIamPolicyDocumentStatement[] {
+  return [
+    { sid: "DownloadBuildScripts", effect: "Allow", actions: [...BUILD_ACTIONS.scriptsSource], resources: [`${bucketArn}/${BUILD_TOOLS_PREFIX}*`] },
+    { sid: "LocateBuildScriptsBucket", effect: "Allow", actions: [...BUILD_ACTIONS.scriptsBucket], resources: [bucketArn] },
+    {
+      sid: "ListBuildScripts",
+      effect: "Allow",
+      actions: [...BUILD_ACTIONS.scriptsList],
+      resources: [bucketArn],
+      condition: [{ test: "StringLike", variable: "s3:prefix", values: [`${BUILD_TOOLS_PREFIX}*`] }],
+    },
+  ];
+}
+
+/**
  * Publishing the mirror-health metrics (only the safety net's role does: lib/verify-iam.ts; the sync
  * builds publish nothing, so they start no AWS CLI after the push). PutMetricData has no resource type: the namespace condition
  * key bounds it (CloudWatch User Guide, "Using condition keys to limit access to CloudWatch
@@ -187,7 +215,7 @@ export interface MirrorIamProps {
   readonly parameterNames: string[];
   /** Subnets the builds' network interfaces may be created in. */
   readonly subnetIds: string[];
-  /** ARN of the bucket the sync saves backup bundles to (objects under `backups/`). */
+  /** ARN of the stack's bucket: the sync saves backup bundles to it (under `backups/`) and downloads its scripts from it (under `tools/`). */
   readonly backupBucketArn: string;
   /**
    * Grant the Session Manager channel actions used by `codebuild-breakpoint` debugging.
@@ -277,6 +305,7 @@ export class MirrorIam extends Construct {
         actions: [...BUILD_ACTIONS.backups],
         resources: [`${props.backupBucketArn}/backups/*`],
       },
+      ...buildScriptsSourceStatements(props.backupBucketArn),
       ...backlogCredentialStatements(ctx, props.parameterNames),
     ];
     if (props.kmsKeyArn !== undefined) {

@@ -20,6 +20,9 @@ import {
   repositoryKey,
 } from "./naming";
 import type { BacklogSettings, BuildSettings, RepositoryMirrorSpec } from "./props";
+import { escapeTerraformTemplate } from "./terraform-template";
+
+export { escapeTerraformTemplate };
 
 /**
  * The current ARM standard image: Amazon Linux 2023 with git 2.53, the OpenSSH client, flock
@@ -81,17 +84,6 @@ export const PRE_SCRIPT_BUDGET_SECONDS = 120;
  */
 export function lockTimeoutSeconds(timeoutMinutes: number): number {
   return Math.floor((timeoutMinutes * 60 - PRE_SCRIPT_BUDGET_SECONDS) / 2);
-}
-
-/**
- * Terraform reads every string of a configuration as a template: a literal text such as shell must
- * have its `${` written `$${` and its `%{` written `%%{` to reach the provider as written. (cdktf's
- * `Fn.rawString` targets HCL expressions and also re-escapes newlines and quotes, which a JSON string
- * must not have.)
- */
-export function escapeTerraformTemplate(text: string): string {
-  // (a replacer function, because "$$" in a replacement string means one "$")
-  return text.replace(/\$\{/g, () => "$${").replace(/%\{/g, () => "%%{");
 }
 
 /**
@@ -172,6 +164,8 @@ export interface MirrorRepositoriesProps {
   readonly fileSystemDnsName: string;
   /** Bucket the sync saves backup bundles to (project variable BACKUP_BUCKET). */
   readonly backupBucketName: string;
+  /** `BUCKET/tools/SHA256/`: the folder of the build scripts, the projects' source (lib/build-scripts.ts). */
+  readonly scriptsLocation: string;
   /**
    * Let the sync empty CodeCommit when Backlog advertises no refs (setting `sync.allowEmptySource`).
    * @default false
@@ -179,7 +173,7 @@ export interface MirrorRepositoriesProps {
   readonly allowEmptySource?: boolean;
   /** Customer-managed key for the log groups and the projects. @default - AWS-managed */
   readonly kmsKeyArn?: string;
-  /** Resources the projects must be created after (IAM policy, mount targets). */
+  /** Resources the projects must be created after (IAM policy, mount targets, the scripts' objects). */
   readonly dependsOn: ITerraformDependable[];
 }
 
@@ -247,8 +241,10 @@ export class MirrorRepositories extends Construct {
       name: value("project_name"),
       description: value("project_description"),
       serviceRole: props.serviceRoleArn,
+      // The scripts are the project's source (lib/build-scripts.ts); the buildspec runs them.
       source: {
-        type: "NO_SOURCE",
+        type: "S3",
+        location: props.scriptsLocation,
         buildspec: escapeTerraformTemplate(renderBuildspec({ backlog: props.backlog })),
       },
       environment: {

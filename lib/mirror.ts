@@ -18,6 +18,7 @@ import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
 import { Construct } from "constructs";
 import { MirrorAlerts } from "./alerts";
+import { BuildScripts } from "./build-scripts";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
 import { MirrorKey } from "./encryption";
 import { type ArnContext, MirrorIam } from "./iam";
@@ -58,6 +59,8 @@ export class BacklogCodeCommitMirror extends Construct {
   public readonly webhookBaseUrl: string;
   public readonly webhook: WebhookApi;
   public readonly storage: MirrorStorage;
+  /** The build scripts in the stack's bucket: the source of every project (lib/build-scripts.ts). */
+  public readonly scripts: BuildScripts;
   public readonly network: MirrorNetwork;
   public readonly iam: MirrorIam;
   /** The per-repository resources: one `for_each` set each, keyed `PROJECT/REPO`. */
@@ -116,6 +119,8 @@ export class BacklogCodeCommitMirror extends Construct {
       backupRetentionDays: props.backups?.retentionDays,
     });
 
+    this.scripts = new BuildScripts(this, "Scripts", { bucketName: this.storage.cacheBucket.bucket });
+
     const resyncEnabled = props.resync?.enabled !== false;
     const parameterNames = [backlog.sshKeyParameter, ...(backlog.hostKeysParameter ? [backlog.hostKeysParameter] : [])];
     this.iam = new MirrorIam(this, "Iam", {
@@ -136,6 +141,7 @@ export class BacklogCodeCommitMirror extends Construct {
       securityGroupId: this.network.buildSecurityGroup.id,
       fileSystemDnsName: this.storage.fileSystem.dnsName,
       backupBucketName: this.storage.backupBucket.bucket,
+      scriptsLocation: this.scripts.sourceLocation,
       allowEmptySource: props.sync?.allowEmptySource,
     };
     this.mirrors = new MirrorRepositories(this, "Repositories", {
@@ -149,7 +155,7 @@ export class BacklogCodeCommitMirror extends Construct {
       subnetIds: network.subnetIds,
       kmsKeyArn,
       // CodeBuild checks the role's VPC permissions on creation; a build needs its mount target.
-      dependsOn: [this.iam.buildVpcPolicy, this.storage.mountTargets],
+      dependsOn: [this.iam.buildVpcPolicy, this.storage.mountTargets, ...this.scripts.objects],
     });
 
     const webhook = props.webhook ?? {};
@@ -197,6 +203,7 @@ export class BacklogCodeCommitMirror extends Construct {
         outOfSyncAlarmHours: props.resync?.outOfSyncAlarmHours ?? DEFAULT_OUT_OF_SYNC_ALARM_HOURS,
         bucketName: this.storage.cacheBucket.bucket,
         bucketArn: this.storage.cacheBucket.arn,
+        scripts: this.scripts,
         vpcId: network.vpcId,
         subnetIds: network.subnetIds,
         securityGroupId: this.network.buildSecurityGroup.id,

@@ -31,6 +31,7 @@ import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric
 import { CodebuildProject } from "@cdktf/provider-aws/lib/codebuild-project";
 import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
 import { Construct } from "constructs";
+import type { BuildScripts } from "./build-scripts";
 import type { ArnContext } from "./iam";
 import { BUILD_IMAGE, escapeTerraformTemplate, projectLogGroup } from "./mirror-build";
 import {
@@ -119,6 +120,8 @@ export interface MirrorSafetyNetProps {
   /** The stack's bucket (name and ARN), which holds the repository list. */
   readonly bucketName: string;
   readonly bucketArn: string;
+  /** The build scripts' folder, the project's source (lib/build-scripts.ts). */
+  readonly scripts: BuildScripts;
   readonly vpcId: string;
   readonly subnetIds: string[];
   /** The sync builds' security group (egress to Backlog and CodeCommit). */
@@ -157,6 +160,7 @@ export class MirrorSafetyNet extends Construct {
       arnContext: props.arnContext,
       parameterNames: props.parameterNames,
       repositoryListArn: `${props.bucketArn}/${REPOSITORY_LIST_KEY}`,
+      bucketArn: props.bucketArn,
       subnetIds: props.subnetIds,
       kmsKeyArn: props.kmsKeyArn,
     });
@@ -167,8 +171,10 @@ export class MirrorSafetyNet extends Construct {
       name: projectName,
       description: "Safety net: compares every Backlog mirror with Backlog and starts the syncs of those that differ",
       serviceRole: this.iam.verifyRole.arn,
+      // The scripts are the project's source (lib/build-scripts.ts); the buildspec runs them.
       source: {
-        type: "NO_SOURCE",
+        type: "S3",
+        location: props.scripts.sourceLocation,
         buildspec: escapeTerraformTemplate(
           renderVerifyBuildspec({ stackName: props.name, backlog: props.backlog, lookbackHours: props.outOfSyncAlarmHours + 1 }),
         ),
@@ -190,8 +196,8 @@ export class MirrorSafetyNet extends Construct {
       queuedTimeout: 60,
       projectVisibility: "PRIVATE",
       encryptionKey: props.kmsKeyArn,
-      // CodeBuild checks the role's VPC permissions when the project is created.
-      dependsOn: [this.iam.verifyVpcPolicy],
+      // CodeBuild checks the role's VPC permissions when the project is created; a build needs its scripts.
+      dependsOn: [this.iam.verifyVpcPolicy, ...props.scripts.objects],
     });
 
     this.schedule = new CloudwatchEventRule(this, "Schedule", {

@@ -1,7 +1,7 @@
 /**
  * Storage: the EFS file system that keeps the bare mirrors between builds, its mount targets (one
  * per Availability Zone of the build subnets), and the stack's S3 bucket (no longer a build cache:
- * kept for the sync's backups).
+ * kept for the sync's backups and the build scripts).
  */
 import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
 import { DataAwsSubnet } from "@cdktf/provider-aws/lib/data-aws-subnet";
@@ -20,6 +20,7 @@ import {
 import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
 import { Fn, type ITerraformDependable, TerraformIterator, Token } from "cdktf";
 import { Construct } from "constructs";
+import { BUILD_TOOLS_PREFIX } from "./build-scripts";
 
 /** Days after which cache objects expire. */
 export const CACHE_EXPIRATION_DAYS = 30;
@@ -29,6 +30,11 @@ export const DEFAULT_BACKUP_RETENTION_DAYS = 90;
 export const BACKUP_PREFIX = "backups/";
 /** Days after which incomplete multipart uploads are aborted. */
 export const ABORT_MULTIPART_DAYS = 7;
+/**
+ * Days a replaced build tool (an object under `tools/` that Terraform deleted when the scripts
+ * changed: lib/build-scripts.ts) is kept as a noncurrent version. Current tools never expire.
+ */
+export const REPLACED_TOOLS_DAYS = 14;
 
 /**
  * Attaches a bucket policy that denies every request made without TLS (`aws:SecureTransport`
@@ -247,6 +253,15 @@ export class MirrorStorage extends Construct {
             expiration: [{ days: retentionDays }],
             noncurrentVersionExpiration: [{ noncurrentDays: retentionDays }],
             abortIncompleteMultipartUpload: [{ daysAfterInitiation: ABORT_MULTIPART_DAYS }],
+          },
+          {
+            // Only what Terraform replaced: the current scripts (and their delete markers' targets)
+            // stay as long as the stack does.
+            id: "expire-replaced-tools",
+            status: "Enabled",
+            filter: [{ prefix: BUILD_TOOLS_PREFIX }],
+            noncurrentVersionExpiration: [{ noncurrentDays: REPLACED_TOOLS_DAYS }],
+            expiration: [{ expiredObjectDeleteMarker: true }],
           },
         ],
       },

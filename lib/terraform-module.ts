@@ -33,6 +33,8 @@ import { BACKLOG_DOMAINS, type BacklogCodeCommitMirrorProps } from "./props";
 import { DEFAULT_BACKUP_RETENTION_DAYS } from "./storage";
 import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE, repositoryListLine } from "./safety-net";
 import { INLINE_BUILDSPEC_MAX_CHARS } from "./buildspec";
+import { BUILD_TOOLS_PREFIX, buildScripts } from "./build-scripts";
+import { escapeTerraformTemplate } from "./terraform-template";
 import { REQUIRED_TERRAFORM_VERSION } from "./terraform-version";
 import { RULES, type Rule, hclCondition, ruleText } from "./rules";
 import { MAX_INLINE_HOST_KEYS_CHARS, MAX_REPOSITORIES } from "./validation";
@@ -626,6 +628,14 @@ export function toModule(synth: Json): Record<string, Json> {
       if (body.content !== line) throw new Error("the repository list is not one placeholder line: update lib/terraform-module.ts");
       body.content = `\${join("", [for r in local.repository_list : ${hclString(substitute(line, "r"))}])}`;
     }
+    if (r.type === "aws_s3_object" && typeof body.key === "string" && body.key.startsWith(BUILD_TOOLS_PREFIX)) {
+      // A build script (lib/build-scripts.ts): a file of the module, read by `file()`, so a change to
+      // it is a readable diff of that file.
+      const file = path.posix.basename(body.key);
+      const script = buildScripts().find((x) => x.file === file);
+      if (script === undefined || body.content !== escapeTerraformTemplate(script.text)) throw new Error(`the object ${body.key} is not the build script ${file}: update lib/terraform-module.ts`);
+      body.content = `\${file("\${path.module}/${MODULE_SCRIPTS_DIR}/${file}")}`;
+    }
     if (r.type === "aws_cloudwatch_metric_alarm" && isVerify) {
       const hours = String(p.outOfSyncAlarmHours);
       if (String(body.evaluation_periods) !== hours || String(body.datapoints_to_alarm) !== hours) {
@@ -787,6 +797,14 @@ export function toModule(synth: Json): Record<string, Json> {
     "outputs.tf.json": { output: outputs },
     "versions.tf.json": { terraform: { required_version: MODULE_REQUIRED_VERSION, required_providers: { aws: { ...MODULE_PROVIDER } } } },
   };
+}
+
+/** The module's folder of build scripts (files read by its `aws_s3_object`s). */
+export const MODULE_SCRIPTS_DIR = "scripts";
+
+/** The build scripts as files of the module: `scripts/NAME` → text (lib/build-scripts.ts). */
+export function moduleScriptFiles(): Record<string, string> {
+  return Object.fromEntries(buildScripts().map(({ file, text }) => [`${MODULE_SCRIPTS_DIR}/${file}`, text]));
 }
 
 /** A Markdown table cell. */

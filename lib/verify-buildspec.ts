@@ -1,23 +1,23 @@
 /**
  * Renders the buildspec (version 0.2) of the safety net's `NAME-verify` project.
  *
- * The shell lives in `lib/buildspec/verify-mirrors.sh`, preceded by the shared SSH functions of
- * `lib/buildspec/backlog-ssh.sh` and by a block of shell-quoted settings. The repository list is NOT
- * in the buildspec: CodeBuild refuses an inline buildspec longer than 25,600 characters ("Max
- * buildspec length is 25600", an undocumented CodeBuild limit met by aws-cdk: aws/aws-cdk#14974,
- * #30326), and 200 repositories with names at the lengths validation accepts need up to ~46,000
- * characters. The list is an S3 object instead (see lib/safety-net.ts), named by the project's
+ * The shell lives in `lib/buildspec/verify-mirrors.sh`, run after the shared SSH functions of
+ * `lib/buildspec/backlog-ssh.sh`, both files of the project's source folder (lib/build-scripts.ts),
+ * and after a block of shell-quoted settings. The repository list is NOT in the buildspec: CodeBuild
+ * refuses an inline buildspec longer than 25,600 characters ("Max buildspec length is 25600", an
+ * undocumented CodeBuild limit met by aws-cdk: aws/aws-cdk#14974, #30326), and 200 repositories with
+ * names at the lengths validation accepts need up to ~46,000 characters. The list is an S3 object instead (see lib/safety-net.ts), named by the project's
  * environment variable `REPOSITORY_LIST_URI`, so the buildspec's size does not grow with the
  * repositories.
  */
-import * as path from "node:path";
 import { stringify } from "yaml";
-import { BACKLOG_SSH_SCRIPT_PATH, BUILDSPEC_YAML_OPTIONS, HOST_KEYS_ENV, SSH_KEY_ENV, shellAssignments, shellBody } from "./buildspec";
+import { BUILD_SCRIPT_FILES, buildScriptPath } from "./build-scripts";
+import { BUILDSPEC_YAML_OPTIONS, HOST_KEYS_ENV, SSH_KEY_ENV, runScriptsCommand } from "./buildspec";
 import { IN_SYNC_METRIC, METRIC_NAMESPACE, OLDEST_IN_SYNC_AGE_METRIC, backlogGitHost } from "./naming";
 import type { BacklogSettings } from "./props";
 
 /** The verifier script shipped with the module. */
-export const VERIFY_SCRIPT_PATH = path.join(__dirname, "buildspec", "verify-mirrors.sh");
+export const VERIFY_SCRIPT_PATH = buildScriptPath(BUILD_SCRIPT_FILES.VerifyMirrors);
 
 /**
  * Repositories checked at once. Below OpenSSH's default `MaxStartups 10:30:100` (sshd_config(5):
@@ -59,7 +59,6 @@ export function verifySettings(inputs: VerifyBuildspecInputs): Array<readonly [s
 export function verifyBuildspecDocument(inputs: VerifyBuildspecInputs): Record<string, unknown> {
   const parameterStore: Record<string, string> = { [SSH_KEY_ENV]: inputs.backlog.sshKeyParameter };
   if (inputs.backlog.hostKeysParameter !== undefined) parameterStore[HOST_KEYS_ENV] = inputs.backlog.hostKeysParameter;
-  const script = `${shellBody(BACKLOG_SSH_SCRIPT_PATH)}${shellBody(VERIFY_SCRIPT_PATH)}`;
   return {
     version: 0.2,
     env: { shell: "bash", "parameter-store": parameterStore },
@@ -71,7 +70,7 @@ export function verifyBuildspecDocument(inputs: VerifyBuildspecInputs): Record<s
           "git config --global credential.UseHttpPath true",
         ],
       },
-      build: { commands: [`(\n${shellAssignments(verifySettings(inputs))}\n${script})\n`] },
+      build: { commands: [runScriptsCommand([BUILD_SCRIPT_FILES.BacklogSsh, BUILD_SCRIPT_FILES.VerifyMirrors], verifySettings(inputs))] },
     },
   };
 }

@@ -12,6 +12,7 @@ import {
   START_BUILD_ACTIONS,
   arn,
   backlogCredentialStatements,
+  buildScriptsSourceStatements,
   publishHealthMetricsStatement,
   syncProjectsArnPattern,
   taggedMirrorsStatement,
@@ -43,6 +44,8 @@ export interface VerifyIamProps {
   readonly parameterNames: string[];
   /** ARN of the repository list object (`arn:...:s3:::BUCKET/KEY`). */
   readonly repositoryListArn: string;
+  /** ARN of the stack's bucket, which holds the build scripts (the project's source). */
+  readonly bucketArn: string;
   /** Subnets the build's network interfaces may be created in. */
   readonly subnetIds: string[];
   /** Customer-managed key of the stack (bucket objects, SSM SecureStrings). @default - none */
@@ -116,6 +119,7 @@ export class VerifyIam extends Construct {
         actions: [...VERIFY_ACTIONS.repositoryList],
         resources: [props.repositoryListArn],
       },
+      ...buildScriptsSourceStatements(props.bucketArn),
       publishHealthMetricsStatement(),
       {
         sid: "ReadHealthMetrics",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SSH access to Backlog for the build scripts: functions only, no side effect when sourced.
-# lib/buildspec.ts places this file before the script that uses it (mirror-sync.sh, the verifier);
-# run on their own, those scripts source it from their own directory.
+# The buildspec sources this file before the script that uses it (mirror-sync.sh, the verifier), both
+# from the project's source folder (lib/buildspec.ts runScriptsCommand, lib/build-scripts.ts); run on
+# their own, those scripts source it from their own directory.
 #
 # The caller defines `log MESSAGE` and `fail MESSAGE` (fail exits), sets BACKLOG_HOST and
 # HOST_KEY_MODE ("pinned" or "scan"), and has from the environment CodeBuild provides:

@@ -150,6 +150,29 @@ data "aws_iam_policy_document" "Mirror_Iam_BuildSyncDocument" {
     sid       = "SaveBackupBundles"
   }
   statement {
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    effect    = "Allow"
+    resources = ["${aws_s3_bucket.Mirror_Storage_CacheBucket.arn}/tools/*"]
+    sid       = "DownloadBuildScripts"
+  }
+  statement {
+    actions   = ["s3:GetBucketAcl", "s3:GetBucketLocation"]
+    effect    = "Allow"
+    resources = [aws_s3_bucket.Mirror_Storage_CacheBucket.arn]
+    sid       = "LocateBuildScriptsBucket"
+  }
+  statement {
+    actions   = ["s3:ListBucket"]
+    effect    = "Allow"
+    resources = [aws_s3_bucket.Mirror_Storage_CacheBucket.arn]
+    sid       = "ListBuildScripts"
+    condition {
+      test     = "StringLike"
+      values   = ["tools/*"]
+      variable = "s3:prefix"
+    }
+  }
+  statement {
     actions   = ["ssm:GetParameters"]
     effect    = "Allow"
     resources = [for n in local.ssm_parameters : "arn:${data.aws_partition.Mirror_Partition.partition}:ssm:${data.aws_region.Mirror_Region.id}:${data.aws_caller_identity.Mirror_Account.account_id}:parameter${n}"]
@@ -296,6 +319,29 @@ data "aws_iam_policy_document" "Mirror_SafetyNet_Iam_VerifyDocument" {
     effect    = "Allow"
     resources = ["${aws_s3_bucket.Mirror_Storage_CacheBucket.arn}/verify/repositories.txt"]
     sid       = "ReadRepositoryList"
+  }
+  statement {
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    effect    = "Allow"
+    resources = ["${aws_s3_bucket.Mirror_Storage_CacheBucket.arn}/tools/*"]
+    sid       = "DownloadBuildScripts"
+  }
+  statement {
+    actions   = ["s3:GetBucketAcl", "s3:GetBucketLocation"]
+    effect    = "Allow"
+    resources = [aws_s3_bucket.Mirror_Storage_CacheBucket.arn]
+    sid       = "LocateBuildScriptsBucket"
+  }
+  statement {
+    actions   = ["s3:ListBucket"]
+    effect    = "Allow"
+    resources = [aws_s3_bucket.Mirror_Storage_CacheBucket.arn]
+    sid       = "ListBuildScripts"
+    condition {
+      test     = "StringLike"
+      values   = ["tools/*"]
+      variable = "s3:prefix"
+    }
   }
   statement {
     actions   = ["cloudwatch:PutMetricData"]
@@ -797,514 +843,12 @@ env:
     commands:
     - |
       (
-      BACKLOG_SSH_CONNECT_TIMEOUT=20
-      BACKLOG_SSH_ALIVE_INTERVAL=10
-      BACKLOG_SSH_ALIVE_COUNT_MAX=3
-      BACKLOG_SSH_KEY_TYPES='^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$'
-      BACKLOG_SSH_DIR=''
-      backlog_ssh_cleanup() {
-      if [ -n "$${SSH_AGENT_PID:-}" ]; then
-      ssh-agent -k >/dev/null 2>&1 || true
-      unset SSH_AGENT_PID SSH_AUTH_SOCK
-      fi
-      if [ -n "$BACKLOG_SSH_DIR" ]; then
-      rm -rf "$BACKLOG_SSH_DIR"
-      BACKLOG_SSH_DIR=''
-      fi
-      }
-      backlog_ssh_load_key() {
-      local key err agent
-      [ -n "$${SRC_GIT_CREDENTIAL:-}" ] || fail "SRC_GIT_CREDENTIAL is empty: the SSH key parameter was not read"
-      key=$SRC_GIT_CREDENTIAL
-      unset SRC_GIT_CREDENTIAL
-      agent=$(ssh-agent -s) || fail "ssh-agent could not be started"
-      eval "$agent" >/dev/null
-      if ! err=$(printf '%s\n' "$key" | SSH_ASKPASS_REQUIRE=never ssh-add -q - 2>&1); then
-      unset key
-      case "$err" in *"Enter passphrase"*) err="the key is protected by a passphrase, which a build cannot enter" ;; esac
-      err=$(printf '%s' "$err" | tr -s '\n' ' ' | cut -c1-300)
-      fail "the SSH private key from SSM could not be loaded by ssh-add: $${err:-no reason given}"
-      fi
-      unset key
-      }
-      backlog_ssh_pinned_known_hosts() {
-      local file=$1 n=0 count=0 line hosts type body name match shown
-      local -a fields names
-      [ -n "$${BACKLOG_HOST_KEYS:-}" ] || fail "no pinned host key for $BACKLOG_HOST (BACKLOG_HOST_KEYS is empty)"
-      : >"$file"
-      while IFS= read -r line || [ -n "$line" ]; do
-      n=$((n + 1))
-      line=$${line%$'\r'}
-      line=$${line#"$${line%%[![:space:]]*}"}
-      case "$line" in '' | '#'*) continue ;; esac
-      shown=$(printf '%s' "$line" | cut -c1-120)
-      read -r -a fields <<<"$line"
-      if [[ $${fields[0]} =~ $BACKLOG_SSH_KEY_TYPES ]]; then
-      type=$${fields[0]} body=$${fields[1]:-}
-      else
-      hosts=$${fields[0]} type=$${fields[1]:-} body=$${fields[2]:-}
-      case "$hosts" in
-      '@'*) fail "line $n of the pinned host keys has a marker ($hosts), which is not supported: $shown" ;;
-      '|'*) fail "line $n of the pinned host keys has a hashed host name, which cannot be checked against $BACKLOG_HOST; give it as 'TYPE BASE64' or '$BACKLOG_HOST TYPE BASE64'" ;;
-      esac
-      [[ $type =~ $BACKLOG_SSH_KEY_TYPES ]] ||
-      fail "line $n of the pinned host keys is not 'TYPE BASE64' or 'HOST TYPE BASE64': $shown"
-      match=no
-      IFS=, read -r -a names <<<"$hosts"
-      for name in "$${names[@]}"; do
-      if [ "$name" = "$BACKLOG_HOST" ] || [ "$name" = "[$BACKLOG_HOST]:22" ]; then match=yes; fi
-      done
-      [ "$match" = yes ] ||
-      fail "line $n of the pinned host keys is for host $hosts, not $BACKLOG_HOST: $shown"
-      fi
-      [[ $body =~ ^[A-Za-z0-9+/]+={0,2}$ ]] ||
-      fail "line $n of the pinned host keys has no base64 key after $type: $shown"
-      printf '%s %s\n' "$type" "$body" | ssh-keygen -l -f - >/dev/null 2>&1 ||
-      fail "line $n of the pinned host keys is not a valid $type key: $shown"
-      printf '%s %s %s\n' "$BACKLOG_HOST" "$type" "$body" >>"$file"
-      count=$((count + 1))
-      done <<<"$BACKLOG_HOST_KEYS"
-      [ "$count" -gt 0 ] || fail "no pinned host key for $BACKLOG_HOST (BACKLOG_HOST_KEYS has only comments or blank lines)"
-      log "host key of $BACKLOG_HOST pinned ($count key(s))"
-      }
-      backlog_ssh_setup() {
-      local known_hosts strict=yes
-      : "$${BACKLOG_HOST:?}" "$${HOST_KEY_MODE:?}"
-      BACKLOG_SSH_DIR=$(mktemp -d)
-      known_hosts="$BACKLOG_SSH_DIR/known_hosts"
-      backlog_ssh_load_key
-      case "$HOST_KEY_MODE" in
-      pinned) backlog_ssh_pinned_known_hosts "$known_hosts" ;;
-      scan)
-      log "WARNING: trusting whatever host key $BACKLOG_HOST presents (scanHostKey is on)"
-      : >"$known_hosts"
-      strict=accept-new
-      ;;
-      *) fail "HOST_KEY_MODE must be pinned or scan, got: $HOST_KEY_MODE" ;;
-      esac
-      export GIT_SSH_COMMAND="ssh -o BatchMode=yes -o StrictHostKeyChecking=$strict -o UserKnownHostsFile=$known_hosts -o GlobalKnownHostsFile=/dev/null -o ConnectTimeout=$BACKLOG_SSH_CONNECT_TIMEOUT -o ServerAliveInterval=$BACKLOG_SSH_ALIVE_INTERVAL -o ServerAliveCountMax=$BACKLOG_SSH_ALIVE_COUNT_MAX"
-      export GIT_TERMINAL_PROMPT=0
-      }
-      backlog_ssh_explain_failure() {
-      local err=$1 remote=$2
-      case "$err" in
-      *"REMOTE HOST IDENTIFICATION HAS CHANGED"* | *"Host key verification failed"* | *"host key for"*"differs"*)
-      fail "host key verification failed for $BACKLOG_HOST: it does not match the pinned key; nothing was pushed" ;;
-      *"Timeout, server"*"not responding"*)
-      fail "the transfer from $BACKLOG_HOST stalled: the server stopped answering for $((BACKLOG_SSH_ALIVE_INTERVAL * BACKLOG_SSH_ALIVE_COUNT_MAX))s (ssh keepalive); nothing was pushed" ;;
-      *"Connection timed out"* | *"connect to host"*"timed out"*)
-      fail "cannot connect to $BACKLOG_HOST within $${BACKLOG_SSH_CONNECT_TIMEOUT}s; nothing was pushed" ;;
-      *"Could not read from remote repository"*)
-      fail "cannot read $remote: $(grep -v -e '^fatal: Could not read from remote' -e '^Please make sure' \
-      -e '^and the repository exists' -e '^$' <<<"$err" | tail -n 3 | tr '\n' ' ')" ;;
-      esac
-      return 1
-      }
-      set -euo pipefail
-      log() { printf '[mirror] %s\n' "$*"; }
-      fail() { printf '[mirror] ERROR: %s\n' "$*" >&2; exit 1; }
-      : "$${BACKLOG_HOST:?}" "$${BACKLOG_REMOTE:?}" "$${CODECOMMIT_REPOSITORY:?}" "$${MIRROR_PATH:?}" "$${HOST_KEY_MODE:?}"
-      : "$${LOCK_TIMEOUT_SECONDS:=90}" "$${ALLOW_EMPTY_SOURCE:=false}" "$${CODEBUILD_BUILD_ID:=local}"
-      if [ -z "$${CODEBUILD_REPO_DIR:-}" ] || [ ! -d "$CODEBUILD_REPO_DIR" ]; then
-      fail "CODEBUILD_REPO_DIR is not a directory: the EFS file system is not mounted"
-      fi
-      [ -n "$${AWS_REGION:-}" ] || fail "AWS_REGION is not set"
-      readonly CODECOMMIT_URL="https://git-codecommit.$${AWS_REGION}.amazonaws.com/v1/repos/$${CODECOMMIT_REPOSITORY}"
-      readonly MIRROR="$${CODEBUILD_REPO_DIR}/$${MIRROR_PATH}"
-      readonly REPOSITORY_KEY="$${MIRROR_PATH%.git}"
-      readonly MAX_REFS_PER_PUSH=4000
-      readonly MAX_REFSPEC_BYTES=500000
-      readonly PUSH_LOW_SPEED_LIMIT=1000 PUSH_LOW_SPEED_TIME=60
-      readonly PUSH_SPEED=(-c "http.lowSpeedLimit=$PUSH_LOW_SPEED_LIMIT" -c "http.lowSpeedTime=$PUSH_LOW_SPEED_TIME")
-      readonly GIT_MIRROR_CONFIG=(-c gc.autoDetach=false -c maintenance.autoDetach=false -c fetch.unpackLimit=1 -c gc.autoPackLimit=20)
-      readonly WORK_DEADLINE=$((2 * LOCK_TIMEOUT_SECONDS - 30))
-      readonly INCREMENT_SECONDS=$((WORK_DEADLINE / 5))
-      readonly LAST_START=$((WORK_DEADLINE - INCREMENT_SECONDS))
-      if ! declare -F backlog_ssh_setup >/dev/null; then
-      . "$(dirname "$${BASH_SOURCE[0]}")/backlog-ssh.sh"
-      fi
-      g() { git "$${GIT_MIRROR_CONFIG[@]}" --git-dir="$MIRROR" "$@"; }
-      bounded() {
-      local left=$((WORK_DEADLINE - SECONDS)) rc=0
-      [ "$left" -gt 0 ] || return 124
-      timeout --kill-after=5 "$left" git "$${GIT_MIRROR_CONFIG[@]}" --git-dir="$MIRROR" "$@" || rc=$?
-      [ "$rc" -ne 137 ] || rc=124
-      return "$rc"
-      }
-      mkdir -p "$(dirname "$MIRROR")"
-      readonly STATE_FILE="$MIRROR.sync-state"
-      STARTED=0 REQUESTED=0
-      with_state() {
-      exec 8>"$MIRROR.sync-state.lock"
-      flock -w 60 8 || fail "the request counters of $MIRROR_PATH stayed locked for 60s"
-      { read -r STARTED REQUESTED <"$STATE_FILE"; } 2>/dev/null || { STARTED=0 REQUESTED=0; }
-      if [ "$#" -gt 0 ]; then
-      "$@"
-      printf '%s %s\n' "$STARTED" "$REQUESTED" >"$STATE_FILE.tmp"
-      mv -f "$STATE_FILE.tmp" "$STATE_FILE"
-      fi
-      exec 8>&-
-      }
-      request_next_fetch() { NEED=$((STARTED + 1)); [ "$REQUESTED" -ge "$NEED" ] || REQUESTED=$NEED; }
-      claim_fetch() { STARTED=$((STARTED + 1)); FETCH_NUMBER=$STARTED; }
-      exec 9>"$MIRROR.flock"
-      if ! flock -n 9; then
-      NEED=0
-      with_state request_next_fetch
-      log "another build is syncing $MIRROR_PATH: asked it for fetch #$NEED, which starts after this build's push"
-      deadline=$((SECONDS + LOCK_TIMEOUT_SECONDS))
-      until flock -w 1 9; do
-      with_state
-      if [ "$STARTED" -ge "$NEED" ]; then
-      log "fetch #$NEED started in the running sync: it carries this build's push; nothing left to do"
-      exit 0
-      fi
-      [ "$SECONDS" -lt "$deadline" ] || fail "another sync held $MIRROR_PATH for $${LOCK_TIMEOUT_SECONDS}s without starting fetch #$NEED"
-      done
-      with_state
-      if [ "$STARTED" -ge "$NEED" ]; then
-      log "fetch #$NEED started in the sync that just ended: it carried this build's push; nothing left to do"
-      exit 0
-      fi
-      fi
-      log "lock acquired"
-      readonly HOLD_BUDGET=$((SECONDS + LOCK_TIMEOUT_SECONDS / 2))
-      if [ -d "$MIRROR" ]; then
-      find "$MIRROR" -type f \( -name '*.lock' -o -path '*/objects/pack/tmp_*' -o -name gc.pid \) -print -delete |
-      sed 's/^/[mirror] removed stale /'
-      fi
-      rm -rf "$MIRROR".tmp.*
-      trap backlog_ssh_cleanup EXIT
-      backlog_ssh_setup
-      export GIT_TERMINAL_PROMPT=0
-      BACKLOG_HEAD=''
-      fetch_source() {
-      local err head_file="$BACKLOG_SSH_DIR/head" head_pid rc
-      git ls-remote --symref "$BACKLOG_REMOTE" HEAD >"$head_file" 2>/dev/null &
-      head_pid=$!
-      err=$(bounded fetch --quiet --prune --no-tags --no-auto-maintenance "$@" "$BACKLOG_REMOTE" \
-      '+refs/heads/*:refs/backlog/heads/*' '+refs/tags/*:refs/backlog/tags/*' 2>&1 >/dev/null) || {
-      rc=$?
-      wait "$head_pid" || true
-      [ "$rc" -ne 124 ] || return 124
-      backlog_ssh_explain_failure "$err" "$BACKLOG_REMOTE" || true
-      printf '%s\n' "$err" >&2
-      return 1
-      }
-      BACKLOG_HEAD=''
-      if wait "$head_pid"; then
-      BACKLOG_HEAD=$(sed -n 's#^ref: refs/heads/\(.*\)\tHEAD$#\1#p' "$head_file")
-      fi
-      }
-      create_mirror() {
-      local tmp="$MIRROR.tmp.$$" err
-      log "creating the mirror of $MIRROR_PATH"
-      git init --quiet --bare "$tmp"
-      if ! err=$(git "$${GIT_MIRROR_CONFIG[@]}" "$${PUSH_SPEED[@]}" --git-dir="$tmp" fetch --quiet --no-tags --no-auto-maintenance \
-      "$CODECOMMIT_URL" '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' 2>&1 >/dev/null); then
-      fail "cannot read what CodeCommit $CODECOMMIT_REPOSITORY holds: $(tail -n 2 <<<"$err" | tr '\n' ' ')"
-      fi
-      rm -rf "$MIRROR"
-      mv "$tmp" "$MIRROR"
-      }
-      mirror_is_sound() {
-      g fsck --connectivity-only --no-progress >/dev/null 2>&1
-      }
-      stopped() {
-      [ "$FETCHED$PUSHES" != 00 ] || return 5
-      return 4
-      }
-      adapt() {
-      [ $(($1 * 2)) -ge "$INCREMENT_SECONDS" ] || STEP=$((STEP * 2))
-      g config "resume.$2" "$STEP"
-      }
-      cut() {
-      g config "resume.$1" $(((STEP + 3) / 4))
-      log "cut at the time budget: an increment of $STEP commits"
-      [ "$STEP" -eq 1 ] || return 4
-      stopped
-      }
-      fetch_history() {
-      local depth took rc
-      depth=$(g config resume.depth || echo 0)
-      STEP=$(g config resume.depthStep || echo 50)
-      while :; do
-      [ "$FETCHED" -eq 0 ] || with_state claim_fetch
-      took=$SECONDS
-      fetch_source --depth=$((depth + STEP)) || {
-      rc=$?
-      [ "$rc" -ne 124 ] || cut depthStep || rc=$?
-      return "$rc"
-      }
-      depth=$((depth + STEP)) FETCHED=$((FETCHED + 1))
-      if [ "$(g rev-parse --is-shallow-repository)" = false ]; then
-      g config --unset resume.depth || true
-      log "first sync: history complete"
-      return 0
-      fi
-      adapt $((SECONDS - took)) depthStep
-      g config resume.depth "$depth"
-      log "first sync: depth $depth fetched"
-      [ "$SECONDS" -le "$LAST_START" ] || return 4
-      done
-      }
-      plan_changes() {
-      local old new
-      old=$(g for-each-ref --format='%(refname) %(objectname)' refs/heads refs/tags | LC_ALL=C sort)
-      new=$(g for-each-ref --format='%(refname) %(objectname)' refs/backlog/heads refs/backlog/tags |
-      sed 's#^refs/backlog/#refs/#' | LC_ALL=C sort)
-      LC_ALL=C join -a1 -a2 -e 0 -o '0,1.2,2.2' <(printf '%s\n' "$old" | sed '/^$/d') <(printf '%s\n' "$new" | sed '/^$/d') |
-      awk '$2 != $3'
-      }
-      refused_reason() {
-      local ref=$1 name
-      REASON=''
-      case "$ref" in
-      refs/heads/*)
-      name=$${ref#refs/heads/}
-      if [[ $name =~ ^[0-9a-fA-F]{40}$ ]]; then
-      REASON="branch name of 40 hexadecimal characters"
-      elif [ "$${#name}" -gt 256 ]; then
-      REASON="branch name longer than 256 characters"
-      fi
-      ;;
-      refs/tags/*) ;;
-      *) REASON="neither a branch nor a tag" ;;
-      esac
-      }
-      backup_history() {
-      local dir stamp ref slug count=0 negatives
-      dir=$(mktemp -d)
-      stamp=$(date -u +%Y%m%dT%H%M%SZ)
-      negatives=$(g for-each-ref --format='^%(objectname)' refs/backlog/heads refs/backlog/tags | LC_ALL=C sort -u)
-      for ref in "$@"; do
-      slug=$(printf '%s' "$${ref#refs/}" | tr -c 'A-Za-z0-9._-' '_')
-      if printf '%s\n%s\n' "$ref" "$negatives" | g bundle create --quiet "$dir/$stamp-$slug.bundle" --stdin >/dev/null 2>&1; then
-      count=$((count + 1))
-      fi
-      done
-      if [ "$count" -eq 0 ]; then
-      rm -rf "$dir"
-      return 0
-      fi
-      [ -n "$${BACKUP_BUCKET:-}" ] || fail "BACKUP_BUCKET is not set: refusing to overwrite or delete history without a backup; nothing was pushed"
-      local target="s3://$BACKUP_BUCKET/backups/$REPOSITORY_KEY/"
-      if ! aws s3 cp --recursive --only-show-errors "$dir" "$target" >&2; then
-      rm -rf "$dir"
-      fail "could not upload the backup of overwritten or deleted history to $target; nothing was pushed"
-      fi
-      log "saved $count bundle(s) of history about to be overwritten or deleted to $target: $(find "$dir" -type f -printf '%f ')"
-      rm -rf "$dir"
-      }
-      PUSHES=0
-      push_batches() {
-      local file=$1 batch=() bytes=0 spec ref new
-      [ -s "$file" ] || return 0
-      while IFS=$'\t' read -r spec ref new; do
-      if [ "$${#batch[@]}" -ge "$MAX_REFS_PER_PUSH" ] || [ $((bytes + $${#spec})) -gt "$MAX_REFSPEC_BYTES" ]; then
-      push_one "$${batch[@]}" || { stopped; return; }
-      batch=() bytes=0
-      fi
-      batch+=("$spec")
-      bytes=$((bytes + $${#spec} + 1))
-      done <"$file"
-      [ "$${#batch[@]}" -eq 0 ] || push_one "$${batch[@]}" || { stopped; return; }
-      }
-      push_history() {
-      local commits=() i took
-      STEP=$(g config resume.pushStep || echo 200)
-      mapfile -t commits < <(g rev-list --first-parent --reverse "$2" --not --branches --tags)
-      [ "$${#commits[@]}" -le "$STEP" ] || log "pushing $1 in increments of $STEP commits"
-      for ((i = STEP - 1; i < $${#commits[@]} - 1; i += STEP)); do
-      with_state
-      [ "$PUSHES" -eq 0 ] || [ "$REQUESTED" -le "$STARTED" ] || return 6
-      [ "$SECONDS" -le "$LAST_START" ] || { stopped || return $?; }
-      took=$SECONDS
-      push_one "+$${commits[$i]}:$1" || { cut pushStep || return $?; }
-      adapt $((SECONDS - took)) pushStep
-      done
-      }
-      push_one() {
-      local out rc=0 flag pair dst updates rejected=''
-      out=$(bounded "$${PUSH_SPEED[@]}" push --porcelain "$CODECOMMIT_URL" "$@" 2>"$BACKLOG_SSH_DIR/push.err") || rc=$?
-      [ "$rc" -ne 124 ] || return 124
-      PUSHES=$((PUSHES + 1))
-      updates=''
-      while IFS=$'\t' read -r flag pair _; do
-      dst=$${pair#*:}
-      case "$flag" in
-      '!') rejected+=" $dst" ;;
-      '-') updates+="delete $dst"$'\n' ;;
-      ' ' | '+' | '*' | '=') updates+="update $dst $${pair%%:*}"$'\n' ;;
-      esac
-      done < <(grep -E $'^[-!+*= ]\t' <<<"$out" || true)
-      if [ -n "$updates" ]; then
-      printf '%s' "$updates" | g update-ref --stdin
-      fi
-      if [ "$rc" -ne 0 ]; then
-      if grep -q -e 'curl 28' -e 'Operation too slow' "$BACKLOG_SSH_DIR/push.err"; then
-      mirror_is_sound || exit 3
-      fail "the push to $CODECOMMIT_URL stalled: under $PUSH_LOW_SPEED_LIMIT bytes/s for $${PUSH_LOW_SPEED_TIME}s (http.lowSpeedLimit); the refs of this push were not updated in CodeCommit, the next sync pushes them"
-      fi
-      sed 's/^/[mirror] push: /' "$BACKLOG_SSH_DIR/push.err" >&2
-      mirror_is_sound || exit 3
-      fail "pushing to $CODECOMMIT_URL failed$${rejected:+; refused:$rejected}"
-      fi
-      }
-      set_default_branch() {
-      aws codecommit update-default-branch --repository-name "$CODECOMMIT_REPOSITORY" --default-branch-name "$1" >&2 ||
-      fail "could not make $1 the default branch of CodeCommit $CODECOMMIT_REPOSITORY"
-      g config mirror.codecommitDefaultBranch "$1"
-      log "default branch of $CODECOMMIT_REPOSITORY is now $1 (Backlog's HEAD)"
-      }
-      pushable_branch() {
-      local b
-      if [ -n "$BACKLOG_HEAD" ] && g show-ref --verify --quiet "refs/backlog/heads/$BACKLOG_HEAD"; then
-      refused_reason "refs/heads/$BACKLOG_HEAD"
-      if [ -z "$REASON" ]; then
-      echo "$BACKLOG_HEAD"
-      return
-      fi
-      fi
-      while read -r b; do
-      refused_reason "refs/heads/$b"
-      if [ -z "$REASON" ]; then
-      echo "$b"
-      return
-      fi
-      done < <(g for-each-ref --format='%(refname:strip=3)' refs/backlog/heads)
-      }
-      FETCHED=0
-      sync_once() {
-      local changes count work ref old new skipped='' destructive=() deleted_heads=() current actual target='' desired='' rc=0
-      if [ -d "$MIRROR" ] && [ "$(g rev-parse --is-bare-repository 2>/dev/null)" != true ]; then
-      log "the mirror at $MIRROR_PATH is damaged (not a bare repository); creating it again"
-      rm -rf "$MIRROR"
-      fi
-      [ -d "$MIRROR" ] || create_mirror
-      if [ "$(g rev-parse --is-shallow-repository)" = true ] || [ -z "$(g for-each-ref --count=1)" ]; then
-      fetch_history || rc=$?
-      else
-      fetch_source || rc=$?
-      fi
-      [ "$rc" -ne 124 ] || rc=5
-      [ "$rc" -lt 4 ] || return "$rc"
-      if [ "$rc" -ne 0 ]; then
-      mirror_is_sound && fail "fetching $BACKLOG_REMOTE into $MIRROR_PATH failed"
-      exit 3
-      fi
-      current=$(g for-each-ref --format=x refs/heads refs/tags | wc -l)
-      if [ -z "$(g for-each-ref --count=1 refs/backlog/heads refs/backlog/tags)" ]; then
-      if [ "$current" -eq 0 ]; then
-      log "Backlog advertises no refs for $REPOSITORY_KEY yet; nothing to mirror"
-      return 0
-      fi
-      [ "$ALLOW_EMPTY_SOURCE" = true ] ||
-      fail "Backlog advertises no refs for $REPOSITORY_KEY: refusing to delete the $current refs of CodeCommit $CODECOMMIT_REPOSITORY, which is kept as it is. If the repository was emptied on purpose, set sync.allowEmptySource to true"
-      log "WARNING: Backlog advertises no refs for $REPOSITORY_KEY and sync.allowEmptySource is on: deleting CodeCommit's refs (backed up first)"
-      fi
-      changes=$(plan_changes)
-      work=$(mktemp -d)
-      : >"$work/heads" && : >"$work/tags" && : >"$work/deletes"
-      while read -r ref old new; do
-      [ -n "$ref" ] || continue
-      if [ "$new" != 0 ]; then
-      refused_reason "$ref"
-      if [ -n "$REASON" ]; then
-      skipped+=" $ref ($REASON);"
-      continue
-      fi
-      if [ "$old" != 0 ] && ! g merge-base --is-ancestor "$old" "$new" 2>/dev/null; then destructive+=("$ref"); fi
-      case "$ref" in
-      refs/heads/*) printf '+refs/backlog/%s:%s\t%s\t%s\n' "$${ref#refs/}" "$ref" "$ref" "$new" >>"$work/heads" ;;
-      *) printf '+refs/backlog/%s:%s\t%s\t%s\n' "$${ref#refs/}" "$ref" "$ref" "$new" >>"$work/tags" ;;
-      esac
-      else
-      destructive+=("$ref")
-      case "$ref" in refs/heads/*) deleted_heads+=("$${ref#refs/heads/}") ;; esac
-      printf ':%s\t%s\t0\n' "$ref" "$ref" >>"$work/deletes"
-      fi
-      done <<<"$changes"
-      if [ "$${#deleted_heads[@]}" -gt 0 ]; then
-      actual=$(aws codecommit get-repository --repository-name "$CODECOMMIT_REPOSITORY" \
-      --query repositoryMetadata.defaultBranch --output text) ||
-      fail "could not read the default branch of CodeCommit $CODECOMMIT_REPOSITORY"
-      if printf '%s\n' "$${deleted_heads[@]}" | grep -q -F -x -e "$actual"; then
-      target=$(pushable_branch)
-      if [ -z "$target" ]; then
-      log "WARNING: CodeCommit cannot delete its default branch $actual and Backlog has no other branch: $actual is kept"
-      grep -v -F -x -e ":refs/heads/$actual"$'\t'"refs/heads/$actual"$'\t0' "$work/deletes" >"$work/deletes.kept" || true
-      mv "$work/deletes.kept" "$work/deletes"
-      mapfile -t destructive < <(printf '%s\n' "$${destructive[@]}" | grep -v -F -x -e "refs/heads/$actual" || true)
-      fi
-      fi
-      fi
-      [ "$${#destructive[@]}" -eq 0 ] || [ -z "$${destructive[0]}" ] || backup_history "$${destructive[@]}"
-      while IFS=$'\t' read -r _ ref new; do
-      push_history "$ref" "$new" </dev/null || return $?
-      done <"$work/heads"
-      push_batches "$work/heads" || return $?
-      if [ -n "$target" ]; then
-      desired=$target
-      elif [ -n "$BACKLOG_HEAD" ] && [ "$(g config --get mirror.codecommitDefaultBranch || true)" != "$BACKLOG_HEAD" ] &&
-      g show-ref --verify --quiet "refs/heads/$BACKLOG_HEAD"; then
-      desired=$BACKLOG_HEAD
-      fi
-      [ -z "$desired" ] || set_default_branch "$desired"
-      push_batches "$work/tags" || return $?
-      push_batches "$work/deletes" || return $?
-      rm -rf "$work"
-      [ -z "$skipped" ] || log "WARNING: skipped refs CodeCommit refuses:$${skipped%;}"
-      count=0
-      [ -z "$changes" ] || count=$(wc -l <<<"$changes")
-      log "fetch #$FETCH_NUMBER: $count ref change(s) pushed in $PUSHES push(es)"
-      }
-      maintain_mirror() {
-      bounded gc --auto --quiet || log "WARNING: git gc --auto failed in $MIRROR_PATH (the mirror is still usable)"
-      }
-      run_sync() {
-      set +e
-      (
-      set -e
-      sync_once
-      )
-      RC=$?
-      set -e
-      }
-      FETCH_NUMBER=0
-      while :; do
-      with_state claim_fetch
-      run_sync
-      if [ "$RC" -eq 3 ]; then
-      log "the mirror at $MIRROR_PATH is damaged (fsck failed); creating it again and retrying once"
-      rm -rf "$MIRROR"
-      run_sync
-      fi
-      case "$RC" in
-      0) ;;
-      6) PUSHES=1 && continue ;;
-      4)
-      out=$(aws codebuild start-build --project-name "$${CODEBUILD_BUILD_ID%%:*}" --query build.id --output text 2>&1) ||
-      fail "sync incomplete; could not start the next build: $(tail -n 1 <<<"$out")"
-      log "sync incomplete at the time budget, progress kept: $out goes on"
-      exit 0
-      ;;
-      5) fail "no increment fit in the time budget ($WORK_DEADLINE s): raise build.timeoutMinutes" ;;
-      *) exit "$RC" ;;
-      esac
-      with_state
-      [ "$REQUESTED" -gt "$STARTED" ] || break
-      if [ "$SECONDS" -ge "$HOLD_BUDGET" ]; then
-      log "later builds asked for another fetch; leaving it to them (this sync used half the lock timeout)"
-      break
-      fi
-      log "builds started during this sync asked for another fetch"
-      done
-      maintain_mirror
-      log "mirrored $(g for-each-ref --format=x refs/heads refs/tags | wc -l) refs of $MIRROR_PATH to $CODECOMMIT_REPOSITORY"
+      . "$CODEBUILD_SRC_DIR/backlog-ssh.sh"
+      . "$CODEBUILD_SRC_DIR/mirror-sync.sh"
       )
 EOT
-    type      = "NO_SOURCE"
+    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/71e08cb07b703a220c5ebad84fe89c232da95ac034a8809a6764573ceb28f30e/"
+    type      = "S3"
   }
   vpc_config {
     security_group_ids = [aws_security_group.Mirror_Network_Build.id]
@@ -1315,6 +859,9 @@ EOT
   depends_on = [
     aws_iam_role_policy.Mirror_Iam_BuildVpcPolicy,
     aws_efs_mount_target.Mirror_Storage_MountTarget,
+    aws_s3_object.Mirror_Scripts_BacklogSsh,
+    aws_s3_object.Mirror_Scripts_MirrorSync,
+    aws_s3_object.Mirror_Scripts_VerifyMirrors,
   ]
 }
 
@@ -1375,284 +922,12 @@ env:
       PARALLEL_CHECKS=8
       LOOKBACK_HOURS=${var.resync.out_of_sync_alarm_hours + 1}
 %{if var.backlog.host_keys != null}      BACKLOG_HOST_KEYS='${join("\n      ", var.backlog.host_keys)}'
-%{endif}      BACKLOG_SSH_CONNECT_TIMEOUT=20
-      BACKLOG_SSH_ALIVE_INTERVAL=10
-      BACKLOG_SSH_ALIVE_COUNT_MAX=3
-      BACKLOG_SSH_KEY_TYPES='^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$'
-      BACKLOG_SSH_DIR=''
-      backlog_ssh_cleanup() {
-      if [ -n "$${SSH_AGENT_PID:-}" ]; then
-      ssh-agent -k >/dev/null 2>&1 || true
-      unset SSH_AGENT_PID SSH_AUTH_SOCK
-      fi
-      if [ -n "$BACKLOG_SSH_DIR" ]; then
-      rm -rf "$BACKLOG_SSH_DIR"
-      BACKLOG_SSH_DIR=''
-      fi
-      }
-      backlog_ssh_load_key() {
-      local key err agent
-      [ -n "$${SRC_GIT_CREDENTIAL:-}" ] || fail "SRC_GIT_CREDENTIAL is empty: the SSH key parameter was not read"
-      key=$SRC_GIT_CREDENTIAL
-      unset SRC_GIT_CREDENTIAL
-      agent=$(ssh-agent -s) || fail "ssh-agent could not be started"
-      eval "$agent" >/dev/null
-      if ! err=$(printf '%s\n' "$key" | SSH_ASKPASS_REQUIRE=never ssh-add -q - 2>&1); then
-      unset key
-      case "$err" in *"Enter passphrase"*) err="the key is protected by a passphrase, which a build cannot enter" ;; esac
-      err=$(printf '%s' "$err" | tr -s '\n' ' ' | cut -c1-300)
-      fail "the SSH private key from SSM could not be loaded by ssh-add: $${err:-no reason given}"
-      fi
-      unset key
-      }
-      backlog_ssh_pinned_known_hosts() {
-      local file=$1 n=0 count=0 line hosts type body name match shown
-      local -a fields names
-      [ -n "$${BACKLOG_HOST_KEYS:-}" ] || fail "no pinned host key for $BACKLOG_HOST (BACKLOG_HOST_KEYS is empty)"
-      : >"$file"
-      while IFS= read -r line || [ -n "$line" ]; do
-      n=$((n + 1))
-      line=$${line%$'\r'}
-      line=$${line#"$${line%%[![:space:]]*}"}
-      case "$line" in '' | '#'*) continue ;; esac
-      shown=$(printf '%s' "$line" | cut -c1-120)
-      read -r -a fields <<<"$line"
-      if [[ $${fields[0]} =~ $BACKLOG_SSH_KEY_TYPES ]]; then
-      type=$${fields[0]} body=$${fields[1]:-}
-      else
-      hosts=$${fields[0]} type=$${fields[1]:-} body=$${fields[2]:-}
-      case "$hosts" in
-      '@'*) fail "line $n of the pinned host keys has a marker ($hosts), which is not supported: $shown" ;;
-      '|'*) fail "line $n of the pinned host keys has a hashed host name, which cannot be checked against $BACKLOG_HOST; give it as 'TYPE BASE64' or '$BACKLOG_HOST TYPE BASE64'" ;;
-      esac
-      [[ $type =~ $BACKLOG_SSH_KEY_TYPES ]] ||
-      fail "line $n of the pinned host keys is not 'TYPE BASE64' or 'HOST TYPE BASE64': $shown"
-      match=no
-      IFS=, read -r -a names <<<"$hosts"
-      for name in "$${names[@]}"; do
-      if [ "$name" = "$BACKLOG_HOST" ] || [ "$name" = "[$BACKLOG_HOST]:22" ]; then match=yes; fi
-      done
-      [ "$match" = yes ] ||
-      fail "line $n of the pinned host keys is for host $hosts, not $BACKLOG_HOST: $shown"
-      fi
-      [[ $body =~ ^[A-Za-z0-9+/]+={0,2}$ ]] ||
-      fail "line $n of the pinned host keys has no base64 key after $type: $shown"
-      printf '%s %s\n' "$type" "$body" | ssh-keygen -l -f - >/dev/null 2>&1 ||
-      fail "line $n of the pinned host keys is not a valid $type key: $shown"
-      printf '%s %s %s\n' "$BACKLOG_HOST" "$type" "$body" >>"$file"
-      count=$((count + 1))
-      done <<<"$BACKLOG_HOST_KEYS"
-      [ "$count" -gt 0 ] || fail "no pinned host key for $BACKLOG_HOST (BACKLOG_HOST_KEYS has only comments or blank lines)"
-      log "host key of $BACKLOG_HOST pinned ($count key(s))"
-      }
-      backlog_ssh_setup() {
-      local known_hosts strict=yes
-      : "$${BACKLOG_HOST:?}" "$${HOST_KEY_MODE:?}"
-      BACKLOG_SSH_DIR=$(mktemp -d)
-      known_hosts="$BACKLOG_SSH_DIR/known_hosts"
-      backlog_ssh_load_key
-      case "$HOST_KEY_MODE" in
-      pinned) backlog_ssh_pinned_known_hosts "$known_hosts" ;;
-      scan)
-      log "WARNING: trusting whatever host key $BACKLOG_HOST presents (scanHostKey is on)"
-      : >"$known_hosts"
-      strict=accept-new
-      ;;
-      *) fail "HOST_KEY_MODE must be pinned or scan, got: $HOST_KEY_MODE" ;;
-      esac
-      export GIT_SSH_COMMAND="ssh -o BatchMode=yes -o StrictHostKeyChecking=$strict -o UserKnownHostsFile=$known_hosts -o GlobalKnownHostsFile=/dev/null -o ConnectTimeout=$BACKLOG_SSH_CONNECT_TIMEOUT -o ServerAliveInterval=$BACKLOG_SSH_ALIVE_INTERVAL -o ServerAliveCountMax=$BACKLOG_SSH_ALIVE_COUNT_MAX"
-      export GIT_TERMINAL_PROMPT=0
-      }
-      backlog_ssh_explain_failure() {
-      local err=$1 remote=$2
-      case "$err" in
-      *"REMOTE HOST IDENTIFICATION HAS CHANGED"* | *"Host key verification failed"* | *"host key for"*"differs"*)
-      fail "host key verification failed for $BACKLOG_HOST: it does not match the pinned key; nothing was pushed" ;;
-      *"Timeout, server"*"not responding"*)
-      fail "the transfer from $BACKLOG_HOST stalled: the server stopped answering for $((BACKLOG_SSH_ALIVE_INTERVAL * BACKLOG_SSH_ALIVE_COUNT_MAX))s (ssh keepalive); nothing was pushed" ;;
-      *"Connection timed out"* | *"connect to host"*"timed out"*)
-      fail "cannot connect to $BACKLOG_HOST within $${BACKLOG_SSH_CONNECT_TIMEOUT}s; nothing was pushed" ;;
-      *"Could not read from remote repository"*)
-      fail "cannot read $remote: $(grep -v -e '^fatal: Could not read from remote' -e '^Please make sure' \
-      -e '^and the repository exists' -e '^$' <<<"$err" | tail -n 3 | tr '\n' ' ')" ;;
-      esac
-      return 1
-      }
-      set -euo pipefail
-      log() { printf '[verify] %s\n' "$*"; }
-      fail() {
-      printf '[verify] ERROR: %s\n' "$*" >&2
-      exit 1
-      }
-      readonly METRICS_PER_PUT=1000
-      readonly QUERIES_PER_GET=100
-      readonly LOOKBACK_PERIOD_SECONDS=300
-      verify_comparable_refs() {
-      awk -F '\t' '
-          $2 ~ /\^\{\}$/ { next }
-          $2 ~ /^refs\/heads\// {
-            name = substr($2, 12)
-            if (length(name) > 256 || (length(name) == 40 && name ~ /^[0-9a-fA-F]+$/)) next
-            print $1 " " $2; next
-          }
-          $2 ~ /^refs\/tags\// { print $1 " " $2 }
-        ' | LC_ALL=C sort
-      }
-      verify_list_refs() {
-      local out
-      out=$(git ls-remote --heads --tags "$1" 2>"$3") || return 1
-      printf '%s\n' "$out" | verify_comparable_refs >"$2"
-      }
-      verify_check() {
-      local i=$1 key=$2 codecommit=$3 remote url err msg
-      local dir="$WORK/checks/$i"
-      mkdir -p "$dir"
-      echo error >"$WORK/verdicts/$i"
-      remote="$${BACKLOG_USER}@$${BACKLOG_HOST}:/$${key}.git"
-      url="https://git-codecommit.$${AWS_REGION}.amazonaws.com/v1/repos/$${codecommit}"
-      if ! verify_list_refs "$remote" "$dir/backlog" "$dir/backlog.err"; then
-      sleep 2
-      if ! verify_list_refs "$remote" "$dir/backlog" "$dir/backlog.err"; then
-      err=$(cat "$dir/backlog.err")
-      msg=$(backlog_ssh_explain_failure "$err" "$remote" 2>&1) || true
-      [ -n "$msg" ] || msg="[verify] ERROR: cannot list $remote: $(tail -n 2 <<<"$err" | tr '\n' ' ')"
-      printf '%s\n' "$msg" >&2
-      return 0
-      fi
-      fi
-      if ! verify_list_refs "$url" "$dir/codecommit" "$dir/codecommit.err"; then
-      printf '[verify] ERROR: cannot list CodeCommit %s: %s\n' "$codecommit" "$(tail -n 2 "$dir/codecommit.err" | tr '\n' ' ')" >&2
-      return 0
-      fi
-      if cmp -s "$dir/backlog" "$dir/codecommit"; then
-      echo same >"$WORK/verdicts/$i"
-      else
-      echo differs >"$WORK/verdicts/$i"
-      fi
-      }
-      verify_datum() { # NAME UNIT VALUE [REPOSITORY]
-      local dims="{\"Name\":\"Stack\",\"Value\":\"$STACK_NAME\"}"
-      [ -z "$${4:-}" ] || dims="$dims,{\"Name\":\"Repository\",\"Value\":\"$4\"}"
-      printf '{"MetricName":"%s","Unit":"%s","Value":%s,"Dimensions":[%s]}\n' "$1" "$2" "$3" "$dims"
-      }
-      verify_put_metrics() {
-      local batch="$WORK/put.json" n part
-      n=$(wc -l <"$1")
-      [ "$n" -gt 0 ] || return 0
-      split -l "$METRICS_PER_PUT" "$1" "$WORK/put."
-      for part in "$WORK"/put.a*; do
-      { printf '['; paste -sd, "$part"; printf ']'; } >"$batch"
-      aws cloudwatch put-metric-data --namespace "$METRIC_NAMESPACE" --metric-data "file://$batch"
-      done
-      }
-      verify_in_sync_ages() {
-      local now start end lookback=$((LOOKBACK_HOURS * 3600)) part q id ts epoch
-      local -a keys
-      now=$(date +%s)
-      start=$(date -u -d "@$((now - lookback))" +%Y-%m-%dT%H:%M:%SZ)
-      end=$(date -u -d "@$((now + 60))" +%Y-%m-%dT%H:%M:%SZ)
-      split -l "$QUERIES_PER_GET" "$1" "$WORK/ages."
-      for part in "$WORK"/ages.a*; do
-      mapfile -t keys <"$part"
-      q="$WORK/queries.json"
-      {
-      printf '['
-      for id in "$${!keys[@]}"; do
-      [ "$id" -eq 0 ] || printf ','
-      printf '{"Id":"m%d","ReturnData":true,"MetricStat":{"Period":%d,"Stat":"Maximum","Metric":{"Namespace":"%s","MetricName":"%s","Dimensions":[{"Name":"Stack","Value":"%s"},{"Name":"Repository","Value":"%s"}]}}}' \
-      "$id" "$LOOKBACK_PERIOD_SECONDS" "$METRIC_NAMESPACE" "$IN_SYNC_METRIC" "$STACK_NAME" "$${keys[$id]}"
-      done
-      printf ']'
-      } >"$q"
-      aws cloudwatch get-metric-data --metric-data-queries "file://$q" --start-time "$start" --end-time "$end" \
-      --query 'MetricDataResults[].[Id, Timestamps[0]]' --output text >"$WORK/ages.out"
-      while read -r id ts; do
-      id=$${id#m}
-      if [ -z "$ts" ] || [ "$ts" = None ]; then
-      printf '%s %d\n' "$${keys[$id]}" "$lookback"
-      else
-      if [[ $ts =~ ^[0-9]+(\.[0-9]+)?$ ]]; then epoch=$${ts%.*}; else epoch=$(date -d "$ts" +%s); fi
-      printf '%s %d\n' "$${keys[$id]}" "$((now > epoch ? now - epoch : 0))"
-      fi
-      done <"$WORK/ages.out"
-      done
-      }
-      verify_main() {
-      : "$${STACK_NAME:?}" "$${BACKLOG_USER:?}" "$${BACKLOG_HOST:?}" "$${HOST_KEY_MODE:?}" "$${METRIC_NAMESPACE:?}"
-      : "$${IN_SYNC_METRIC:?}" "$${OLDEST_AGE_METRIC:?}" "$${PARALLEL_CHECKS:?}" "$${LOOKBACK_HOURS:?}"
-      [ -n "$${AWS_REGION:-}" ] || fail "AWS_REGION is not set"
-      [ -n "$${REPOSITORY_LIST_URI:-}" ] || fail "REPOSITORY_LIST_URI is not set: the project has no repository list"
-      local began i running=0 key codecommit project build verdict same=0 differs=0 started=0 errors=0 start_failures=0 oldest=0 age
-      local -a keys codecommits projects
-      began=$(date +%s%N)
-      WORK=$(mktemp -d)
-      trap 'backlog_ssh_cleanup; rm -rf "$WORK"' EXIT
-      mkdir -p "$WORK/verdicts" "$WORK/checks"
-      aws s3 cp --quiet "$REPOSITORY_LIST_URI" "$WORK/list" ||
-      fail "cannot read the repository list $REPOSITORY_LIST_URI (Terraform writes it; apply the configuration again)"
-      while read -r key codecommit project; do
-      [ -n "$key" ] || continue
-      keys+=("$key") codecommits+=("$codecommit") projects+=("$project")
-      done <"$WORK/list"
-      [ "$${#keys[@]}" -gt 0 ] || fail "the repository list $REPOSITORY_LIST_URI is empty"
-      log "checking $${#keys[@]} repositories, $PARALLEL_CHECKS at a time"
-      backlog_ssh_setup
-      export GIT_HTTP_LOW_SPEED_LIMIT=1000 GIT_HTTP_LOW_SPEED_TIME=30
-      for i in "$${!keys[@]}"; do
-      if [ "$running" -ge "$PARALLEL_CHECKS" ]; then
-      wait -n || true
-      running=$((running - 1))
-      fi
-      verify_check "$i" "$${keys[$i]}" "$${codecommits[$i]}" &
-      running=$((running + 1))
-      done
-      wait
-      : >"$WORK/metrics"
-      : >"$WORK/not-in-sync"
-      for i in "$${!keys[@]}"; do
-      verdict=$(cat "$WORK/verdicts/$i")
-      case "$verdict" in
-      same)
-      same=$((same + 1))
-      verify_datum "$IN_SYNC_METRIC" Count 1 "$${keys[$i]}" >>"$WORK/metrics"
-      ;;
-      differs)
-      differs=$((differs + 1))
-      echo "$${keys[$i]}" >>"$WORK/not-in-sync"
-      if build=$(aws codebuild start-build --project-name "$${projects[$i]}" --query build.id --output text 2>&1); then
-      log "$${keys[$i]} differs from Backlog: started $build"
-      started=$((started + 1))
-      else
-      start_failures=$((start_failures + 1))
-      printf '[verify] ERROR: %s differs from Backlog, and its sync %s could not be started: %s\n' \
-      "$${keys[$i]}" "$${projects[$i]}" "$(tail -n 2 <<<"$build" | tr '\n' ' ')" >&2
-      fi
-      ;;
-      *)
-      errors=$((errors + 1))
-      echo "$${keys[$i]}" >>"$WORK/not-in-sync"
-      ;;
-      esac
-      done
-      [ "$started" -eq 0 ] ||
-      log "the $started sync(s) started are not waited for (they may queue behind this build): the next run compares those repositories again, and a sync that fails raises its own alert"
-      if [ -s "$WORK/not-in-sync" ]; then
-      while read -r key age; do
-      log "$key: last in sync $((age / 60)) minutes ago$([ "$age" -lt $((LOOKBACK_HOURS * 3600)) ] || echo ' or more')"
-      [ "$age" -le "$oldest" ] || oldest=$age
-      done < <(verify_in_sync_ages "$WORK/not-in-sync")
-      fi
-      verify_datum "$OLDEST_AGE_METRIC" Seconds "$oldest" >>"$WORK/metrics"
-      verify_put_metrics "$WORK/metrics"
-      log "$${#keys[@]} repositories: $same in sync, $differs differ (syncs started: $started), $errors could not be checked; oldest in-sync age $${oldest}s; $((($(date +%s%N) - began) / 1000000)) ms"
-      if [ "$errors" -gt 0 ] || [ "$start_failures" -gt 0 ]; then
-      fail "$errors repositories could not be checked, $start_failures syncs could not be started"
-      fi
-      }
-      [ "$${VERIFY_MIRRORS_FUNCTIONS_ONLY:-}" = 1 ] || verify_main
+%{endif}      . "$CODEBUILD_SRC_DIR/backlog-ssh.sh"
+      . "$CODEBUILD_SRC_DIR/verify-mirrors.sh"
       )
 EOT
-    type      = "NO_SOURCE"
+    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/71e08cb07b703a220c5ebad84fe89c232da95ac034a8809a6764573ceb28f30e/"
+    type      = "S3"
   }
   vpc_config {
     security_group_ids = [aws_security_group.Mirror_Network_Build.id]
@@ -1662,6 +937,9 @@ EOT
 
   depends_on = [
     aws_iam_role_policy.Mirror_SafetyNet_Iam_VerifyVpcPolicy,
+    aws_s3_object.Mirror_Scripts_BacklogSsh,
+    aws_s3_object.Mirror_Scripts_MirrorSync,
+    aws_s3_object.Mirror_Scripts_VerifyMirrors,
   ]
 }
 
@@ -1792,6 +1070,19 @@ resource "aws_s3_bucket_lifecycle_configuration" "Mirror_Storage_CacheLifecycle"
       noncurrent_days = var.backups.retention_days
     }
   }
+  rule {
+    id     = "expire-replaced-tools"
+    status = "Enabled"
+    expiration {
+      expired_object_delete_marker = true
+    }
+    filter {
+      prefix = "tools/"
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 14
+    }
+  }
 
   depends_on = [
     aws_s3_bucket_versioning.Mirror_Storage_BackupVersioning,
@@ -1857,6 +1148,39 @@ resource "aws_s3_object" "Mirror_SafetyNet_RepositoryList" {
   content      = join("", [for r in local.repository_list : "${r.project_key}/${r.repository} ${r.codecommit_repository} ${r.project_name}\n"])
   content_type = "text/plain"
   key          = "verify/repositories.txt"
+}
+
+resource "aws_s3_object" "Mirror_Scripts_BacklogSsh" {
+  bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
+  content      = file("${path.module}/scripts/backlog-ssh.sh")
+  content_type = "text/x-shellscript"
+  key          = "tools/71e08cb07b703a220c5ebad84fe89c232da95ac034a8809a6764573ceb28f30e/backlog-ssh.sh"
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_s3_object" "Mirror_Scripts_MirrorSync" {
+  bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
+  content      = file("${path.module}/scripts/mirror-sync.sh")
+  content_type = "text/x-shellscript"
+  key          = "tools/71e08cb07b703a220c5ebad84fe89c232da95ac034a8809a6764573ceb28f30e/mirror-sync.sh"
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_s3_object" "Mirror_Scripts_VerifyMirrors" {
+  bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
+  content      = file("${path.module}/scripts/verify-mirrors.sh")
+  content_type = "text/x-shellscript"
+  key          = "tools/71e08cb07b703a220c5ebad84fe89c232da95ac034a8809a6764573ceb28f30e/verify-mirrors.sh"
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_security_group" "Mirror_Network_Build" {

@@ -52,12 +52,14 @@ import {
   GetObjectCommand,
   GetPublicAccessBlockCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
 } from "@aws-sdk/client-s3";
 import { GetTopicAttributesCommand, ListSubscriptionsByTopicCommand, ListTopicsCommand } from "@aws-sdk/client-sns";
 import { GetWebACLCommand, GetWebACLForResourceCommand, ListWebACLsCommand } from "@aws-sdk/client-wafv2";
 import { parse as parseYaml } from "yaml";
 import { FAILED_BUILD_STATES } from "../../lib/alerts";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "../../lib/backlog-ips";
+import { BUILD_SCRIPT_FILES, buildScriptPath, buildScriptsFolder } from "../../lib/build-scripts";
 import { START_BUILD_ACTIONS } from "../../lib/iam";
 import { BUILD_DEFAULTS, BUILD_IMAGE } from "../../lib/mirror-build";
 import {
@@ -484,7 +486,9 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
         expect(project.vpcConfig?.vpcId).toBe(network.vpcId);
         expect([...(project.vpcConfig?.subnets ?? [])].sort()).toEqual([...network.subnetIds].sort());
         expect(project.vpcConfig?.securityGroupIds).toEqual([buildGroup]);
-        expect(project.source?.type).toBe("NO_SOURCE");
+        // The build scripts' folder in the stack's bucket (lib/build-scripts.ts).
+        expect(project.source?.type).toBe("S3");
+        expect(project.source?.location).toBe(`${synth.config.name}-build-cache-123456789012/${buildScriptsFolder()}`);
         expect(project.source?.buildspec).toBe(synth.buildspecs.get(project.name!));
         // One buildspec for every sync project; the repository's settings are its variables.
         const spec = parseYaml(project.source!.buildspec!) as { phases: { build: { commands: string[] } } };
@@ -496,8 +500,8 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
           MIRROR_PATH: ["PLAINTEXT", `${repo.projectKey}/${repo.repository}.git`],
           BACKLOG_REMOTE: ["PLAINTEXT", `${config.backlog.spaceKey}@${config.backlog.spaceKey}.git.${config.backlog.domain}:/${repo.projectKey}/${repo.repository}.git`],
         });
-        // The shell arrives as written: Terraform turned the synthesized "$${" back into "${".
-        expect(project.source!.buildspec).toMatch(/[^$]\$\{[A-Z_]+/);
+        // Nothing of Terraform's template escapes reaches CodeBuild (the shell itself arrives as written
+        // in S3: the bucket's check compares the uploaded scripts with the files).
         expect(project.source!.buildspec).not.toContain("$${");
         // No project limit unless configured (a StartBuild beyond a project limit is refused, not queued).
         expect(project.concurrentBuildLimit).toBe(config.build?.concurrentBuildLimit);
@@ -602,13 +606,19 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
       const ownership = await clients.s3.send(new GetBucketOwnershipControlsCommand({ Bucket: bucket }));
       expect(ownership.OwnershipControls?.Rules).toEqual([{ ObjectOwnership: "BucketOwnerEnforced" }]);
       const lifecycle = await clients.s3.send(new GetBucketLifecycleConfigurationCommand({ Bucket: bucket }));
-      expect(lifecycle.Rules).toHaveLength(1);
+      expect(lifecycle.Rules).toHaveLength(2);
       expect(lifecycle.Rules![0]).toMatchObject({
         ID: "expire-backups",
         Status: "Enabled",
         Expiration: { Days: 90 },
         AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
       });
+      expect(lifecycle.Rules![1]).toMatchObject({ ID: "expire-replaced-tools", Status: "Enabled", NoncurrentVersionExpiration: { NoncurrentDays: 14 } });
+      // The build scripts, the projects' source, as Terraform uploaded them (lib/build-scripts.ts).
+      const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: buildScriptsFolder() }));
+      expect((listed.Contents ?? []).map((o) => o.Key!.slice(buildScriptsFolder().length)).sort()).toEqual(Object.values(BUILD_SCRIPT_FILES).sort());
+      const sync = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${buildScriptsFolder()}${BUILD_SCRIPT_FILES.MirrorSync}` }));
+      expect(await sync.Body!.transformToString()).toBe(readFileSync(buildScriptPath(BUILD_SCRIPT_FILES.MirrorSync), "utf8"));
     });
 
     check("the build role can be assumed only by CodeBuild for this account and carries its two inline policies", async () => {

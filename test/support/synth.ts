@@ -2,6 +2,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
+import { parse } from "yaml";
 import { Testing } from "cdktf";
 import { MirrorStack } from "../../main";
 import { ConfigError, type StackConfig, validateStackConfig } from "../../lib/validation";
@@ -121,6 +122,29 @@ export function dataRef(synth: Synth, type: string, attr: string): string {
  * `%%{` → `%{`); the one inverse every suite uses (tools/terraform/template.ts).
  */
 export { terraformLiteral } from "../../tools/terraform/template";
+import { terraformLiteral } from "../../tools/terraform/template";
+
+/**
+ * What a CodeBuild project's build phase runs, read from the synthesized stack only: its one build
+ * command, the files it sources from `$CODEBUILD_SRC_DIR`, and each file's text as the stack uploads
+ * it (the `aws_s3_object` at the project's S3 source folder + the file name: lib/build-scripts.ts).
+ */
+export function buildScriptsOf(synth: Synth, project: Record<string, any>): { command: string; files: string[]; text: string } {
+  const spec = parse(terraformLiteral(project.source.buildspec)) as { phases: { build: { commands: string[] } } };
+  const command = spec.phases.build.commands[0];
+  const files = [...command.matchAll(/^\. "\$CODEBUILD_SRC_DIR\/([^"]+)"$/gm)].map((m) => m[1]);
+  if (project.source.type !== "S3") throw new Error(`the project's source is ${project.source.type}, not S3`);
+  const folder = String(project.source.location).replace(/^\$\{[^}]+\}\//, "");
+  const objects = resources(synth, "aws_s3_object");
+  const text = files
+    .map((file) => {
+      const object = objects.find((o) => o.key === `${folder}${file}`);
+      if (object === undefined) throw new Error(`no aws_s3_object at ${folder}${file}`);
+      return terraformLiteral(object.content);
+    })
+    .join("");
+  return { command, files, text };
+}
 
 /** The problems validation reports for the example configuration changed by `mutate`. */
 export function problemsOf(mutate: (c: any) => void): string[] {

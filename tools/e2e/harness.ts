@@ -130,7 +130,7 @@ export async function createEmulatedProject(codebuild: CodeBuildClient, stack: S
 
 /**
  * TEST SETUP, not the product: what `terraform apply` would write into the emulator's S3: each
- * `aws_s3_object` of the stack (the safety net's repository list) in its bucket.
+ * `aws_s3_object` of the stack (the build scripts, the safety net's repository list) in its bucket.
  */
 async function writeStackObjects(s3: S3Client, stack: Stack): Promise<void> {
   for (const [, object] of stack.resources("aws_s3_object")) {
@@ -469,6 +469,7 @@ export class Harness {
         AWS_DISABLE_REQUEST_COMPRESSION: "true",
       },
       ssm: this.ssm,
+      s3: this.s3,
       buildClock: this.opts.buildClock,
       prepareHome: (home) => {
         mkdirSync(path.join(home, ".ssh"), { recursive: true, mode: 0o700 });

@@ -8,6 +8,10 @@
  *     for the EFS file system of each `file_system_locations` entry and persists between builds;
  *     AWS_REGION, AWS_DEFAULT_REGION, CODEBUILD_BUILD_ID and CODEBUILD_SRC_DIR are set, and
  *     CODEBUILD_BUILD_SUCCEEDING is 1 until a command fails (then 0), as CodeBuild sets it;
+ *   - the project's source: NO_SOURCE, or S3 with a folder location (`BUCKET/PREFIX/`, the build
+ *     scripts: lib/build-scripts.ts), whose objects are downloaded from the emulator's S3 into
+ *     CODEBUILD_SRC_DIR at their paths relative to the folder before any phase (DOWNLOAD_SOURCE);
+ *     an empty or missing folder fails the build there and runs no command;
  *   - all commands of install, pre_build, build and post_build run in ONE bash process (variables
  *     carry over), each command's exit status is checked, a failed phase stops the build
  *     (post_build still runs after a failed build phase);
@@ -22,6 +26,7 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { GetParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import { parse } from "yaml";
 import { killMarked } from "./proc";
@@ -43,6 +48,8 @@ export interface BuildOptions {
   readonly buildDir: string;
   readonly region: string;
   readonly ssm: SSMClient;
+  /** The emulator's S3, where an S3 source is downloaded from. */
+  readonly s3: S3Client;
   /** Writes files into the fresh HOME before the build starts (ssh config, git config). */
   readonly prepareHome?: (home: string) => void;
   /** Directories put in front of PATH (the harness's ssh shim). */
@@ -139,6 +146,33 @@ function streamClosed(stream: NodeJS.ReadableStream & { closed?: boolean }): Pro
   return stream.closed === true ? Promise.resolve() : new Promise((resolve) => stream.once("close", () => resolve()));
 }
 
+/**
+ * DOWNLOAD_SOURCE of an S3 folder source (`BUCKET/PREFIX/`): every object under the prefix, written
+ * at its path relative to the folder. Returns the number of files, 0 when the folder is empty.
+ */
+async function downloadFolderSource(s3: S3Client, location: string, dir: string): Promise<number> {
+  const slash = location.indexOf("/");
+  if (slash <= 0 || !location.endsWith("/")) throw new Error(`S3 source location ${location} is not a folder (BUCKET/PATH/): a ZIP source is not emulated`);
+  const bucket = location.slice(0, slash);
+  const prefix = location.slice(slash + 1);
+  let files = 0;
+  let token: string | undefined;
+  do {
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const object of page.Contents ?? []) {
+      const relative = (object.Key as string).slice(prefix.length);
+      if (relative === "" || relative.endsWith("/")) continue;
+      const body = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: object.Key }));
+      const file = path.join(dir, relative);
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, await (body.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+      files++;
+    }
+    token = page.NextContinuationToken;
+  } while (token !== undefined);
+  return files;
+}
+
 /** Starts one build; resolves `done` when every process of the build has ended. */
 export async function startBuild(opts: BuildOptions): Promise<BuildHandle> {
   const project = opts.stack.project(opts.projectName);
@@ -202,6 +236,23 @@ export async function startBuild(opts: BuildOptions): Promise<BuildHandle> {
       const result = { buildId: opts.buildId, projectName: opts.projectName, exitCode: 1, succeeded: false, log, killed: false, seconds: 0 };
       return { buildId: opts.buildId, done: Promise.resolve(result), log: () => log, kill: () => undefined };
     }
+  }
+
+  const source = (project.source ?? {}) as Record<string, string>;
+  if (source.type === "S3") {
+    const location = opts.resolveValue !== undefined ? opts.resolveValue(source.location) : source.location;
+    const files = await downloadFolderSource(opts.s3, location, src).catch((e: Error) => {
+      if (e.name !== "NoSuchBucket") throw e;
+      return 0;
+    });
+    if (files === 0) {
+      // CodeBuild fails the DOWNLOAD_SOURCE phase and runs no command (the stand-in's wording).
+      append(`[Container] CodeBuild stand-in: DOWNLOAD_SOURCE failed: no objects under s3://${location}\n`);
+      const result = { buildId: opts.buildId, projectName: opts.projectName, exitCode: 1, succeeded: false, log, killed: false, seconds: 0 };
+      return { buildId: opts.buildId, done: Promise.resolve(result), log: () => log, kill: () => undefined };
+    }
+  } else if (source.type !== "NO_SOURCE") {
+    throw new Error(`source type ${source.type} is not emulated`);
   }
 
   const driver = path.join(opts.buildDir, "driver.sh");
