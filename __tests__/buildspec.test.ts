@@ -3,6 +3,7 @@ import { parse } from "yaml";
 import { readFileSync } from "node:fs";
 import { BACKLOG_SSH_SCRIPT_PATH, SYNC_SCRIPT_PATH } from "../lib/buildspec";
 import { PRE_SCRIPT_BUDGET_SECONDS, lockTimeoutSeconds } from "../lib/mirror-build";
+import { HOST_KEY_TYPE_PATTERN } from "../lib/rules";
 import { buildScriptsOf, exampleConfig, resources, synthStack, configWithRepositories, terraformLiteral, onlyResourceOutsideSafetyNet } from "../test/support/synth";
 
 const synth = synthStack(exampleConfig());
@@ -33,7 +34,8 @@ describe("buildspec", () => {
       SRC_GIT_CREDENTIAL: "/backlog-mirror/ssh-private-key",
       BACKLOG_HOST_KEYS: "/backlog-mirror/ssh-host-keys",
     });
-    expect(buildspec.env.variables).toBeUndefined();
+    // The host-key types the build accepts, the configuration's rule (lib/rules.ts).
+    expect(buildspec.env.variables).toEqual({ BACKLOG_SSH_KEY_TYPES: HOST_KEY_TYPE_PATTERN });
   });
 
   test("installs nothing: the install phase only points git at the AWS CLI credential helper", () => {

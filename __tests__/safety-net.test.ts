@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { BACKLOG_SSH_SCRIPT_PATH } from "../lib/buildspec";
 import { BUILD_TOOLS_PREFIX } from "../lib/build-scripts";
 import { BUILD_IMAGE } from "../lib/mirror-build";
+import { HOST_KEY_TYPE_PATTERN } from "../lib/rules";
 import { REPOSITORY_LIST_KEY, VERIFY_BUILD_TIMEOUT_MINUTES, outOfSyncAlarmSettings } from "../lib/safety-net";
 import { ConfigError, validateStackConfig } from "../lib/validation";
 import { VERIFY_SCRIPT_PATH } from "../lib/verify-buildspec";
@@ -77,6 +78,7 @@ describe("the verify project", () => {
     const spec = verifyBuildspec(synth);
     expect(spec.env).toEqual({
       shell: "bash",
+      variables: { BACKLOG_SSH_KEY_TYPES: HOST_KEY_TYPE_PATTERN },
       "parameter-store": { SRC_GIT_CREDENTIAL: "/backlog-mirror/ssh-private-key", BACKLOG_HOST_KEYS: "/backlog-mirror/ssh-host-keys" },
     });
     expect(spec.phases.install.commands).toEqual([

@@ -13,6 +13,7 @@ import { stringify } from "yaml";
 import { BUILD_SCRIPT_FILES, type BuildScriptFile, buildScriptPath } from "./build-scripts";
 import { backlogGitHost, backlogRemoteUrl, mirrorRelativePath } from "./naming";
 import type { BacklogSettings, RepositoryMirrorSpec } from "./props";
+import { HOST_KEY_TYPE_PATTERN } from "./host-key-types";
 
 /** Environment variable that receives the SSH private key from SSM (`env.parameter-store`). */
 export const SSH_KEY_ENV = "SRC_GIT_CREDENTIAL";
@@ -22,6 +23,15 @@ export const BACKUP_BUCKET_ENV = "BACKUP_BUCKET";
 
 /** Environment variable holding the pinned host keys. */
 export const HOST_KEYS_ENV = "BACKLOG_HOST_KEYS";
+
+/**
+ * Buildspec variable (`env.variables`) with the host-key types a pinned key may have, the rule's
+ * pattern (lib/rules.ts), read by lib/buildspec/backlog-ssh.sh: one list for the configuration,
+ * preflight and the build. Shared by the sync and the verify buildspecs.
+ */
+export function sshKeyTypesVariables(): { readonly BACKLOG_SSH_KEY_TYPES: string } {
+  return { BACKLOG_SSH_KEY_TYPES: HOST_KEY_TYPE_PATTERN };
+}
 
 /** The sync script shipped with the module. */
 export const SYNC_SCRIPT_PATH = buildScriptPath(BUILD_SCRIPT_FILES.MirrorSync);
@@ -129,6 +139,7 @@ export function buildspecDocument(inputs: BuildspecInputs): Record<string, unkno
     version: 0.2,
     env: {
       shell: "bash",
+      variables: sshKeyTypesVariables(),
       "parameter-store": parameterStore,
     },
     phases: {

@@ -53,11 +53,8 @@ export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
 
-/**
- * Host-key types the configuration accepts for pinned keys (OpenSSH's names; `ssh-dss` is gone from
- * OpenSSH 9.8 and the `sk-` types need a security key, which a host does not have).
- */
-export const HOST_KEY_TYPES = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"] as const;
+export { HOST_KEY_TYPES, HOST_KEY_TYPE_PATTERN } from "./host-key-types";
+import { HOST_KEY_TYPE_PATTERN } from "./host-key-types";
 
 /** The ARM compute types of the sync builds. */
 export const COMPUTE_TYPES = ["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"] as const;
@@ -78,7 +75,7 @@ export const RULES = {
   "backlog.sshKeyParameter": SSM_PARAMETER("the SSH private key"),
   "backlog.hostKeysParameter": SSM_PARAMETER("the pinned host keys"),
   "backlog.hostKeys[]": pattern(
-    new RegExp(`^(${HOST_KEY_TYPES.join("|")}) [A-Za-z0-9+/]+={0,3}$`),
+    new RegExp(`${HOST_KEY_TYPE_PATTERN.slice(0, -1)} [A-Za-z0-9+/]+={0,3}$`),
     `an SSH public key "TYPE BASE64" with TYPE one of ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa (no host name, no comment)`,
   ),
   "network.vpcId": pattern(/^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$/, `a VPC id "vpc-" followed by 8 or 17 hex digits`),

@@ -12,7 +12,7 @@
  */
 import { stringify } from "yaml";
 import { BUILD_SCRIPT_FILES, buildScriptPath } from "./build-scripts";
-import { BUILDSPEC_YAML_OPTIONS, HOST_KEYS_ENV, SSH_KEY_ENV, runScriptsCommand } from "./buildspec";
+import { BUILDSPEC_YAML_OPTIONS, HOST_KEYS_ENV, SSH_KEY_ENV, sshKeyTypesVariables, runScriptsCommand } from "./buildspec";
 import { IN_SYNC_METRIC, METRIC_NAMESPACE, OLDEST_IN_SYNC_AGE_METRIC, backlogGitHost } from "./naming";
 import type { BacklogSettings } from "./props";
 
@@ -61,7 +61,7 @@ export function verifyBuildspecDocument(inputs: VerifyBuildspecInputs): Record<s
   if (inputs.backlog.hostKeysParameter !== undefined) parameterStore[HOST_KEYS_ENV] = inputs.backlog.hostKeysParameter;
   return {
     version: 0.2,
-    env: { shell: "bash", "parameter-store": parameterStore },
+    env: { shell: "bash", variables: sshKeyTypesVariables(), "parameter-store": parameterStore },
     phases: {
       install: {
         commands: [

@@ -48,7 +48,7 @@ import {
 import { GetAWSDefaultServiceQuotaCommand, GetServiceQuotaCommand, ServiceQuotasClient } from "@aws-sdk/client-service-quotas";
 import { DescribeParametersCommand, GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { BUILD_DEFAULTS } from "../lib/mirror-build";
-import { HOST_KEY_TYPES } from "../lib/rules";
+import { HOST_KEY_TYPE_PATTERN } from "../lib/rules";
 import { MIRROR_STACK_TAG_KEY, backlogGitHost, codecommitRepositoryName, repositoryKey } from "../lib/naming";
 import { DEFAULT_CONFIG, loadStackConfig } from "../lib/stack-config";
 import type { StackConfig } from "../lib/validation";
@@ -224,7 +224,7 @@ async function describeParameter(c: Clients, name: string) {
 }
 
 /** Host-key types: the configuration's rule for pinned keys (lib/rules.ts), for the parameter's lines too. */
-const KEY_TYPE_RE = new RegExp(`^(${HOST_KEY_TYPES.join("|")})$`);
+const KEY_TYPE_RE = new RegExp(HOST_KEY_TYPE_PATTERN);
 
 /**
  * Problems of one host-key line, read as the build reads it (lib/buildspec/backlog-ssh.sh):

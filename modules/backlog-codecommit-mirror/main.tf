@@ -831,6 +831,8 @@ resource "aws_codebuild_project" "Mirror_Repository_Project" {
 version: 0.2
 env:
   shell: bash
+  variables:
+    BACKLOG_SSH_KEY_TYPES: ^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa)$
   parameter-store:
     SRC_GIT_CREDENTIAL: ${var.backlog.ssh_key_parameter}
 %{if var.backlog.host_keys_parameter != null}    BACKLOG_HOST_KEYS: ${var.backlog.host_keys_parameter}
@@ -847,7 +849,7 @@ env:
       . "$CODEBUILD_SRC_DIR/mirror-sync.sh"
       )
 EOT
-    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/71e08cb07b703a220c5ebad84fe89c232da95ac034a8809a6764573ceb28f30e/"
+    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/bfabb1cc12de0371ae9168f9b79c77f9f7d32444122a22f2c3fa1e0880606438/"
     type      = "S3"
   }
   vpc_config {
@@ -900,6 +902,8 @@ resource "aws_codebuild_project" "Mirror_SafetyNet_Project" {
 version: 0.2
 env:
   shell: bash
+  variables:
+    BACKLOG_SSH_KEY_TYPES: ^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa)$
   parameter-store:
     SRC_GIT_CREDENTIAL: ${var.backlog.ssh_key_parameter}
 %{if var.backlog.host_keys_parameter != null}    BACKLOG_HOST_KEYS: ${var.backlog.host_keys_parameter}
@@ -926,7 +930,7 @@ env:
       . "$CODEBUILD_SRC_DIR/verify-mirrors.sh"
       )
 EOT
-    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/71e08cb07b703a220c5ebad84fe89c232da95ac034a8809a6764573ceb28f30e/"
+    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/bfabb1cc12de0371ae9168f9b79c77f9f7d32444122a22f2c3fa1e0880606438/"
     type      = "S3"
   }
   vpc_config {
@@ -1154,7 +1158,7 @@ resource "aws_s3_object" "Mirror_Scripts_BacklogSsh" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/backlog-ssh.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/71e08cb07b703a220c5ebad84fe89c232da95ac034a8809a6764573ceb28f30e/backlog-ssh.sh"
+  key          = "tools/bfabb1cc12de0371ae9168f9b79c77f9f7d32444122a22f2c3fa1e0880606438/backlog-ssh.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1165,7 +1169,7 @@ resource "aws_s3_object" "Mirror_Scripts_MirrorSync" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/mirror-sync.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/71e08cb07b703a220c5ebad84fe89c232da95ac034a8809a6764573ceb28f30e/mirror-sync.sh"
+  key          = "tools/bfabb1cc12de0371ae9168f9b79c77f9f7d32444122a22f2c3fa1e0880606438/mirror-sync.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1176,7 +1180,7 @@ resource "aws_s3_object" "Mirror_Scripts_VerifyMirrors" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/verify-mirrors.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/71e08cb07b703a220c5ebad84fe89c232da95ac034a8809a6764573ceb28f30e/verify-mirrors.sh"
+  key          = "tools/bfabb1cc12de0371ae9168f9b79c77f9f7d32444122a22f2c3fa1e0880606438/verify-mirrors.sh"
 
   lifecycle {
     create_before_destroy = true

@@ -72,8 +72,9 @@ describe("the npm package used by another CDKTF app", () => {
     const synth = JSON.parse(readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8"));
     const projects = instances(synth, "aws_codebuild_project").map((i) => i.body.name).sort();
     expect(projects).toEqual(["platform-mirror-platform-runbooks", "platform-mirror-service-catalog", "platform-verify"]);
-    // the sync script travelled inside the package and reached the buildspec
-    expect(JSON.stringify(synth.resource.aws_codebuild_project)).toContain("set -euo pipefail");
+    // the sync script travelled inside the package and reached its S3 object, the projects' source
+    const syncScript = Object.values(synth.resource.aws_s3_object as Record<string, { key?: string; content?: string }>).find((o) => String(o.key).endsWith("/mirror-sync.sh"));
+    expect(syncScript?.content).toContain("set -euo pipefail");
     expect(Object.keys(synth.output)).toContain("webhook_urls");
     // its state is locked, as the stack of this repository's is
     expect(synth.terraform.backend.s3).toMatchObject({ encrypt: true, use_lockfile: true });

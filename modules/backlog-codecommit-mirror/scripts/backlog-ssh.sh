@@ -24,8 +24,9 @@ BACKLOG_SSH_CONNECT_TIMEOUT=20
 BACKLOG_SSH_ALIVE_INTERVAL=10
 BACKLOG_SSH_ALIVE_COUNT_MAX=3
 
-# Key types OpenSSH accepts in known_hosts.
-BACKLOG_SSH_KEY_TYPES='^(ssh-ed25519|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)$'
+# BACKLOG_SSH_KEY_TYPES, the host-key types a pinned key may have, comes from the buildspec
+# (env.variables), as the configuration's rule writes it (lib/rules.ts HOST_KEY_TYPE_PATTERN): an
+# extended regular expression for a whole type field.
 
 BACKLOG_SSH_DIR=''
 
@@ -69,6 +70,7 @@ backlog_ssh_pinned_known_hosts() {
   local file=$1 n=0 count=0 line hosts type body name match shown
   local -a fields names
   [ -n "${BACKLOG_HOST_KEYS:-}" ] || fail "no pinned host key for $BACKLOG_HOST (BACKLOG_HOST_KEYS is empty)"
+  [ -n "${BACKLOG_SSH_KEY_TYPES:-}" ] || fail "BACKLOG_SSH_KEY_TYPES is empty: the buildspec sets the host-key types"
   : >"$file"
   while IFS= read -r line || [ -n "$line" ]; do
     n=$((n + 1))
