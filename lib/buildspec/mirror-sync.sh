@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Mirrors one Backlog Git repository into one CodeCommit repository.
 #
-# The buildspec runs this file's body in a subshell of the build phase, after backlog-ssh.sh's
-# functions and lines that set the repository's settings (shell-quoted at synthesis, see
-# lib/buildspec.ts):
+# The stack uploads this file as written to its bucket (lib/build-scripts.ts) and the sync project
+# takes that folder as its source; the buildspec's build phase sources backlog-ssh.sh, then this
+# file, in a subshell. The repository's settings are the project's environment variables
+# (syncSettings and repositorySyncSettings in lib/buildspec.ts):
 #   BACKLOG_HOST           SPACE.git.DOMAIN
 #   BACKLOG_REMOTE         SPACE@SPACE.git.DOMAIN:/PROJECT/REPO.git
 #   CODECOMMIT_REPOSITORY  name of the target CodeCommit repository
@@ -561,6 +562,36 @@ sync_once() {
   log "fetch #$FETCH_NUMBER: $count ref change(s) pushed in $PUSHES push(es)"
 }
 
+# Git LFS: CodeCommit gets the pointer files, never the objects (the sync moves no LFS object). When
+# the .gitattributes of a mirrored head or tag marks files `filter=lfs`, one warning counts the
+# distinct LFS objects the tips of the mirrored refs point at: pointer files are blobs of less than
+# 1024 bytes that start with the spec's version line, then `oid sha256:HEX` after any `ext-` keys
+# (git-lfs, docs/spec.md). Bounded: a repository without LFS costs one `cat-file` of its tips'
+# .gitattributes; one with LFS an `ls-tree` of at most LFS_SCAN_TREES distinct tip trees. (No `{64}`
+# interval in the awk: mawk, the awk of Debian and Ubuntu images, does not support it.)
+readonly LFS_SCAN_TREES=100
+report_lfs() {
+  local trees total count at=''
+  [ -n "$(g for-each-ref --count=1 refs/heads refs/tags)" ] || return 0
+  # (grep reads all of its input: with -q, cat-file would die of SIGPIPE and pipefail would hide the match)
+  g for-each-ref --format='%(objectname):.gitattributes' refs/heads refs/tags | sort -u | g cat-file --batch 2>/dev/null |
+    grep -E '(^|[[:space:]])filter=lfs([[:space:]]|$)' >/dev/null || return 0
+  trees=$(g for-each-ref --format='%(objectname)^{tree}' refs/heads refs/tags | g cat-file --batch-check='%(objectname)' | sort -u)
+  total=$(wc -l <<<"$trees")
+  if [ "$total" -gt "$LFS_SCAN_TREES" ]; then
+    trees=$(head -n "$LFS_SCAN_TREES" <<<"$trees")
+    at='at least '
+  fi
+  count=$(while read -r tree; do g ls-tree -r -l "$tree"; done <<<"$trees" |
+    awk '$2 == "blob" && $4 < 1024 { print $3 }' | sort -u | g cat-file --batch |
+    awk '/^version https:\/\/git-lfs\.github\.com\/spec\/v1$/ { p = 1; next }
+      p && /^ext-/ { next }
+      p && /^oid sha256:[0-9a-f]+$/ && length($0) == 75 { print substr($0, 12) }
+      { p = 0 }' | sort -u | wc -l)
+  [ "$count" -gt 0 ] || return 0
+  log "WARNING: $REPOSITORY_KEY uses Git LFS: ${at}$count LFS object(s) of the mirrored refs are not mirrored; CodeCommit holds their pointer files only (README, What it does not do)"
+}
+
 # Foreground maintenance while the lock is held: git gc --auto repacks and prunes when its
 # thresholds are reached (never in the background, where the end of the build would kill it).
 maintain_mirror() {
@@ -613,3 +644,4 @@ while :; do
 done
 maintain_mirror
 log "mirrored $(g for-each-ref --format=x refs/heads refs/tags | wc -l) refs of $MIRROR_PATH to $CODECOMMIT_REPOSITORY"
+report_lfs

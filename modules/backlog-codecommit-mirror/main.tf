@@ -849,7 +849,7 @@ env:
       . "$CODEBUILD_SRC_DIR/mirror-sync.sh"
       )
 EOT
-    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/bfabb1cc12de0371ae9168f9b79c77f9f7d32444122a22f2c3fa1e0880606438/"
+    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/24b83e8957e5f60da0c2dd422b8e9a7edbd5171a2c84e4895d9b55c0016f2d70/"
     type      = "S3"
   }
   vpc_config {
@@ -930,7 +930,7 @@ env:
       . "$CODEBUILD_SRC_DIR/verify-mirrors.sh"
       )
 EOT
-    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/bfabb1cc12de0371ae9168f9b79c77f9f7d32444122a22f2c3fa1e0880606438/"
+    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/24b83e8957e5f60da0c2dd422b8e9a7edbd5171a2c84e4895d9b55c0016f2d70/"
     type      = "S3"
   }
   vpc_config {
@@ -1158,7 +1158,7 @@ resource "aws_s3_object" "Mirror_Scripts_BacklogSsh" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/backlog-ssh.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/bfabb1cc12de0371ae9168f9b79c77f9f7d32444122a22f2c3fa1e0880606438/backlog-ssh.sh"
+  key          = "tools/24b83e8957e5f60da0c2dd422b8e9a7edbd5171a2c84e4895d9b55c0016f2d70/backlog-ssh.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1169,7 +1169,7 @@ resource "aws_s3_object" "Mirror_Scripts_MirrorSync" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/mirror-sync.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/bfabb1cc12de0371ae9168f9b79c77f9f7d32444122a22f2c3fa1e0880606438/mirror-sync.sh"
+  key          = "tools/24b83e8957e5f60da0c2dd422b8e9a7edbd5171a2c84e4895d9b55c0016f2d70/mirror-sync.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1180,7 +1180,7 @@ resource "aws_s3_object" "Mirror_Scripts_VerifyMirrors" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/verify-mirrors.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/bfabb1cc12de0371ae9168f9b79c77f9f7d32444122a22f2c3fa1e0880606438/verify-mirrors.sh"
+  key          = "tools/24b83e8957e5f60da0c2dd422b8e9a7edbd5171a2c84e4895d9b55c0016f2d70/verify-mirrors.sh"
 
   lifecycle {
     create_before_destroy = true

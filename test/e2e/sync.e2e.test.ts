@@ -4,6 +4,7 @@
  * CodeCommit stand-in. The host key is pinned in the configuration (`backlog.hostKeys`).
  * Every scenario ends by comparing refs exactly.
  */
+import { createHash } from "node:crypto";
 import { Harness } from "../../tools/e2e/harness";
 import { expectMirrored, expectSoundMirror, expectSucceeded } from "../../tools/e2e/expect-mirror";
 
@@ -94,4 +95,32 @@ test("a ref outside heads/tags (refs/pull/1/head) is not pushed and does not fai
   await sync();
   const pushed = [...h.codecommitRefs(KEY).keys()];
   expect(pushed.filter((r) => !r.startsWith("refs/heads/") && !r.startsWith("refs/tags/"))).toEqual([]);
+});
+
+/** A Git LFS pointer file, byte for byte as git-lfs writes it (git-lfs docs/spec.md). */
+const lfsPointer = (content: string): string =>
+  `version https://git-lfs.github.com/spec/v1\noid sha256:${createHash("sha256").update(content).digest("hex")}\nsize ${Buffer.byteLength(content)}\n`;
+
+test("a repository that uses Git LFS: its pointer files are mirrored, and one warning counts the LFS objects the mirror does not carry", async () => {
+  const src = h.source(KEY);
+  src.commit("small files only", { "notes.txt": "no LFS here\n" });
+  src.push("main");
+  const before = await h.sync(KEY);
+  expectSucceeded(before);
+  expect(before.log).not.toContain("uses Git LFS");
+
+  src.commit("large files through LFS", {
+    ".gitattributes": "*.bin filter=lfs diff=lfs merge=lfs -text\n",
+    "assets/a.bin": lfsPointer("object a"),
+    "assets/b.bin": lfsPointer("object b"),
+    "assets/copy-of-a.bin": lfsPointer("object a"),
+  });
+  src.push("main");
+  const result = await h.sync(KEY);
+  expectSucceeded(result);
+  expectMirrored(h, KEY);
+  const warnings = result.log.split("\n").filter((l) => l.includes("uses Git LFS"));
+  expect(warnings).toEqual([
+    "[mirror] WARNING: E2E/history uses Git LFS: 2 LFS object(s) of the mirrored refs are not mirrored; CodeCommit holds their pointer files only (README, What it does not do)",
+  ]);
 });
