@@ -8,7 +8,7 @@ import * as path from "node:path";
 import type { BuildSummary } from "../scripts/ops/aws";
 import { appendRepositories } from "../scripts/ops/config-file";
 import { planDiscovery } from "../scripts/ops/discovery-plan";
-import { exitCode, judge, renderTable, type StatusInputs } from "../scripts/ops/verdicts";
+import { exitCode, FAILED_BUILD_STATES, judge, lagSummary, median, renderTable, type StatusInputs } from "../scripts/ops/verdicts";
 import { validateStackConfig } from "../lib/validation";
 
 const example = JSON.parse(readFileSync(path.join(__dirname, "../config/example.json"), "utf8"));
@@ -87,6 +87,9 @@ describe("status's verdict", () => {
     startTime: at(startedMinutesAgo),
     endTime: status === "IN_PROGRESS" ? null : at(startedMinutesAgo - 1),
     durationSeconds: status === "IN_PROGRESS" ? null : 60,
+    phases: { queued: 2, provisioning: 41, build: 15 },
+    phaseError: FAILED_BUILD_STATES.includes(status) ? "BUILD: COMMAND_EXECUTION_ERROR: exit status 1" : null,
+    log: { group: "/aws/codebuild/n-mirror-r", stream: `${status}-${startedMinutesAgo}` },
   });
   const output = { webhook_url: "https://api/prod/P/r", codecommit_repository: "r", build_project: "n-mirror-r" };
   const base = (over: Partial<StatusInputs>): StatusInputs => ({
@@ -131,9 +134,46 @@ describe("status's verdict", () => {
 
   test("the table has one row per repository and the reasons of those not current", () => {
     const lines = renderTable([judge(base({})), judge(base({ key: "P/s", builds: { builds: [] } }))]);
-    expect(lines[0].split(/\s{2,}/)).toEqual(["REPOSITORY", "PUSHED (BACKLOG)", "WEBHOOK", "LAST SYNC", "ENDED", "TOOK", "DEFAULT BRANCH HEAD", "VERDICT"]);
-    expect(lines[1].split(/\s{2,}/)).toEqual(["P/r", "2026-11-29 10:00", "right", "SUCCEEDED", "2026-11-29 10:21", "1m00s", "main cccccccccccc", "current"]);
-    expect(lines[2].split(/\s{2,}/)).toEqual(["P/s", "2026-11-29 10:00", "right", "-", "-", "-", "main cccccccccccc", "behind"]);
-    expect(lines.slice(3)).toEqual(["", "2 repositories (times in UTC): 1 current, 1 behind", "  P/s: pushed at 2026-11-29T10:00:00Z (120 min ago), no successful sync since"]);
+    expect(lines[0].split(/\s{2,}/)).toEqual(["REPOSITORY", "PUSHED (BACKLOG)", "WEBHOOK", "LAST SYNC", "ENDED", "TOOK", "QUEUED/PROV/BUILD", "LAG", "DEFAULT BRANCH HEAD", "VERDICT"]);
+    expect(lines[1].split(/\s{2,}/)).toEqual(["P/r", "2026-11-29 10:00", "right", "SUCCEEDED", "2026-11-29 10:21", "1m00s", "2s/41s/15s", "21m00s", "main cccccccccccc", "current"]);
+    expect(lines[2].split(/\s{2,}/)).toEqual(["P/s", "2026-11-29 10:00", "right", "-", "-", "-", "-", ">120m00s", "main cccccccccccc", "behind"]);
+    expect(lines.slice(3)).toEqual([
+      "",
+      "2 repositories (times in UTC): 1 current, 1 behind",
+      "lag (last push to mirrored): median 21m00s, max 21m00s over 1 repository; 1 not mirrored yet (oldest push 120m00s ago)",
+      "  P/s: pushed at 2026-11-29T10:00:00Z (120 min ago), no successful sync since",
+    ]);
+  });
+
+  test("lag: from the push to the end of the first successful sync that started after it, not the newest", () => {
+    // Pushed 120 min ago; syncs started 100 (ended 99) and 50 min ago: the first one counts.
+    const s = judge(base({ builds: { builds: [build("SUCCEEDED", 50), build("FAILED", 70), build("SUCCEEDED", 100), build("SUCCEEDED", 130)] } }));
+    expect(s).toMatchObject({ lagSeconds: 21 * 60, behindSeconds: null });
+    // A sync running since the push: not mirrored yet, behind by the push's age.
+    expect(judge(base({ builds: { builds: [build("IN_PROGRESS", 60), build("SUCCEEDED", 300)] } }))).toMatchObject({ lagSeconds: null, behindSeconds: 120 * 60 });
+    // Never pushed: neither.
+    expect(judge(base({ backlog: { name: "r", sshUrl: "", hookUrl: output.webhook_url, pushedAt: null } }))).toMatchObject({ lagSeconds: null, behindSeconds: null });
+  });
+
+  test("the median of the lags and the summary line", () => {
+    expect([median([5]), median([9, 1, 5]), median([1, 2, 3, 10])]).toEqual([5, 5, 3]);
+    const lags = [30, 90, 600].map((l) => ({ ...judge(base({})), lagSeconds: l }));
+    expect(lagSummary(lags)).toBe("lag (last push to mirrored): median 1m30s, max 10m00s over 3 repositories");
+    expect(lagSummary([judge(base({ builds: { builds: [] } }))])).toBe("lag (last push to mirrored): no repository's last push is mirrored yet; 1 not mirrored yet (oldest push 120m00s ago)");
+  });
+
+  test("a failed last sync: its reason carries the script's error line from the log, else CodeBuild's phase message", () => {
+    const failedBuilds = { builds: { builds: [build("FAILED", 30), build("SUCCEEDED", 100)] } };
+    const fromPhase = judge(base(failedBuilds));
+    expect(fromPhase.lastErrorLine).toBe("BUILD: COMMAND_EXECUTION_ERROR: exit status 1");
+    expect(fromPhase.reasons[0]).toBe("the last sync FAILED at 2026-11-29T11:31:00Z (build p:FAILED-30): BUILD: COMMAND_EXECUTION_ERROR: exit status 1");
+    const fromLog = judge(base({ ...failedBuilds, logs: { errorLine: "[mirror] ERROR: cannot reach Backlog", lfs: null } }));
+    expect(fromLog.lastErrorLine).toBe("[mirror] ERROR: cannot reach Backlog");
+    expect(judge(base({})).lastErrorLine).toBeNull();
+  });
+
+  test("a repository whose last sync reported Git LFS objects gets one line, current or not", () => {
+    const lines = renderTable([judge(base({ logs: { errorLine: null, lfs: { objects: 2, atLeast: false } } }))]);
+    expect(lines.at(-1)).toBe("  P/r: uses Git LFS: 2 LFS object(s) not mirrored, CodeCommit holds their pointer files (README, What it does not do)");
   });
 });

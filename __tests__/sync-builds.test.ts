@@ -6,7 +6,8 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { BatchGetBuildsCommand, type Build, type CodeBuildClient } from "@aws-sdk/client-codebuild";
-import { lastErrorLine, resolveNames, type SyncBuild, summaryLine, waitForBuilds } from "../scripts/ops/sync-builds";
+import { lastErrorLine } from "../scripts/ops/build-logs";
+import { resolveNames, type SyncBuild, summaryLine, waitForBuilds } from "../scripts/ops/sync-builds";
 import { validateStackConfig } from "../lib/validation";
 
 const example = JSON.parse(readFileSync(path.join(__dirname, "../config/example.json"), "utf8"));

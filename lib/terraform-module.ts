@@ -851,6 +851,12 @@ export function moduleReadme(files: Record<string, Json>, version: string): stri
     "Not in the module (the CDKTF stack has them): creating the VPC (`vpc_id` and `subnet_ids` are required)",
     "and the customer-managed KMS key. `terraform test` runs the tests in `tests/` offline (`mock_provider`).",
     "",
+    "Check the mirrors from a clone of this repository: pass the module's `repositories` output on from your",
+    'root module under any name (`output "mirror" { value = module.backlog_mirror.repositories }`), then run',
+    "`MIRROR_CONFIG=FILE BACKLOG_API_KEY=... npm run status -- --stack-dir PATH_OF_YOUR_ROOT_MODULE` (or",
+    "`--outputs FILE` with what `terraform output -json` printed there), with `FILE` a configuration of the",
+    "same repositories ([docs/operations.md](../../docs/operations.md)). Any backend, or local state, will do.",
+    "",
     moduleReadmeTables(files),
   ].join("\n");
 }

@@ -1,7 +1,8 @@
 /**
  * `npm run status`: for every repository of the configuration, Backlog's last push and webhook
- * URL, the last sync build, the CodeCommit default branch's head, and a verdict (current, behind,
- * failing, not wired; see scripts/ops/verdicts.ts).
+ * URL, the last sync build (its phases, and its error line from the log when it failed), the lag
+ * from push to mirror, the CodeCommit default branch's head, Git LFS objects the last sync did not
+ * mirror, and a verdict (current, behind, failing, not wired, unknown; see scripts/ops/verdicts.ts).
  *
  *   MIRROR_CONFIG=FILE BACKLOG_API_KEY=... npm run status -- [--outputs FILE | --stack-dir DIR] [--json] [--grace-minutes N]
  *
@@ -16,16 +17,17 @@
  * scripts/ops/verdicts.ts.
  */
 import * as path from "node:path";
+import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { CodeBuildClient } from "@aws-sdk/client-codebuild";
 import { CodeCommitClient } from "@aws-sdk/client-codecommit";
 import { DEFAULT_CONFIG, loadStackConfig } from "../lib/stack-config";
 import { apiKeyFrom, wholeNumber } from "./ops/args";
-import { readBuilds, readHeads } from "./ops/aws";
+import { readBuildLogs, readBuilds, readHeads } from "./ops/aws";
 import { API_KEY_ENV, BASE_URL_ENV, type BacklogRepository, BacklogCallError, createBacklogClient } from "./ops/backlog";
 import { command, configFile, EXIT, main, UsageError } from "./ops/command";
 import { oneLine } from "./ops/output";
-import { readOutputsFile, terraformOutputs } from "./ops/stack-outputs";
-import { exitCode, judge, renderTable, toJson } from "./ops/verdicts";
+import { checkDefaultConfig, readOutputsFile, terraformOutputs } from "./ops/stack-outputs";
+import { exitCode, FAILED_BUILD_STATES, judge, renderTable, toJson } from "./ops/verdicts";
 import { sdkClientConfig } from "./sandbox-env";
 
 /** The stack's directory when neither --outputs nor --stack-dir is given. */
@@ -34,11 +36,14 @@ export const DEFAULT_STACK_DIR = "cdktf.out/stacks/backlog-codecommit-mirror";
 const USAGE = `usage: [MIRROR_CONFIG=FILE] ${API_KEY_ENV}=... npm run status -- [--outputs FILE|- | --stack-dir DIR] [--json] [--grace-minutes N] [--max-wait SECONDS]
 
 For every repository of the configuration (MIRROR_CONFIG, default ${DEFAULT_CONFIG}): Backlog's
-last push and webhook URL, the last sync build, the CodeCommit default branch's head, and a verdict
-(current, behind, failing, not wired, unknown).
+last push and webhook URL, the last sync build (queued, provisioning and build seconds; its error
+line when it failed), the lag from push to mirror (median and maximum below the table), the
+CodeCommit default branch's head, Git LFS objects not mirrored, and a verdict (current, behind,
+failing, not wired, unknown).
 
   --outputs FILE|-     what \`terraform output -json\` printed for the stack (- reads standard input)
-  --stack-dir DIR      run \`terraform output -json\` there instead (default ${DEFAULT_STACK_DIR})
+  --stack-dir DIR      run \`terraform output -json\` there instead (default ${DEFAULT_STACK_DIR});
+                       a root module that calls the HCL module will do (its outputs under any name)
   --json               print the verdicts as JSON, every field
   --grace-minutes N    a push younger than N minutes is not "behind" yet (default 15)
   --max-wait SECONDS   wait at most this long for Backlog's rate limit to reset (default 60)
@@ -62,10 +67,12 @@ export const statusCommand = command({
     const graceMinutes = wholeNumber(values["grace-minutes"], "grace-minutes", 15, 0, 10_080);
     const maxWait = wholeNumber(values["max-wait"], "max-wait", 60, 0, 900);
     const apiKey = apiKeyFrom(env, API_KEY_ENV);
-    const config = loadStackConfig(configFile(env));
+    const file = configFile(env);
+    const config = loadStackConfig(file);
 
     const outputs = values.outputs !== undefined ? readOutputsFile(values.outputs) : await terraformOutputs(path.resolve(values["stack-dir"] ?? DEFAULT_STACK_DIR));
     const configured = config.repositories.map((r) => `${r.projectKey}/${r.repository}`);
+    checkDefaultConfig(env, file, configured, Object.keys(outputs));
     const extra = Object.keys(outputs).filter((k) => !configured.includes(k));
     if (extra.length > 0) output.err(`note: the stack's outputs also list ${extra.join(", ")}, which the configuration no longer has (apply to remove them)`);
 
@@ -77,13 +84,26 @@ export const statusCommand = command({
       maxRateLimitWaitSeconds: maxWait,
       notice: (line) => output.err(line),
     });
-    await backlog.checkSpace();
+    // Backlog out of reach (or refusing the key) leaves the AWS half to show: every repository's
+    // Backlog half is unknown, said once here.
     const listed = new Map<string, Map<string, BacklogRepository> | { error: string }>();
+    let unreachable: string | null = null;
+    try {
+      await backlog.checkSpace();
+    } catch (e) {
+      if (!(e instanceof BacklogCallError)) throw e;
+      unreachable = e.message;
+      output.err(`warning: ${e.message}; the Backlog half of every repository is unknown`);
+    }
     for (const projectKey of new Set(config.repositories.map((r) => r.projectKey))) {
+      if (unreachable !== null) {
+        listed.set(projectKey, { error: "Backlog could not be read (see the warning above)" });
+        continue;
+      }
       try {
         listed.set(projectKey, new Map((await backlog.listRepositories(projectKey)).map((r) => [r.name, r])));
       } catch (e) {
-        if (!(e instanceof BacklogCallError) || e.kind === "auth") throw e;
+        if (!(e instanceof BacklogCallError)) throw e;
         listed.set(projectKey, { error: e.message });
       }
     }
@@ -93,6 +113,7 @@ export const statusCommand = command({
     const { sandbox: _sandbox, ...clientConfig } = sdkClientConfig(config.region, env);
     const codebuild = new CodeBuildClient(clientConfig);
     const codecommit = new CodeCommitClient(clientConfig);
+    const logs = new CloudWatchLogsClient(clientConfig);
     try {
       await codebuild.config.credentials();
     } catch (e) {
@@ -104,6 +125,18 @@ export const statusCommand = command({
       readBuilds(codebuild, [...new Set(deployed.map((o) => o.build_project))]),
       readHeads(codecommit, [...new Set(deployed.map((o) => o.codecommit_repository))]),
     ]);
+    // The tail of the last successful build's log (its Git LFS warning) and of a failed last
+    // build's (its error line): scripts/ops/aws.ts, readBuildLogs.
+    const logEntries = new Map(
+      deployed.flatMap((o) => {
+        const b = builds.get(o.build_project);
+        if (b === undefined || !("builds" in b)) return [];
+        const finished = b.builds.find((x) => x.status !== "IN_PROGRESS") ?? null;
+        const failed = finished !== null && FAILED_BUILD_STATES.includes(finished.status) ? finished : null;
+        return [[o.build_project, { failed, succeeded: b.builds.find((x) => x.status === "SUCCEEDED") ?? null }] as const];
+      }),
+    );
+    const findings = await readBuildLogs(logs, logEntries);
 
     const at = new Date();
     const statuses = config.repositories.map((r) => {
@@ -116,6 +149,7 @@ export const statusCommand = command({
         backlog: project === undefined ? { error: "not read" } : "error" in project ? { error: project.error as string } : (project.get(r.repository) ?? null),
         builds: out !== undefined ? builds.get(out.build_project) : undefined,
         head: out !== undefined ? heads.get(out.codecommit_repository) : undefined,
+        logs: out !== undefined ? findings.get(out.build_project) : undefined,
         now: at,
         graceMinutes,
       });

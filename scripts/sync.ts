@@ -22,8 +22,9 @@ import { DEFAULT_CONFIG, loadStackConfig } from "../lib/stack-config";
 import { wholeNumber } from "./ops/args";
 import { command, configFile, EXIT, main, UsageError, UserError } from "./ops/command";
 import { oneLine } from "./ops/output";
-import { readOutputsFile, terraformOutputs } from "./ops/stack-outputs";
-import { columns, logErrorLine, MAX_POLL_SECONDS, resolveNames, startBuilds, summaryLine, syncJson, WaitError, waitForBuilds } from "./ops/sync-builds";
+import { checkDefaultConfig, readOutputsFile, terraformOutputs } from "./ops/stack-outputs";
+import { logErrorLine } from "./ops/build-logs";
+import { columns, MAX_POLL_SECONDS, resolveNames, startBuilds, summaryLine, syncJson, WaitError, waitForBuilds } from "./ops/sync-builds";
 import { sdkClientConfig } from "./sandbox-env";
 import { DEFAULT_STACK_DIR } from "./status";
 
@@ -88,6 +89,7 @@ export const syncCommand = command({
     // the outputs before anything starts.
     resolveNames(positionals, all, config, file, null);
     const outputs = values.outputs !== undefined ? readOutputsFile(values.outputs) : await terraformOutputs(path.resolve(values["stack-dir"] ?? DEFAULT_STACK_DIR));
+    checkDefaultConfig(env, file, config.repositories.map((r) => `${r.projectKey}/${r.repository}`), Object.keys(outputs));
     const targets = resolveNames(positionals, all, config, file, outputs);
 
     const { sandbox: _sandbox, ...clientConfig } = sdkClientConfig(config.region, env);

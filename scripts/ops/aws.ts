@@ -7,11 +7,15 @@
  *   ListBuildsForProject), then `BatchGetBuilds` for the newest few builds of every project
  *   together, at most 100 ids per call (CodeBuild API reference, BatchGetBuilds: "ids", 1-100).
  * - CodeCommit: `GetRepository` (the default branch) and `GetBranch` (its head).
+ * - CloudWatch Logs: the tail of a build's log ({@link readBuildLogs}: the last successful
+ *   build's, for its Git LFS warning; a failed last build's, for its error line).
  *
  * Calls run a few at a time (`concurrency`); the SDK retries throttled calls itself.
  */
 import { BatchGetBuildsCommand, type Build, CodeBuildClient, ListBuildsForProjectCommand } from "@aws-sdk/client-codebuild";
 import { CodeCommitClient, GetBranchCommand, GetRepositoryCommand } from "@aws-sdk/client-codecommit";
+import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import { type LfsNotice, lastErrorLine, lfsWarning, logLocation, type PhaseSeconds, phaseSeconds, readLogTail, scriptErrorLine } from "./build-logs";
 
 /** A sync build as status shows it. */
 export interface BuildSummary {
@@ -20,6 +24,12 @@ export interface BuildSummary {
   readonly startTime: Date | null;
   readonly endTime: Date | null;
   readonly durationSeconds: number | null;
+  /** How long it queued, provisioned and built (scripts/ops/build-logs.ts). */
+  readonly phases: PhaseSeconds;
+  /** CodeBuild's message for the phase that did not succeed, or null. */
+  readonly phaseError: string | null;
+  /** Its log stream, or null when CodeBuild names none. */
+  readonly log: { readonly group: string; readonly stream: string } | null;
 }
 
 export type ProjectBuilds = { readonly builds: readonly BuildSummary[] } | { readonly missing: true } | { readonly error: string };
@@ -57,6 +67,9 @@ function summary(b: Build): BuildSummary {
     startTime: start,
     endTime: end,
     durationSeconds: start !== null && end !== null ? Math.round((end.getTime() - start.getTime()) / 1000) : null,
+    phases: phaseSeconds(b),
+    phaseError: b.buildStatus === "SUCCEEDED" || b.buildStatus === "IN_PROGRESS" ? null : lastErrorLine(b),
+    log: logLocation(b),
   };
 }
 
@@ -115,6 +128,33 @@ export async function readHeads(client: CodeCommitClient, repositories: readonly
       if ((e as { name?: string }).name === "RepositoryDoesNotExistException") result.set(name, { missing: true });
       else result.set(name, { error: message(e) });
     }
+  });
+  return result;
+}
+
+/** What status reads in the logs of a repository's builds. */
+export interface BuildLogFindings {
+  /** The sync script's last error line in the failed build's log, or null. */
+  readonly errorLine: string | null;
+  /** The Git LFS warning of the last successful build, or null. */
+  readonly lfs: LfsNotice | null;
+}
+
+/**
+ * Reads, for each entry, the tail of `failed`'s log (its `[mirror] ERROR:` line) and of
+ * `succeeded`'s (its Git LFS warning): at most two GetLogEvents calls per repository, `concurrency`
+ * at a time. A log that cannot be read gives null (status then shows CodeBuild's phase message).
+ */
+export async function readBuildLogs(
+  client: CloudWatchLogsClient,
+  entries: ReadonlyMap<string, { readonly failed: BuildSummary | null; readonly succeeded: BuildSummary | null }>,
+  concurrency = 8,
+): Promise<Map<string, BuildLogFindings>> {
+  const result = new Map<string, BuildLogFindings>();
+  await mapLimit([...entries], concurrency, async ([key, { failed, succeeded }]) => {
+    const failedLog = failed?.log != null ? await readLogTail(client, failed.log) : null;
+    const succeededLog = succeeded?.log != null ? await readLogTail(client, succeeded.log) : null;
+    result.set(key, { errorLine: failedLog === null ? null : scriptErrorLine(failedLog), lfs: succeededLog === null ? null : lfsWarning(succeededLog) });
   });
   return result;
 }

@@ -9,26 +9,16 @@
  * - {@link waitForBuilds}: `BatchGetBuilds` on the builds still running (at most 100 ids a call,
  *   CodeBuild API reference, BatchGetBuilds "ids": 1-100), first at once, then after a pause that
  *   doubles up to {@link MAX_POLL_SECONDS}, until every build ended or the time is up.
- * - A failed build's last error line: the sync script's last `[mirror] ERROR:` line, from the last
- *   {@link LOG_LINES} events of the build's log stream (CloudWatch Logs `GetLogEvents`, one call per
- *   failed build; {@link logErrorLine}); when the log cannot be read (no `logs:GetLogEvents`, no
- *   stream yet, no such line), the message CodeBuild gives the last phase that did not succeed
- *   (BatchGetBuilds `phases[].contexts[].message`, with the phase type and the context's
- *   `statusCode`; {@link lastErrorLine}), which needs nothing besides `codebuild:BatchGetBuilds`.
+ * - A failed build's last error line: scripts/ops/build-logs.ts (the sync script's `[mirror] ERROR:`
+ *   line from the build's log, else the message of the phase that did not succeed).
  */
-import { type CloudWatchLogsClient, GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { BatchGetBuildsCommand, type BatchGetBuildsCommandOutput, type Build, type CodeBuildClient, StartBuildCommand } from "@aws-sdk/client-codebuild";
 import type { StackConfig } from "../../lib/validation";
 import { mapLimit } from "./aws";
+import { lastErrorLine } from "./build-logs";
 import { UserError } from "./command";
 import { oneLine } from "./output";
 import type { RepositoriesOutput } from "./stack-outputs";
-
-/** How many of a failed build's last log events are searched for the sync script's error line. */
-export const LOG_LINES = 100;
-
-/** The sync script's error lines (lib/buildspec/mirror-sync.sh, `fail`). */
-const SCRIPT_ERROR = /\[mirror\] ERROR: /;
 
 /** The longest pause between two polls of `--wait`. */
 export const MAX_POLL_SECONDS = 30;
@@ -88,35 +78,6 @@ export function resolveNames(names: readonly string[], all: boolean, config: Sta
 function awsError(e: unknown): string {
   const err = e as { name?: string; message?: string };
   return `${err.name ?? "Error"}: ${oneLine(err.message ?? String(e))}`;
-}
-
-/** The last error line of a build that did not succeed: `PHASE: STATUS_CODE: MESSAGE`, or null. */
-export function lastErrorLine(build: Build): string | null {
-  for (const phase of [...(build.phases ?? [])].reverse()) {
-    if (phase.phaseStatus === undefined || phase.phaseStatus === "SUCCEEDED") continue;
-    const context = [...(phase.contexts ?? [])].reverse().find((c) => (c.message ?? "").trim() !== "");
-    if (context === undefined) continue;
-    return [phase.phaseType, context.statusCode, oneLine(context.message ?? "")].filter((s) => s !== undefined && s !== "").join(": ");
-  }
-  return null;
-}
-
-/**
- * The last `[mirror] ERROR:` line of the build's log (CodeBuild names the group and the stream in
- * BatchGetBuilds `logs`), or null when there is none or the log cannot be read.
- */
-export async function logErrorLine(logs: CloudWatchLogsClient, build: Build): Promise<string | null> {
-  const group = build.logs?.groupName;
-  const stream = build.logs?.streamName;
-  if (group === undefined || stream === undefined || group === "" || stream === "") return null;
-  try {
-    const out = await logs.send(new GetLogEventsCommand({ logGroupName: group, logStreamName: stream, startFromHead: false, limit: LOG_LINES }));
-    const lines = (out.events ?? []).flatMap((e) => (e.message ?? "").split("\n"));
-    const hit = lines.reverse().find((l) => SCRIPT_ERROR.test(l));
-    return hit === undefined ? null : oneLine(hit.slice(hit.search(SCRIPT_ERROR)));
-  } catch {
-    return null;
-  }
 }
 
 function fromBuild(target: Pick<Target, "key" | "buildProject">, b: Build): SyncBuild {

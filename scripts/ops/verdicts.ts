@@ -11,8 +11,13 @@
  *   after the push has the push.
  * - `current`: none of the above.
  * - `unknown`: Backlog or AWS could not be read for it (the error is given).
+ *
+ * Lag: `lagSeconds` is the time from Backlog's last push to the end of the first successful sync
+ * that started after it (among the newest builds read), once there is one; until then
+ * `behindSeconds` is the time since that push. Both are null when Backlog reports no push.
  */
-import type { BuildSummary, CodeCommitHead, ProjectBuilds } from "./aws";
+import type { BuildLogFindings, BuildSummary, CodeCommitHead, ProjectBuilds } from "./aws";
+import type { LfsNotice } from "./build-logs";
 import type { BacklogRepository } from "./backlog";
 import type { RepositoryOutput } from "./stack-outputs";
 
@@ -33,6 +38,14 @@ export interface RepositoryStatus {
   readonly codecommitRepository: string | null;
   readonly defaultBranch: string | null;
   readonly head: string | null;
+  /** Seconds from the last push to the end of the first successful sync started after it; null until then. */
+  readonly lagSeconds: number | null;
+  /** Seconds since the last push while no successful sync has started after it; null otherwise. */
+  readonly behindSeconds: number | null;
+  /** The last finished build's error line when it did not succeed: the sync script's, else CodeBuild's. */
+  readonly lastErrorLine: string | null;
+  /** The Git LFS objects the last successful sync found and did not mirror, or null. */
+  readonly lfs: LfsNotice | null;
   readonly verdict: Verdict;
   readonly reasons: readonly string[];
 }
@@ -44,6 +57,8 @@ export interface StatusInputs {
   readonly backlog: BacklogRepository | null | { readonly error: string };
   readonly builds: ProjectBuilds | undefined;
   readonly head: CodeCommitHead | undefined;
+  /** What the builds' logs say (scripts/ops/aws.ts, readBuildLogs), when they were read. */
+  readonly logs?: BuildLogFindings;
   readonly now: Date;
   readonly graceMinutes: number;
 }
@@ -82,8 +97,11 @@ export function judge(input: StatusInputs): RepositoryStatus {
   const lastBuild = builds[0] ?? null;
   const lastFinished = builds.find((b) => b.status !== "IN_PROGRESS") ?? null;
   const lastSuccessfulBuild = builds.find((b) => b.status === "SUCCEEDED") ?? null;
-  if (lastFinished !== null && FAILED_BUILD_STATES.includes(lastFinished.status)) {
-    failing.push(`the last sync ${lastFinished.status}${lastFinished.endTime !== null ? ` at ${iso(lastFinished.endTime)}` : ""} (build ${lastFinished.id})`);
+  const lastFailed = lastFinished !== null && FAILED_BUILD_STATES.includes(lastFinished.status) ? lastFinished : null;
+  const lastErrorLine = lastFailed === null ? null : (input.logs?.errorLine ?? lastFailed.phaseError);
+  if (lastFailed !== null) {
+    const when = lastFailed.endTime !== null ? ` at ${iso(lastFailed.endTime)}` : "";
+    failing.push(`the last sync ${lastFailed.status}${when} (build ${lastFailed.id})${lastErrorLine !== null ? `: ${lastErrorLine}` : ""}`);
   }
 
   let defaultBranch: string | null = null;
@@ -95,9 +113,14 @@ export function judge(input: StatusInputs): RepositoryStatus {
   }
 
   const pushedAt = backlog?.pushedAt ? new Date(backlog.pushedAt) : null;
+  let lagSeconds: number | null = null;
+  let behindSeconds: number | null = null;
   if (pushedAt !== null && out !== undefined && input.builds !== undefined && !("error" in input.builds)) {
     const ageMinutes = (input.now.getTime() - pushedAt.getTime()) / 60_000;
     const after = (b: BuildSummary | null) => b !== null && b.startTime !== null && b.startTime.getTime() >= pushedAt.getTime();
+    const firstAfter = [...builds].reverse().find((b) => b.status === "SUCCEEDED" && after(b) && b.endTime !== null);
+    if (firstAfter?.endTime != null) lagSeconds = Math.max(0, Math.round((firstAfter.endTime.getTime() - pushedAt.getTime()) / 1000));
+    else behindSeconds = Math.max(0, Math.round((input.now.getTime() - pushedAt.getTime()) / 1000));
     const running = builds.some((b) => b.status === "IN_PROGRESS" && after(b));
     if (ageMinutes > input.graceMinutes && !after(lastSuccessfulBuild) && !running) {
       behind.push(
@@ -120,6 +143,10 @@ export function judge(input: StatusInputs): RepositoryStatus {
     codecommitRepository: out?.codecommit_repository ?? null,
     defaultBranch,
     head,
+    lagSeconds,
+    behindSeconds,
+    lastErrorLine,
+    lfs: input.logs?.lfs ?? null,
     verdict,
     reasons: [...failing, ...unwired, ...unknown, ...behind],
   };
@@ -138,9 +165,43 @@ function duration(seconds: number | null): string {
   return seconds < 60 ? `${seconds}s` : `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, "0")}s`;
 }
 
-/** The table (times in UTC), then one line per reason for each repository that is not current. */
+/** The lag cell: the lag once mirrored, `>N` (at least) while behind, `-` without a push. */
+function lagCell(s: Pick<RepositoryStatus, "lagSeconds" | "behindSeconds">): string {
+  return s.lagSeconds !== null ? duration(s.lagSeconds) : s.behindSeconds !== null ? `>${duration(s.behindSeconds)}` : "-";
+}
+
+/** `queued/provisioning/build` of a build, `-` for a phase not reported. */
+function phasesCell(b: BuildSummary | null): string {
+  return b === null ? "-" : [b.phases.queued, b.phases.provisioning, b.phases.build].map((p) => duration(p)).join("/");
+}
+
+/** The median (the mean of the middle two for an even count) of a non-empty list. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : Math.round((sorted[mid - 1] + sorted[mid]) / 2);
+}
+
+/** The summary of the lags: median and maximum over the repositories whose last push is mirrored. */
+export function lagSummary(statuses: readonly RepositoryStatus[]): string {
+  const lags = statuses.map((s) => s.lagSeconds).filter((l): l is number => l !== null);
+  const behind = statuses.map((s) => s.behindSeconds).filter((l): l is number => l !== null);
+  const parts = [
+    lags.length === 0
+      ? "lag (last push to mirrored): no repository's last push is mirrored yet"
+      : `lag (last push to mirrored): median ${duration(median(lags))}, max ${duration(Math.max(...lags))} over ${lags.length} ${lags.length === 1 ? "repository" : "repositories"}`,
+  ];
+  if (behind.length > 0) parts.push(`${behind.length} not mirrored yet (oldest push ${duration(Math.max(...behind))} ago)`);
+  return parts.join("; ");
+}
+
+/**
+ * The table (times in UTC; LAG as {@link lagCell}; PHASES the last build's queued, provisioning
+ * and build seconds), the count of each verdict, the lag summary, then one line per reason for each
+ * repository that is not current and one per repository whose last sync reported Git LFS objects.
+ */
 export function renderTable(statuses: readonly RepositoryStatus[]): string[] {
-  const header = ["REPOSITORY", "PUSHED (BACKLOG)", "WEBHOOK", "LAST SYNC", "ENDED", "TOOK", "DEFAULT BRANCH HEAD", "VERDICT"];
+  const header = ["REPOSITORY", "PUSHED (BACKLOG)", "WEBHOOK", "LAST SYNC", "ENDED", "TOOK", "QUEUED/PROV/BUILD", "LAG", "DEFAULT BRANCH HEAD", "VERDICT"];
   const rows = statuses.map((s) => [
     s.repository,
     short(s.backlogPushedAt !== null ? new Date(s.backlogPushedAt) : null),
@@ -148,6 +209,8 @@ export function renderTable(statuses: readonly RepositoryStatus[]): string[] {
     s.lastBuild?.status ?? "-",
     short(s.lastBuild?.endTime),
     duration(s.lastBuild?.durationSeconds ?? null),
+    phasesCell(s.lastBuild),
+    lagCell(s),
     s.defaultBranch !== null ? `${s.defaultBranch} ${s.head?.slice(0, 12) ?? "?"}` : "-",
     s.verdict,
   ]);
@@ -156,9 +219,13 @@ export function renderTable(statuses: readonly RepositoryStatus[]): string[] {
   const lines = [line(header), ...rows.map(line)];
   const counts = new Map<Verdict, number>();
   for (const s of statuses) counts.set(s.verdict, (counts.get(s.verdict) ?? 0) + 1);
-  lines.push("", `${statuses.length} repositories (times in UTC): ${[...counts].map(([v, n]) => `${n} ${v}`).join(", ")}`);
+  lines.push("", `${statuses.length} repositories (times in UTC): ${[...counts].map(([v, n]) => `${n} ${v}`).join(", ")}`, lagSummary(statuses));
   for (const s of statuses.filter((x) => x.verdict !== "current")) {
     for (const r of s.reasons) lines.push(`  ${s.repository}: ${r}`);
+  }
+  for (const s of statuses.filter((x) => x.lfs !== null)) {
+    const n = s.lfs as LfsNotice;
+    lines.push(`  ${s.repository}: uses Git LFS: ${n.atLeast ? "at least " : ""}${n.objects} LFS object(s) not mirrored, CodeCommit holds their pointer files (README, What it does not do)`);
   }
   return lines;
 }
@@ -166,10 +233,12 @@ export function renderTable(statuses: readonly RepositoryStatus[]): string[] {
 /** The machine-readable form (`--json`). */
 export function toJson(statuses: readonly RepositoryStatus[], now: Date): unknown {
   const build = (b: BuildSummary | null) =>
-    b === null ? null : { id: b.id, status: b.status, startTime: iso(b.startTime), endTime: iso(b.endTime), durationSeconds: b.durationSeconds };
+    b === null ? null : { id: b.id, status: b.status, startTime: iso(b.startTime), endTime: iso(b.endTime), durationSeconds: b.durationSeconds, phases: b.phases };
+  const lags = statuses.map((s) => s.lagSeconds).filter((l): l is number => l !== null);
   return {
     checkedAt: iso(now),
     exitCode: exitCode(statuses),
+    lag: { medianSeconds: lags.length > 0 ? median(lags) : null, maxSeconds: lags.length > 0 ? Math.max(...lags) : null, repositories: lags.length },
     repositories: statuses.map((s) => ({ ...s, lastBuild: build(s.lastBuild), lastSuccessfulBuild: build(s.lastSuccessfulBuild) })),
   };
 }

@@ -5,6 +5,7 @@
  * Every scenario ends by comparing refs exactly.
  */
 import { createHash } from "node:crypto";
+import { lfsWarning } from "../../scripts/ops/build-logs";
 import { Harness } from "../../tools/e2e/harness";
 import { expectMirrored, expectSoundMirror, expectSucceeded } from "../../tools/e2e/expect-mirror";
 
@@ -123,4 +124,7 @@ test("a repository that uses Git LFS: its pointer files are mirrored, and one wa
   expect(warnings).toEqual([
     "[mirror] WARNING: E2E/history uses Git LFS: 2 LFS object(s) of the mirrored refs are not mirrored; CodeCommit holds their pointer files only (README, What it does not do)",
   ]);
+  // What npm run status reads in the build's log (scripts/ops/build-logs.ts).
+  expect(lfsWarning(result.log.split("\n"))).toEqual({ objects: 2, atLeast: false });
+  expect(lfsWarning(before.log.split("\n"))).toBeNull();
 });

@@ -3,7 +3,8 @@
  * the local AWS emulator (moto through tools/emulator/moto_launcher.py) holding the sync projects,
  * their builds and the CodeCommit repositories; the command runs in its own process.
  */
-import { writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { type Emulator, EMULATOR_ENV, startEmulator } from "../../tools/emulator/moto";
 import { BacklogStandIn } from "../backlog-api/server";
@@ -31,11 +32,29 @@ beforeAll(async () => {
   emulator = await startEmulator();
   dir = tempDir();
   const ok = (minutes: number) => ({ status: "SUCCEEDED" as const, startedMinutesAgo: minutes, seconds: 47 });
+  // The current repository's last sync: phases as a VPC build reports them, and its log's Git LFS
+  // warning (the line lib/buildspec/mirror-sync.sh prints; the e2e suite checks the pattern).
+  const lastOk = {
+    ...ok(118),
+    phases: { queued: 1, provisioning: 38, build: 6 },
+    log: [
+      "[mirror] mirrored 3 refs of SHOP/frontend.git to frontend",
+      "[mirror] WARNING: SHOP/frontend uses Git LFS: 2 LFS object(s) of the mirrored refs are not mirrored; CodeCommit holds their pointer files only (README, What it does not do)",
+    ],
+  };
+  const failed = {
+    status: "FAILED" as const,
+    startedMinutesAgo: 30,
+    seconds: 12,
+    phases: { queued: 0, provisioning: 9, build: 3 },
+    phaseError: { statusCode: "COMMAND_EXECUTION_ERROR", message: "Error while executing command: (...). Reason: exit status 1" },
+    log: ["[mirror] fetching from Backlog", "[mirror] ERROR: SHOP/api: Backlog refused the SSH key (Permission denied (publickey))", "[Container] Phase complete: BUILD State: FAILED"],
+  };
   await deployMany(emulator.endpoint, [
-    { repo: repos.current, builds: [ok(300), ok(118)], commit: COMMIT },
+    { repo: repos.current, builds: [ok(300), lastOk], commit: COMMIT },
     { repo: repos.justPushed, builds: [ok(180)], commit: COMMIT },
     { repo: repos.stale, builds: [ok(190)], commit: COMMIT },
-    { repo: repos.failing, builds: [ok(240), { status: "FAILED", startedMinutesAgo: 30, seconds: 12 }], commit: COMMIT },
+    { repo: repos.failing, builds: [ok(240), failed], commit: COMMIT },
     { repo: repos.noHook, builds: [ok(60)], commit: COMMIT },
     { repo: repos.elsewhere, builds: [ok(60)], commit: null },
     { repo: repos.syncing, builds: [ok(500), { status: "IN_PROGRESS", startedMinutesAgo: 20, seconds: 0 }], commit: COMMIT },
@@ -101,22 +120,28 @@ test("a table of every repository: current, behind (stale), failing, not wired (
   expect(run.code).toBe(1);
   expect(run.stderr).toBe("");
   const lines = run.stdout.split("\n");
-  expect(lines[0]).toMatch(/^REPOSITORY\s+PUSHED \(BACKLOG\)\s+WEBHOOK\s+LAST SYNC\s+ENDED\s+TOOK\s+DEFAULT BRANCH HEAD\s+VERDICT$/);
+  expect(lines[0]).toMatch(/^REPOSITORY\s+PUSHED \(BACKLOG\)\s+WEBHOOK\s+LAST SYNC\s+ENDED\s+TOOK\s+QUEUED\/PROV\/BUILD\s+LAG\s+DEFAULT BRANCH HEAD\s+VERDICT$/);
   const row = (r: Repo) => lines.find((l) => l.startsWith(`${key(r)} `)) ?? "";
-  expect(row(repos.current)).toMatch(/\s+right\s+SUCCEEDED\s+\S+ \S+\s+47s\s+main 3f786850e387\s+current$/);
-  expect(row(repos.justPushed)).toMatch(/\s+right\s+SUCCEEDED\s.*\s+current$/);
-  expect(row(repos.stale)).toMatch(/\s+right\s+SUCCEEDED\s.*\s+behind$/);
-  expect(row(repos.failing)).toMatch(/\s+right\s+FAILED\s+\S+ \S+\s+12s\s+main 3f786850e387\s+failing$/);
+  // Pushed 120 min ago, synced by the build that started 118 min ago and took 47 s: about 2m47s.
+  expect(row(repos.current)).toMatch(/\s+right\s+SUCCEEDED\s+\S+ \S+\s+47s\s+1s\/38s\/6s\s+2m[34]\ds\s+main 3f786850e387\s+current$/);
+  expect(row(repos.justPushed)).toMatch(/\s+right\s+SUCCEEDED\s.*\s+-\/-\/-\s+>[45]m\d\ds\s.*\s+current$/);
+  expect(row(repos.stale)).toMatch(/\s+right\s+SUCCEEDED\s.*\s+>7[45]m\d\ds\s.*\s+behind$/);
+  expect(row(repos.failing)).toMatch(/\s+right\s+FAILED\s+\S+ \S+\s+12s\s+0s\/9s\/3s\s+>3\dm\d\ds\s+main 3f786850e387\s+failing$/);
   expect(row(repos.noHook)).toMatch(/\s+missing\s+SUCCEEDED\s.*\s+not wired$/);
   expect(row(repos.elsewhere)).toMatch(/^DATA\/reports\s+-\s+wrong\s+SUCCEEDED\s.*\s+-\s+not wired$/);
-  expect(row(repos.notApplied)).toMatch(/\s+missing\s+-\s+-\s+-\s+-\s+not wired$/);
-  expect(row(repos.syncing)).toMatch(/\s+right\s+IN_PROGRESS\s+-\s+-\s+main 3f786850e387\s+current$/);
+  expect(row(repos.notApplied)).toMatch(/\s+missing\s+-\s+-\s+-\s+-\s+-\s+-\s+not wired$/);
+  expect(row(repos.syncing)).toMatch(/\s+right\s+IN_PROGRESS\s+-\s+-\s+-\/-\/-\s+>2[56]m\d\ds\s+main 3f786850e387\s+current$/);
   expect(run.stdout).toContain("8 repositories (times in UTC): 3 current, 1 behind, 1 failing, 3 not wired");
   expect(run.stdout).toMatch(/ {2}SHOP\/backend: pushed at \S+Z \(75 min ago\), last successful sync started \S+Z\n/);
   expect(run.stdout).toContain(`  DATA/etl: no webhook URL in Backlog: set ${webhookUrl("DATA/etl")}\n`);
   expect(run.stdout).toContain(`  DATA/reports: Backlog's webhook URL is https://old-mirror.example.com/hooks/DATA/reports, not this stack's ${webhookUrl("DATA/reports")}\n`);
   expect(run.stdout).toContain("  DATA/new-one: not in the stack's outputs: add it to the configuration and apply\n");
-  expect(run.stdout).toMatch(/ {2}SHOP\/api: the last sync FAILED at \S+Z \(build backlog-mirror-mirror-shop-api:[0-9a-f-]+\)\n/);
+  expect(run.stdout).toMatch(
+    / {2}SHOP\/api: the last sync FAILED at \S+Z \(build backlog-mirror-mirror-shop-api:[0-9a-f-]+\): \[mirror\] ERROR: SHOP\/api: Backlog refused the SSH key \(Permission denied \(publickey\)\)\n/,
+  );
+  // Mirrored: SHOP/frontend (about 2m47s) and DATA/etl (pushed 600 min ago, synced from 60 min ago: 540m47s).
+  expect(run.stdout).toMatch(/^lag \(last push to mirrored\): median 27\dm\d\ds, max 540m4\ds over 2 repositories; 4 not mirrored yet \(oldest push 7[45]m\d\ds ago\)$/m);
+  expect(run.stdout).toContain("  SHOP/frontend: uses Git LFS: 2 LFS object(s) not mirrored, CodeCommit holds their pointer files (README, What it does not do)\n");
 });
 
 test("--json gives the same verdicts with every field, for machines", async () => {
@@ -149,7 +174,15 @@ test("--json gives the same verdicts with every field, for machines", async () =
   expect(Date.parse(stale.backlogPushedAt as string)).toBeGreaterThan(Date.parse((stale.lastBuild as { startTime: string }).startTime));
   const failing = body.repositories.find((r) => r.repository === "SHOP/api")!;
   expect(failing.lastSuccessfulBuild).toMatchObject({ status: "SUCCEEDED" });
-  expect(failing.lastBuild).toMatchObject({ status: "FAILED", durationSeconds: 12 });
+  expect(failing.lastBuild).toMatchObject({ status: "FAILED", durationSeconds: 12, phases: { queued: 0, provisioning: 9, build: 3 } });
+  expect(failing).toMatchObject({ lastErrorLine: "[mirror] ERROR: SHOP/api: Backlog refused the SSH key (Permission denied (publickey))", lagSeconds: null, lfs: null });
+  expect(failing.behindSeconds).toBeGreaterThan(30 * 60);
+  const current = body.repositories.find((r) => r.repository === "SHOP/frontend")!;
+  expect(current).toMatchObject({ lastErrorLine: null, behindSeconds: null, lfs: { objects: 2, atLeast: false } });
+  expect(current.lagSeconds).toBeGreaterThan(140);
+  expect(current.lagSeconds).toBeLessThanOrEqual(168);
+  const etl = body.repositories.find((r) => r.repository === "DATA/etl")!;
+  expect(body).toMatchObject({ lag: { maxSeconds: etl.lagSeconds, repositories: 2 } });
   const reports = body.repositories.find((r) => r.repository === "DATA/reports")!;
   expect(reports).toMatchObject({ webhook: "wrong", defaultBranch: null, head: null, backlogPushedAt: null });
 });
@@ -207,6 +240,80 @@ test("the single output (terraform output -json repositories) read from standard
   runs.push(run);
   expect(run.stdout).toMatch(/^SHOP\/frontend\s.*\s+current$/m);
   expect(run.code).toBe(0);
+});
+
+test("Backlog out of reach: the AWS half is still shown, every repository unknown (exit 2), the reason said once", async () => {
+  const list = [repos.current, repos.failing];
+  const { config, outputs } = files(list, list, "no-backlog");
+  const run = await runCommand("status", ["--outputs", outputs], {
+    ...EMULATOR_ENV,
+    AWS_ENDPOINT_URL: emulator.endpoint,
+    MIRROR_CONFIG: config,
+    BACKLOG_API_KEY: API_KEY,
+    BACKLOG_API_BASE_URL: "http://127.0.0.1:9", // the discard port: nothing listens
+  });
+  runs.push(run);
+  expect(run.code).toBe(2);
+  expect(run.stderr.split("\n").filter((l) => l.startsWith("warning: "))).toHaveLength(1);
+  expect(run.stderr).toMatch(/^warning: .+; the Backlog half of every repository is unknown$/m);
+  expect(run.stdout).toMatch(/^SHOP\/frontend\s+-\s+unknown\s+SUCCEEDED\s+\S+ \S+\s+47s\s+1s\/38s\/6s\s+-\s+main 3f786850e387\s+unknown$/m);
+  expect(run.stdout).toMatch(/^SHOP\/api\s.*\s+FAILED\s.*\s+failing$/m);
+  expect(run.stdout).toContain("  SHOP/frontend: Backlog could not be read (see the warning above)\n");
+});
+
+test("MIRROR_CONFIG unset, and the stack is another configuration's: refused with one line instead of judging the example", async () => {
+  const { outputs } = files([repos.current], [repos.current], "unset");
+  const run = await runCommand("status", ["--outputs", outputs], { ...EMULATOR_ENV, AWS_ENDPOINT_URL: emulator.endpoint, BACKLOG_API_KEY: API_KEY, BACKLOG_API_BASE_URL: standIn.url });
+  runs.push(run);
+  expect(run.code).toBe(2);
+  expect(run.stdout).toBe("");
+  expect(run.stderr).toBe(
+    "error: MIRROR_CONFIG is not set, so the configuration is config/example.json, and the stack's outputs list none of its repositories (they list SHOP/frontend): set MIRROR_CONFIG to the configuration the stack was made from\n",
+  );
+});
+
+test("a root module that calls the HCL module: its outputs under any name are read, from a file or by running terraform there", async () => {
+  const list = [repos.current, repos.stale];
+  const { config } = files(list, list, "root-module");
+  const value = JSON.parse(outputsJson(list)).repositories.value;
+  const doc = path.join(dir, "root-module-outputs.json");
+  writeFileSync(doc, JSON.stringify({ vpc_id: { sensitive: false, type: "string", value: "vpc-1" }, mirror: { sensitive: false, type: ["map", ["object", {}]], value } }));
+  const run = await status([], config, doc);
+  expect(run.stdout).toMatch(/^SHOP\/frontend\s.*\s+current$/m);
+  expect(run.stdout).toMatch(/^SHOP\/backend\s.*\s+behind$/m);
+  expect(run.code).toBe(1);
+
+  // A root module run by the real terraform: local state, no backend block, an output of another name.
+  const root = path.join(dir, "root");
+  mkdirSync(root);
+  writeFileSync(path.join(root, "main.tf"), `output "backlog_mirror" {\n  value = jsondecode(${JSON.stringify(JSON.stringify(value))})\n}\n`);
+  const env = { TF_IN_AUTOMATION: "1", TF_CLI_CONFIG_FILE: "/dev/null" };
+  const apply = await new Promise<number>((resolve) => execFile("terraform", ["apply", "-auto-approve", "-input=false", "-no-color"], { cwd: root, env: { ...process.env, ...env } }, (e) => resolve(e === null ? 0 : 1)));
+  expect(apply).toBe(0);
+  const fromDir = await runCommand("status", ["--stack-dir", root], {
+    ...EMULATOR_ENV,
+    AWS_ENDPOINT_URL: emulator.endpoint,
+    MIRROR_CONFIG: config,
+    BACKLOG_API_KEY: API_KEY,
+    BACKLOG_API_BASE_URL: standIn.url,
+  });
+  runs.push(fromDir);
+  expect(fromDir.stderr).not.toContain("error");
+  expect(fromDir.stdout).toMatch(/^SHOP\/backend\s.*\s+behind$/m);
+  expect(fromDir.code).toBe(1);
+});
+
+test("terraform output failing in the stack directory: Terraform's Error: line, not its diagnostic's box", async () => {
+  const { config } = files([repos.current], [repos.current], "uninitialised");
+  const stack = path.join(dir, "uninitialised");
+  mkdirSync(stack);
+  writeFileSync(path.join(stack, "main.tf"), 'terraform {\n  backend "s3" {\n    bucket = "b"\n    key    = "k"\n    region = "us-east-1"\n  }\n}\n');
+  const run = await runCommand("status", ["--stack-dir", stack], { ...EMULATOR_ENV, MIRROR_CONFIG: config, BACKLOG_API_KEY: API_KEY, BACKLOG_API_BASE_URL: standIn.url });
+  runs.push(run);
+  expect(run.code).toBe(2);
+  expect(run.stderr).toBe(
+    `error: cannot run \`terraform output -json\` in ${stack} (Error: Backend initialization required, please run "terraform init"); run it where the stack was applied, or pass --outputs FILE\n`,
+  );
 });
 
 test("the key appears in no output and no file", () => {

@@ -7,6 +7,7 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { CodeBuildClient, CreateProjectCommand } from "@aws-sdk/client-codebuild";
 import { CodeCommitClient, CreateBranchCommand, CreateRepositoryCommand, UpdateDefaultBranchCommand } from "@aws-sdk/client-codecommit";
 import { EMULATOR_ENV } from "../../tools/emulator/moto";
@@ -102,6 +103,12 @@ export interface BuildSpec {
   /** Minutes before now. */
   readonly startedMinutesAgo: number;
   readonly seconds: number;
+  /** Its QUEUED, PROVISIONING and BUILD phases, in seconds, as BatchGetBuilds reports them. */
+  readonly phases?: { readonly queued: number; readonly provisioning: number; readonly build: number };
+  /** CodeBuild's message for a failed BUILD phase (`phases[].contexts`). */
+  readonly phaseError?: { readonly statusCode: string; readonly message: string };
+  /** Lines of its log, written to CloudWatch Logs (/aws/codebuild/PROJECT, one stream per build). */
+  readonly log?: readonly string[];
 }
 
 /** Creates the CodeCommit repository (with `main` at `commit`) and the sync project with `builds` (oldest first). */
@@ -116,6 +123,8 @@ export async function deployMany(
   const clients = { region: REGION, endpoint, credentials: { accessKeyId: "testing", secretAccessKey: "testing" } };
   const cc = new CodeCommitClient(clients);
   const cb = new CodeBuildClient(clients);
+  const logs = new CloudWatchLogsClient(clients);
+  const groups = new Set<string>();
   const now = Date.now() / 1000;
   const builds: object[] = [];
   for (const { repo, builds: specs, commit } of items) {
@@ -135,9 +144,33 @@ export async function deployMany(
         serviceRole: "arn:aws:iam::123456789012:role/backlog-mirror-build",
       }),
     );
-    for (const b of specs) {
+    for (const [i, b] of specs.entries()) {
       const start = now - b.startedMinutesAgo * 60;
-      builds.push({ projectName: project, buildStatus: b.status, startTime: start, endTime: start + b.seconds });
+      const recorded: Record<string, unknown> = { projectName: project, buildStatus: b.status, startTime: start, endTime: start + b.seconds };
+      if (b.phases !== undefined) {
+        const failed = b.status !== "SUCCEEDED" && b.status !== "IN_PROGRESS";
+        recorded.phases = [
+          { phaseType: "QUEUED", durationInSeconds: b.phases.queued },
+          { phaseType: "PROVISIONING", durationInSeconds: b.phases.provisioning },
+          {
+            phaseType: "BUILD",
+            durationInSeconds: b.phases.build,
+            phaseStatus: failed ? b.status : "SUCCEEDED",
+            ...(failed && b.phaseError !== undefined ? { contexts: [b.phaseError] } : {}),
+          },
+        ];
+      }
+      if (b.log !== undefined) {
+        const group = `/aws/codebuild/${project}`;
+        const stream = `build-${i}`;
+        if (!groups.has(group)) await logs.send(new CreateLogGroupCommand({ logGroupName: group }));
+        groups.add(group);
+        await logs.send(new CreateLogStreamCommand({ logGroupName: group, logStreamName: stream }));
+        const at = Math.round(start * 1000);
+        await logs.send(new PutLogEventsCommand({ logGroupName: group, logStreamName: stream, logEvents: b.log.map((message, n) => ({ timestamp: at + n, message })) }));
+        recorded.logs = { groupName: group, streamName: stream };
+      }
+      builds.push(recorded);
     }
   }
   if (builds.length > 0) {

@@ -567,8 +567,10 @@ def patch_codebuild_builds_for_status() -> None:
       `sortOrder` returns the newest first, at most 100 ids and a `nextToken` (CodeBuild API
       reference, ListBuildsForProject);
     - no build runs here, so none ever fails: `POST /moto-api/static/codebuild/build-results` with
-      `{"region", "builds": [{"projectName", "buildStatus", "startTime", "endTime"}]}` (epoch
-      seconds; no endTime while IN_PROGRESS) records finished builds, in the manner of moto's other
+      `{"region", "builds": [{"projectName", "buildStatus", "startTime", "endTime", "phases",
+      "logs"}]}` (epoch seconds; no endTime while IN_PROGRESS; optional `phases`: [{"phaseType",
+      "durationInSeconds", "phaseStatus", "contexts"}], optional `logs`: {"groupName",
+      "streamName"}) records finished builds, in the manner of moto's other
       `/moto-api/static/...` result setters. BatchGetBuilds returns a recorded build as recorded
       (moto otherwise marks every build it is asked about SUCCEEDED)."""
     from moto.codebuild.models import CodeBuildBackend, codebuild_backends
@@ -627,6 +629,21 @@ def patch_codebuild_builds_for_status() -> None:
             )
             if done:
                 build["endTime"] = iso(spec["endTime"])
+            if spec.get("phases"):
+                # Each phase as AWS reports it (CodeBuild API reference, BuildPhase: phaseType,
+                # phaseStatus, durationInSeconds, contexts), laid end to end from startTime.
+                at = spec["startTime"]
+                phases = []
+                for p in spec["phases"]:
+                    seconds = int(p.get("durationInSeconds", 0))
+                    phase = {"phaseType": p["phaseType"], "phaseStatus": p.get("phaseStatus", "SUCCEEDED"), "startTime": iso(at), "endTime": iso(at + seconds), "durationInSeconds": seconds}
+                    if p.get("contexts"):
+                        phase["contexts"] = p["contexts"]
+                    phases.append(phase)
+                    at += seconds
+                build["phases"] = phases
+            if spec.get("logs"):
+                build["logs"] = {**(build.get("logs") or {}), "groupName": spec["logs"]["groupName"], "streamName": spec["logs"]["streamName"]}
             recorded[build["id"]] = build
             ids.append(build["id"])
         return 201, {"Content-Type": "application/json"}, json.dumps({"ids": ids})
