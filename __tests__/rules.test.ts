@@ -33,6 +33,7 @@ describe("the rule table", () => {
   test("patterns are RE2 as well as JavaScript: no lookaround, no backreference", () => {
     for (const rule of Object.values(RULES) as Rule[]) {
       if (rule.kind === "pattern") expect(rule.pattern.source).not.toMatch(/\(\?[=!<]|\\[1-9]/);
+      if (rule.kind === "pattern" && rule.reserved !== undefined) expect(rule.reserved.source).not.toMatch(/\(\?[=!<]|\\[1-9]/);
     }
   });
 
@@ -42,5 +43,8 @@ describe("the rule table", () => {
     expect(passes(RULES["backlog.domain"], "backlogtool.com")).toBe(true);
     expect(passes(RULES["backlog.hostKeys[]"], "ssh-dss AAAA")).toBe(false);
     expect(passes(RULES["webhook.sourceIps[]"], "10.0.0.0/33")).toBe(false);
+    // Reserved by AWS in any case; one rule says so to both the schema and the module.
+    expect(["/backlog/key", "/AWS/key", "/ssm/key", "/Ssm"].map((v) => passes(RULES["backlog.sshKeyParameter"], v))).toEqual([true, false, false, false]);
+    expect(hclCondition(RULES["backlog.sshKeyParameter"], "x")).toContain('!can(regex("(?i)^\\\\/(aws|ssm)", x))');
   });
 });

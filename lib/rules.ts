@@ -19,6 +19,8 @@ export interface PatternRule {
   /** What is allowed, as the messages say it after "must be". */
   readonly allowed: string;
   readonly maxLength?: number;
+  /** A prefix the value must not match (RE2 has no lookahead, so it is a second pattern); `i` is the only flag. */
+  readonly reserved?: RegExp;
 }
 
 /** A whole number in a range. */
@@ -38,7 +40,7 @@ export interface OneOfRule {
 
 export type Rule = PatternRule | IntegerRule | OneOfRule;
 
-const pattern = (re: RegExp, allowed: string, maxLength?: number): PatternRule => ({ kind: "pattern", pattern: re, allowed, maxLength });
+const pattern = (re: RegExp, allowed: string, maxLength?: number, reserved?: RegExp): PatternRule => ({ kind: "pattern", pattern: re, allowed, maxLength, reserved });
 const integer = (min: number, max: number): IntegerRule => ({ kind: "integer", min, max });
 const oneOf = <const V extends readonly (string | number)[]>(values: V, allowed: string) => ({ kind: "oneOf", values, allowed }) as const;
 
@@ -64,6 +66,9 @@ const SSM_PARAMETER = (what: string) =>
     /^\/[A-Za-z0-9_.\-/]+$/,
     `the name of an SSM parameter holding ${what}: it starts with "/" and has only letters, digits and _ . - / (at most 1011 characters), and does not start with /aws or /ssm`,
     1011,
+    // Reserved by AWS, in any case (Systems Manager User Guide, "Creating Parameter Store
+    // parameters": names can't be prefixed with "aws" or "ssm", case-insensitive).
+    /^\/(aws|ssm)/i,
   );
 
 /** The rules, by the props' field path (`[]` marks a list's items). */
@@ -120,7 +125,7 @@ export function ruleText(rule: Rule): string {
 export function passes(rule: Rule, value: unknown): boolean {
   switch (rule.kind) {
     case "pattern":
-      return typeof value === "string" && rule.pattern.test(value) && value.length <= (rule.maxLength ?? Infinity);
+      return typeof value === "string" && rule.pattern.test(value) && value.length <= (rule.maxLength ?? Infinity) && !(rule.reserved?.test(value) ?? false);
     case "integer":
       return typeof value === "number" && Number.isInteger(value) && value >= rule.min && value <= rule.max;
     case "oneOf":
@@ -132,12 +137,20 @@ export function passes(rule: Rule, value: unknown): boolean {
 export function hclCondition(rule: Rule, x: string): string {
   switch (rule.kind) {
     case "pattern": {
-      const re = `can(regex(${JSON.stringify(rule.pattern.source)}, ${x}))`;
-      return rule.maxLength === undefined ? re : `${re} && length(${x}) <= ${rule.maxLength}`;
+      const parts = [`can(regex(${JSON.stringify(rule.pattern.source)}, ${x}))`];
+      if (rule.maxLength !== undefined) parts.push(`length(${x}) <= ${rule.maxLength}`);
+      if (rule.reserved !== undefined) parts.push(`!can(regex(${JSON.stringify(re2(rule.reserved))}, ${x}))`);
+      return parts.join(" && ");
     }
     case "integer":
       return `${x} >= ${rule.min} && ${x} <= ${rule.max} && floor(${x}) == ${x}`;
     case "oneOf":
       return `contains([${rule.values.map((v) => JSON.stringify(v)).join(", ")}], ${x})`;
   }
+}
+
+/** A JavaScript pattern as RE2 source: the `i` flag becomes `(?i)`; any other flag is refused. */
+export function re2(re: RegExp): string {
+  if (re.flags !== "" && re.flags !== "i") throw new Error(`internal: /${re.source}/${re.flags}: only the i flag has an RE2 form here`);
+  return re.flags === "i" ? `(?i)${re.source}` : re.source;
 }

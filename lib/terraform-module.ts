@@ -156,7 +156,6 @@ const v = (condition: string, error_message: string): Validation => ({ condition
 const rule = (r: Rule, x: string, field: string) => v(hclCondition(r, x), `${field} ${ruleText(r)}.`);
 /** The same for every item of the list `list` (`field` names an item, e.g. `subnet_ids[*]`). */
 const everyItem = (r: Rule, list: string, field: string) => v(`alltrue([for x in ${list} : ${hclCondition(r, "x")}])`, `${field} ${ruleText(r)}.`);
-const notReserved = (x: string) => `!can(regex("^/(?i)(aws|ssm)", ${x}))`;
 
 /** The module's variables (Terraform JSON `variable` blocks). */
 export function moduleVariables(): Record<string, VariableBlock> {
@@ -186,9 +185,7 @@ export function moduleVariables(): Record<string, VariableBlock> {
         rule(RULES["backlog.spaceKey"], "var.backlog.space_key", "backlog.space_key"),
         rule(RULES["backlog.domain"], "var.backlog.domain", "backlog.domain"),
         rule(RULES["backlog.sshKeyParameter"], "var.backlog.ssh_key_parameter", "backlog.ssh_key_parameter"),
-        v(notReserved("var.backlog.ssh_key_parameter"), "backlog.ssh_key_parameter must not start with /aws or /ssm (reserved by AWS)."),
         rule(RULES["backlog.hostKeysParameter"], 'coalesce(var.backlog.host_keys_parameter, "/none")', "backlog.host_keys_parameter"),
-        v(notReserved('coalesce(var.backlog.host_keys_parameter, "/none")'), "backlog.host_keys_parameter must not start with /aws or /ssm (reserved by AWS)."),
         v("var.backlog.host_keys == null ? true : length(var.backlog.host_keys) > 0", "backlog.host_keys must list at least one SSH public key."),
         everyItem(RULES["backlog.hostKeys[]"], "coalesce(var.backlog.host_keys, [])", "backlog.host_keys[*]"),
         v(

@@ -82,8 +82,6 @@ function oneOf<F extends OneOfField>(field: F) {
   return (base as z.ZodType<unknown>).refine((v) => passes(rule, v), message) as unknown as z.ZodType<V>;
 }
 
-const ssmParameterName = (field: "backlog.sshKeyParameter" | "backlog.hostKeysParameter") =>
-  pattern(field).refine((v) => !/^\/(aws|ssm)/i.test(v), `must not start with /aws or /ssm (reserved by AWS)`);
 
 /**
  * Room for pinned host keys in the safety net's buildspec (lib/buildspec.ts `INLINE_BUILDSPEC_MAX_CHARS`;
@@ -98,7 +96,7 @@ const backlogSchema = z.strictObject(
   {
     spaceKey: pattern("backlog.spaceKey"),
     domain: oneOf("backlog.domain"),
-    sshKeyParameter: ssmParameterName("backlog.sshKeyParameter"),
+    sshKeyParameter: pattern("backlog.sshKeyParameter"),
     hostKeys: z
       .array(pattern("backlog.hostKeys[]"), { error: "must be a list of SSH public keys" })
       .min(1, "must list at least one SSH public key")
@@ -109,7 +107,7 @@ const backlogSchema = z.strictObject(
           `put more keys, one per line, in an SSM parameter named by backlog.hostKeysParameter)`,
       })
       .optional(),
-    hostKeysParameter: ssmParameterName("backlog.hostKeysParameter").optional(),
+    hostKeysParameter: pattern("backlog.hostKeysParameter").optional(),
     scanHostKey: z.boolean({ error: "must be true or false" }).optional(),
   },
   { error: "must be an object" },

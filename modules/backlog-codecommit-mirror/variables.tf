@@ -42,23 +42,13 @@ variable "backlog" {
   }
 
   validation {
-    condition     = can(regex("^\\/[A-Za-z0-9_.\\-/]+$", var.backlog.ssh_key_parameter)) && length(var.backlog.ssh_key_parameter) <= 1011
+    condition     = can(regex("^\\/[A-Za-z0-9_.\\-/]+$", var.backlog.ssh_key_parameter)) && length(var.backlog.ssh_key_parameter) <= 1011 && !can(regex("(?i)^\\/(aws|ssm)", var.backlog.ssh_key_parameter))
     error_message = "backlog.ssh_key_parameter must be the name of an SSM parameter holding the SSH private key: it starts with \"/\" and has only letters, digits and _ . - / (at most 1011 characters), and does not start with /aws or /ssm."
   }
 
   validation {
-    condition     = !can(regex("^/(?i)(aws|ssm)", var.backlog.ssh_key_parameter))
-    error_message = "backlog.ssh_key_parameter must not start with /aws or /ssm (reserved by AWS)."
-  }
-
-  validation {
-    condition     = can(regex("^\\/[A-Za-z0-9_.\\-/]+$", coalesce(var.backlog.host_keys_parameter, "/none"))) && length(coalesce(var.backlog.host_keys_parameter, "/none")) <= 1011
+    condition     = can(regex("^\\/[A-Za-z0-9_.\\-/]+$", coalesce(var.backlog.host_keys_parameter, "/none"))) && length(coalesce(var.backlog.host_keys_parameter, "/none")) <= 1011 && !can(regex("(?i)^\\/(aws|ssm)", coalesce(var.backlog.host_keys_parameter, "/none")))
     error_message = "backlog.host_keys_parameter must be the name of an SSM parameter holding the pinned host keys: it starts with \"/\" and has only letters, digits and _ . - / (at most 1011 characters), and does not start with /aws or /ssm."
-  }
-
-  validation {
-    condition     = !can(regex("^/(?i)(aws|ssm)", coalesce(var.backlog.host_keys_parameter, "/none")))
-    error_message = "backlog.host_keys_parameter must not start with /aws or /ssm (reserved by AWS)."
   }
 
   validation {

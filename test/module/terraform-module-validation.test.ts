@@ -34,8 +34,8 @@ const BAD: Case[] = [
   ["a space key that would inject shell", (p) => (p.backlog.spaceKey = "x;rm -rf /"), "backlog.space_key must be a Backlog space key"],
   ["an unknown Backlog domain", (p) => (p.backlog.domain = "backlog.io"), 'backlog.domain must be "backlog.jp", "backlog.com" or "backlogtool.com"'],
   ["a parameter name without the slash", (p) => (p.backlog.sshKeyParameter = "backlog/key"), "backlog.ssh_key_parameter must be the name of an SSM parameter"],
-  ["a reserved parameter name", (p) => (p.backlog.sshKeyParameter = "/aws/key"), "backlog.ssh_key_parameter must not start with /aws or /ssm"],
-  ["a bad host-key parameter name", (p) => (p.backlog.hostKeysParameter = "/ssm/x"), "backlog.host_keys_parameter must not start with /aws or /ssm"],
+  ["a reserved parameter name", (p) => (p.backlog.sshKeyParameter = "/aws/key"), "backlog.ssh_key_parameter must be the name of an SSM parameter holding the SSH private key"],
+  ["a bad host-key parameter name", (p) => (p.backlog.hostKeysParameter = "/ssm/x"), "backlog.host_keys_parameter must be the name of an SSM parameter holding the pinned host keys"],
   ["no host-key source", (p) => delete p.backlog.hostKeysParameter, "backlog must name exactly one source of the Backlog host key"],
   ["two host-key sources", (p) => (p.backlog.scanHostKey = true), "backlog must name exactly one source of the Backlog host key"],
   [
