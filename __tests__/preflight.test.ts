@@ -4,15 +4,15 @@
  * checks against an account run on the emulator in test/integration/sandbox.test.ts; Service Quotas
  * is the one API the emulator does not implement, so its rule is tested here with a stand-in client.
  */
-import { spawnSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { GetAWSDefaultServiceQuotaCommand, GetServiceQuotaCommand } from "@aws-sdk/client-service-quotas";
 import { ARM_CONTAINER_REGIONS_ALLOWED } from "../lib/regions";
-import { type Clients, checkQuota, checkVpcDns, hostKeyProblem, keyscanLine } from "../scripts/preflight";
-import { ROOT, exampleConfig } from "../test/support/synth";
+import { runCommand } from "../scripts/ops/command";
+import { type Clients, checkQuota, checkVpcDns, hostKeyProblem, keyscanLine, preflightCommand } from "../scripts/preflight";
+import { exampleConfig } from "../test/support/synth";
 
 function ed25519Line(): string {
   const raw = generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" }).subarray(-32);
@@ -128,19 +128,23 @@ describe("CodeBuild ARM concurrency quotas (a stand-in for Service Quotas; test/
 
 // CodeBuild runs ARM_CONTAINER builds only in the regions its documentation lists (lib/regions.ts);
 // preflight refuses any other region from the configuration, before it calls AWS at all.
-test("preflight names the region field, the allowed regions and the given one, and calls no AWS endpoint", () => {
+test("preflight names the region field, the allowed regions and the given one, and calls no AWS endpoint", async () => {
   const dir = mkdtempSync(path.join(tmpdir(), "preflight-region-"));
   const file = path.join(dir, "config.json");
   writeFileSync(file, JSON.stringify({ ...exampleConfig(), region: "ca-central-1" }));
-  const run = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "preflight.ts")], {
-    cwd: ROOT,
-    encoding: "utf8",
-    // An endpoint that refuses connections: a call to AWS would fail differently.
-    env: { ...process.env, MIRROR_CONFIG: file, AWS_ENDPOINT_URL: "http://127.0.0.1:9", AWS_ACCESS_KEY_ID: "x", AWS_SECRET_ACCESS_KEY: "x" },
-  });
-  expect(run.status).toBe(2);
-  expect(run.stderr).toContain(`  - \`region\` must be ${ARM_CONTAINER_REGIONS_ALLOWED}, got: "ca-central-1"\n`);
-  expect(run.stdout).not.toContain("preflight of");
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  // In process, through the commands' runner (what main() runs); an endpoint that refuses
+  // connections: a call to AWS would fail differently.
+  const code = await runCommand(
+    preflightCommand,
+    [],
+    { ...process.env, MIRROR_CONFIG: file, AWS_ENDPOINT_URL: "http://127.0.0.1:9", AWS_ACCESS_KEY_ID: "x", AWS_SECRET_ACCESS_KEY: "x" },
+    { out: (line = "") => stdout.push(line), err: (line) => stderr.push(line) },
+  );
+  expect(code).toBe(2);
+  expect(`${stderr.join("\n")}\n`).toContain(`  - \`region\` must be ${ARM_CONTAINER_REGIONS_ALLOWED}, got: "ca-central-1"\n`);
+  expect(stdout.join("\n")).not.toContain("preflight of");
 });
 
 // Builds mount EFS by its DNS name, which resolves only in a VPC with DNS resolution and DNS
