@@ -27,7 +27,7 @@ import { API_KEY_ENV, BASE_URL_ENV, type BacklogRepository, BacklogCallError, cr
 import { command, configFile, EXIT, main, UsageError } from "./ops/command";
 import { oneLine } from "./ops/output";
 import { checkDefaultConfig, readOutputsFile, terraformOutputs } from "./ops/stack-outputs";
-import { exitCode, FAILED_BUILD_STATES, judge, renderTable, toJson } from "./ops/verdicts";
+import { exitCode, judge, notableBuilds, renderTable, toJson } from "./ops/verdicts";
 import { sdkClientConfig } from "./sandbox-env";
 
 /** The stack's directory when neither --outputs nor --stack-dir is given. */
@@ -130,10 +130,7 @@ export const statusCommand = command({
     const logEntries = new Map(
       deployed.flatMap((o) => {
         const b = builds.get(o.build_project);
-        if (b === undefined || !("builds" in b)) return [];
-        const finished = b.builds.find((x) => x.status !== "IN_PROGRESS") ?? null;
-        const failed = finished !== null && FAILED_BUILD_STATES.includes(finished.status) ? finished : null;
-        return [[o.build_project, { failed, succeeded: b.builds.find((x) => x.status === "SUCCEEDED") ?? null }] as const];
+        return b === undefined || !("builds" in b) ? [] : [[o.build_project, notableBuilds(b.builds)] as const];
       }),
     );
     const findings = await readBuildLogs(logs, logEntries);

@@ -15,7 +15,7 @@
 import { BatchGetBuildsCommand, type Build, CodeBuildClient, ListBuildsForProjectCommand } from "@aws-sdk/client-codebuild";
 import { CodeCommitClient, GetBranchCommand, GetRepositoryCommand } from "@aws-sdk/client-codecommit";
 import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
-import { type LfsNotice, lastErrorLine, lfsWarning, logLocation, type PhaseSeconds, phaseSeconds, readLogTail, scriptErrorLine } from "./build-logs";
+import { type LfsNotice, type LogLocation, lastErrorLine, lfsWarning, logLocation, type PhaseSeconds, phaseSeconds, readLogTail, scriptErrorLine } from "./build-logs";
 
 /** A sync build as status shows it. */
 export interface BuildSummary {
@@ -29,7 +29,7 @@ export interface BuildSummary {
   /** CodeBuild's message for the phase that did not succeed, or null. */
   readonly phaseError: string | null;
   /** Its log stream, or null when CodeBuild names none. */
-  readonly log: { readonly group: string; readonly stream: string } | null;
+  readonly log: LogLocation | null;
 }
 
 export type ProjectBuilds = { readonly builds: readonly BuildSummary[] } | { readonly missing: true } | { readonly error: string };

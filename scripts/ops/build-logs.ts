@@ -60,15 +60,21 @@ export function lastErrorLine(build: Build): string | null {
   return null;
 }
 
+/** A build's log stream in CloudWatch Logs. */
+export interface LogLocation {
+  readonly group: string;
+  readonly stream: string;
+}
+
 /** Where a build's log is (BatchGetBuilds `logs`), or null when CodeBuild names none. */
-export function logLocation(build: Pick<Build, "logs">): { readonly group: string; readonly stream: string } | null {
+export function logLocation(build: Pick<Build, "logs">): LogLocation | null {
   const group = build.logs?.groupName;
   const stream = build.logs?.streamName;
   return group === undefined || stream === undefined || group === "" || stream === "" ? null : { group, stream };
 }
 
 /** The last {@link LOG_LINES} events of the log, as lines; null when it cannot be read. */
-export async function readLogTail(logs: CloudWatchLogsClient, where: { readonly group: string; readonly stream: string }): Promise<string[] | null> {
+export async function readLogTail(logs: CloudWatchLogsClient, where: LogLocation): Promise<string[] | null> {
   try {
     const out = await logs.send(new GetLogEventsCommand({ logGroupName: where.group, logStreamName: where.stream, startFromHead: false, limit: LOG_LINES }));
     return (out.events ?? []).flatMap((e) => (e.message ?? "").split("\n"));

@@ -65,6 +65,18 @@ export interface StatusInputs {
 
 const iso = (d: Date | null | undefined) => (d == null ? null : d.toISOString().replace(/\.\d{3}Z$/, "Z"));
 
+/**
+ * The builds status reads the logs of (newest first): the newest finished build when it did not
+ * succeed, and the newest successful one.
+ */
+export function notableBuilds(builds: readonly BuildSummary[]): { readonly failed: BuildSummary | null; readonly succeeded: BuildSummary | null } {
+  const lastFinished = builds.find((b) => b.status !== "IN_PROGRESS") ?? null;
+  return {
+    failed: lastFinished !== null && FAILED_BUILD_STATES.includes(lastFinished.status) ? lastFinished : null,
+    succeeded: builds.find((b) => b.status === "SUCCEEDED") ?? null,
+  };
+}
+
 /** Judges one repository. */
 export function judge(input: StatusInputs): RepositoryStatus {
   const failing: string[] = [];
@@ -95,9 +107,7 @@ export function judge(input: StatusInputs): RepositoryStatus {
     else builds = input.builds.builds;
   }
   const lastBuild = builds[0] ?? null;
-  const lastFinished = builds.find((b) => b.status !== "IN_PROGRESS") ?? null;
-  const lastSuccessfulBuild = builds.find((b) => b.status === "SUCCEEDED") ?? null;
-  const lastFailed = lastFinished !== null && FAILED_BUILD_STATES.includes(lastFinished.status) ? lastFinished : null;
+  const { failed: lastFailed, succeeded: lastSuccessfulBuild } = notableBuilds(builds);
   const lastErrorLine = lastFailed === null ? null : (input.logs?.errorLine ?? lastFailed.phaseError);
   if (lastFailed !== null) {
     const when = lastFailed.endTime !== null ? ` at ${iso(lastFailed.endTime)}` : "";
