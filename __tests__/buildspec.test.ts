@@ -22,7 +22,9 @@ const scriptBody = shipped.text;
  */
 function settingsOf(p: Record<string, any>, names: string[]): Record<string, string> {
   const env = Object.fromEntries((p.environment.environment_variable as Array<{ name: string; value: string }>).map((v) => [v.name, terraformLiteral(v.value)]));
-  const out = execFileSync("bash", ["-c", names.map((n) => `printf '%s\\0' "$${n}"`).join("\n")], { encoding: "utf8", env: { PATH: process.env.PATH, ...env } }).split("\0");
+  // --norc: with this bare environment (no SHLVL) and a socket for stdin (Node's pipes), bash takes
+  // itself for a remote shell and would source ~/.bashrc, adding its PATH and its time to every call.
+  const out = execFileSync("bash", ["--norc", "-c", names.map((n) => `printf '%s\\0' "$${n}"`).join("\n")], { encoding: "utf8", env: { PATH: process.env.PATH, ...env } }).split("\0");
   return Object.fromEntries(names.map((n, i) => [n, out[i]]));
 }
 
