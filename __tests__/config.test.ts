@@ -8,7 +8,7 @@ import { BacklogCodeCommitMirror } from "../lib/mirror";
 import { loadStackConfig } from "../lib/stack-config";
 import { ARM_CONTAINER_REGIONS_ALLOWED } from "../lib/regions";
 import { validateStackConfig } from "../lib/validation";
-import { ROOT, builtApp, exampleConfig, instances, problemsOf, synthStack } from "../test/support/synth";
+import { ROOT, builtApp, exampleConfig, instances, problemsOf, synthStack, synthesizing } from "../test/support/synth";
 
 type Mutation = (c: any) => void;
 
@@ -162,9 +162,7 @@ describe("configuration validation", () => {
     expect(() =>
       Testing.synthScope((scope) => new BacklogCodeCommitMirror(scope, "M", { ...props, name: "X" })),
     ).toThrow("Invalid BacklogCodeCommitMirror props:\n  - `name` must be 2-24 characters");
-    const app = Testing.app();
-    const stack = new PlatformStack(app, "platform");
-    const synth = JSON.parse(Testing.synth(stack));
+    const synth = synthesizing(() => JSON.parse(Testing.synth(new PlatformStack(Testing.app(), "platform"))));
     expect(Object.values<any>(synth.resource.aws_codebuild_project)[0].vpc_config.vpc_id).toMatch(/^\$\{aws_vpc\.Vpc\.id\}$/);
   });
 });

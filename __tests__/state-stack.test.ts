@@ -2,16 +2,17 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { Testing } from "cdktf";
 import { STATE_STACK_LOCAL_STATE, StateStack } from "../state/main";
-import { exampleConfig } from "../test/support/synth";
+import { exampleConfig, synthesizing } from "../test/support/synth";
 import { BUCKET_CONFIGURATION_ORDER } from "../lib/storage";
 
 type Json = Record<string, any>;
 
 function synthState(): Json {
   const config = exampleConfig();
-  const app = Testing.app();
-  const stack = new StateStack(app, "state", { bucket: config.state.bucket, region: config.state.region, tags: config.tags });
-  return JSON.parse(Testing.synth(stack)) as Json;
+  return synthesizing(() => {
+    const stack = new StateStack(Testing.app(), "state", { bucket: config.state.bucket, region: config.state.region, tags: config.tags });
+    return JSON.parse(Testing.synth(stack)) as Json;
+  });
 }
 
 function only(synth: Json, type: string): Json {

@@ -11,8 +11,9 @@ import {
   toModule,
 } from "../lib/terraform-module";
 import { BUILD_TOOLS_PREFIX, buildScriptsFolder } from "../lib/build-scripts";
+import { synthesizing } from "../test/support/synthesizing";
 
-const synth = synthesizePlaceholderStack();
+const synth = synthesizing(synthesizePlaceholderStack);
 const files = toModule(synth);
 const main = files["main.tf.json"];
 const variables = files["variables.tf.json"].variable;

@@ -5,11 +5,12 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { Testing } from "cdktf";
 import { MirrorStack } from "../../main";
-import { withShortStackTraces } from "../../lib/stack-traces";
+import { synthesizing } from "./synthesizing";
 import { ConfigError, type StackConfig, validateStackConfig } from "../../lib/validation";
 import { instances } from "../../tools/terraform/instances";
 
 export { type Instance, forEachMap, instances } from "../../tools/terraform/instances";
+export { synthesizing } from "./synthesizing";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -56,23 +57,9 @@ export interface Synth {
   moved?: Array<{ from: string; to: string }>;
 }
 
-/**
- * The stack the app synthesizes for `config`, parsed. Built as the app builds it
- * (`synthesize()` in main.ts: inside {@link withShortStackTraces}), and with the V8 default format
- * for the stack traces CDKTF records for every token, as under `node dist/main.js`: jest's
- * source-map hook would parse the source map of every file on those traces (the provider's are
- * megabytes), about a fifth of a test file's time, for traces no test reads.
- */
+/** The stack the app synthesizes for `config`, parsed ({@link synthesizing}: as the app builds it). */
 export function synthStack(config: StackConfig): Synth {
-  const hook = Error as { prepareStackTrace?: unknown };
-  const sourceMapped = hook.prepareStackTrace;
-  hook.prepareStackTrace = undefined;
-  try {
-    const app = Testing.app();
-    return withShortStackTraces(() => JSON.parse(Testing.synth(new MirrorStack(app, "test", config))) as Synth);
-  } finally {
-    hook.prepareStackTrace = sourceMapped;
-  }
+  return synthesizing(() => JSON.parse(Testing.synth(new MirrorStack(Testing.app(), "test", config))) as Synth);
 }
 
 /** All resource instances of a type ({@link instances}), as a list of their arguments. */
