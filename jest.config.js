@@ -33,6 +33,9 @@ module.exports = {
       displayName: "unit",
       roots: ["<rootDir>/__tests__"],
       setupFilesAfterEnv: ["<rootDir>/test/support/setup.js"],
+      // One synthesis per configuration and run, shared by the test files (test/support/synth-cache.ts).
+      globalSetup: "<rootDir>/test/support/synth-cache-setup.js",
+      globalTeardown: "<rootDir>/test/support/synth-cache-teardown.js",
     },
     // Per-test timeouts are set in the suite; this is the fallback.
     { ...shared, displayName: "integration", roots: ["<rootDir>/test/integration"], ...timeout(60_000) },

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { Testing } from "cdktf";
-import { MirrorStack } from "../../main";
+import { cachedSynthesis } from "./synth-cache";
 import { synthesizing } from "./synthesizing";
 import { ConfigError, type StackConfig, validateStackConfig } from "../../lib/validation";
 import { instances } from "../../tools/terraform/instances";
@@ -57,9 +57,19 @@ export interface Synth {
   moved?: Array<{ from: string; to: string }>;
 }
 
-/** The stack the app synthesizes for `config`, parsed ({@link synthesizing}: as the app builds it). */
+/**
+ * The stack the app synthesizes for `config`, parsed ({@link synthesizing}: as the app builds it);
+ * a fresh copy each call. Synthesized once per run for each configuration ({@link cachedSynthesis});
+ * the app is loaded only when this file synthesizes.
+ */
 export function synthStack(config: StackConfig): Synth {
-  return synthesizing(() => JSON.parse(Testing.synth(new MirrorStack(Testing.app(), "test", config))) as Synth);
+  const text = cachedSynthesis(config, () =>
+    synthesizing(() => {
+      const { MirrorStack } = require("../../main") as typeof import("../../main");
+      return Testing.synth(new MirrorStack(Testing.app(), "test", config));
+    }),
+  );
+  return JSON.parse(text) as Synth;
 }
 
 /** All resource instances of a type ({@link instances}), as a list of their arguments. */
