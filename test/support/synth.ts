@@ -3,10 +3,9 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { Testing } from "cdktf";
 import { cachedSynthesis } from "./synth-cache";
 import { synthesizing } from "./synthesizing";
-import { ConfigError, type StackConfig, validateStackConfig } from "../../lib/validation";
+import type { StackConfig } from "../../lib/validation";
 import { instances } from "../../tools/terraform/instances";
 
 export { type Instance, forEachMap, instances } from "../../tools/terraform/instances";
@@ -60,11 +59,12 @@ export interface Synth {
 /**
  * The stack the app synthesizes for `config`, parsed ({@link synthesizing}: as the app builds it);
  * a fresh copy each call. Synthesized once per run for each configuration ({@link cachedSynthesis});
- * the app is loaded only when this file synthesizes.
+ * the app (and cdktf) is loaded only when this file synthesizes.
  */
 export function synthStack(config: StackConfig): Synth {
   const text = cachedSynthesis(config, () =>
     synthesizing(() => {
+      const { Testing } = require("cdktf") as typeof import("cdktf");
       const { MirrorStack } = require("../../main") as typeof import("../../main");
       return Testing.synth(new MirrorStack(Testing.app(), "test", config));
     }),
@@ -159,6 +159,8 @@ export function buildScriptsOf(synth: Synth, project: Record<string, any>): { co
 
 /** The problems validation reports for the example configuration changed by `mutate`. */
 export function problemsOf(mutate: (c: any) => void): string[] {
+  // Loaded here, not on import: validation brings cdktf, which a file reading cached syntheses needs not load.
+  const { ConfigError, validateStackConfig } = require("../../lib/validation") as typeof import("../../lib/validation");
   const config: any = exampleConfig();
   mutate(config);
   try {
