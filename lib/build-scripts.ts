@@ -76,6 +76,11 @@ export interface BuildScriptsProps {
   readonly bucketName: string;
   /** Resources the objects must be written after (the bucket's encryption configuration). */
   readonly dependsOn?: ITerraformDependable[];
+  /**
+   * The content of a script's object, from its file name.
+   * @default - the script's text (escaped for Terraform)
+   */
+  readonly content?: (file: BuildScriptFile) => string;
 }
 
 /** The scripts' objects in the stack's bucket, and the source location of the projects that run them. */
@@ -96,7 +101,7 @@ export class BuildScripts extends Construct {
           bucket: props.bucketName,
           key: `${this.folder}${file}`,
           // Terraform reads every string as a template: the shell's `${` must reach S3 as written.
-          content: escapeTerraformTemplate(text),
+          content: props.content?.(file) ?? escapeTerraformTemplate(text),
           contentType: "text/x-shellscript",
           dependsOn: props.dependsOn,
           // The old folder stays until every project points at the new one (see the file header).

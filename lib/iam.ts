@@ -23,8 +23,10 @@ import {
 } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { Token, ref } from "cdktf";
 import { Construct } from "constructs";
 import { BUILD_TOOLS_PREFIX } from "./build-scripts";
+import { type StringList, type Switch, listValue, mapList } from "./terraform-values";
 import { METRIC_NAMESPACE, MIRROR_STACK_TAG_KEY, buildLogGroupName, buildProjectPrefix } from "./naming";
 
 /** Actions of the build role, by purpose: named lists, asserted by the tests. */
@@ -99,7 +101,7 @@ export function syncLogStreamsArnPattern(ctx: ArnContext, name: string): string 
  * The two VPC statements every build role needs: CodeBuild places the build's network interface in
  * one of `subnetIds`. Shared by the sync builds' role and the verify role (lib/verify-iam.ts).
  */
-export function vpcAccessStatements(ctx: ArnContext, subnetIds: readonly string[]): DataAwsIamPolicyDocumentStatement[] {
+export function vpcAccessStatements(ctx: ArnContext, subnetIds: StringList): DataAwsIamPolicyDocumentStatement[] {
   return [
     {
       sid: "VpcNetworkInterfaces",
@@ -113,7 +115,7 @@ export function vpcAccessStatements(ctx: ArnContext, subnetIds: readonly string[
       actions: [...BUILD_ACTIONS.vpcPermission],
       resources: [arn(ctx, "ec2", "network-interface/*")],
       condition: [
-        { test: "StringEquals", variable: "ec2:Subnet", values: subnetIds.map((s) => arn(ctx, "ec2", `subnet/${s}`)) },
+        { test: "StringEquals", variable: "ec2:Subnet", values: listValue(mapList(subnetIds, (s) => arn(ctx, "ec2", `subnet/${s}`))) },
         { test: "StringEquals", variable: "ec2:AuthorizedService", values: ["codebuild.amazonaws.com"] },
       ],
     },
@@ -146,14 +148,14 @@ export function taggedMirrorsStatement(
  */
 export function backlogCredentialStatements(
   ctx: ArnContext,
-  parameterNames: readonly string[],
+  parameterNames: StringList,
 ): DataAwsIamPolicyDocumentStatement[] {
   return [
     {
       sid: "ReadBacklogCredentials",
       effect: "Allow",
       actions: [...BUILD_ACTIONS.parameters],
-      resources: parameterNames.map((p) => arn(ctx, "ssm", `parameter${p}`)),
+      resources: listValue(mapList(parameterNames, (p) => arn(ctx, "ssm", `parameter${p}`))),
     },
     {
       sid: "DecryptSecureStrings",
@@ -209,19 +211,19 @@ export interface MirrorIamProps {
   /** The stack's name: the prefix of the sync projects and the value of the mirrors' stack tag. */
   readonly name: string;
   readonly arnContext: ArnContext;
-  /** Names of the CodeBuild projects (one per repository), for {@link MirrorIam.projectArns}. */
-  readonly projectNames: string[];
+  /** Names of the CodeBuild projects (one per repository), for {@link MirrorIam.projectArns}, when known. */
+  readonly projectNames?: readonly string[];
   /** SSM parameters the builds read (the SSH key, and the pinned host keys when kept in SSM). */
-  readonly parameterNames: string[];
+  readonly parameterNames: StringList;
   /** Subnets the builds' network interfaces may be created in. */
-  readonly subnetIds: string[];
+  readonly subnetIds: StringList;
   /** ARN of the stack's bucket: the sync saves backup bundles to it (under `backups/`) and downloads its scripts from it (under `tools/`). */
   readonly backupBucketArn: string;
   /**
    * Grant the Session Manager channel actions used by `codebuild-breakpoint` debugging.
    * @default false
    */
-  readonly allowDebugSessions?: boolean;
+  readonly allowDebugSessions?: Switch;
   /**
    * Customer-managed key the builds may use (SSM SecureStrings, objects of the stack's bucket).
    * @default - none
@@ -237,7 +239,7 @@ export class MirrorIam extends Construct {
   public readonly apiRole: IamRole;
   /** The build role's VPC policy: projects depend on it (CodeBuild checks it on creation). */
   public readonly buildVpcPolicy: IamRolePolicy;
-  /** ARNs of the sync projects, in the order of `projectNames` (what StartBuild is granted on). */
+  /** ARNs of the sync projects, in the order of `projectNames` (empty when the names are not known). */
   public readonly projectArns: string[];
 
   constructor(scope: Construct, id: string, props: MirrorIamProps) {
@@ -316,22 +318,20 @@ export class MirrorIam extends Construct {
         resources: [props.kmsKeyArn],
       });
     }
-    if (props.allowDebugSessions === true) {
-      statements.push({
-        sid: "DebugSessions",
-        effect: "Allow",
-        actions: [...BUILD_ACTIONS.debugSessions],
-        resources: ["*"], // Session Manager channel actions have no resource type
-      });
-    }
+    const debug = { sid: "DebugSessions", effect: "Allow", actions: [...BUILD_ACTIONS.debugSessions], resources: ["*"] }; // Session Manager channel actions have no resource type
+    const debugSessions = props.allowDebugSessions ?? false;
+    if (debugSessions === true) statements.push(debug);
     const syncDocument = new DataAwsIamPolicyDocument(this, "BuildSyncDocument", { statement: statements });
+    if (typeof debugSessions !== "boolean") {
+      syncDocument.addOverride("dynamic.statement", { for_each: Token.asAny(ref(`${debugSessions.hcl} ? [1] : []`)), content: debug });
+    }
     new IamRolePolicy(this, "BuildSyncPolicy", {
       name: "mirror-sync",
       role: this.buildRole.id,
       policy: syncDocument.json,
     });
 
-    const projectArns = props.projectNames.map((n) => arn(ctx, "codebuild", `project/${n}`));
+    const projectArns = (props.projectNames ?? []).map((n) => arn(ctx, "codebuild", `project/${n}`));
     this.projectArns = projectArns;
     this.apiRole = serviceRole(
       "ApiRole",

@@ -2,7 +2,7 @@
  * Every name the module derives from its inputs, in one place, so that validation (uniqueness and
  * length checks) and the constructs can never disagree.
  */
-import type { BacklogSettings, RepositoryMirrorSpec } from "./props";
+import type { RepositoryMirrorSpec } from "./props";
 
 /** Identifier of the EFS file-system location: CodeBuild exposes the mount path as `CODEBUILD_REPO_DIR`. */
 export const EFS_LOCATION_IDENTIFIER = "repo_dir";
@@ -31,13 +31,13 @@ export function buildProjectPrefix(name: string): string {
 }
 
 /** `SPACE.git.DOMAIN`: the Backlog Git SSH host. */
-export function backlogGitHost(backlog: Pick<BacklogSettings, "spaceKey" | "domain">): string {
+export function backlogGitHost(backlog: { readonly spaceKey: string; readonly domain: string }): string {
   return `${backlog.spaceKey}.git.${backlog.domain}`;
 }
 
 /** `SPACE@SPACE.git.DOMAIN:/PROJECT/REPO.git`: the SSH clone URL Backlog shows. */
 export function backlogRemoteUrl(
-  backlog: Pick<BacklogSettings, "spaceKey" | "domain">,
+  backlog: { readonly spaceKey: string; readonly domain: string },
   repo: Pick<RepositoryMirrorSpec, "projectKey" | "repository">,
 ): string {
   return `${backlog.spaceKey}@${backlogGitHost(backlog)}:/${repo.projectKey}/${repo.repository}.git`;

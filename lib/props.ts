@@ -41,8 +41,8 @@ export interface BacklogSettings {
   /**
    * The Backlog Git host's SSH public keys, pinned: each entry is `TYPE BASE64` (the output of
    * `ssh-keyscan SPACE.git.DOMAIN | cut -d' ' -f2-`, checked out of band). A sync fails closed when
-   * the host presents another key. The keys are written into the safety net's buildspec and every sync
-   * project's environment, so together (joined by newlines) they may hold at most 2,000 characters;
+   * the host presents another key. The keys are an environment variable of every build project
+   * (BACKLOG_HOST_KEYS), so together (joined by newlines) they may hold at most 2,000 characters;
    * more go in `hostKeysParameter`.
    *
    * Exactly one of `hostKeys`, `hostKeysParameter` and `scanHostKey: true` must be given.

@@ -20,7 +20,6 @@ import {
 import { BACKLOG_DOMAINS, type BacklogCodeCommitMirrorProps } from "./props";
 import { RULES, type Rule, passes, ruleText } from "./rules";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
-import { INLINE_BUILDSPEC_MAX_CHARS } from "./buildspec";
 import { ARM_CONTAINER_REGIONS_ALLOWED, ARM_CONTAINER_REGION_CODES } from "./regions";
 import { INTEGRATION_RESPONSES } from "./webhook-api";
 import { RESOURCE_POLICY_MAX_CHARS, maxSourceCidrs, worstCasePolicyLength } from "./webhook-protection";
@@ -84,11 +83,10 @@ function oneOf<F extends OneOfField>(field: F) {
 
 
 /**
- * Room for pinned host keys in the safety net's buildspec (lib/buildspec.ts `INLINE_BUILDSPEC_MAX_CHARS`;
- * the sync projects carry them as an environment variable): enough
- * for Backlog's RSA (4,096-bit), ECDSA and Ed25519 keys plus a second RSA key during a rotation. The
- * quota test (__tests__/quotas.test.ts) renders the largest configuration with keys of exactly this
- * size and holds every buildspec to CodeBuild's limit.
+ * Room for pinned host keys, which every build (the sync projects and the safety net) carries as its
+ * environment variable BACKLOG_HOST_KEYS: enough for Backlog's RSA (4,096-bit), ECDSA and Ed25519
+ * keys plus a second RSA key during a rotation. The quota test (__tests__/quotas.test.ts) renders the
+ * largest configuration with keys of exactly this size.
  */
 export const MAX_INLINE_HOST_KEYS_CHARS = 2_000;
 
@@ -103,7 +101,7 @@ const backlogSchema = z.strictObject(
       .refine((keys) => keys.join("\n").length <= MAX_INLINE_HOST_KEYS_CHARS, {
         error: (issue) =>
           `must hold at most ${MAX_INLINE_HOST_KEYS_CHARS} characters together, not ${(issue.input as string[]).join("\n").length} ` +
-          `(the keys are written into the safety net's buildspec, which CodeBuild limits to ${INLINE_BUILDSPEC_MAX_CHARS} characters, and every sync project's environment; ` +
+          `(they are an environment variable of every build project; ` +
           `put more keys, one per line, in an SSM parameter named by backlog.hostKeysParameter)`,
       })
       .optional(),

@@ -63,7 +63,7 @@ variable "backlog" {
 
   validation {
     condition     = var.backlog.host_keys == null ? true : length(join("\n", var.backlog.host_keys)) <= 2000
-    error_message = "backlog.host_keys must hold at most 2000 characters together (they are written into the safety net's buildspec, which CodeBuild limits to 25600 characters, and every sync project's environment); put more keys, one per line, in an SSM parameter named by backlog.host_keys_parameter."
+    error_message = "backlog.host_keys must hold at most 2000 characters together (they are an environment variable of every build project); put more keys, one per line, in an SSM parameter named by backlog.host_keys_parameter."
   }
 
   validation {
