@@ -18,14 +18,11 @@ import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import { TerraformIterator } from "cdktf";
 import { Construct } from "constructs";
+import { FAILED_BUILD_STATES } from "./build-states";
 import { type StringList, isListExpression, listValue } from "./terraform-values";
 import { alertsDeadLetterQueueName, alertsTopicName, buildProjectPrefix } from "./naming";
 
-/**
- * Build states that raise an alert: every final state but SUCCEEDED (CodeBuild API Reference,
- * `Build.buildStatus`: SUCCEEDED, FAILED, FAULT, TIMED_OUT, IN_PROGRESS, STOPPED).
- */
-export const FAILED_BUILD_STATES = ["FAILED", "FAULT", "TIMED_OUT", "STOPPED"] as const;
+export { FAILED_BUILD_STATES };
 
 /**
  * The failure rule's event pattern. The projects are matched by the stack's prefix (`prefix`
