@@ -130,7 +130,8 @@ export interface WebhookSettings {
 
   /**
    * Attach a WAFv2 web ACL with a rate-based rule that blocks a source address sending more than this
-   * many requests in 5 minutes (100 to 2,000,000,000). Costs about USD 6 a month plus requests.
+   * many requests in 5 minutes. Costs about USD 6 a month plus requests.
+   * Allowed: 100-2,000,000,000 (`RULES["webhook.wafRateLimitPer5Minutes"]`).
    * @default - no web ACL
    */
   readonly wafRateLimitPer5Minutes?: number;
@@ -155,9 +156,10 @@ export interface ResyncSettings {
   readonly enabled?: boolean;
 
   /**
-   * Hours (2 to 168) a repository may stay out of sync before the alarm `NAME-out-of-sync` notifies
-   * the alert topic; the same alarm fires when the safety net has not reported for that long. A
-   * `rate(...)` schedule must run at least twice within this time.
+   * Hours a repository may stay out of sync before the alarm `NAME-out-of-sync` notifies the alert
+   * topic; the same alarm fires when the safety net has not reported for that long. A `rate(...)`
+   * schedule must run at least twice within this time.
+   * Allowed: 2-168 (`RULES["resync.outOfSyncAlarmHours"]`).
    * @default 25
    */
   readonly outOfSyncAlarmHours?: number;
@@ -208,13 +210,15 @@ export interface EncryptionSettings {
 /** Settings of the CodeBuild projects that run the sync. */
 export interface BuildSettings {
   /**
-   * Build timeout in minutes (5 to 480).
+   * Build timeout in minutes.
+   * Allowed: 5-480 (`RULES["build.timeoutMinutes"]`).
    * @default 5
    */
   readonly timeoutMinutes?: number;
 
   /**
-   * Minutes a build may wait in the queue (5 to 480).
+   * Minutes a build may wait in the queue.
+   * Allowed: 5-480 (`RULES["build.queuedTimeoutMinutes"]`).
    * @default 10
    */
   readonly queuedTimeoutMinutes?: number;
@@ -244,8 +248,8 @@ export interface BuildSettings {
 /** Props of {@link BacklogCodeCommitMirror}. */
 export interface BacklogCodeCommitMirrorProps {
   /**
-   * Prefix of every resource name: 2 to 24 characters, lower-case letters, digits and hyphens,
-   * starting with a letter. Changing it replaces almost everything.
+   * Prefix of every resource name. Changing it replaces almost everything.
+   * Allowed: 2-24 characters: lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen (`RULES["name"]`).
    */
   readonly name: string;
 

@@ -110,6 +110,19 @@ export const RULES = {
 
 export type RuleField = keyof typeof RULES;
 
+/**
+ * How many entries a list setting may hold (validation, the module's validation blocks and the
+ * configuration reference read these).
+ */
+export const LIST_SIZES = {
+  "network.subnetIds": { min: 2, max: 16 },
+  /** The quota test (__tests__/quotas.test.ts) proves 200 repositories fit AWS's default quotas. */
+  repositories: { min: 1, max: 200 },
+  "alerts.emails": { min: 0, max: 20 },
+  /** AWS allows 50 tags per resource; 10 are left for the stack's own. */
+  tags: { min: 0, max: 40 },
+} as const;
+
 /** "must be ...": the text of a rule, the same in the configuration's errors and the module's. */
 export function ruleText(rule: Rule): string {
   switch (rule.kind) {

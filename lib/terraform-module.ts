@@ -28,7 +28,7 @@ import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE } from "./safe
 import { buildScripts } from "./build-scripts";
 import { OUTPUT_DESCRIPTIONS } from "./outputs";
 import { REQUIRED_TERRAFORM_VERSION } from "./terraform-version";
-import { RULES, type Rule, hclCondition, ruleText } from "./rules";
+import { LIST_SIZES, RULES, type Rule, hclCondition, ruleText } from "./rules";
 import { when } from "./terraform-values";
 import { MAX_INLINE_HOST_KEYS_CHARS, MAX_REPOSITORIES } from "./validation";
 import { DEFAULT_THROTTLE, maxSourceCidrs } from "./webhook-protection";
@@ -116,7 +116,10 @@ export function moduleVariables(): Record<string, VariableBlock> {
       type: "list(string)",
       description: "2-16 private subnets with a NAT route, in at least 2 availability zones; one EFS mount target is created per availability zone among them.",
       validation: [
-        v("length(var.subnet_ids) >= 2 && length(var.subnet_ids) <= 16", "subnet_ids must list 2 to 16 private subnets (in different availability zones)."),
+        v(
+          `length(var.subnet_ids) >= ${LIST_SIZES["network.subnetIds"].min} && length(var.subnet_ids) <= ${LIST_SIZES["network.subnetIds"].max}`,
+          `subnet_ids must list ${LIST_SIZES["network.subnetIds"].min} to ${LIST_SIZES["network.subnetIds"].max} private subnets (in different availability zones).`,
+        ),
         everyItem(RULES["network.subnetIds[]"], "var.subnet_ids", "subnet_ids[*]"),
         v("length(distinct(var.subnet_ids)) == length(var.subnet_ids)", "subnet_ids must not repeat a subnet id."),
       ],
@@ -217,7 +220,7 @@ export function moduleVariables(): Record<string, VariableBlock> {
       default: [],
       nullable: false,
       validation: [
-        v("length(var.alert_emails) <= 20", "alert_emails must list at most 20 addresses."),
+        v(`length(var.alert_emails) <= ${LIST_SIZES["alerts.emails"].max}`, `alert_emails must list at most ${LIST_SIZES["alerts.emails"].max} addresses.`),
         everyItem(RULES["alerts.emails[]"], "var.alert_emails", "alert_emails[*]"),
       ],
     },

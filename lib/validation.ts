@@ -18,7 +18,7 @@ import {
   repositoryKey,
 } from "./naming";
 import { BACKLOG_DOMAINS, type BacklogCodeCommitMirrorProps } from "./props";
-import { RULES, type Rule, passes, ruleText } from "./rules";
+import { LIST_SIZES, RULES, type Rule, passes, ruleText } from "./rules";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
 import { ARM_CONTAINER_REGIONS_ALLOWED, ARM_CONTAINER_REGION_CODES } from "./regions";
 import { INTEGRATION_RESPONSES } from "./webhook-api";
@@ -44,7 +44,7 @@ export { LOG_RETENTION_DAYS, quotedAlternatives } from "./rules";
  * with it (no policy, pattern or API resource lists the repositories); 200 is the size the quota
  * test (__tests__/quotas.test.ts) proves to fit every default quota at the longest accepted names.
  */
-export const MAX_REPOSITORIES = 200;
+export const MAX_REPOSITORIES = LIST_SIZES.repositories.max;
 
 const REGION_RE = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
 
@@ -116,8 +116,8 @@ const networkSchema = z.strictObject(
     vpcId: pattern("network.vpcId", { token: true }),
     subnetIds: z
       .array(pattern("network.subnetIds[]", { token: true }), { error: "must be a list of at least 2 private subnet ids" })
-      .min(2, "must list at least 2 private subnets (in different availability zones)")
-      .max(16, "must list at most 16 subnets"),
+      .min(LIST_SIZES["network.subnetIds"].min, `must list at least ${LIST_SIZES["network.subnetIds"].min} private subnets (in different availability zones)`)
+      .max(LIST_SIZES["network.subnetIds"].max, `must list at most ${LIST_SIZES["network.subnetIds"].max} subnets`),
   },
   { error: "must be an object" },
 );
@@ -190,7 +190,7 @@ const alertsSchema = z.strictObject(
   {
     emails: z
       .array(pattern("alerts.emails[]"), { error: "must be a list of e-mail addresses" })
-      .max(20, "must list at most 20 addresses")
+      .max(LIST_SIZES["alerts.emails"].max, `must list at most ${LIST_SIZES["alerts.emails"].max} addresses`)
       .optional(),
   },
   { error: "must be an object" },
@@ -398,7 +398,7 @@ export const stackConfigSchema = z
           z.string({ error: "must be a string" }).regex(tagValueRe, "must be a tag value of at most 256 letters, digits, spaces and _.:/=+-@"),
           { error: "must be an object of tag names to string values" },
         )
-        .refine((t) => Object.keys(t).length <= 40, "must have at most 40 tags (AWS allows 50 per resource, leave room)")
+        .refine((t) => Object.keys(t).length <= LIST_SIZES.tags.max, `must have at most ${LIST_SIZES.tags.max} tags (AWS allows 50 per resource, leave room)`)
         .optional(),
     },
     { error: "must be an object" },
