@@ -69,19 +69,7 @@ export class MirrorStack extends TerraformStack {
     }
     new TerraformOutput(this, "repositories", {
       description: OUTPUT_DESCRIPTIONS.repositories,
-      value: Object.fromEntries(
-        this.mirror.repositories.map((r) => [
-          r.key,
-          {
-            webhook_url: r.webhookUrl,
-            codecommit_repository: r.codecommitRepositoryName,
-            clone_url_http: r.cloneUrlHttp,
-            clone_url_ssh: r.cloneUrlSsh,
-            build_project: r.buildProjectName,
-            log_group: r.logGroupName,
-          },
-        ]),
-      ),
+      value: this.mirror.repositoriesOutput,
     });
   }
 }

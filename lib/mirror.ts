@@ -16,6 +16,7 @@
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
+import { Token, ref } from "cdktf";
 import { Construct } from "constructs";
 import { MirrorAlerts } from "./alerts";
 import { BuildScripts } from "./build-scripts";
@@ -52,6 +53,12 @@ export interface MirroredRepository {
 
 /** Mirrors Backlog Git repositories into CodeCommit on every push. */
 export class BacklogCodeCommitMirror extends Construct {
+  /**
+   * The value of the `repositories` output (main.ts, the HCL module): per `PROJECT/REPO`, webhook_url,
+   * codecommit_repository, clone_url_http, clone_url_ssh, build_project and log_group, as one `for`
+   * expression over the per-repository resources.
+   */
+  public readonly repositoriesOutput: unknown;
   /** Per repository, in the order of `props.repositories` (empty when they are module variables). */
   public readonly repositories: MirroredRepository[];
   /** Base URL of the webhook stage (`https://ID.execute-api.REGION.amazonaws.com/prod`). */
@@ -214,20 +221,39 @@ export class BacklogCodeCommitMirror extends Construct {
       });
     }
 
+    // The attributes that are references are made when read (each is a token, with a stack trace):
+    // the stack's output reads none of them (repositoriesOutput).
+    const mirrors = this.mirrors;
     this.repositories = (repositories.literal ?? []).map((r) => {
-      const instance = this.mirrors.instances?.[r.key];
+      const instance = mirrors.instances?.[r.key];
       const route = this.webhook.routes.get(r.key);
       if (route === undefined || instance === undefined) throw new Error(`internal: no webhook route or mirror for ${r.key}`);
       return {
         key: r.key,
         webhookUrl: route.url,
         codecommitRepositoryName: instance.codecommit_repository,
-        cloneUrlHttp: this.mirrors.instanceAttribute("codecommitRepository", r.key, "clone_url_http"),
-        cloneUrlSsh: this.mirrors.instanceAttribute("codecommitRepository", r.key, "clone_url_ssh"),
-        codecommitArn: this.mirrors.instanceAttribute("codecommitRepository", r.key, "arn"),
+        get cloneUrlHttp() {
+          return mirrors.instanceAttribute("codecommitRepository", r.key, "clone_url_http");
+        },
+        get cloneUrlSsh() {
+          return mirrors.instanceAttribute("codecommitRepository", r.key, "clone_url_ssh");
+        },
+        get codecommitArn() {
+          return mirrors.instanceAttribute("codecommitRepository", r.key, "arn");
+        },
         buildProjectName: r.projectName,
-        logGroupName: this.mirrors.instanceAttribute("logGroup", r.key, "name"),
+        get logGroupName() {
+          return mirrors.instanceAttribute("logGroup", r.key, "name");
+        },
       };
     });
+    const stage = this.webhook.stage.fqn;
+    const codecommit = mirrors.codecommitRepository.fqn;
+    const logGroup = mirrors.logGroup.fqn;
+    this.repositoriesOutput = Token.asAny(
+      ref(
+        `{ for k, r in ${mirrors.instancesLocal.fqn} : k => { webhook_url = "\${${stage}.invoke_url}/\${k}", codecommit_repository = r.codecommit_repository, clone_url_http = ${codecommit}[k].clone_url_http, clone_url_ssh = ${codecommit}[k].clone_url_ssh, build_project = r.project_name, log_group = ${logGroup}[k].name } }`,
+      ),
+    );
   }
 }

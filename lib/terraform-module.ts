@@ -315,17 +315,7 @@ export class ModuleStack extends TerraformStack {
     );
     this.mirror = new BacklogCodeCommitMirror(this, "Mirror", moduleInputs());
     const m = this.mirror;
-    const stage = m.webhook.stage.fqn;
-    const codecommit = m.mirrors.codecommitRepository.fqn;
-    const logGroup = m.mirrors.logGroup.fqn;
-    new TerraformOutput(this, "repositories", {
-      description: OUTPUT_DESCRIPTIONS.repositories,
-      value: Token.asAny(
-        ref(
-          `{ for r in local.repository_list : r.key => { webhook_url = "\${${stage}.invoke_url}/\${r.key}", codecommit_repository = ${codecommit}[r.key].repository_name, clone_url_http = ${codecommit}[r.key].clone_url_http, clone_url_ssh = ${codecommit}[r.key].clone_url_ssh, build_project = r.project_name, log_group = ${logGroup}[r.key].name } }`,
-        ),
-      ),
-    });
+    new TerraformOutput(this, "repositories", { description: OUTPUT_DESCRIPTIONS.repositories, value: m.repositoriesOutput });
     new TerraformOutput(this, "webhook_base_url", { description: OUTPUT_DESCRIPTIONS.webhookBaseUrl, value: m.webhookBaseUrl });
     new TerraformOutput(this, "alerts_topic_arn", { description: OUTPUT_DESCRIPTIONS.alertsTopicArn, value: m.alertsTopicArn });
     new TerraformOutput(this, "webhook_source_ips", { description: OUTPUT_DESCRIPTIONS.webhookSourceIps, value: Token.asList(ref("local.allowed_source_ips")) });

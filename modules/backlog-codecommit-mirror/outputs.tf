@@ -7,7 +7,7 @@ output "alerts_topic_arn" {
 
 output "repositories" {
   description = "Per Backlog repository (PROJECT/REPO): webhook_url to paste into Backlog, the CodeCommit repository and its clone URLs, the sync project and its log group"
-  value       = { for r in local.repository_list : r.key => { webhook_url = "${aws_api_gateway_stage.Mirror_Webhook_Stage.invoke_url}/${r.key}", codecommit_repository = aws_codecommit_repository.Mirror_Repository_Repository[r.key].repository_name, clone_url_http = aws_codecommit_repository.Mirror_Repository_Repository[r.key].clone_url_http, clone_url_ssh = aws_codecommit_repository.Mirror_Repository_Repository[r.key].clone_url_ssh, build_project = r.project_name, log_group = aws_cloudwatch_log_group.Mirror_Repository_LogGroup[r.key].name } }
+  value       = { for k, r in local.Mirror_Repository_Instances : k => { webhook_url = "${aws_api_gateway_stage.Mirror_Webhook_Stage.invoke_url}/${k}", codecommit_repository = r.codecommit_repository, clone_url_http = aws_codecommit_repository.Mirror_Repository_Repository[k].clone_url_http, clone_url_ssh = aws_codecommit_repository.Mirror_Repository_Repository[k].clone_url_ssh, build_project = r.project_name, log_group = aws_cloudwatch_log_group.Mirror_Repository_LogGroup[k].name } }
 }
 
 output "webhook_base_url" {
