@@ -49,6 +49,10 @@ export const BUILD_ACTIONS = {
   /** Upload of the backup bundles, under backups/ only. */
   backups: ["s3:PutObject"],
   parameters: ["ssm:GetParameters"],
+  /** Git LFS mirroring (setting `lfs`): the build reads the credentials itself, {@link lfsSyncStatements}. */
+  lfsCredentials: ["ssm:GetParameter"],
+  lfsObjects: ["s3:PutObject"],
+  lfsList: ["s3:ListBucket"],
   decrypt: ["kms:Decrypt"],
   mirrorKey: ["kms:Decrypt", "kms:GenerateDataKey"],
   /** EC2 actions CodeBuild needs to place a build in a VPC; none supports resource-level permissions. */
@@ -188,6 +192,30 @@ export function buildScriptsSourceStatements(bucketArn: string): DataAwsIamPolic
   ];
 }
 
+/** Key prefix of the mirrored LFS objects in the stack's bucket (lib/naming.ts `lfsObjectsPrefix`). */
+export const LFS_PREFIX = "lfs/";
+
+/**
+ * What a sync that mirrors Git LFS objects needs (lib/buildspec/mirror-sync.sh, mirror_lfs): read
+ * the credentials parameter (`ssm:GetParameter`, the build calls it itself; decryption is the
+ * `DecryptSecureStrings` grant), write objects under `lfs/` (`s3:PutObject`, with `If-None-Match: *`
+ * so nothing is overwritten), and list `lfs/` once when its record of stored objects is new
+ * (`s3:ListBucket` limited by `s3:prefix`). It never reads an object back.
+ */
+export function lfsSyncStatements(ctx: ArnContext, bucketArn: string, credentialsParameter: string): DataAwsIamPolicyDocumentStatement[] {
+  return [
+    { sid: "ReadLfsCredentials", effect: "Allow", actions: [...BUILD_ACTIONS.lfsCredentials], resources: [arn(ctx, "ssm", `parameter${credentialsParameter}`)] },
+    { sid: "StoreLfsObjects", effect: "Allow", actions: [...BUILD_ACTIONS.lfsObjects], resources: [`${bucketArn}/${LFS_PREFIX}*`] },
+    {
+      sid: "ListLfsObjects",
+      effect: "Allow",
+      actions: [...BUILD_ACTIONS.lfsList],
+      resources: [bucketArn],
+      condition: [{ test: "StringLike", variable: "s3:prefix", values: [`${LFS_PREFIX}*`] }],
+    },
+  ];
+}
+
 /**
  * Publishing the mirror-health metrics (only the safety net's role does: lib/verify-iam.ts; the sync
  * builds publish nothing, so they start no AWS CLI after the push). PutMetricData has no resource type: the namespace condition
@@ -222,6 +250,11 @@ export interface MirrorIamProps {
    * @default false
    */
   readonly allowDebugSessions?: boolean;
+  /**
+   * SSM parameter of the Backlog credentials for Git LFS (setting `lfs`): adds {@link lfsSyncStatements}.
+   * @default - LFS objects are not mirrored
+   */
+  readonly lfsCredentialsParameter?: string;
   /**
    * Customer-managed key the builds may use (SSM SecureStrings, objects of the stack's bucket).
    * @default - none
@@ -307,6 +340,7 @@ export class MirrorIam extends Construct {
       },
       ...buildScriptsSourceStatements(props.backupBucketArn),
       ...backlogCredentialStatements(ctx, props.parameterNames),
+      ...(props.lfsCredentialsParameter !== undefined ? lfsSyncStatements(ctx, props.backupBucketArn, props.lfsCredentialsParameter) : []),
     ];
     if (props.kmsKeyArn !== undefined) {
       statements.push({

@@ -8,10 +8,11 @@ import { CodebuildProject } from "@cdktf/provider-aws/lib/codebuild-project";
 import { CodecommitRepository } from "@cdktf/provider-aws/lib/codecommit-repository";
 import { type ITerraformDependable, TerraformElement, TerraformIterator, TerraformLocal, TerraformStack, Token, propertyAccess } from "cdktf";
 import { Construct, type Node } from "constructs";
-import { BACKUP_BUCKET_ENV, renderBuildspec, repositorySyncSettings, syncSettings } from "./buildspec";
+import { BACKUP_BUCKET_ENV, LFS_ENDPOINT_ENV, renderBuildspec, repositorySyncSettings, syncSettings } from "./buildspec";
 import {
   EFS_LOCATION_IDENTIFIER,
   EFS_MOUNT_POINT,
+  backlogLfsEndpoint,
   buildLogGroupName,
   buildProjectName,
   codecommitRepositoryName,
@@ -19,7 +20,7 @@ import {
   repositoryConstructId,
   repositoryKey,
 } from "./naming";
-import type { BacklogSettings, BuildSettings, RepositoryMirrorSpec } from "./props";
+import type { BacklogSettings, BuildSettings, LfsSettings, RepositoryMirrorSpec } from "./props";
 import { escapeTerraformTemplate } from "./terraform-template";
 
 export { escapeTerraformTemplate };
@@ -112,10 +113,12 @@ export interface RepositoryInstance {
   readonly log_group_name: string;
   readonly backlog_remote: string;
   readonly mirror_path: string;
+  /** Only when the stack mirrors LFS objects: the repository's LFS server, "" when it opted out. */
+  readonly lfs_endpoint?: string;
 }
 
-/** The `for_each` value of one repository. */
-export function repositoryInstance(name: string, backlog: BacklogSettings, repo: RepositoryMirrorSpec): RepositoryInstance {
+/** The `for_each` value of one repository; `lfs`: the stack mirrors LFS objects (setting `lfs`). */
+export function repositoryInstance(name: string, backlog: BacklogSettings, repo: RepositoryMirrorSpec, lfs = false): RepositoryInstance {
   const ccName = codecommitRepositoryName(repo);
   const projectName = buildProjectName(name, repo);
   const settings = repositorySyncSettings(backlog, repo, ccName);
@@ -130,6 +133,7 @@ export function repositoryInstance(name: string, backlog: BacklogSettings, repo:
     log_group_name: buildLogGroupName(projectName),
     backlog_remote: settings.BACKLOG_REMOTE,
     mirror_path: settings.MIRROR_PATH,
+    ...(lfs ? { lfs_endpoint: repo.lfs === false ? "" : backlogLfsEndpoint(backlog, repo) } : {}),
   };
 }
 
@@ -138,10 +142,10 @@ export function repositoryInstance(name: string, backlog: BacklogSettings, repo:
  * in the order of the repositories. Its strings are Terraform templates in the synthesized JSON, so
  * they are escaped ({@link escapeTerraformTemplate}; validation already refuses `$` and `%` in names).
  */
-export function repositoryInstances(name: string, backlog: BacklogSettings, repositories: readonly RepositoryMirrorSpec[]): Record<string, RepositoryInstance> {
+export function repositoryInstances(name: string, backlog: BacklogSettings, repositories: readonly RepositoryMirrorSpec[], lfs = false): Record<string, RepositoryInstance> {
   return Object.fromEntries(
     repositories.map((repo) => {
-      const instance = repositoryInstance(name, backlog, repo);
+      const instance = repositoryInstance(name, backlog, repo, lfs);
       const escaped = Object.fromEntries(Object.entries(instance).map(([k, v]) => [k, escapeTerraformTemplate(v)])) as unknown as RepositoryInstance;
       return [repositoryKey(repo), escaped];
     }),
@@ -171,6 +175,8 @@ export interface MirrorRepositoriesProps {
    * @default false
    */
   readonly allowEmptySource?: boolean;
+  /** Mirror LFS objects (setting `lfs`). @default - not mirrored */
+  readonly lfs?: LfsSettings;
   /** Customer-managed key for the log groups and the projects. @default - AWS-managed */
   readonly kmsKeyArn?: string;
   /** Resources the projects must be created after (IAM policy, mount targets, the scripts' objects). */
@@ -198,7 +204,7 @@ export class MirrorRepositories extends Construct {
   constructor(scope: Construct, id: string, props: MirrorRepositoriesProps) {
     super(scope, id);
     const build = { ...BUILD_DEFAULTS, ...props.build };
-    this.instances = repositoryInstances(props.name, props.backlog, props.repositories);
+    this.instances = repositoryInstances(props.name, props.backlog, props.repositories, props.lfs !== undefined);
     // Written once, as a local value, and iterated by the three resources.
     this.instancesLocal = new TerraformLocal(this, "Instances", this.instances);
     const each = TerraformIterator.fromMap(this.instancesLocal.asAnyMap);
@@ -232,8 +238,10 @@ export class MirrorRepositories extends Construct {
         backlog: props.backlog,
         lockTimeoutSeconds: lockTimeoutSeconds(build.timeoutMinutes),
         allowEmptySource: props.allowEmptySource === true,
+        lfsCredentialsParameter: props.lfs?.credentialsParameter,
       }).map(([k, v]) => [k, escapeTerraformTemplate(v)] as const),
       ...Object.entries(perRepository),
+      ...(props.lfs !== undefined ? [[LFS_ENDPOINT_ENV, value("lfs_endpoint")] as const] : []),
     ] as const;
 
     this.project = new CodebuildProject(this, REPOSITORY_RESOURCE_IDS.project, {

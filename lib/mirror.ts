@@ -22,6 +22,7 @@ import { BuildScripts } from "./build-scripts";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
 import { MirrorKey } from "./encryption";
 import { type ArnContext, MirrorIam } from "./iam";
+import { MirrorLfs, lfsRepositories } from "./lfs";
 import { MirrorRepositories } from "./mirror-build";
 import { buildProjectName, repositoryKey } from "./naming";
 import { MirrorNetwork } from "./network";
@@ -76,6 +77,8 @@ export class BacklogCodeCommitMirror extends Construct {
   public readonly natPublicIp?: string;
   /** The customer-managed key, when `encryption.customerManagedKey` is on. */
   public readonly key?: MirrorKey;
+  /** Git LFS for consumers (read policies, agent, commands), when `lfs` is set and a repository mirrors LFS objects. */
+  public readonly lfs?: MirrorLfs;
   /** The source addresses allowed to call the webhook; undefined when it is open to all. */
   public readonly webhookSourceIps?: readonly string[];
 
@@ -131,6 +134,7 @@ export class BacklogCodeCommitMirror extends Construct {
       subnetIds: network.subnetIds,
       backupBucketArn: this.storage.backupBucket.arn,
       allowDebugSessions: props.build?.allowDebugSessions,
+      lfsCredentialsParameter: props.lfs?.credentialsParameter,
       kmsKeyArn,
     });
 
@@ -143,6 +147,7 @@ export class BacklogCodeCommitMirror extends Construct {
       backupBucketName: this.storage.backupBucket.bucket,
       scriptsLocation: this.scripts.sourceLocation,
       allowEmptySource: props.sync?.allowEmptySource,
+      lfs: props.lfs,
     };
     this.mirrors = new MirrorRepositories(this, "Repositories", {
       name,
@@ -157,6 +162,11 @@ export class BacklogCodeCommitMirror extends Construct {
       // CodeBuild checks the role's VPC permissions on creation; a build needs its mount target.
       dependsOn: [this.iam.buildVpcPolicy, this.storage.mountTargets, ...this.scripts.objects],
     });
+
+    const lfsRepos = lfsRepositories(props.lfs !== undefined, props.repositories);
+    if (lfsRepos.length > 0) {
+      this.lfs = new MirrorLfs(this, "Lfs", { name, repositories: lfsRepos, bucketName: shared.backupBucketName, bucketArn: this.storage.backupBucket.arn, scriptsFolder: this.scripts.folder, kmsKeyArn, region: region.id });
+    }
 
     const webhook = props.webhook ?? {};
     this.webhookSourceIps =

@@ -130,6 +130,9 @@ if ! declare -F backlog_ssh_setup >/dev/null; then
   # shellcheck source=lib/buildspec/backlog-ssh.sh
   . "$(dirname "${BASH_SOURCE[0]}")/backlog-ssh.sh"
 fi
+# Git LFS mirroring (setting lfs), after the push: lfs_enabled, lfs_mirror.
+# shellcheck source=lib/buildspec/lfs-mirror.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lfs-mirror.sh"
 
 g() { git "${GIT_MIRROR_CONFIG[@]}" --git-dir="$MIRROR" "$@"; }
 
@@ -612,6 +615,15 @@ run_sync() {
   set -e
 }
 
+# The next build of this project goes on where this one stopped (see the header); $1 says what is left.
+continue_in_next_build() {
+  local out
+  out=$(aws codebuild start-build --project-name "${CODEBUILD_BUILD_ID%%:*}" --query build.id --output text 2>&1) ||
+    fail "$1; could not start the next build: $(tail -n 1 <<<"$out")"
+  log "$1 at the time budget, progress kept: $out goes on"
+  exit 0
+}
+
 FETCH_NUMBER=0
 while :; do
   with_state claim_fetch
@@ -624,13 +636,7 @@ while :; do
   case "$RC" in
     0) ;;
     6) PUSHES=1 && continue ;;
-    4)
-      # The next build of this project goes on where this one stopped (see the header).
-      out=$(aws codebuild start-build --project-name "${CODEBUILD_BUILD_ID%%:*}" --query build.id --output text 2>&1) ||
-        fail "sync incomplete; could not start the next build: $(tail -n 1 <<<"$out")"
-      log "sync incomplete at the time budget, progress kept: $out goes on"
-      exit 0
-      ;;
+    4) continue_in_next_build "sync incomplete" ;;
     5) fail "no increment fit in the time budget ($WORK_DEADLINE s): raise build.timeoutMinutes" ;;
     *) exit "$RC" ;;
   esac
@@ -644,4 +650,12 @@ while :; do
 done
 maintain_mirror
 log "mirrored $(g for-each-ref --format=x refs/heads refs/tags | wc -l) refs of $MIRROR_PATH to $CODECOMMIT_REPOSITORY"
-report_lfs
+if lfs_enabled; then
+  lfs_mirror
+  case "$LFS_STATUS" in
+    1) exit 1 ;;
+    4) continue_in_next_build "LFS objects left" ;;
+  esac
+else
+  report_lfs
+fi
