@@ -15,6 +15,8 @@
 #                          lib/mirror-build.ts, so that every build ends on its own before the timeout)
 #   ALLOW_EMPTY_SOURCE     "true": a source that advertises no refs may empty CodeCommit
 #                          (setting sync.allowEmptySource); otherwise such a sync is refused
+#   LFS_CREDENTIALS_PARAMETER, LFS_ENDPOINT   only with the setting lfs: Git LFS mirroring after the
+#                          push (lib/buildspec/lfs-mirror.sh, which this script sources from its folder)
 # and from the environment CodeBuild provides:
 #   SRC_GIT_CREDENTIAL     SSH private key (env.parameter-store; masked in logs)
 #   BACKLOG_HOST_KEYS      pinned host keys (settings or env.parameter-store), see backlog-ssh.sh
@@ -565,7 +567,8 @@ sync_once() {
   log "fetch #$FETCH_NUMBER: $count ref change(s) pushed in $PUSHES push(es)"
 }
 
-# Git LFS: CodeCommit gets the pointer files, never the objects (the sync moves no LFS object). When
+# Git LFS without the setting lfs (or a repository with lfs: false): CodeCommit gets the pointer
+# files, and the sync moves no LFS object (with lfs: lfs_mirror, lib/buildspec/lfs-mirror.sh). When
 # the .gitattributes of a mirrored head or tag marks files `filter=lfs`, one warning counts the
 # distinct LFS objects the tips of the mirrored refs point at: pointer files are blobs of less than
 # 1024 bytes that start with the spec's version line, then `oid sha256:HEX` after any `ext-` keys
