@@ -67,6 +67,15 @@ export class MirrorStack extends TerraformStack {
         value: this.mirror.key.key.arn,
       });
     }
+    if (this.mirror.lfs !== undefined) {
+      new TerraformOutput(this, "lfs", {
+        description:
+          "Per Backlog repository that mirrors Git LFS objects (PROJECT/REPO): the IAM policy to attach to a consumer's build role, where the objects are, and the commands to run in a clone of the CodeCommit copy before `git lfs pull` (docs/lfs.md)",
+        value: Object.fromEntries(
+          [...this.mirror.lfs.consumers].map(([key, c]) => [key, { read_policy_arn: c.readPolicyArn, objects_uri: c.objectsUri, agent_uri: c.agentUri, commands: c.commands }]),
+        ),
+      });
+    }
     new TerraformOutput(this, "repositories", {
       description: OUTPUT_DESCRIPTIONS.repositories,
       value: this.mirror.repositoriesOutput,

@@ -115,7 +115,7 @@ describe("configuration validation", () => {
     [
       "a misspelt key",
       (c) => (c.regoin = "ap-northeast-1"),
-      'the configuration has unknown key(s) "regoin"; allowed: region, name, logRetentionDays, backlog, network, webhook, resync, sync, backups, alerts, encryption, repositories, build, state, tags',
+      'the configuration has unknown key(s) "regoin"; allowed: region, name, logRetentionDays, backlog, network, webhook, resync, sync, lfs, backups, alerts, encryption, repositories, build, state, tags',
     ],
     [
       "a tag in the aws: namespace",

@@ -23,6 +23,22 @@ export const SSH_KEY_ENV = "SRC_GIT_CREDENTIAL";
 /** Project environment variable naming the S3 bucket of the sync's backup bundles. */
 export const BACKUP_BUCKET_ENV = "BACKUP_BUCKET";
 
+/**
+ * Project environment variable naming the SSM SecureString of the Backlog credentials for Git LFS
+ * (setting `lfs.credentialsParameter`); set only when the stack mirrors LFS objects. The build reads
+ * the parameter itself (`aws ssm get-parameter`), so that a missing or unreadable parameter fails
+ * the LFS step only, after the refs were pushed (an `env.parameter-store` entry would fail the build
+ * before the sync starts).
+ */
+export const LFS_CREDENTIALS_PARAMETER_ENV = "LFS_CREDENTIALS_PARAMETER";
+
+/**
+ * Project environment variable with the repository's LFS server (lib/naming.ts
+ * `backlogLfsEndpoint`), empty for a repository that opted out (`repositories[].lfs: false`); set
+ * only when the stack mirrors LFS objects.
+ */
+export const LFS_ENDPOINT_ENV = "LFS_ENDPOINT";
+
 /** Environment variable holding the pinned host keys. */
 export const HOST_KEYS_ENV = "BACKLOG_HOST_KEYS";
 
@@ -82,6 +98,8 @@ export interface SyncSettingsInputs {
   readonly lockTimeoutSeconds: string;
   /** `true` lets a sync empty CodeCommit when Backlog advertises no refs (`sync.allowEmptySource`). */
   readonly allowEmptySource: string;
+  /** The SSM parameter of the Backlog credentials for Git LFS (setting `lfs.credentialsParameter`), when LFS objects are mirrored. */
+  readonly lfs: MirrorInputs["lfs"];
 }
 
 /**
@@ -111,6 +129,7 @@ export function syncSettings(inputs: SyncSettingsInputs): BuildSetting[] {
     { name: "HOST_KEY_MODE", value: backlog.hostKeyMode },
     { name: "LOCK_TIMEOUT_SECONDS", value: inputs.lockTimeoutSeconds },
     { name: "ALLOW_EMPTY_SOURCE", value: inputs.allowEmptySource },
+    { name: LFS_CREDENTIALS_PARAMETER_ENV, value: inputs.lfs.credentialsParameter, when: inputs.lfs.when },
     // Only when pinned in the configuration: a project variable takes precedence over the buildspec's
     // `env.parameter-store` value of the same name (CodeBuild User Guide, "Create a build project",
     // environment variables: the StartBuild call's value first, then the project's, then the

@@ -50,7 +50,7 @@ export const REFERENCE_ROWS: readonly ReferenceRow[] = [
   {
     key: "region",
     required: "yes",
-    notes: "a region where CodeBuild runs ARM builds (`lib/regions.ts`), e.g. `ap-northeast-1`; others are refused at validation, preflight and plan",
+    notes: "a region where CodeBuild runs ARM builds (`lib/regions.ts`); others are refused at validation, preflight and plan",
   },
   {
     key: "name",
@@ -109,11 +109,13 @@ export const REFERENCE_ROWS: readonly ReferenceRow[] = [
   },
   { key: "backups.retentionDays", required: "no", default: code(DEFAULT_BACKUP_RETENTION_DAYS), rule: "backups.retentionDays", notes: ": days the backup bundles (and their noncurrent versions) are kept" },
   { key: "alerts.emails", required: "no", default: "none", notes: `e-mail subscriptions of the alert topic (≤ ${size("alerts.emails").max}), each ${RULES["alerts.emails[]"].allowed}` },
+  { key: "lfs.credentialsParameter", required: "no", default: "not mirrored", notes: "mirror Git LFS objects; an SSM SecureString `USER:PASSWORD`" },
   { key: "encryption.customerManagedKey", required: "no", default: code(false), notes: "create and use a KMS key (replaces EFS when toggled)" },
   { key: "repositories[]", required: "yes", notes: `${size("repositories").min}-${size("repositories").max} entries, no duplicates` },
   { key: "repositories[].projectKey", required: "yes", rule: "repositories[].projectKey" },
   { key: "repositories[].repository", required: "yes", rule: "repositories[].repository", notes: ", without `.git`" },
   { key: "repositories[].codecommitRepository", required: "no", default: "the Backlog name", rule: "repositories[].codecommitRepository", notes: ", unique across the list" },
+  { key: "repositories[].lfs", required: "no", default: "with `lfs`", notes: "`false` opts a repository out" },
   { key: "build.timeoutMinutes", required: "no", default: code(BUILD_DEFAULTS.timeoutMinutes), rule: "build.timeoutMinutes" },
   { key: "build.queuedTimeoutMinutes", required: "no", default: code(BUILD_DEFAULTS.queuedTimeoutMinutes), rule: "build.queuedTimeoutMinutes" },
   { key: "build.computeType", required: "no", default: code(BUILD_DEFAULTS.computeType), rule: "build.computeType", notes: " (ARM)" },

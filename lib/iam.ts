@@ -51,6 +51,10 @@ export const BUILD_ACTIONS = {
   /** Upload of the backup bundles, under backups/ only. */
   backups: ["s3:PutObject"],
   parameters: ["ssm:GetParameters"],
+  /** Git LFS mirroring (setting `lfs`): the build reads the credentials itself, {@link lfsSyncStatements}. */
+  lfsCredentials: ["ssm:GetParameter"],
+  lfsObjects: ["s3:PutObject"],
+  lfsList: ["s3:ListBucket"],
   decrypt: ["kms:Decrypt"],
   mirrorKey: ["kms:Decrypt", "kms:GenerateDataKey"],
   /** EC2 actions CodeBuild needs to place a build in a VPC; none supports resource-level permissions. */
@@ -190,6 +194,30 @@ export function buildScriptsSourceStatements(bucketArn: string): DataAwsIamPolic
   ];
 }
 
+/** Key prefix of the mirrored LFS objects in the stack's bucket (lib/naming.ts `lfsObjectsPrefix`). */
+export const LFS_PREFIX = "lfs/";
+
+/**
+ * What a sync that mirrors Git LFS objects needs (lib/buildspec/mirror-sync.sh, mirror_lfs): read
+ * the credentials parameter (`ssm:GetParameter`, the build calls it itself; decryption is the
+ * `DecryptSecureStrings` grant), write objects under `lfs/` (`s3:PutObject`, with `If-None-Match: *`
+ * so nothing is overwritten), and list `lfs/` once when its record of stored objects is new
+ * (`s3:ListBucket` limited by `s3:prefix`). It never reads an object back.
+ */
+export function lfsSyncStatements(ctx: ArnContext, bucketArn: string, credentialsParameter: string): DataAwsIamPolicyDocumentStatement[] {
+  return [
+    { sid: "ReadLfsCredentials", effect: "Allow", actions: [...BUILD_ACTIONS.lfsCredentials], resources: [arn(ctx, "ssm", `parameter${credentialsParameter}`)] },
+    { sid: "StoreLfsObjects", effect: "Allow", actions: [...BUILD_ACTIONS.lfsObjects], resources: [`${bucketArn}/${LFS_PREFIX}*`] },
+    {
+      sid: "ListLfsObjects",
+      effect: "Allow",
+      actions: [...BUILD_ACTIONS.lfsList],
+      resources: [bucketArn],
+      condition: [{ test: "StringLike", variable: "s3:prefix", values: [`${LFS_PREFIX}*`] }],
+    },
+  ];
+}
+
 /**
  * Publishing the mirror-health metrics (only the safety net's role does: lib/verify-iam.ts; the sync
  * builds publish nothing, so they start no AWS CLI after the push). PutMetricData has no resource type: the namespace condition
@@ -207,6 +235,13 @@ export function publishHealthMetricsStatement(): DataAwsIamPolicyDocumentStateme
 }
 
 /** Props of {@link MirrorIam}. */
+/** A statement as Terraform JSON writes it (snake case), for a `dynamic` block's content. */
+function statementJson(st: DataAwsIamPolicyDocumentStatement): Record<string, unknown> {
+  const out: Record<string, unknown> = { sid: st.sid, effect: st.effect, actions: st.actions, resources: st.resources };
+  if (st.condition !== undefined) out.condition = (st.condition as Array<{ test: string; variable: string; values: string[] }>).map((c) => ({ test: c.test, variable: c.variable, values: c.values }));
+  return out;
+}
+
 export interface MirrorIamProps {
   /** The stack's name: the prefix of the sync projects and the value of the mirrors' stack tag. */
   readonly name: string;
@@ -224,6 +259,11 @@ export interface MirrorIamProps {
    * @default false
    */
   readonly allowDebugSessions?: Switch;
+  /**
+   * SSM parameter of the Backlog credentials for Git LFS (setting `lfs`): adds {@link lfsSyncStatements}.
+   * @default - LFS objects are not mirrored
+   */
+  readonly lfs?: { readonly credentialsParameter: string; readonly when: Switch };
   /**
    * Customer-managed key the builds may use (SSM SecureStrings, objects of the stack's bucket).
    * @default - none
@@ -318,13 +358,21 @@ export class MirrorIam extends Construct {
         resources: [props.kmsKeyArn],
       });
     }
-    const debug = { sid: "DebugSessions", effect: "Allow", actions: [...BUILD_ACTIONS.debugSessions], resources: ["*"] }; // Session Manager channel actions have no resource type
-    const debugSessions = props.allowDebugSessions ?? false;
-    if (debugSessions === true) statements.push(debug);
+    // Optional grants: present, absent, or (the module) `dynamic "statement"` blocks under their condition.
+    const optional: Array<{ when: Switch; statements: DataAwsIamPolicyDocumentStatement[] }> = [
+      {
+        when: props.lfs?.when ?? false,
+        statements: props.lfs === undefined ? [] : lfsSyncStatements(ctx, props.backupBucketArn, props.lfs.credentialsParameter),
+      },
+      // Session Manager channel actions have no resource type.
+      { when: props.allowDebugSessions ?? false, statements: [{ sid: "DebugSessions", effect: "Allow", actions: [...BUILD_ACTIONS.debugSessions], resources: ["*"] }] },
+    ];
+    for (const o of optional) if (o.when === true) statements.push(...o.statements);
     const syncDocument = new DataAwsIamPolicyDocument(this, "BuildSyncDocument", { statement: statements });
-    if (typeof debugSessions !== "boolean") {
-      syncDocument.addOverride("dynamic.statement", { for_each: Token.asAny(ref(`${debugSessions.hcl} ? [1] : []`)), content: debug });
-    }
+    const dynamic = optional.flatMap((o) =>
+      typeof o.when === "boolean" ? [] : o.statements.map((st) => ({ for_each: Token.asAny(ref(`${(o.when as { hcl: string }).hcl} ? [1] : []`)), content: statementJson(st) })),
+    );
+    if (dynamic.length > 0) syncDocument.addOverride("dynamic.statement", dynamic.length === 1 ? dynamic[0] : dynamic);
     new IamRolePolicy(this, "BuildSyncPolicy", {
       name: "mirror-sync",
       role: this.buildRole.id,

@@ -8,12 +8,12 @@ import { CodebuildProject } from "@cdktf/provider-aws/lib/codebuild-project";
 import { CodecommitRepository } from "@cdktf/provider-aws/lib/codecommit-repository";
 import { type ITerraformDependable, TerraformElement, TerraformIterator, TerraformLocal, TerraformStack, Token, propertyAccess, ref } from "cdktf";
 import { Construct, type Node } from "constructs";
-import { BACKUP_BUCKET_ENV, repositorySyncSettings } from "./buildspec";
+import { BACKUP_BUCKET_ENV, LFS_ENDPOINT_ENV, repositorySyncSettings } from "./buildspec";
 import type { BuildSetting, MirrorInputs, RepositoryInstance, RepositorySet } from "./mirror-inputs";
 import { EFS_LOCATION_IDENTIFIER, EFS_MOUNT_POINT, buildLogGroupName, MIRROR_STACK_TAG_KEY, repositoryConstructId, repositoryKey } from "./naming";
 import type { RepositoryMirrorSpec } from "./props";
 import { escapeTerraformTemplate } from "./terraform-template";
-import { hclTemplate } from "./terraform-values";
+import { type Switch, hclTemplate } from "./terraform-values";
 
 export { escapeTerraformTemplate };
 
@@ -139,6 +139,8 @@ export interface MirrorRepositoriesProps {
   /** The settings every project shares (lib/buildspec.ts syncSettings). */
   readonly settings: readonly BuildSetting[];
   readonly build: MirrorInputs["build"];
+  /** Whether the syncs mirror Git LFS objects (project variable LFS_ENDPOINT per repository). */
+  readonly lfs: Switch;
   readonly logRetentionDays: number;
   readonly serviceRoleArn: string;
   readonly vpcId: string;
@@ -212,6 +214,7 @@ export class MirrorRepositories extends Construct {
       { name: BACKUP_BUCKET_ENV, value: props.backupBucketName },
       ...props.settings,
       ...Object.entries(perRepository).map(([name, value]) => ({ name, value })),
+      { name: LFS_ENDPOINT_ENV, value: value("lfs_endpoint"), when: props.lfs },
     ];
 
     this.project = new CodebuildProject(this, REPOSITORY_RESOURCE_IDS.project, {

@@ -8,7 +8,7 @@ import { Token, ref } from "cdktf";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
 import type { BuildScriptFile } from "./build-scripts";
 import { BUILD_DEFAULTS, lockTimeoutSeconds } from "./mirror-build";
-import { backlogGitHost, buildLogGroupName, buildProjectName, codecommitRepositoryName, mirrorRelativePath, repositoryKey, backlogRemoteUrl } from "./naming";
+import { backlogGitHost, backlogLfsEndpoint, buildLogGroupName, buildProjectName, codecommitRepositoryName, mirrorRelativePath, repositoryKey, backlogRemoteUrl } from "./naming";
 import type { BacklogCodeCommitMirrorProps, RepositoryMirrorSpec } from "./props";
 import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE } from "./safety-net";
 import { DEFAULT_BACKUP_RETENTION_DAYS } from "./storage";
@@ -29,6 +29,11 @@ export interface RepositoryFields {
   readonly codecommitRepository: string;
   /** `NAME-mirror-CODECOMMIT` (lib/naming.ts buildProjectName). */
   readonly projectName: string;
+  /**
+   * When the stack mirrors Git LFS objects (setting `lfs`): the repository's LFS server, "" when it
+   * opted out (`repositories[].lfs: false`).
+   */
+  readonly lfsEndpoint?: string;
 }
 
 /**
@@ -43,6 +48,8 @@ export interface RepositoryInstance {
   readonly log_group_name: string;
   readonly backlog_remote: string;
   readonly mirror_path: string;
+  /** Only when the stack mirrors LFS objects: the repository's LFS server, "" when it opted out. */
+  readonly lfs_endpoint?: string;
 }
 
 /** The `for_each` value of one repository, from its names (text or templates alike). */
@@ -59,6 +66,7 @@ export function repositoryInstance(backlog: { readonly spaceKey: string; readonl
     log_group_name: buildLogGroupName(r.projectName),
     backlog_remote: remote,
     mirror_path: mirrorRelativePath(r),
+    ...(r.lfsEndpoint !== undefined ? { lfs_endpoint: r.lfsEndpoint } : {}),
   };
 }
 
@@ -79,7 +87,12 @@ export interface RepositorySet {
 }
 
 /** The repositories of validated props. */
-export function literalRepositories(name: string, backlog: { readonly spaceKey: string; readonly domain: string }, repositories: readonly RepositoryMirrorSpec[]): RepositorySet {
+export function literalRepositories(
+  name: string,
+  backlog: { readonly spaceKey: string; readonly domain: string },
+  repositories: readonly RepositoryMirrorSpec[],
+  lfs = false,
+): RepositorySet {
   const literal = repositories.map((spec) => ({
     spec,
     key: repositoryKey(spec),
@@ -87,6 +100,7 @@ export function literalRepositories(name: string, backlog: { readonly spaceKey: 
     repository: spec.repository,
     codecommitRepository: codecommitRepositoryName(spec),
     projectName: buildProjectName(name, spec),
+    ...(lfs ? { lfsEndpoint: spec.lfs === false ? "" : backlogLfsEndpoint(backlog, spec) } : {}),
   }));
   const escape = (instance: RepositoryInstance) =>
     Object.fromEntries(Object.entries(instance).map(([k, v]) => [k, escapeTerraformTemplate(v)])) as unknown as RepositoryInstance;
@@ -175,6 +189,8 @@ export interface MirrorInputs {
     /** The verifier's look-back: one hour more than the alarm's window. */
     readonly lookbackHours: number;
   };
+  /** Git LFS mirroring (setting `lfs`): the SSM parameter of the Backlog credentials, when on. */
+  readonly lfs: { readonly credentialsParameter: string; readonly when: Switch };
   readonly alertEmails: StringList;
   /** ALLOW_EMPTY_SOURCE of the sync: `true` or `false`. */
   readonly allowEmptySource: string;
@@ -215,7 +231,8 @@ export function mirrorInputs(props: BacklogCodeCommitMirrorProps): MirrorInputs 
       parameterNames: [backlog.sshKeyParameter, ...(hostKeysParameter !== undefined ? [hostKeysParameter] : [])],
     },
     network: props.network === undefined ? undefined : { vpcId: props.network.vpcId, subnetIds: props.network.subnetIds },
-    repositories: literalRepositories(name, backlog, props.repositories),
+    repositories: literalRepositories(name, backlog, props.repositories, props.lfs !== undefined),
+    lfs: { credentialsParameter: props.lfs?.credentialsParameter ?? "", when: props.lfs !== undefined },
     build: {
       timeoutMinutes: build.timeoutMinutes,
       queuedTimeoutMinutes: build.queuedTimeoutMinutes,

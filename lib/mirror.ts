@@ -23,6 +23,7 @@ import { BuildScripts } from "./build-scripts";
 import { renderBuildspec, syncSettings } from "./buildspec";
 import { MirrorKey } from "./encryption";
 import { type ArnContext, MirrorIam } from "./iam";
+import { MirrorLfs } from "./lfs";
 import { MirrorRepositories } from "./mirror-build";
 import { DEFAULT_LOG_RETENTION_DAYS, type MirrorInputs, isMirrorInputs, mirrorInputs } from "./mirror-inputs";
 import { MirrorNetwork } from "./network";
@@ -82,6 +83,8 @@ export class BacklogCodeCommitMirror extends Construct {
   public readonly natPublicIp?: string;
   /** The customer-managed key, when `encryption.customerManagedKey` is on. */
   public readonly key?: MirrorKey;
+  /** Git LFS for consumers (read policies, agent, commands), when `lfs` is set and a repository mirrors LFS objects. */
+  public readonly lfs?: MirrorLfs;
   /** The source addresses allowed to call the webhook; undefined when it is open to all. */
   public readonly webhookSourceIps?: readonly string[];
 
@@ -139,6 +142,7 @@ export class BacklogCodeCommitMirror extends Construct {
       subnetIds: network.subnetIds,
       backupBucketArn: this.storage.backupBucket.arn,
       allowDebugSessions: inputs.build.allowDebugSessions,
+      lfs: inputs.lfs,
       kmsKeyArn,
     });
 
@@ -149,8 +153,9 @@ export class BacklogCodeCommitMirror extends Construct {
       name,
       repositories,
       buildspec: renderBuildspec(buildspecInputs),
-      settings: syncSettings({ backlog, lockTimeoutSeconds: inputs.build.lockTimeoutSeconds, allowEmptySource: inputs.allowEmptySource }),
+      settings: syncSettings({ backlog, lockTimeoutSeconds: inputs.build.lockTimeoutSeconds, allowEmptySource: inputs.allowEmptySource, lfs: inputs.lfs }),
       build: inputs.build,
+      lfs: inputs.lfs.when,
       logRetentionDays: inputs.logRetentionDays,
       serviceRoleArn: this.iam.buildRole.arn,
       securityGroupId: this.network.buildSecurityGroup.id,
@@ -163,6 +168,20 @@ export class BacklogCodeCommitMirror extends Construct {
       // CodeBuild checks the role's VPC permissions on creation; a build needs its mount target.
       dependsOn: [this.iam.buildVpcPolicy, this.storage.mountTargets, ...this.scripts.objects],
     });
+
+    // Git LFS for consumers: a read policy per repository that mirrors its LFS objects.
+    const lfsRepos = inputs.lfs.when === true ? (repositories.literal ?? []).filter((r) => r.lfsEndpoint !== "").map((r) => r.spec) : [];
+    if (lfsRepos.length > 0) {
+      this.lfs = new MirrorLfs(this, "Lfs", {
+        name,
+        repositories: lfsRepos,
+        bucketName: this.storage.backupBucket.bucket,
+        bucketArn: this.storage.backupBucket.arn,
+        scriptsFolder: this.scripts.folder,
+        kmsKeyArn,
+        region: region.id,
+      });
+    }
 
     const webhook = inputs.webhook;
     this.webhookSourceIps = webhook.restricted === true && !isListExpression(webhook.sourceIps) ? webhook.sourceIps : undefined;

@@ -43,6 +43,25 @@ export function backlogRemoteUrl(
   return `${backlog.spaceKey}@${backlogGitHost(backlog)}:/${repo.projectKey}/${repo.repository}.git`;
 }
 
+/**
+ * `https://SPACE.DOMAIN/git/PROJECT/REPO.git/info/lfs`: the repository's Git LFS server. Backlog's
+ * HTTPS clone URL is `https://SPACE.DOMAIN/git/PROJECT/REPO.git` (Backlog help, "Summary of Git");
+ * Backlog does not document an LFS endpoint, so this is git-lfs's default rule, the remote URL
+ * followed by `/info/lfs` (git-lfs docs/api/server-discovery.md, "Guessing the Server"), which is
+ * what a git-lfs client of a Backlog clone uses (docs/real-account-checklist.md).
+ */
+export function backlogLfsEndpoint(
+  backlog: { readonly spaceKey: string; readonly domain: string },
+  repo: Pick<RepositoryMirrorSpec, "projectKey" | "repository">,
+): string {
+  return `https://${backlog.spaceKey}.${backlog.domain}/git/${repo.projectKey}/${repo.repository}.git/info/lfs`;
+}
+
+/** Key prefix of a repository's LFS objects in the stack's bucket: `lfs/PROJECT/REPO/objects/`. */
+export function lfsObjectsPrefix(repo: Pick<RepositoryMirrorSpec, "projectKey" | "repository">): string {
+  return `lfs/${repo.projectKey}/${repo.repository}/objects/`;
+}
+
 /** `PROJECT/REPO`: the key of a repository in maps, outputs and messages. */
 export function repositoryKey(repo: Pick<RepositoryMirrorSpec, "projectKey" | "repository">): string {
   return `${repo.projectKey}/${repo.repository}`;

@@ -92,6 +92,32 @@ export interface RepositoryMirrorSpec {
    * @default - the Backlog repository name
    */
   readonly codecommitRepository?: string;
+
+  /**
+   * Mirror this repository's Git LFS objects when the stack's `lfs` setting is on; `false` opts
+   * this repository out (its sync then only warns about LFS pointers, as without `lfs`).
+   * `true` is refused when the stack has no `lfs` setting. Changing it updates the repository's
+   * sync project and adds or removes its consumer read policy (no replacement).
+   * @default - true when the stack's `lfs` is set, else false
+   */
+  readonly lfs?: boolean;
+}
+
+/**
+ * Opt-in mirroring of Git LFS objects (docs/lfs.md): after each sync the build downloads the LFS
+ * objects of the mirrored refs from Backlog's LFS server over HTTPS and stores each once in the
+ * stack's bucket, `lfs/PROJECT/REPO/objects/OID[0:2]/OID[2:4]/OID`, never overwritten.
+ */
+export interface LfsSettings {
+  /**
+   * Name of an SSM Parameter Store SecureString holding `USER:PASSWORD`: the Backlog user ID and
+   * the password Backlog's Git over HTTPS accepts (with two-step verification on, the special
+   * password generated in Backlog's personal settings). The value is split at the first `:`, so the
+   * password may contain `:`. It must start with `/`. Read by the build at run time
+   * (`ssm:GetParameter`), handed to curl through a pipe: never in Terraform state, logs, a process
+   * environment, an argument list or a file. Changing it updates the sync projects in place.
+   */
+  readonly credentialsParameter: string;
 }
 
 /** Who may call the webhook API, and how often. */
@@ -304,6 +330,13 @@ export interface BacklogCodeCommitMirrorProps {
    * @default - AWS-managed keys
    */
   readonly encryption?: EncryptionSettings;
+
+  /**
+   * Mirror the repositories' Git LFS objects into the stack's bucket (each repository may opt out
+   * with `repositories[].lfs: false`).
+   * @default - LFS objects are not mirrored; a sync that pushes LFS pointers logs one warning
+   */
+  readonly lfs?: LfsSettings;
 
   /** The repositories to mirror: at least one, no duplicates. */
   readonly repositories: RepositoryMirrorSpec[];

@@ -79,6 +79,7 @@ export const RULES = {
   "backlog.domain": oneOf(BACKLOG_DOMAINS, quotedAlternatives(BACKLOG_DOMAINS)),
   "backlog.sshKeyParameter": SSM_PARAMETER("the SSH private key"),
   "backlog.hostKeysParameter": SSM_PARAMETER("the pinned host keys"),
+  "lfs.credentialsParameter": SSM_PARAMETER("the Backlog user and password for Git LFS over HTTPS (USER:PASSWORD)"),
   "backlog.hostKeys[]": pattern(
     new RegExp(`${HOST_KEY_TYPE_PATTERN.slice(0, -1)} [A-Za-z0-9+/]+={0,3}$`),
     `an SSH public key "TYPE BASE64" with TYPE one of ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa (no host name, no comment)`,

@@ -283,6 +283,8 @@ export function moduleInputs(): MirrorInputs {
       outOfSyncAlarmHours: num("var.resync.out_of_sync_alarm_hours"),
       lookbackHours: num("var.resync.out_of_sync_alarm_hours + 1"),
     },
+    // Git LFS mirroring is a setting of the CDKTF stack only, for now (docs/lfs.md).
+    lfs: { credentialsParameter: "", when: false },
     alertEmails: { hcl: "var.alert_emails" },
     allowEmptySource: str("tostring(var.sync.allow_empty_source)"),
     backupRetentionDays: num("var.backups.retention_days"),

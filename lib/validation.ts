@@ -129,6 +129,7 @@ const repositorySchema = z.strictObject(
     codecommitRepository: pattern("repositories[].codecommitRepository")
       .refine((v) => !/\.git$/i.test(v) && v !== "." && v !== "..", 'must not be "." or ".." or end in ".git"')
       .optional(),
+    lfs: z.boolean({ error: "must be true or false" }).optional(),
   },
   { error: "must be an object" },
 );
@@ -172,6 +173,11 @@ const resyncSchema = z.strictObject(
 const syncSchema = z.strictObject(
   { allowEmptySource: z.boolean({ error: "must be true or false" }).optional() },
   { error: "must be an object" },
+);
+
+const lfsSchema = z.strictObject(
+  { credentialsParameter: pattern("lfs.credentialsParameter") },
+  { error: "must be an object with credentialsParameter" },
 );
 
 const backupsSchema = z.strictObject(
@@ -218,6 +224,7 @@ const mirrorShape = {
   webhook: webhookSchema.optional(),
   resync: resyncSchema.optional(),
   sync: syncSchema.optional(),
+  lfs: lfsSchema.optional(),
   backups: backupsSchema.optional(),
   alerts: alertsSchema.optional(),
   encryption: encryptionSchema.optional(),
@@ -331,6 +338,14 @@ function crossFieldRules(v: BacklogCodeCommitMirrorProps, ctx: Ctx): void {
         code: "custom",
         path: ["repositories", i, "codecommitRepository"],
         message: `${dupCodecommit ?? dupProject}; set codecommitRepository to tell them apart, got: ${given}`,
+        params: { complete: true },
+      });
+    }
+    if (r.lfs === true && v.lfs === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["repositories", i, "lfs"],
+        message: "must not be true while the stack has no `lfs` setting (set lfs.credentialsParameter to mirror LFS objects, or remove repositories[].lfs), got: true",
         params: { complete: true },
       });
     }

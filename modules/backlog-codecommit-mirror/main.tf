@@ -450,7 +450,7 @@ resource "aws_api_gateway_deployment" "Mirror_Webhook_Deployment" {
   description = "Backlog webhook routes"
   rest_api_id = aws_api_gateway_rest_api.Mirror_Webhook_Api.id
   triggers = {
-    redeployment = sha256(join(",", ["e85116913159ec79512475461b9efd4dd5253263dd0fd5b210518731998a39ec", aws_iam_role.Mirror_Iam_ApiRole.arn, aws_api_gateway_integration.Mirror_Webhook_Integration.uri, aws_api_gateway_rest_api.Mirror_Webhook_Api.id, aws_api_gateway_resource.Mirror_Webhook_ProjectPath.id, aws_api_gateway_resource.Mirror_Webhook_RepositoryPath.id, aws_api_gateway_method.Mirror_Webhook_Method.id, aws_api_gateway_integration.Mirror_Webhook_Integration.id, aws_api_gateway_method_response.Mirror_Webhook_Response200.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse200.id, aws_api_gateway_method_response.Mirror_Webhook_Response502.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse502.id, aws_api_gateway_method_response.Mirror_Webhook_Response503.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse503.id, aws_api_gateway_method_response.Mirror_Webhook_Response404.id, aws_api_gateway_gateway_response.Mirror_Webhook_UnknownRoute.id, aws_api_gateway_gateway_response.Mirror_Webhook_Throttled.id, jsonencode(local.repository_list), jsonencode(local.allowed_source_ips)]))
+    redeployment = sha256(join(",", ["d25f37270dbe8b4cf047d193cf22cfbb5076662ccdd9715e4f04cc3f5667a0a6", aws_iam_role.Mirror_Iam_ApiRole.arn, aws_api_gateway_integration.Mirror_Webhook_Integration.uri, aws_api_gateway_rest_api.Mirror_Webhook_Api.id, aws_api_gateway_resource.Mirror_Webhook_ProjectPath.id, aws_api_gateway_resource.Mirror_Webhook_RepositoryPath.id, aws_api_gateway_method.Mirror_Webhook_Method.id, aws_api_gateway_integration.Mirror_Webhook_Integration.id, aws_api_gateway_method_response.Mirror_Webhook_Response200.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse200.id, aws_api_gateway_method_response.Mirror_Webhook_Response502.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse502.id, aws_api_gateway_method_response.Mirror_Webhook_Response503.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse503.id, aws_api_gateway_method_response.Mirror_Webhook_Response404.id, aws_api_gateway_gateway_response.Mirror_Webhook_UnknownRoute.id, aws_api_gateway_gateway_response.Mirror_Webhook_Throttled.id, jsonencode(local.repository_list), jsonencode(local.allowed_source_ips)]))
   }
 
   depends_on = [
@@ -845,7 +845,7 @@ env:
       . "$CODEBUILD_SRC_DIR/mirror-sync.sh"
       )
 EOT
-    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/24b83e8957e5f60da0c2dd422b8e9a7edbd5171a2c84e4895d9b55c0016f2d70/"
+    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/"
     type      = "S3"
   }
   vpc_config {
@@ -858,6 +858,8 @@ EOT
     aws_iam_role_policy.Mirror_Iam_BuildVpcPolicy,
     aws_efs_mount_target.Mirror_Storage_MountTarget,
     aws_s3_object.Mirror_Scripts_BacklogSsh,
+    aws_s3_object.Mirror_Scripts_LfsAgent,
+    aws_s3_object.Mirror_Scripts_LfsMirror,
     aws_s3_object.Mirror_Scripts_MirrorSync,
     aws_s3_object.Mirror_Scripts_VerifyMirrors,
   ]
@@ -919,7 +921,7 @@ env:
       . "$CODEBUILD_SRC_DIR/verify-mirrors.sh"
       )
 EOT
-    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/24b83e8957e5f60da0c2dd422b8e9a7edbd5171a2c84e4895d9b55c0016f2d70/"
+    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/"
     type      = "S3"
   }
   vpc_config {
@@ -931,6 +933,8 @@ EOT
   depends_on = [
     aws_iam_role_policy.Mirror_SafetyNet_Iam_VerifyVpcPolicy,
     aws_s3_object.Mirror_Scripts_BacklogSsh,
+    aws_s3_object.Mirror_Scripts_LfsAgent,
+    aws_s3_object.Mirror_Scripts_LfsMirror,
     aws_s3_object.Mirror_Scripts_MirrorSync,
     aws_s3_object.Mirror_Scripts_VerifyMirrors,
   ]
@@ -1147,7 +1151,29 @@ resource "aws_s3_object" "Mirror_Scripts_BacklogSsh" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/backlog-ssh.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/24b83e8957e5f60da0c2dd422b8e9a7edbd5171a2c84e4895d9b55c0016f2d70/backlog-ssh.sh"
+  key          = "tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/backlog-ssh.sh"
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_s3_object" "Mirror_Scripts_LfsAgent" {
+  bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
+  content      = file("${path.module}/scripts/lfs-s3-agent.sh")
+  content_type = "text/x-shellscript"
+  key          = "tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/lfs-s3-agent.sh"
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_s3_object" "Mirror_Scripts_LfsMirror" {
+  bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
+  content      = file("${path.module}/scripts/lfs-mirror.sh")
+  content_type = "text/x-shellscript"
+  key          = "tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/lfs-mirror.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1158,7 +1184,7 @@ resource "aws_s3_object" "Mirror_Scripts_MirrorSync" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/mirror-sync.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/24b83e8957e5f60da0c2dd422b8e9a7edbd5171a2c84e4895d9b55c0016f2d70/mirror-sync.sh"
+  key          = "tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/mirror-sync.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1169,7 +1195,7 @@ resource "aws_s3_object" "Mirror_Scripts_VerifyMirrors" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/verify-mirrors.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/24b83e8957e5f60da0c2dd422b8e9a7edbd5171a2c84e4895d9b55c0016f2d70/verify-mirrors.sh"
+  key          = "tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/verify-mirrors.sh"
 
   lifecycle {
     create_before_destroy = true
