@@ -69,8 +69,7 @@ export class MirrorStack extends TerraformStack {
     }
     if (this.mirror.lfs !== undefined) {
       new TerraformOutput(this, "lfs", {
-        description:
-          "Per Backlog repository that mirrors Git LFS objects (PROJECT/REPO): the IAM policy to attach to a consumer's build role, where the objects are, and the commands to run in a clone of the CodeCommit copy before `git lfs pull` (docs/lfs.md)",
+        description: OUTPUT_DESCRIPTIONS.lfs,
         value: Object.fromEntries(
           [...this.mirror.lfs.consumers].map(([key, c]) => [key, { read_policy_arn: c.readPolicyArn, objects_uri: c.objectsUri, agent_uri: c.agentUri, commands: c.commands }]),
         ),

@@ -12,8 +12,6 @@ const blocks = Object.values(moduleVariables()).flatMap((v) => v.validation ?? [
 /** Fields the module has no variable for (the CDKTF stack only). */
 const STACK_ONLY = [
   "build.concurrentBuildLimit",
-  // Git LFS mirroring (issue 19): the module gains its `lfs` variable when it is generated from the construct.
-  "lfs.credentialsParameter",
 ];
 
 describe("the rule table", () => {

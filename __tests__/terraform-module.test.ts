@@ -41,6 +41,7 @@ describe("the Terraform module", () => {
       network: { vpcId: "vpc-0123456789abcdef0", subnetIds: ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"] },
       alerts: { emails: ["ops@example.com"] },
       webhook: { wafRateLimitPer5Minutes: 1000 },
+      lfs: { credentialsParameter: "/backlog-mirror/lfs" },
     }) as any;
     expect(Object.keys(main.resource).sort()).toEqual(Object.keys(stack.resource).sort());
     expect(Object.keys(main.data).sort()).toEqual(Object.keys(stack.data).sort());
@@ -56,12 +57,12 @@ describe("the Terraform module", () => {
       expect(v.validation?.length ?? 0).toBeGreaterThan(0);
       for (const rule of v.validation) expect(rule.condition).toMatch(new RegExp(`^\\$\\{.*var\\.${name}\\b.*\\}$`, "s"));
     }
-    expect(Object.keys(variables)).toEqual(["name", "log_retention_days", "backlog", "vpc_id", "subnet_ids", "repositories", "build", "webhook", "resync", "sync", "backups", "alert_emails"]);
+    expect(Object.keys(variables)).toEqual(["name", "log_retention_days", "backlog", "vpc_id", "subnet_ids", "repositories", "build", "webhook", "resync", "sync", "backups", "lfs", "alert_emails"]);
   });
 
   test("every output has a description", () => {
     for (const o of Object.values<any>(outputs)) expect(o.description.length).toBeGreaterThan(20);
-    expect(Object.keys(outputs).sort()).toEqual(["alerts_topic_arn", "repositories", "webhook_base_url", "webhook_source_ips"]);
+    expect(Object.keys(outputs).sort()).toEqual(["alerts_topic_arn", "lfs", "repositories", "webhook_base_url", "webhook_source_ips"]);
   });
 
   test("per-repository resources are one resource each with for_each over the repositories", () => {
@@ -110,7 +111,14 @@ describe("the Terraform module", () => {
     expect(push.condition).toEqual([{ test: "StringEquals", variable: "aws:ResourceTag/backlog-mirror:stack", values: ["${var.name}"] }]);
     const logs = doc.statement.find((s: any) => s.sid === "WriteBuildLogs");
     expect(logs.resources).toEqual([expect.stringMatching(/:log-group:\/aws\/codebuild\/\$\{var\.name\}-mirror-\*:\*$/)]);
-    expect(doc.dynamic.statement.for_each).toBe("${var.build.allow_debug_sessions ? [1] : []}");
+    // Optional grants: a dynamic block each, under the variable that turns them on.
+    const dynamic = (doc.dynamic.statement as any[]).map((d) => [d.content.sid, d.for_each]);
+    expect(dynamic).toEqual([
+      ["ReadLfsCredentials", "${var.lfs != null ? [1] : []}"],
+      ["StoreLfsObjects", "${var.lfs != null ? [1] : []}"],
+      ["ListLfsObjects", "${var.lfs != null ? [1] : []}"],
+      ["DebugSessions", "${var.build.allow_debug_sessions ? [1] : []}"],
+    ]);
   });
 
   test("the buildspec template runs the module's script files; the settings are the project's environment variables", () => {

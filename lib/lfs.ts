@@ -10,11 +10,12 @@
  */
 import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
 import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
-import { TerraformIterator, TerraformLocal, Token, propertyAccess } from "cdktf";
+import { TerraformIterator, TerraformLocal, Token, propertyAccess, ref } from "cdktf";
 import { Construct } from "constructs";
 import { BUILD_SCRIPT_FILES } from "./build-scripts";
 import { lfsObjectsPrefix, repositoryKey } from "./naming";
 import type { RepositoryMirrorSpec } from "./props";
+import { hclTemplate } from "./terraform-values";
 
 /** The transfer agent's name in a consumer's git configuration (`lfs.customtransfer.NAME`). */
 export const LFS_AGENT_NAME = "backlog-mirror";
@@ -53,8 +54,11 @@ export function lfsConsumerCommands(agentUri: string, objectsUri: string): strin
 export interface MirrorLfsProps {
   /** The stack's name: the policies' name prefix. */
   readonly name: string;
-  /** The repositories that mirror their LFS objects ({@link lfsRepositories}); at least one. */
-  readonly repositories: readonly RepositoryMirrorSpec[];
+  /**
+   * The repositories that mirror their LFS objects ({@link lfsRepositories}); at least one. Or (the
+   * module) the HCL list of the stack's repositories, whose `lfs_endpoint` is "" for those that do not.
+   */
+  readonly repositories: readonly RepositoryMirrorSpec[] | { readonly hcl: string };
   readonly bucketName: string;
   readonly bucketArn: string;
   /** `tools/SHA256/`: the build scripts' folder (lib/build-scripts.ts), where the agent is. */
@@ -80,21 +84,31 @@ export interface LfsConsumer {
 /** The consumers' read policies, one per repository that mirrors its LFS objects. */
 export class MirrorLfs extends Construct {
   public readonly policy: IamPolicy;
-  /** Per repository key (`PROJECT/REPO`). */
+  /** Per repository key (`PROJECT/REPO`), when the repositories are known at synthesis (the stack). */
   public readonly consumers: ReadonlyMap<string, LfsConsumer>;
+  /** The value of the `lfs` output: per `PROJECT/REPO`, read_policy_arn, objects_uri, agent_uri and commands. */
+  public readonly consumersOutput: unknown;
 
   constructor(scope: Construct, id: string, props: MirrorLfsProps) {
     super(scope, id);
     const agentKey = `${props.scriptsFolder}${BUILD_SCRIPT_FILES.LfsAgent}`;
+    const instance = (r: Pick<RepositoryMirrorSpec, "projectKey" | "repository">) => ({
+      objects_arn: `${props.bucketArn}/${lfsObjectsPrefix(r)}*`,
+      description: `Read the Git LFS objects of Backlog ${repositoryKey(r)} mirrored by ${props.name}`,
+    });
+    const repos = props.repositories;
+    const fields = { projectKey: "${r.project_key}", repository: "${r.repository}" };
+    const expression = Array.isArray(repos)
+      ? undefined
+      : `{ for r in ${(repos as { hcl: string }).hcl} : r.key => { ${Object.entries(instance(fields))
+          .map(([k, v]) => `${k} = ${hclTemplate(v)}`)
+          .join(", ")} } if r.lfs_endpoint != "" }`;
     const instances = new TerraformLocal(
       this,
       "Instances",
-      Object.fromEntries(
-        props.repositories.map((r) => [
-          repositoryKey(r),
-          { objects_arn: `${props.bucketArn}/${lfsObjectsPrefix(r)}*`, description: `Read the Git LFS objects of Backlog ${repositoryKey(r)} mirrored by ${props.name}` },
-        ]),
-      ),
+      expression !== undefined
+        ? Token.asAny(ref(expression))
+        : Object.fromEntries((repos as readonly RepositoryMirrorSpec[]).map((r) => [repositoryKey(r), instance(r)])),
     );
     const each = TerraformIterator.fromMap(instances.asAnyMap);
     const document = new DataAwsIamPolicyDocument(this, "Document", {
@@ -122,8 +136,9 @@ export class MirrorLfs extends Construct {
       policy: Token.asString(propertyAccess(document, [each.key, "json"])),
     });
     const agentUri = `s3://${props.bucketName}/${agentKey}`;
+    const known = Array.isArray(repos) ? (repos as readonly RepositoryMirrorSpec[]) : [];
     this.consumers = new Map(
-      props.repositories.map((r) => {
+      known.map((r) => {
         const objectsUri = lfsObjectsUri(props.bucketName, r);
         return [
           repositoryKey(r),
@@ -135,6 +150,14 @@ export class MirrorLfs extends Construct {
           },
         ];
       }),
+    );
+    // The same, as one `for` expression over the policies (the value of the `lfs` output).
+    const objectsUri = lfsObjectsUri(props.bucketName, { projectKey: "${split(\"/\", k)[0]}", repository: "${split(\"/\", k)[1]}" });
+    const commands = lfsConsumerCommands(agentUri, objectsUri).map(hclTemplate).join(", ");
+    this.consumersOutput = Token.asAny(
+      ref(
+        `{ for k, v in ${instances.fqn} : k => { read_policy_arn = ${this.policy.fqn}[k].arn, objects_uri = ${hclTemplate(objectsUri)}, agent_uri = ${hclTemplate(agentUri)}, commands = [${commands}] } }`,
+      ),
     );
   }
 }

@@ -122,6 +122,7 @@ export function repositoryListExpression(list: string, backlog: { readonly space
     repository: "${r.repository}",
     codecommitRepository: "${r.codecommit_repository}",
     projectName: "${r.project_name}",
+    lfsEndpoint: "${r.lfs_endpoint}",
   };
   const instance = repositoryInstance(backlog, fields);
   const entries = Object.entries(instance).map(([k, v]) => `${k} = ${hclTemplate(v)}`);

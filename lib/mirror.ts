@@ -170,8 +170,13 @@ export class BacklogCodeCommitMirror extends Construct {
     });
 
     // Git LFS for consumers: a read policy per repository that mirrors its LFS objects.
-    const lfsRepos = inputs.lfs.when === true ? (repositories.literal ?? []).filter((r) => r.lfsEndpoint !== "").map((r) => r.spec) : [];
-    if (lfsRepos.length > 0) {
+    const lfsRepos =
+      repositories.hcl !== undefined
+        ? { hcl: repositories.hcl }
+        : inputs.lfs.when === true
+          ? (repositories.literal ?? []).filter((r) => r.lfsEndpoint !== "").map((r) => r.spec)
+          : [];
+    if (declared(inputs.lfs.when) && (!Array.isArray(lfsRepos) || lfsRepos.length > 0)) {
       this.lfs = new MirrorLfs(this, "Lfs", {
         name,
         repositories: lfsRepos,

@@ -29,7 +29,8 @@ import { buildScripts } from "./build-scripts";
 import { OUTPUT_DESCRIPTIONS } from "./outputs";
 import { REQUIRED_TERRAFORM_VERSION } from "./terraform-version";
 import { LIST_SIZES, RULES, type Rule, hclCondition, ruleText } from "./rules";
-import { when } from "./terraform-values";
+import { hclTemplate, when } from "./terraform-values";
+import { backlogLfsEndpoint } from "./naming";
 import { MAX_INLINE_HOST_KEYS_CHARS, MAX_REPOSITORIES } from "./validation";
 import { DEFAULT_THROTTLE, maxSourceCidrs } from "./webhook-protection";
 
@@ -125,7 +126,7 @@ export function moduleVariables(): Record<string, VariableBlock> {
       ],
     },
     repositories: {
-      type: "list(object({ project_key = string, repository = string, codecommit_repository = optional(string) }))",
+      type: "list(object({ project_key = string, repository = string, codecommit_repository = optional(string), lfs = optional(bool) }))",
       description:
         "The Backlog repositories to mirror (1-200): project_key (upper case), repository (without .git), and optionally codecommit_repository (default: the Backlog name; changing it renames the CodeCommit repository and replaces its sync project and log group).",
       validation: [
@@ -139,6 +140,10 @@ export function moduleVariables(): Record<string, VariableBlock> {
           'repositories[*].codecommit_repository must not be "." or ".." or end in ".git".',
         ),
         v("length(distinct([for r in var.repositories : lower(\"${r.project_key}/${r.repository}\")])) == length(var.repositories)", "repositories must not list a Backlog repository twice."),
+        v(
+          "var.lfs != null || alltrue([for r in var.repositories : r.lfs != true])",
+          "repositories[*].lfs must not be true while lfs is null (set lfs.credentials_parameter to mirror LFS objects, or remove repositories[*].lfs).",
+        ),
         v(
           "length(distinct([for r in var.repositories : lower(coalesce(r.codecommit_repository, r.repository))])) == length(var.repositories) && length(distinct([for r in var.repositories : lower(replace(coalesce(r.codecommit_repository, r.repository), \".\", \"_\"))])) == length(var.repositories)",
           "repositories must give every repository its own CodeCommit name and CodeBuild project name (a CodeBuild name turns . into _); set codecommit_repository to tell them apart.",
@@ -214,6 +219,15 @@ export function moduleVariables(): Record<string, VariableBlock> {
         rule(RULES["backups.retentionDays"], "var.backups.retention_days", "backups.retention_days"),
       ],
     },
+    lfs: {
+      type: "object({ credentials_parameter = string })",
+      description:
+        "Mirror the repositories' Git LFS objects into the bucket (docs/lfs.md): credentials_parameter, an SSM SecureString holding the Backlog user and its HTTPS password as USER:PASSWORD; a repository opts out with repositories[*].lfs = false. Null: not mirrored (a sync that pushes LFS pointers logs one warning).",
+      default: null,
+      validation: [
+        v(`var.lfs == null ? true : ${hclCondition(RULES["lfs.credentialsParameter"], "var.lfs.credentials_parameter")}`, `lfs.credentials_parameter ${ruleText(RULES["lfs.credentialsParameter"])}.`),
+      ],
+    },
     alert_emails: {
       type: "list(string)",
       description: "E-mail addresses subscribed to the alert topic (each must confirm); at most 20.",
@@ -240,8 +254,9 @@ const num = (hcl: string): number => Token.asNumber(ref(hcl));
  * (lib/naming.ts: the CodeCommit name defaults to the Backlog name, the project is
  * `NAME-mirror-CODECOMMIT` with `.` turned into `_`).
  */
-export const REPOSITORY_LIST =
-  '[for r in var.repositories : { key = "${r.project_key}/${r.repository}", project_key = r.project_key, repository = r.repository, codecommit_repository = coalesce(r.codecommit_repository, r.repository), project_name = "${var.name}-mirror-${replace(coalesce(r.codecommit_repository, r.repository), ".", "_")}" }]';
+export const REPOSITORY_LIST = `[for r in var.repositories : { key = "\${r.project_key}/\${r.repository}", project_key = r.project_key, repository = r.repository, codecommit_repository = coalesce(r.codecommit_repository, r.repository), project_name = "\${var.name}-mirror-\${replace(coalesce(r.codecommit_repository, r.repository), ".", "_")}", lfs_endpoint = var.lfs == null || r.lfs == false ? "" : ${hclTemplate(
+  backlogLfsEndpoint({ spaceKey: "${var.backlog.space_key}", domain: "${var.backlog.domain}" }, { projectKey: "${r.project_key}", repository: "${r.repository}" }),
+)} }]`;
 
 /** The construct's inputs as expressions of the module's variables and locals. */
 export function moduleInputs(): MirrorInputs {
@@ -283,8 +298,7 @@ export function moduleInputs(): MirrorInputs {
       outOfSyncAlarmHours: num("var.resync.out_of_sync_alarm_hours"),
       lookbackHours: num("var.resync.out_of_sync_alarm_hours + 1"),
     },
-    // Git LFS mirroring is a setting of the CDKTF stack only, for now (docs/lfs.md).
-    lfs: { credentialsParameter: "", when: false },
+    lfs: { credentialsParameter: str("var.lfs.credentials_parameter"), when: when("var.lfs != null") },
     alertEmails: { hcl: "var.alert_emails" },
     allowEmptySource: str("tostring(var.sync.allow_empty_source)"),
     backupRetentionDays: num("var.backups.retention_days"),
@@ -320,6 +334,9 @@ export class ModuleStack extends TerraformStack {
     new TerraformOutput(this, "repositories", { description: OUTPUT_DESCRIPTIONS.repositories, value: m.repositoriesOutput });
     new TerraformOutput(this, "webhook_base_url", { description: OUTPUT_DESCRIPTIONS.webhookBaseUrl, value: m.webhookBaseUrl });
     new TerraformOutput(this, "alerts_topic_arn", { description: OUTPUT_DESCRIPTIONS.alertsTopicArn, value: m.alertsTopicArn });
+    if (m.lfs !== undefined) {
+      new TerraformOutput(this, "lfs", { description: OUTPUT_DESCRIPTIONS.lfs, value: m.lfs.consumersOutput });
+    }
     new TerraformOutput(this, "webhook_source_ips", { description: OUTPUT_DESCRIPTIONS.webhookSourceIps, value: Token.asList(ref("local.allowed_source_ips")) });
   }
 

@@ -5,6 +5,11 @@ output "alerts_topic_arn" {
   value       = aws_sns_topic.Mirror_Alerts_Topic.arn
 }
 
+output "lfs" {
+  description = "Per Backlog repository that mirrors Git LFS objects (PROJECT/REPO): the IAM policy to attach to a consumer's build role, where the objects are, and the commands to run in a clone of the CodeCommit copy before `git lfs pull` (docs/lfs.md)"
+  value       = { for k, v in local.Mirror_Lfs_Instances : k => { read_policy_arn = aws_iam_policy.Mirror_Lfs_ReadPolicy[k].arn, objects_uri = "s3://${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/lfs/${split("/", k)[0]}/${split("/", k)[1]}/objects", agent_uri = "s3://${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/lfs-s3-agent.sh", commands = ["aws s3 cp --only-show-errors s3://${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/lfs-s3-agent.sh /tmp/backlog-mirror-lfs-agent.sh && chmod +x /tmp/backlog-mirror-lfs-agent.sh", "git config lfs.standalonetransferagent backlog-mirror", "git config lfs.customtransfer.backlog-mirror.path /tmp/backlog-mirror-lfs-agent.sh", "git config lfs.customtransfer.backlog-mirror.args s3://${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/lfs/${split("/", k)[0]}/${split("/", k)[1]}/objects"] } }
+}
+
 output "repositories" {
   description = "Per Backlog repository (PROJECT/REPO): webhook_url to paste into Backlog, the CodeCommit repository and its clone URLs, the sync project and its log group"
   value       = { for k, r in local.Mirror_Repository_Instances : k => { webhook_url = "${aws_api_gateway_stage.Mirror_Webhook_Stage.invoke_url}/${k}", codecommit_repository = r.codecommit_repository, clone_url_http = aws_codecommit_repository.Mirror_Repository_Repository[k].clone_url_http, clone_url_ssh = aws_codecommit_repository.Mirror_Repository_Repository[k].clone_url_ssh, build_project = r.project_name, log_group = aws_cloudwatch_log_group.Mirror_Repository_LogGroup[k].name } }
