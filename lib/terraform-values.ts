@@ -114,14 +114,6 @@ export function optionalAttribute(resource: TerraformResource, attribute: string
   return Token.asString(ref(`one(${resource.fqn}[*].${attribute})`));
 }
 
-/**
- * A template string as a token of the same value: for the arguments of CDKTF's functions (`Fn.*`),
- * which would escape a `${` in a plain string.
- */
-export function templateExpression(template: string): string {
-  return Token.asString(ref(hclTemplate(template)));
-}
-
 /** A number input as text for a template (`Token.asString` keeps a token a token). */
 export function numberText(n: number): string {
   return Token.isUnresolved(n) ? Token.asString(n) : String(n);
