@@ -10,6 +10,7 @@ import { App, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import { withoutCdktfDeprecations } from "./lib/cdktf-deprecations";
 import { BacklogCodeCommitMirror } from "./lib/mirror";
+import { OUTPUT_DESCRIPTIONS } from "./lib/outputs";
 import { configPath, loadStackConfig } from "./lib/stack-config";
 import { withShortStackTraces } from "./lib/stack-traces";
 import { REQUIRED_TERRAFORM_VERSION } from "./lib/terraform-version";
@@ -47,11 +48,11 @@ export class MirrorStack extends TerraformStack {
     this.mirror = new BacklogCodeCommitMirror(this, "Mirror", props);
 
     new TerraformOutput(this, "webhook_base_url", {
-      description: "Base URL of the webhook stage; each repository's webhook is this URL plus /PROJECT/REPO",
+      description: OUTPUT_DESCRIPTIONS.webhookBaseUrl,
       value: this.mirror.webhookBaseUrl,
     });
     new TerraformOutput(this, "alerts_topic_arn", {
-      description: "SNS topic for failed syncs and webhook 5xx answers; subscribe to it",
+      description: OUTPUT_DESCRIPTIONS.alertsTopicArn,
       value: this.mirror.alertsTopicArn,
     });
     if (this.mirror.natPublicIp !== undefined) {
@@ -66,22 +67,17 @@ export class MirrorStack extends TerraformStack {
         value: this.mirror.key.key.arn,
       });
     }
+    if (this.mirror.lfs !== undefined) {
+      new TerraformOutput(this, "lfs", {
+        description: OUTPUT_DESCRIPTIONS.lfs,
+        value: Object.fromEntries(
+          [...this.mirror.lfs.consumers].map(([key, c]) => [key, { read_policy_arn: c.readPolicyArn, objects_uri: c.objectsUri, agent_uri: c.agentUri, commands: c.commands }]),
+        ),
+      });
+    }
     new TerraformOutput(this, "repositories", {
-      description:
-        "Per Backlog repository (PROJECT/REPO): webhook_url to paste into Backlog, the CodeCommit clone URLs, the sync project and its log group",
-      value: Object.fromEntries(
-        this.mirror.repositories.map((r) => [
-          r.key,
-          {
-            webhook_url: r.webhookUrl,
-            codecommit_repository: r.codecommitRepositoryName,
-            clone_url_http: r.cloneUrlHttp,
-            clone_url_ssh: r.cloneUrlSsh,
-            build_project: r.buildProjectName,
-            log_group: r.logGroupName,
-          },
-        ]),
-      ),
+      description: OUTPUT_DESCRIPTIONS.repositories,
+      value: this.mirror.repositoriesOutput,
     });
   }
 }

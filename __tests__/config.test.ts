@@ -115,7 +115,7 @@ describe("configuration validation", () => {
     [
       "a misspelt key",
       (c) => (c.regoin = "ap-northeast-1"),
-      'the configuration has unknown key(s) "regoin"; allowed: region, name, logRetentionDays, backlog, network, webhook, resync, sync, backups, alerts, encryption, repositories, build, state, tags',
+      'the configuration has unknown key(s) "regoin"; allowed: region, name, logRetentionDays, backlog, network, webhook, resync, sync, lfs, backups, alerts, encryption, repositories, build, state, tags',
     ],
     [
       "a tag in the aws: namespace",
@@ -132,9 +132,10 @@ describe("configuration validation", () => {
   test.each(["backlog.jp", "backlog.com", "backlogtool.com"])("accepts a space on %s and clones from SPACE.git.DOMAIN", (domain) => {
     const config = exampleConfig();
     const stack = synthStack(validateStackConfig({ ...config, backlog: { ...config.backlog, domain } }));
-    const buildspecs = Object.values(stack.resource.aws_codebuild_project as Record<string, any>).map((p) => String(p.source.buildspec));
-    const hosts = buildspecs.flatMap((b) => [...b.matchAll(/BACKLOG_HOST=(\S+)/g)].map((m) => m[1]));
-    expect(hosts.length).toBeGreaterThanOrEqual(config.repositories.length);
+    // Every project (the sync projects and the verifier) has it as its environment variable BACKLOG_HOST.
+    const projects = Object.values(stack.resource.aws_codebuild_project as Record<string, any>);
+    const hosts = projects.flatMap((p) => (p.environment.environment_variable as Array<{ name: string; value: string }>).filter((v) => v.name === "BACKLOG_HOST").map((v) => v.value));
+    expect(hosts.length).toBe(projects.length);
     expect(new Set(hosts)).toEqual(new Set([`${config.backlog.spaceKey}.git.${domain}`]));
   });
 

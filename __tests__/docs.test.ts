@@ -5,6 +5,10 @@
  */
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
+import { REFERENCE_ROWS, ruleSummary, withDocumentedRules } from "../lib/config-reference";
+import { BUILD_DEFAULTS } from "../lib/mirror-build";
+import { RULES } from "../lib/rules";
+import { documentedFiles } from "../scripts/build-docs";
 
 const ROOT = path.join(__dirname, "..");
 const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
@@ -86,4 +90,21 @@ describe("paths", () => {
 test("the README gives the ssh-keyscan line for backlog.jp and for backlog.com spaces", () => {
   expect(readme).toContain("ssh-keyscan SPACE.git.backlog.jp 2>/dev/null | cut -d' ' -f2- > host-keys.txt");
   expect(readme).toContain("ssh-keyscan SPACE.git.backlog.com 2>/dev/null | cut -d' ' -f2- > host-keys.txt");
+});
+
+describe("what the rule table documents (npm run build:docs)", () => {
+  test("the README's configuration reference and the props' Allowed: lines are what the rule table writes", () => {
+    for (const [file, [text, generated]] of Object.entries(documentedFiles())) expect([file, text]).toEqual([file, generated]);
+  });
+
+  test("a rule's reference row leads with the rule's allowed values, and defaults come from the constants", () => {
+    const row = (key: string) => readme.split("\n").find((l) => l.startsWith(`| \`${key}\` |`)) ?? "";
+    expect(row("build.timeoutMinutes")).toBe(`| \`build.timeoutMinutes\` | no | \`${BUILD_DEFAULTS.timeoutMinutes}\` | ${ruleSummary(RULES["build.timeoutMinutes"])} |`);
+    expect(row("backlog.domain")).toContain("`backlog.jp`, `backlog.com` or `backlogtool.com`");
+    for (const r of REFERENCE_ROWS.filter((x) => x.rule !== undefined)) expect(row(r.key)).toContain(ruleSummary(RULES[r.rule!]));
+  });
+
+  test("a props TSDoc line naming a rule the table lacks fails the build", () => {
+    expect(() => withDocumentedRules('   * Allowed: 1-2 (`RULES["build.noSuchThing"]`).')).toThrow('lib/props.ts documents the rule "build.noSuchThing"');
+  });
 });

@@ -9,7 +9,8 @@ import * as path from "node:path";
 import { App, TerraformStack } from "cdktf";
 import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
 import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
-import { type SchemaIndex, expression, renderHcl, stringExpression, templateParts } from "../tools/terraform/hcl";
+import { templateParts } from "../lib/terraform-template";
+import { type SchemaIndex, expression, renderHcl, stringExpression } from "../tools/terraform/hcl";
 
 const schema: SchemaIndex = {
   resource: {

@@ -82,6 +82,8 @@ function everyOptionConfig(): StackConfig {
   config.build = { allowDebugSessions: true, concurrentBuildLimit: 2 };
   config.resync = { enabled: true, schedule: "rate(30 minutes)" };
   config.sync = { allowEmptySource: true };
+  config.lfs = { credentialsParameter: "/backlog/lfs-credentials" };
+  config.repositories[1].lfs = false; // OPS/infra.tools opts out of LFS mirroring
   return config;
 }
 
@@ -222,6 +224,55 @@ function casesFor(config: StackConfig, synth: Synth, policies: RenderedPolicies)
   };
   scriptCases("a sync", sync);
   if (verify !== undefined) scriptCases("the verifier", verify);
+  // ---- Git LFS (setting lfs): the sync stores objects under lfs/, a consumer reads one repository's ----
+  if (config.lfs !== undefined) {
+    const lfsParameter = worldArn("ssm", `parameter${config.lfs.credentialsParameter}`);
+    const oid = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+    const lfsObject = (key: string) => `${bucketArn}/lfs/${key}/objects/${oid.slice(0, 2)}/${oid.slice(2, 4)}/${oid}`;
+    allow("the sync may read the LFS credentials parameter itself (ssm:GetParameter)", { caller: sync, action: "ssm:GetParameter", resource: lfsParameter });
+    deny("the sync may not read another parameter with ssm:GetParameter", { caller: sync, action: "ssm:GetParameter", resource: worldArn("ssm", "parameter/prod/db-password") });
+    for (const r of repos) {
+      allow(`the sync of ${r.key} may store an LFS object under lfs/`, { caller: sync, action: "s3:PutObject", resource: lfsObject(r.key), context: https });
+    }
+    allow("the sync may list the stored LFS objects of a repository", { caller: sync, action: "s3:ListBucket", resource: bucketArn, context: { ...https, "s3:prefix": `lfs/${repos[0].key}/objects/` } });
+    deny("the sync may not read an LFS object back", { caller: sync, action: "s3:GetObject", resource: lfsObject(repos[0].key), context: https });
+    deny("the sync may not delete an LFS object", { caller: sync, action: "s3:DeleteObject", resource: lfsObject(repos[0].key), context: https });
+    deny(
+      "the sync may not store an LFS object over plain HTTP",
+      { caller: sync, action: "s3:PutObject", resource: lfsObject(repos[0].key), context: { "aws:SecureTransport": "false" } },
+      "ExplicitlyDenied",
+    );
+    const consumerArn = `arn:aws:iam::${WORLD.accountId}:role/consumer-build`;
+    const lfsKeys = config.repositories.filter((r) => r.lfs !== false).map((r) => repositoryKey(r));
+    expect(new Set([...policies.managed.keys()].map((a) => /\["(.+)"\]$/.exec(a)?.[1]))).toEqual(new Set(lfsKeys));
+    for (const [address, policy] of policies.managed) {
+      const key = /\["(.+)"\]$/.exec(address)![1];
+      const consumer = { principal: consumerArn, policy, policyName: address };
+      allow(`a consumer with the LFS read policy of ${key} may read its objects`, { caller: consumer, action: "s3:GetObject", resource: lfsObject(key), context: https });
+      allow(`a consumer with the LFS read policy of ${key} may download the transfer agent`, {
+        caller: consumer,
+        action: "s3:GetObject",
+        resource: `${bucketArn}/${folder}${BUILD_SCRIPT_FILES.LfsAgent}`,
+        context: https,
+      });
+      for (const other of repos.filter((r) => r.key !== key)) {
+        deny(`a consumer with the LFS read policy of ${key} may not read ${other.key}'s objects`, { caller: consumer, action: "s3:GetObject", resource: lfsObject(other.key), context: https });
+      }
+      deny(`a consumer with the LFS read policy of ${key} may not read the sync script`, { caller: consumer, action: "s3:GetObject", resource: `${bucketArn}/${folder}mirror-sync.sh`, context: https });
+      deny(`a consumer with the LFS read policy of ${key} may not read the backups`, { caller: consumer, action: "s3:GetObject", resource: `${bucketArn}/${BACKUP_PREFIX}x.bundle`, context: https });
+      deny(`a consumer with the LFS read policy of ${key} may not write an object`, { caller: consumer, action: "s3:PutObject", resource: lfsObject(key), context: https });
+      if (cmk) {
+        // S3 decrypts an SSE-KMS object with the caller's permission, through S3 (S3 User Guide,
+        // "Using server-side encryption with AWS KMS keys": kms:Decrypt for GetObject).
+        allow(`a consumer with the LFS read policy of ${key} may decrypt through S3`, {
+          caller: consumer,
+          action: "kms:Decrypt",
+          resource: keyArn,
+          context: { "kms:ViaService": `s3.${WORLD.region}.amazonaws.com`, "kms:CallerAccount": WORLD.accountId },
+        });
+      }
+    }
+  }
   deny("a sync may not read another parameter", { caller: sync, action: "ssm:GetParameters", resource: worldArn("ssm", "parameter/prod/db-password") });
   // SSM decrypts a SecureString with the caller's credentials through KMS (kms:ViaService ssm).
   allow("the sync may decrypt a SecureString under aws/ssm, through SSM", {

@@ -1,6 +1,5 @@
 import { renderBuildspec } from "../lib/buildspec";
 import { BUILD_TOOLS_PREFIX, buildScriptsFolder } from "../lib/build-scripts";
-import { escapeTerraformTemplate } from "../lib/mirror-build";
 import {
   configWithRepositories,
   exampleConfig,
@@ -154,7 +153,7 @@ describe("one and three repositories", () => {
     const projects = resources(three.synth, "aws_codebuild_project").filter((p) => !p.name.endsWith("-verify"));
     expect(new Set(projects.map((p) => p.source.buildspec)).size).toBe(1);
     const config = configWithRepositories(3);
-    expect(projects[0].source.buildspec).toBe(escapeTerraformTemplate(renderBuildspec({ backlog: config.backlog })));
+    expect(projects[0].source.buildspec).toBe(renderBuildspec({ sshKeyParameter: config.backlog.sshKeyParameter, hostKeysParameter: { value: config.backlog.hostKeysParameter ?? "", when: config.backlog.hostKeysParameter !== undefined } }));
     const withoutSettings = (p: Record<string, any>) => {
       const { name: _n, description: _d, logs_config: _l, environment, ...rest } = p;
       return { ...rest, environment: { ...environment, environment_variable: environment.environment_variable.filter((v: any) => !["BACKLOG_REMOTE", "CODECOMMIT_REPOSITORY", "MIRROR_PATH"].includes(v.name)) } };

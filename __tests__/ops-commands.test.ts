@@ -88,7 +88,7 @@ describe("status's verdict", () => {
     endTime: status === "IN_PROGRESS" ? null : at(startedMinutesAgo - 1),
     durationSeconds: status === "IN_PROGRESS" ? null : 60,
     phases: { queued: 2, provisioning: 41, build: 15 },
-    phaseError: FAILED_BUILD_STATES.includes(status) ? "BUILD: COMMAND_EXECUTION_ERROR: exit status 1" : null,
+    phaseError: (FAILED_BUILD_STATES as readonly string[]).includes(status) ? "BUILD: COMMAND_EXECUTION_ERROR: exit status 1" : null,
     log: { group: "/aws/codebuild/n-mirror-r", stream: `${status}-${startedMinutesAgo}` },
   });
   const output = { webhook_url: "https://api/prod/P/r", codecommit_repository: "r", build_project: "n-mirror-r" };

@@ -10,7 +10,9 @@ import { exampleConfig } from "../test/support/synth";
 
 const blocks = Object.values(moduleVariables()).flatMap((v) => v.validation ?? []);
 /** Fields the module has no variable for (the CDKTF stack only). */
-const STACK_ONLY = ["build.concurrentBuildLimit"];
+const STACK_ONLY = [
+  "build.concurrentBuildLimit",
+];
 
 describe("the rule table", () => {
   test.each((Object.entries(RULES) as Array<[string, Rule]>).filter(([f]) => !STACK_ONLY.includes(f)))("%s is a validation block of the module", (_field, rule) => {

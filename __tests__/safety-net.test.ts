@@ -42,14 +42,6 @@ const scheduleRules = (s: Synth) => resources(s, "aws_cloudwatch_event_rule").fi
 const bucket = (s: Synth) => resources(s, "aws_s3_bucket")[0];
 const verifyBuildspec = (s: Synth) => parse(terraformLiteral(verifyProject(s)!.source.buildspec));
 
-/** Runs the settings block of the verify build command in bash; returns the variables it set. */
-function settingsOf(command: string, names: string[]): Record<string, string> {
-  const settings = command.slice("(\n".length, command.indexOf('. "$CODEBUILD_SRC_DIR/'));
-  const script = `${settings}\n${names.map((n) => `printf '%s\\0' "$${n}"`).join("\n")}`;
-  const out = execFileSync("bash", ["-c", script], { encoding: "utf8" }).split("\0");
-  return Object.fromEntries(names.map((n, i) => [n, out[i]]));
-}
-
 describe("the verify project", () => {
   const project = verifyProject(synth)!;
   const build = onlyResourceOutsideSafetyNet(synth, "aws_codebuild_project");
@@ -66,15 +58,15 @@ describe("the verify project", () => {
     });
     expect(project.file_system_locations).toBeUndefined();
     expect(project.cache).toBeUndefined();
-    expect(project.environment.environment_variable).toEqual([
+    expect(project.environment.environment_variable[0]).toEqual(
       { name: "REPOSITORY_LIST_URI", type: "PLAINTEXT", value: `s3://${refOf(synth, "aws_s3_bucket", bucket(synth), "bucket")}/${REPOSITORY_LIST_KEY}` },
-    ]);
+    );
     const logGroup = resources(synth, "aws_cloudwatch_log_group").find((g) => g.name === "/aws/codebuild/backlog-mirror-verify")!;
     expect(project.logs_config.cloudwatch_logs.group_name).toBe(refOf(synth, "aws_cloudwatch_log_group", logGroup, "name"));
     expect(logGroup.retention_in_days).toBe(30);
   });
 
-  test("runs the shared SSH functions and the verifier script of its source folder after its settings, reading the key from Parameter Store", () => {
+  test("runs the shared SSH functions and the verifier script of its source folder with its settings as project variables, reading the key from Parameter Store", () => {
     const spec = verifyBuildspec(synth);
     expect(spec.env).toEqual({
       shell: "bash",
@@ -88,12 +80,13 @@ describe("the verify project", () => {
     const command: string = spec.phases.build.commands[0];
     const shipped = buildScriptsOf(synth, project);
     expect(shipped.files).toEqual(["backlog-ssh.sh", "verify-mirrors.sh"]);
-    expect(command.endsWith('\n. "$CODEBUILD_SRC_DIR/backlog-ssh.sh"\n. "$CODEBUILD_SRC_DIR/verify-mirrors.sh"\n)\n')).toBe(true);
+    expect(command).toBe('(\n. "$CODEBUILD_SRC_DIR/backlog-ssh.sh"\n. "$CODEBUILD_SRC_DIR/verify-mirrors.sh"\n)\n');
     expect(shipped.text).toBe(readFileSync(BACKLOG_SSH_SCRIPT_PATH, "utf8") + readFileSync(VERIFY_SCRIPT_PATH, "utf8"));
     // The same folder as the sync projects'.
     expect(project.source.location).toBe(build.source.location);
+    // The settings are the project's environment variables (a buildspec that is the same text whatever they are).
     expect(
-      settingsOf(command, ["STACK_NAME", "BACKLOG_USER", "BACKLOG_HOST", "HOST_KEY_MODE", "METRIC_NAMESPACE", "IN_SYNC_METRIC", "OLDEST_AGE_METRIC", "PARALLEL_CHECKS", "LOOKBACK_HOURS"]),
+      Object.fromEntries((project.environment.environment_variable as Array<{ name: string; value: string }>).slice(1).map((v) => [v.name, v.value])),
     ).toEqual({
       STACK_NAME: "backlog-mirror",
       BACKLOG_USER: "example-space",
@@ -119,13 +112,15 @@ describe("the verify project", () => {
     expect(terraformLiteral(project.source.buildspec).length).toBeLessThan(25_600);
   });
 
-  test("shell-quotes pinned host keys given in the configuration", () => {
+  test("passes pinned host keys given in the configuration as the project variable BACKLOG_HOST_KEYS", () => {
     const config = exampleConfig();
     delete config.backlog.hostKeysParameter;
     config.backlog.hostKeys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"];
-    const spec = verifyBuildspec(synthStack(config));
+    const s = synthStack(config);
+    const spec = verifyBuildspec(s);
     expect(spec.env["parameter-store"]).toEqual({ SRC_GIT_CREDENTIAL: "/backlog-mirror/ssh-private-key" });
-    expect(settingsOf(spec.phases.build.commands[0], ["BACKLOG_HOST_KEYS"]).BACKLOG_HOST_KEYS).toBe(config.backlog.hostKeys[0]);
+    const variables = verifyProject(s)!.environment.environment_variable as Array<{ name: string; value: string }>;
+    expect(variables.find((v) => v.name === "BACKLOG_HOST_KEYS")?.value).toBe(config.backlog.hostKeys[0]);
   });
 });
 
@@ -318,7 +313,7 @@ describe("resync.enabled: false", () => {
     expect(scheduleRules(s)).toEqual([]);
     expect(resources(s, "aws_iam_role").map((x) => x.name).sort()).toEqual(["backlog-mirror-codebuild", "backlog-mirror-webhook"]);
     // Only the build scripts, the sync projects' source, are left in the bucket.
-    expect(resources(s, "aws_s3_object").map((o) => String(o.key).slice(BUILD_TOOLS_PREFIX.length + 65))).toEqual(["backlog-ssh.sh", "mirror-sync.sh", "verify-mirrors.sh"]);
+    expect(resources(s, "aws_s3_object").map((o) => String(o.key).slice(BUILD_TOOLS_PREFIX.length + 65))).toEqual(["backlog-ssh.sh", "lfs-s3-agent.sh", "lfs-mirror.sh", "mirror-sync.sh", "verify-mirrors.sh"]);
     expect(resources(s, "aws_cloudwatch_metric_alarm").map((a) => a.alarm_name)).toEqual(["backlog-mirror-alerts-undelivered", "backlog-mirror-webhook-5xx", "backlog-mirror-webhook-4xx"]);
     expect(Object.keys(s.resource).flatMap((t) => Object.keys(s.resource[t])).filter((n) => /SafetyNet/.test(n))).toEqual([]);
   });

@@ -37,16 +37,16 @@ describe("stack", () => {
     const stage = onlyResource(synth, "aws_api_gateway_stage");
     const repo = onlyResource(synth, "aws_codecommit_repository");
     const logGroup = onlyResourceOutsideSafetyNet(synth, "aws_cloudwatch_log_group");
-    expect(synth.output.repositories.value).toEqual({
-      "DEMO/web-app": {
-        webhook_url: `${refOf(synth, "aws_api_gateway_stage", stage, "invoke_url")}/DEMO/web-app`,
-        codecommit_repository: "demo-web-app",
-        clone_url_http: refOf(synth, "aws_codecommit_repository", repo, "clone_url_http"),
-        clone_url_ssh: refOf(synth, "aws_codecommit_repository", repo, "clone_url_ssh"),
-        build_project: "backlog-mirror-mirror-demo-web-app",
-        log_group: refOf(synth, "aws_cloudwatch_log_group", logGroup, "name"),
-      },
-    });
+    // One `for` expression over the per-repository instances (the same as the HCL module's output).
+    const instances = Object.keys(synth.locals ?? {}).find((n) => n.startsWith("Mirror_Repositories_Instances"));
+    const at = (ref: string) => ref.replace(/^\$\{/, "").replace(/\}$/, "");
+    expect(synth.output.repositories.value).toBe(
+      `\${{ for k, r in local.${instances} : k => { webhook_url = "${refOf(synth, "aws_api_gateway_stage", stage, "invoke_url")}/\${k}", codecommit_repository = r.codecommit_repository, ` +
+        `clone_url_http = ${at(refOf(synth, "aws_codecommit_repository", repo, "clone_url_http")).replace(/\[[^\]]*\]/, "[k]")}, ` +
+        `clone_url_ssh = ${at(refOf(synth, "aws_codecommit_repository", repo, "clone_url_ssh")).replace(/\[[^\]]*\]/, "[k]")}, build_project = r.project_name, ` +
+        `log_group = ${at(refOf(synth, "aws_cloudwatch_log_group", logGroup, "name")).replace(/\[[^\]]*\]/, "[k]")} } }}`,
+    );
+    expect((synth.locals as any)[instances!]["DEMO/web-app"]).toMatchObject({ codecommit_repository: "demo-web-app", project_name: "backlog-mirror-mirror-demo-web-app" });
     expect(synth.output.repositories.description).toMatch(/webhook_url to paste into Backlog/);
     expect(synth.output.webhook_base_url.value).toBe(refOf(synth, "aws_api_gateway_stage", stage, "invoke_url"));
   });

@@ -1,20 +1,9 @@
 /** The plain Terraform module's files, as npm run build:module writes them (fast checks, no Terraform). */
-import {
-  MODULE_PROVIDER,
-  PLACEHOLDER,
-  buildspecTemplate,
-  syncEnvironmentTemplate,
-  leftoverPlaceholders,
-  moduleReadme,
-  moduleScriptFiles,
-  synthesizePlaceholderStack,
-  toModule,
-} from "../lib/terraform-module";
+import { MODULE_PROVIDER, moduleReadme, moduleScriptFiles, synthesizeModule } from "../lib/terraform-module";
 import { BUILD_TOOLS_PREFIX, buildScriptsFolder } from "../lib/build-scripts";
-import { synthesizing } from "../test/support/synthesizing";
+import { exampleConfig, synthStack, synthesizing } from "../test/support/synth";
 
-const synth = synthesizing(synthesizePlaceholderStack);
-const files = toModule(synth);
+const files = synthesizing(synthesizeModule);
 const main = files["main.tf.json"];
 const variables = files["variables.tf.json"].variable;
 const outputs = files["outputs.tf.json"].output;
@@ -37,7 +26,7 @@ describe("the Terraform module", () => {
 
   test("redeploys the API when the integration role or any API Gateway resource it snapshots is replaced, as the stack does", () => {
     const trigger: string = only("aws_api_gateway_deployment").triggers.redeployment;
-    expect(trigger).toContain("local.repository_list, local.webhook_source_ips");
+    expect(trigger).toContain("jsonencode(local.repository_list), jsonencode(local.allowed_source_ips)");
     expect(only("aws_api_gateway_integration").credentials).toBe("${aws_iam_role.Mirror_Iam_ApiRole.arn}");
     expect(trigger).toContain(", aws_iam_role.Mirror_Iam_ApiRole.arn,");
     const snapshotted = ["aws_api_gateway_rest_api", "aws_api_gateway_resource", "aws_api_gateway_method", "aws_api_gateway_integration", "aws_api_gateway_method_response", "aws_api_gateway_integration_response", "aws_api_gateway_gateway_response"]
@@ -46,14 +35,20 @@ describe("the Terraform module", () => {
     for (const ref of snapshotted) expect(trigger).toContain(ref);
   });
 
-  test("keeps no placeholder value", () => {
-    expect(leftoverPlaceholders(main)).toEqual([]);
-    expect(leftoverPlaceholders(outputs)).toEqual([]);
-    expect(JSON.stringify(files)).not.toMatch(/zq|ZQ/);
+  test("creates every resource type of the construct with every optional part on, except the VPC and the key it cannot create", () => {
+    const stack = synthStack({
+      ...exampleConfig(),
+      network: { vpcId: "vpc-0123456789abcdef0", subnetIds: ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"] },
+      alerts: { emails: ["ops@example.com"] },
+      webhook: { wafRateLimitPer5Minutes: 1000 },
+      lfs: { credentialsParameter: "/backlog-mirror/lfs" },
+    }) as any;
+    expect(Object.keys(main.resource).sort()).toEqual(Object.keys(stack.resource).sort());
+    expect(Object.keys(main.data).sort()).toEqual(Object.keys(stack.data).sort());
   });
 
-  test("creates every resource type of the construct", () => {
-    expect(Object.keys(main.resource).sort()).toEqual(Object.keys(synth.resource).sort());
+  test("is the construct synthesized with variables: no literal setting of a configuration is left", () => {
+    expect(JSON.stringify(main)).not.toMatch(/example-space|backlog-mirror\/|DEMO|TfToken/);
   });
 
   test("every variable has a type and a description, and the rules of the configuration as validation blocks", () => {
@@ -62,17 +57,17 @@ describe("the Terraform module", () => {
       expect(v.validation?.length ?? 0).toBeGreaterThan(0);
       for (const rule of v.validation) expect(rule.condition).toMatch(new RegExp(`^\\$\\{.*var\\.${name}\\b.*\\}$`, "s"));
     }
-    expect(Object.keys(variables)).toEqual(["name", "log_retention_days", "backlog", "vpc_id", "subnet_ids", "repositories", "build", "webhook", "resync", "sync", "backups", "alert_emails"]);
+    expect(Object.keys(variables)).toEqual(["name", "log_retention_days", "backlog", "vpc_id", "subnet_ids", "repositories", "build", "webhook", "resync", "sync", "backups", "lfs", "alert_emails"]);
   });
 
   test("every output has a description", () => {
     for (const o of Object.values<any>(outputs)) expect(o.description.length).toBeGreaterThan(20);
-    expect(Object.keys(outputs).sort()).toEqual(["alerts_topic_arn", "repositories", "webhook_base_url", "webhook_source_ips"]);
+    expect(Object.keys(outputs).sort()).toEqual(["alerts_topic_arn", "lfs", "repositories", "webhook_base_url", "webhook_source_ips"]);
   });
 
   test("per-repository resources are one resource each with for_each over the repositories", () => {
     for (const type of ["aws_codebuild_project", "aws_codecommit_repository", "aws_cloudwatch_log_group"]) {
-      expect(only(type).for_each).toBe("${local.repositories}");
+      expect(only(type).for_each).toBe("${local.Mirror_Repository_Instances}");
     }
     expect(only("aws_codecommit_repository").repository_name).toBe("${each.value.codecommit_repository}");
     expect(only("aws_codecommit_repository").tags).toEqual({ "backlog-mirror:stack": "${var.name}" });
@@ -92,13 +87,15 @@ describe("the Terraform module", () => {
   });
 
   test("optional parts follow their variables", () => {
-    expect(only("aws_wafv2_web_acl").count).toBe("${var.webhook.waf_rate_limit_per_5_minutes == null ? 0 : 1}");
-    expect(only("aws_api_gateway_rest_api_policy").count).toBe("${var.webhook.allow_any_source ? 0 : 1}");
+    expect(only("aws_wafv2_web_acl").count).toBe("${var.webhook.waf_rate_limit_per_5_minutes != null ? 1 : 0}");
+    expect(only("aws_api_gateway_rest_api_policy").count).toBe("${!var.webhook.allow_any_source ? 1 : 0}");
     const safetyNet = Object.entries(main.resource).flatMap(([type, byName]) =>
       Object.entries<any>(byName as Record<string, any>).filter(([n]) => /_SafetyNet_/.test(n)).map(([n, r]) => [`${type}.${n}`, r.count]),
     );
     expect(safetyNet.length).toBeGreaterThanOrEqual(10);
     for (const [, count] of safetyNet) expect(count).toBe("${var.resync.enabled ? 1 : 0}");
+    // References to a counted resource: one(...[*].ATTRIBUTE), null when the part is off.
+    expect(resources("aws_codebuild_project").Mirror_SafetyNet_Project.service_role).toBe("${one(aws_iam_role.Mirror_SafetyNet_Iam_VerifyRole[*].arn)}");
     expect(only("aws_sns_topic_subscription").for_each).toBe("${toset(var.alert_emails)}");
     expect(only("aws_efs_mount_target")).toMatchObject({
       for_each: "${zipmap([for s in var.subnet_ids : data.aws_subnet.Mirror_Storage_Subnet[s].availability_zone], var.subnet_ids)}",
@@ -114,7 +111,14 @@ describe("the Terraform module", () => {
     expect(push.condition).toEqual([{ test: "StringEquals", variable: "aws:ResourceTag/backlog-mirror:stack", values: ["${var.name}"] }]);
     const logs = doc.statement.find((s: any) => s.sid === "WriteBuildLogs");
     expect(logs.resources).toEqual([expect.stringMatching(/:log-group:\/aws\/codebuild\/\$\{var\.name\}-mirror-\*:\*$/)]);
-    expect(doc.dynamic.statement.for_each).toBe("${var.build.allow_debug_sessions ? [1] : []}");
+    // Optional grants: a dynamic block each, under the variable that turns them on.
+    const dynamic = (doc.dynamic.statement as any[]).map((d) => [d.content.sid, d.for_each]);
+    expect(dynamic).toEqual([
+      ["ReadLfsCredentials", "${var.lfs != null ? [1] : []}"],
+      ["StoreLfsObjects", "${var.lfs != null ? [1] : []}"],
+      ["ListLfsObjects", "${var.lfs != null ? [1] : []}"],
+      ["DebugSessions", "${var.build.allow_debug_sessions ? [1] : []}"],
+    ]);
   });
 
   test("the buildspec template runs the module's script files; the settings are the project's environment variables", () => {
@@ -138,16 +142,8 @@ describe("the Terraform module", () => {
     expect(env.content).toEqual({ name: "${environment_variable.value.name}", value: "${environment_variable.value.value}", type: "PLAINTEXT" });
     expect(env.for_each).toContain('{ name = "LOCK_TIMEOUT_SECONDS", value = tostring(floor((var.build.timeout_minutes * 60 - 120) / 2)) }');
     expect(env.for_each).toContain('{ name = "HOST_KEY_MODE", value = var.backlog.scan_host_key ? "scan" : "pinned" }');
-    expect(env.for_each).toContain('{ name = "MIRROR_PATH", value = "${each.value.mirror_path}" }');
-    expect(env.for_each).toContain('var.backlog.host_keys == null ? [] : [{ name = "BACKLOG_HOST_KEYS", value = join("\\n", var.backlog.host_keys) }]');
-  });
-
-  test("a construct change the rewrite does not know fails the build instead of shipping a placeholder", () => {
-    expect(() => buildspecTemplate("version: 0.2\n")).toThrow("update lib/terraform-module.ts");
-    expect(() => syncEnvironmentTemplate([{ name: "HOST_KEY_MODE", value: "scan" }], (x) => x)).toThrow("update lib/terraform-module.ts");
-    const changed = JSON.parse(JSON.stringify(synth));
-    changed.resource.aws_sns_topic[Object.keys(changed.resource.aws_sns_topic)[0]].display_name = `${PLACEHOLDER.wafRateLimit}`;
-    expect(() => toModule(changed)).toThrow(`placeholders left in the module: ${PLACEHOLDER.wafRateLimit}`);
+    expect(env.for_each).toContain('{ name = "MIRROR_PATH", value = each.value.mirror_path }');
+    expect(env.for_each).toContain('var.backlog.host_keys != null ? [{ name = "BACKLOG_HOST_KEYS", value = join("\\n", var.backlog.host_keys) }] : []');
   });
 
   test("its README says which version of the repository it is and tables every input and output", () => {

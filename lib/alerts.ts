@@ -16,14 +16,13 @@ import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
+import { TerraformIterator } from "cdktf";
 import { Construct } from "constructs";
+import { FAILED_BUILD_STATES } from "./build-states";
+import { type StringList, isListExpression, listValue } from "./terraform-values";
 import { alertsDeadLetterQueueName, alertsTopicName, buildProjectPrefix } from "./naming";
 
-/**
- * Build states that raise an alert: every final state but SUCCEEDED (CodeBuild API Reference,
- * `Build.buildStatus`: SUCCEEDED, FAILED, FAULT, TIMED_OUT, IN_PROGRESS, STOPPED).
- */
-export const FAILED_BUILD_STATES = ["FAILED", "FAULT", "TIMED_OUT", "STOPPED"] as const;
+export { FAILED_BUILD_STATES };
 
 /**
  * The failure rule's event pattern. The projects are matched by the stack's prefix (`prefix`
@@ -68,8 +67,8 @@ export interface MirrorAlertsProps {
   /** Name and stage of the webhook API, for the 5xx alarm. */
   readonly apiName: string;
   readonly stageName: string;
-  /** E-mail subscriptions. */
-  readonly emails: string[];
+  /** E-mail subscriptions (a list known at apply only: one resource with `for_each`). */
+  readonly emails: StringList;
   /** KMS key (ARN) for the topic. @default - not encrypted with a customer key */
   readonly kmsKeyArn?: string;
 }
@@ -125,10 +124,16 @@ export class MirrorAlerts extends Construct {
       ],
     });
     new SnsTopicPolicy(this, "TopicPolicy", { arn: this.topic.arn, policy: publishers.json });
-    props.emails.forEach(
-      (email, i) =>
-        new SnsTopicSubscription(this, `Email${i + 1}`, { topicArn: this.topic.arn, protocol: "email", endpoint: email }),
-    );
+    const emails = props.emails;
+    if (isListExpression(emails)) {
+      const each = TerraformIterator.fromList(listValue(emails));
+      new SnsTopicSubscription(this, "Email", { forEach: each, topicArn: this.topic.arn, protocol: "email", endpoint: each.value });
+    } else {
+      emails.forEach(
+        (email, i) =>
+          new SnsTopicSubscription(this, `Email${i + 1}`, { topicArn: this.topic.arn, protocol: "email", endpoint: email }),
+      );
+    }
 
     this.failureRule = new CloudwatchEventRule(this, "SyncFailed", {
       name: `${props.name}-sync-failed`,

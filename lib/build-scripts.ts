@@ -34,10 +34,14 @@ export const BUILD_SCRIPTS_DIR = path.join(__dirname, "buildspec");
 
 /**
  * The files every build's source folder holds, by construct id: the SSH functions (sourced by both
- * scripts from their own folder), the sync and the safety net's verifier.
+ * scripts from their own folder), the sync, its Git LFS step (sourced by the sync from its folder),
+ * the safety net's verifier, and the git-lfs transfer agent consumers download (docs/lfs.md). In
+ * the order of their ids (the order of the objects' addresses).
  */
 export const BUILD_SCRIPT_FILES = {
   BacklogSsh: "backlog-ssh.sh",
+  LfsAgent: "lfs-s3-agent.sh",
+  LfsMirror: "lfs-mirror.sh",
   MirrorSync: "mirror-sync.sh",
   VerifyMirrors: "verify-mirrors.sh",
 } as const;
@@ -76,6 +80,11 @@ export interface BuildScriptsProps {
   readonly bucketName: string;
   /** Resources the objects must be written after (the bucket's encryption configuration). */
   readonly dependsOn?: ITerraformDependable[];
+  /**
+   * The content of a script's object, from its file name.
+   * @default - the script's text (escaped for Terraform)
+   */
+  readonly content?: (file: BuildScriptFile) => string;
 }
 
 /** The scripts' objects in the stack's bucket, and the source location of the projects that run them. */
@@ -96,7 +105,7 @@ export class BuildScripts extends Construct {
           bucket: props.bucketName,
           key: `${this.folder}${file}`,
           // Terraform reads every string as a template: the shell's `${` must reach S3 as written.
-          content: escapeTerraformTemplate(text),
+          content: props.content?.(file) ?? escapeTerraformTemplate(text),
           contentType: "text/x-shellscript",
           dependsOn: props.dependsOn,
           // The old folder stays until every project points at the new one (see the file header).

@@ -23,8 +23,10 @@ import {
 } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { Token, ref } from "cdktf";
 import { Construct } from "constructs";
 import { BUILD_TOOLS_PREFIX } from "./build-scripts";
+import { type StringList, type Switch, listValue, mapList } from "./terraform-values";
 import { METRIC_NAMESPACE, MIRROR_STACK_TAG_KEY, buildLogGroupName, buildProjectPrefix } from "./naming";
 
 /** Actions of the build role, by purpose: named lists, asserted by the tests. */
@@ -49,6 +51,10 @@ export const BUILD_ACTIONS = {
   /** Upload of the backup bundles, under backups/ only. */
   backups: ["s3:PutObject"],
   parameters: ["ssm:GetParameters"],
+  /** Git LFS mirroring (setting `lfs`): the build reads the credentials itself, {@link lfsSyncStatements}. */
+  lfsCredentials: ["ssm:GetParameter"],
+  lfsObjects: ["s3:PutObject"],
+  lfsList: ["s3:ListBucket"],
   decrypt: ["kms:Decrypt"],
   mirrorKey: ["kms:Decrypt", "kms:GenerateDataKey"],
   /** EC2 actions CodeBuild needs to place a build in a VPC; none supports resource-level permissions. */
@@ -99,7 +105,7 @@ export function syncLogStreamsArnPattern(ctx: ArnContext, name: string): string 
  * The two VPC statements every build role needs: CodeBuild places the build's network interface in
  * one of `subnetIds`. Shared by the sync builds' role and the verify role (lib/verify-iam.ts).
  */
-export function vpcAccessStatements(ctx: ArnContext, subnetIds: readonly string[]): DataAwsIamPolicyDocumentStatement[] {
+export function vpcAccessStatements(ctx: ArnContext, subnetIds: StringList): DataAwsIamPolicyDocumentStatement[] {
   return [
     {
       sid: "VpcNetworkInterfaces",
@@ -113,7 +119,7 @@ export function vpcAccessStatements(ctx: ArnContext, subnetIds: readonly string[
       actions: [...BUILD_ACTIONS.vpcPermission],
       resources: [arn(ctx, "ec2", "network-interface/*")],
       condition: [
-        { test: "StringEquals", variable: "ec2:Subnet", values: subnetIds.map((s) => arn(ctx, "ec2", `subnet/${s}`)) },
+        { test: "StringEquals", variable: "ec2:Subnet", values: listValue(mapList(subnetIds, (s) => arn(ctx, "ec2", `subnet/${s}`))) },
         { test: "StringEquals", variable: "ec2:AuthorizedService", values: ["codebuild.amazonaws.com"] },
       ],
     },
@@ -146,14 +152,14 @@ export function taggedMirrorsStatement(
  */
 export function backlogCredentialStatements(
   ctx: ArnContext,
-  parameterNames: readonly string[],
+  parameterNames: StringList,
 ): DataAwsIamPolicyDocumentStatement[] {
   return [
     {
       sid: "ReadBacklogCredentials",
       effect: "Allow",
       actions: [...BUILD_ACTIONS.parameters],
-      resources: parameterNames.map((p) => arn(ctx, "ssm", `parameter${p}`)),
+      resources: listValue(mapList(parameterNames, (p) => arn(ctx, "ssm", `parameter${p}`))),
     },
     {
       sid: "DecryptSecureStrings",
@@ -188,6 +194,30 @@ export function buildScriptsSourceStatements(bucketArn: string): DataAwsIamPolic
   ];
 }
 
+/** Key prefix of the mirrored LFS objects in the stack's bucket (lib/naming.ts `lfsObjectsPrefix`). */
+export const LFS_PREFIX = "lfs/";
+
+/**
+ * What a sync that mirrors Git LFS objects needs (lib/buildspec/mirror-sync.sh, mirror_lfs): read
+ * the credentials parameter (`ssm:GetParameter`, the build calls it itself; decryption is the
+ * `DecryptSecureStrings` grant), write objects under `lfs/` (`s3:PutObject`, with `If-None-Match: *`
+ * so nothing is overwritten), and list `lfs/` once when its record of stored objects is new
+ * (`s3:ListBucket` limited by `s3:prefix`). It never reads an object back.
+ */
+export function lfsSyncStatements(ctx: ArnContext, bucketArn: string, credentialsParameter: string): DataAwsIamPolicyDocumentStatement[] {
+  return [
+    { sid: "ReadLfsCredentials", effect: "Allow", actions: [...BUILD_ACTIONS.lfsCredentials], resources: [arn(ctx, "ssm", `parameter${credentialsParameter}`)] },
+    { sid: "StoreLfsObjects", effect: "Allow", actions: [...BUILD_ACTIONS.lfsObjects], resources: [`${bucketArn}/${LFS_PREFIX}*`] },
+    {
+      sid: "ListLfsObjects",
+      effect: "Allow",
+      actions: [...BUILD_ACTIONS.lfsList],
+      resources: [bucketArn],
+      condition: [{ test: "StringLike", variable: "s3:prefix", values: [`${LFS_PREFIX}*`] }],
+    },
+  ];
+}
+
 /**
  * Publishing the mirror-health metrics (only the safety net's role does: lib/verify-iam.ts; the sync
  * builds publish nothing, so they start no AWS CLI after the push). PutMetricData has no resource type: the namespace condition
@@ -205,23 +235,35 @@ export function publishHealthMetricsStatement(): DataAwsIamPolicyDocumentStateme
 }
 
 /** Props of {@link MirrorIam}. */
+/** A statement as Terraform JSON writes it (snake case), for a `dynamic` block's content. */
+function statementJson(st: DataAwsIamPolicyDocumentStatement): Record<string, unknown> {
+  const out: Record<string, unknown> = { sid: st.sid, effect: st.effect, actions: st.actions, resources: st.resources };
+  if (st.condition !== undefined) out.condition = (st.condition as Array<{ test: string; variable: string; values: string[] }>).map((c) => ({ test: c.test, variable: c.variable, values: c.values }));
+  return out;
+}
+
 export interface MirrorIamProps {
   /** The stack's name: the prefix of the sync projects and the value of the mirrors' stack tag. */
   readonly name: string;
   readonly arnContext: ArnContext;
-  /** Names of the CodeBuild projects (one per repository), for {@link MirrorIam.projectArns}. */
-  readonly projectNames: string[];
+  /** Names of the CodeBuild projects (one per repository), for {@link MirrorIam.projectArns}, when known. */
+  readonly projectNames?: readonly string[];
   /** SSM parameters the builds read (the SSH key, and the pinned host keys when kept in SSM). */
-  readonly parameterNames: string[];
+  readonly parameterNames: StringList;
   /** Subnets the builds' network interfaces may be created in. */
-  readonly subnetIds: string[];
+  readonly subnetIds: StringList;
   /** ARN of the stack's bucket: the sync saves backup bundles to it (under `backups/`) and downloads its scripts from it (under `tools/`). */
   readonly backupBucketArn: string;
   /**
    * Grant the Session Manager channel actions used by `codebuild-breakpoint` debugging.
    * @default false
    */
-  readonly allowDebugSessions?: boolean;
+  readonly allowDebugSessions?: Switch;
+  /**
+   * SSM parameter of the Backlog credentials for Git LFS (setting `lfs`): adds {@link lfsSyncStatements}.
+   * @default - LFS objects are not mirrored
+   */
+  readonly lfs?: { readonly credentialsParameter: string; readonly when: Switch };
   /**
    * Customer-managed key the builds may use (SSM SecureStrings, objects of the stack's bucket).
    * @default - none
@@ -237,7 +279,7 @@ export class MirrorIam extends Construct {
   public readonly apiRole: IamRole;
   /** The build role's VPC policy: projects depend on it (CodeBuild checks it on creation). */
   public readonly buildVpcPolicy: IamRolePolicy;
-  /** ARNs of the sync projects, in the order of `projectNames` (what StartBuild is granted on). */
+  /** ARNs of the sync projects, in the order of `projectNames` (empty when the names are not known). */
   public readonly projectArns: string[];
 
   constructor(scope: Construct, id: string, props: MirrorIamProps) {
@@ -316,22 +358,28 @@ export class MirrorIam extends Construct {
         resources: [props.kmsKeyArn],
       });
     }
-    if (props.allowDebugSessions === true) {
-      statements.push({
-        sid: "DebugSessions",
-        effect: "Allow",
-        actions: [...BUILD_ACTIONS.debugSessions],
-        resources: ["*"], // Session Manager channel actions have no resource type
-      });
-    }
+    // Optional grants: present, absent, or (the module) `dynamic "statement"` blocks under their condition.
+    const optional: Array<{ when: Switch; statements: DataAwsIamPolicyDocumentStatement[] }> = [
+      {
+        when: props.lfs?.when ?? false,
+        statements: props.lfs === undefined ? [] : lfsSyncStatements(ctx, props.backupBucketArn, props.lfs.credentialsParameter),
+      },
+      // Session Manager channel actions have no resource type.
+      { when: props.allowDebugSessions ?? false, statements: [{ sid: "DebugSessions", effect: "Allow", actions: [...BUILD_ACTIONS.debugSessions], resources: ["*"] }] },
+    ];
+    for (const o of optional) if (o.when === true) statements.push(...o.statements);
     const syncDocument = new DataAwsIamPolicyDocument(this, "BuildSyncDocument", { statement: statements });
+    const dynamic = optional.flatMap((o) =>
+      typeof o.when === "boolean" ? [] : o.statements.map((st) => ({ for_each: Token.asAny(ref(`${(o.when as { hcl: string }).hcl} ? [1] : []`)), content: statementJson(st) })),
+    );
+    if (dynamic.length > 0) syncDocument.addOverride("dynamic.statement", dynamic.length === 1 ? dynamic[0] : dynamic);
     new IamRolePolicy(this, "BuildSyncPolicy", {
       name: "mirror-sync",
       role: this.buildRole.id,
       policy: syncDocument.json,
     });
 
-    const projectArns = props.projectNames.map((n) => arn(ctx, "codebuild", `project/${n}`));
+    const projectArns = (props.projectNames ?? []).map((n) => arn(ctx, "codebuild", `project/${n}`));
     this.projectArns = projectArns;
     this.apiRole = serviceRole(
       "ApiRole",

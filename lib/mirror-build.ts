@@ -6,21 +6,14 @@
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { CodebuildProject } from "@cdktf/provider-aws/lib/codebuild-project";
 import { CodecommitRepository } from "@cdktf/provider-aws/lib/codecommit-repository";
-import { type ITerraformDependable, TerraformElement, TerraformIterator, TerraformLocal, TerraformStack, Token, propertyAccess } from "cdktf";
+import { type ITerraformDependable, TerraformElement, TerraformIterator, TerraformLocal, TerraformStack, Token, propertyAccess, ref } from "cdktf";
 import { Construct, type Node } from "constructs";
-import { BACKUP_BUCKET_ENV, renderBuildspec, repositorySyncSettings, syncSettings } from "./buildspec";
-import {
-  EFS_LOCATION_IDENTIFIER,
-  EFS_MOUNT_POINT,
-  buildLogGroupName,
-  buildProjectName,
-  codecommitRepositoryName,
-  MIRROR_STACK_TAG_KEY,
-  repositoryConstructId,
-  repositoryKey,
-} from "./naming";
-import type { BacklogSettings, BuildSettings, RepositoryMirrorSpec } from "./props";
+import { BACKUP_BUCKET_ENV, LFS_ENDPOINT_ENV, repositorySyncSettings } from "./buildspec";
+import type { BuildSetting, MirrorInputs, RepositoryInstance, RepositorySet } from "./mirror-inputs";
+import { EFS_LOCATION_IDENTIFIER, EFS_MOUNT_POINT, buildLogGroupName, MIRROR_STACK_TAG_KEY, repositoryConstructId, repositoryKey } from "./naming";
+import type { RepositoryMirrorSpec } from "./props";
 import { escapeTerraformTemplate } from "./terraform-template";
+import { type Switch, hclTemplate } from "./terraform-values";
 
 export { escapeTerraformTemplate };
 
@@ -91,70 +84,63 @@ export function lockTimeoutSeconds(timeoutMinutes: number): number {
  * made by the stack so that its retention and key are set: `NAME-verify` here, and the sync projects'
  * groups (one `for_each` resource) in {@link MirrorRepositories}.
  */
-export function projectLogGroup(scope: Construct, projectName: string, retentionDays: number, kmsKeyArn?: string): CloudwatchLogGroup {
+export function projectLogGroup(scope: Construct, projectName: string, retentionDays: number, kmsKeyArn?: string, count?: number): CloudwatchLogGroup {
   return new CloudwatchLogGroup(scope, "LogGroup", {
+    count,
     name: buildLogGroupName(projectName),
     retentionInDays: retentionDays,
     kmsKeyId: kmsKeyArn,
   });
 }
 
-/**
- * What differs between two repositories' resources: one value of the `for_each` map, keyed
- * `PROJECT/REPO`. Written into the synthesized configuration, so snake case as Terraform writes it;
- * the module (lib/terraform-module.ts) builds the same object from its variables.
- */
-export interface RepositoryInstance {
-  readonly codecommit_repository: string;
-  readonly codecommit_description: string;
-  readonly project_name: string;
-  readonly project_description: string;
-  readonly log_group_name: string;
-  readonly backlog_remote: string;
-  readonly mirror_path: string;
-}
-
-/** The `for_each` value of one repository. */
-export function repositoryInstance(name: string, backlog: BacklogSettings, repo: RepositoryMirrorSpec): RepositoryInstance {
-  const ccName = codecommitRepositoryName(repo);
-  const projectName = buildProjectName(name, repo);
-  const settings = repositorySyncSettings(backlog, repo, ccName);
-  return {
-    codecommit_repository: ccName,
-    codecommit_description: `Mirror of Backlog ${settings.BACKLOG_REMOTE}, written by the sync build ${projectName}. Do not push here.`,
-    project_name: projectName,
-    // CodeBuild: a project description holds at most 255 characters (CreateProject, "description":
-    // Length Constraints: Maximum length of 255; https://docs.aws.amazon.com/codebuild/latest/APIReference/API_CreateProject.html).
-    // The longest names validation accepts (25 + 100 + 100) give 8 + 126 + 15 + 100 = 249 here.
-    project_description: `Backlog ${repo.projectKey}/${repo.repository} -> CodeCommit ${ccName}`,
-    log_group_name: buildLogGroupName(projectName),
-    backlog_remote: settings.BACKLOG_REMOTE,
-    mirror_path: settings.MIRROR_PATH,
-  };
-}
+export type { RepositoryInstance };
 
 /**
- * The `for_each` map of the per-repository resources: `PROJECT/REPO` → {@link RepositoryInstance},
- * in the order of the repositories. Its strings are Terraform templates in the synthesized JSON, so
- * they are escaped ({@link escapeTerraformTemplate}; validation already refuses `$` and `%` in names).
+ * A project's environment variables from its settings: a literal list when every setting's presence
+ * is known (the stack), else (the module) a `dynamic` block over a `concat` of the settings, each
+ * conditional one in `COND ? [...] : []` ({@link addDynamicEnvironment}). CodeBuild takes them as
+ * PLAINTEXT variables; none is secret (the SSH key comes from Parameter Store through the buildspec).
  */
-export function repositoryInstances(name: string, backlog: BacklogSettings, repositories: readonly RepositoryMirrorSpec[]): Record<string, RepositoryInstance> {
-  return Object.fromEntries(
-    repositories.map((repo) => {
-      const instance = repositoryInstance(name, backlog, repo);
-      const escaped = Object.fromEntries(Object.entries(instance).map(([k, v]) => [k, escapeTerraformTemplate(v)])) as unknown as RepositoryInstance;
-      return [repositoryKey(repo), escaped];
-    }),
-  );
+export function environmentVariables(settings: readonly BuildSetting[]): Array<{ name: string; value: string; type: string }> | undefined {
+  if (!settings.every((s) => typeof (s.when ?? true) === "boolean")) return undefined;
+  return settings.filter((s) => s.when !== false).map((s) => ({ name: s.name, value: s.value, type: "PLAINTEXT" }));
+}
+
+/** The `dynamic "environment_variable"` block of a project whose settings {@link environmentVariables} cannot list. */
+export function addDynamicEnvironment(project: CodebuildProject, settings: readonly BuildSetting[]): void {
+  if (environmentVariables(settings) !== undefined) return;
+  const entry = (s: BuildSetting) => `{ name = ${hclTemplate(s.name)}, value = ${hclTemplate(s.value)} }`;
+  // Consecutive settings that are always present share one list.
+  const parts: string[] = [];
+  let always: string[] = [];
+  for (const s of settings) {
+    const w = s.when ?? true;
+    if (w === true) always.push(entry(s));
+    else if (w !== false) {
+      if (always.length > 0) parts.push(`[${always.join(", ")}]`);
+      always = [];
+      parts.push(`${w.hcl} ? [${entry(s)}] : []`);
+    }
+  }
+  if (always.length > 0) parts.push(`[${always.join(", ")}]`);
+  project.addOverride("environment.dynamic.environment_variable", {
+    for_each: Token.asAny(ref(`concat(${parts.join(", ")})`)),
+    content: { name: "${environment_variable.value.name}", value: "${environment_variable.value.value}", type: "PLAINTEXT" },
+  });
 }
 
 /** Props of {@link MirrorRepositories}. */
 export interface MirrorRepositoriesProps {
   /** Prefix of the names. */
   readonly name: string;
-  readonly backlog: BacklogSettings;
-  readonly repositories: readonly RepositoryMirrorSpec[];
-  readonly build?: BuildSettings;
+  readonly repositories: RepositorySet;
+  /** The sync buildspec, the same for every project (lib/buildspec.ts renderBuildspec). */
+  readonly buildspec: string;
+  /** The settings every project shares (lib/buildspec.ts syncSettings). */
+  readonly settings: readonly BuildSetting[];
+  readonly build: MirrorInputs["build"];
+  /** Whether the syncs mirror Git LFS objects (project variable LFS_ENDPOINT per repository). */
+  readonly lfs: Switch;
   readonly logRetentionDays: number;
   readonly serviceRoleArn: string;
   readonly vpcId: string;
@@ -166,11 +152,6 @@ export interface MirrorRepositoriesProps {
   readonly backupBucketName: string;
   /** `BUCKET/tools/SHA256/`: the folder of the build scripts, the projects' source (lib/build-scripts.ts). */
   readonly scriptsLocation: string;
-  /**
-   * Let the sync empty CodeCommit when Backlog advertises no refs (setting `sync.allowEmptySource`).
-   * @default false
-   */
-  readonly allowEmptySource?: boolean;
   /** Customer-managed key for the log groups and the projects. @default - AWS-managed */
   readonly kmsKeyArn?: string;
   /** Resources the projects must be created after (IAM policy, mount targets, the scripts' objects). */
@@ -190,17 +171,20 @@ export class MirrorRepositories extends Construct {
   public readonly codecommitRepository: CodecommitRepository;
   public readonly project: CodebuildProject;
   public readonly logGroup: CloudwatchLogGroup;
-  /** The `for_each` map, keyed `PROJECT/REPO` (escaped for Terraform). */
-  public readonly instances: Record<string, RepositoryInstance>;
+  /** The `for_each` map, keyed `PROJECT/REPO` (escaped for Terraform); undefined in the module. */
+  public readonly instances?: Record<string, RepositoryInstance>;
   /** The local value holding {@link instances}, which the three resources iterate. */
   public readonly instancesLocal: TerraformLocal;
 
   constructor(scope: Construct, id: string, props: MirrorRepositoriesProps) {
     super(scope, id);
-    const build = { ...BUILD_DEFAULTS, ...props.build };
-    this.instances = repositoryInstances(props.name, props.backlog, props.repositories);
+    const { build, repositories } = props;
+    const instances = repositories.instances;
+    // (Keys of the literal map are PROJECT/REPO: never `hcl`.)
+    const expression = typeof instances.hcl === "string" ? (instances.hcl as string) : undefined;
+    this.instances = expression === undefined ? (instances as Record<string, RepositoryInstance>) : undefined;
     // Written once, as a local value, and iterated by the three resources.
-    this.instancesLocal = new TerraformLocal(this, "Instances", this.instances);
+    this.instancesLocal = new TerraformLocal(this, "Instances", expression === undefined ? instances : Token.asAny(ref(expression)));
     const each = TerraformIterator.fromMap(this.instancesLocal.asAnyMap);
     const value = (field: keyof RepositoryInstance): string => each.getString(field);
 
@@ -225,16 +209,13 @@ export class MirrorRepositories extends Construct {
       CODECOMMIT_REPOSITORY: value("codecommit_repository"),
       MIRROR_PATH: value("mirror_path"),
     } satisfies ReturnType<typeof repositorySyncSettings>;
-    const settings = [
+    const settings: BuildSetting[] = [
       // Where the sync saves bundles of history it is about to overwrite or delete.
-      [BACKUP_BUCKET_ENV, props.backupBucketName],
-      ...syncSettings({
-        backlog: props.backlog,
-        lockTimeoutSeconds: lockTimeoutSeconds(build.timeoutMinutes),
-        allowEmptySource: props.allowEmptySource === true,
-      }).map(([k, v]) => [k, escapeTerraformTemplate(v)] as const),
-      ...Object.entries(perRepository),
-    ] as const;
+      { name: BACKUP_BUCKET_ENV, value: props.backupBucketName },
+      ...props.settings,
+      ...Object.entries(perRepository).map(([name, value]) => ({ name, value })),
+      { name: LFS_ENDPOINT_ENV, value: value("lfs_endpoint"), when: props.lfs },
+    ];
 
     this.project = new CodebuildProject(this, REPOSITORY_RESOURCE_IDS.project, {
       forEach: each,
@@ -245,7 +226,7 @@ export class MirrorRepositories extends Construct {
       source: {
         type: "S3",
         location: props.scriptsLocation,
-        buildspec: escapeTerraformTemplate(renderBuildspec({ backlog: props.backlog })),
+        buildspec: props.buildspec,
       },
       environment: {
         type: "ARM_CONTAINER",
@@ -257,9 +238,8 @@ export class MirrorRepositories extends Construct {
         // integration") lists a VPC, a subnet in the mount target's AZ and NFS in the security group,
         // no privileged mode; privileged mode is for running a Docker daemon, which the sync does not.
         privilegedMode: false,
-        // The repository's settings (lib/buildspec/mirror-sync.sh's header lists them). None is
-        // secret: the SSH key comes from Parameter Store through the buildspec.
-        environmentVariable: settings.map(([name, v]) => ({ name, value: v, type: "PLAINTEXT" })),
+        // The repository's settings (lib/buildspec/mirror-sync.sh's header lists them).
+        environmentVariable: environmentVariables(settings),
       },
       vpcConfig: {
         vpcId: props.vpcId,
@@ -288,7 +268,11 @@ export class MirrorRepositories extends Construct {
       dependsOn: props.dependsOn,
     });
 
-    new MovedRepositoryResources(this, "MovedFromRepositoryConstructs", this, props.repositories);
+    addDynamicEnvironment(this.project, settings);
+
+    if (repositories.literal !== undefined) {
+      new MovedRepositoryResources(this, "MovedFromRepositoryConstructs", this, repositories.literal.map((r) => r.spec));
+    }
   }
 
   /** A reference to an attribute of one repository's instance: `${aws_T.N["PROJECT/REPO"].ATTRIBUTE}`. */

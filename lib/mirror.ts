@@ -16,26 +16,27 @@
 import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
 import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
+import { Token, ref } from "cdktf";
 import { Construct } from "constructs";
 import { MirrorAlerts } from "./alerts";
 import { BuildScripts } from "./build-scripts";
-import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
+import { renderBuildspec, syncSettings } from "./buildspec";
 import { MirrorKey } from "./encryption";
 import { type ArnContext, MirrorIam } from "./iam";
+import { MirrorLfs } from "./lfs";
 import { MirrorRepositories } from "./mirror-build";
-import { buildProjectName, repositoryKey } from "./naming";
+import { DEFAULT_LOG_RETENTION_DAYS, type MirrorInputs, isMirrorInputs, mirrorInputs } from "./mirror-inputs";
 import { MirrorNetwork } from "./network";
-import type { BacklogCodeCommitMirrorProps, NetworkSettings } from "./props";
+import type { BacklogCodeCommitMirrorProps } from "./props";
 import { armRegionPostcondition } from "./regions";
-import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE, MirrorSafetyNet } from "./safety-net";
+import { MirrorSafetyNet } from "./safety-net";
 import { MirrorStorage } from "./storage";
-import { validateMirrorProps } from "./validation";
+import { type StringList, declared, isListExpression, listValue } from "./terraform-values";
 import { MirrorVpc } from "./vpc";
 import { WebhookApi } from "./webhook-api";
-import { DEFAULT_THROTTLE, WebhookProtection } from "./webhook-protection";
+import { WebhookProtection } from "./webhook-protection";
 
-/** Default retention of the build logs. */
-export const DEFAULT_LOG_RETENTION_DAYS = 30;
+export { DEFAULT_LOG_RETENTION_DAYS };
 
 /** What a consumer needs to know about one mirrored repository. */
 export interface MirroredRepository {
@@ -53,7 +54,13 @@ export interface MirroredRepository {
 
 /** Mirrors Backlog Git repositories into CodeCommit on every push. */
 export class BacklogCodeCommitMirror extends Construct {
-  /** Per repository, in the order of `props.repositories`. */
+  /**
+   * The value of the `repositories` output (main.ts, the HCL module): per `PROJECT/REPO`, webhook_url,
+   * codecommit_repository, clone_url_http, clone_url_ssh, build_project and log_group, as one `for`
+   * expression over the per-repository resources.
+   */
+  public readonly repositoriesOutput: unknown;
+  /** Per repository, in the order of `props.repositories` (empty when they are module variables). */
   public readonly repositories: MirroredRepository[];
   /** Base URL of the webhook stage (`https://ID.execute-api.REGION.amazonaws.com/prod`). */
   public readonly webhookBaseUrl: string;
@@ -76,13 +83,19 @@ export class BacklogCodeCommitMirror extends Construct {
   public readonly natPublicIp?: string;
   /** The customer-managed key, when `encryption.customerManagedKey` is on. */
   public readonly key?: MirrorKey;
+  /** Git LFS for consumers (read policies, agent, commands), when `lfs` is set and a repository mirrors LFS objects. */
+  public readonly lfs?: MirrorLfs;
   /** The source addresses allowed to call the webhook; undefined when it is open to all. */
   public readonly webhookSourceIps?: readonly string[];
 
-  constructor(scope: Construct, id: string, props: BacklogCodeCommitMirrorProps) {
+  /**
+   * @param props the configuration (validated first: a ConfigError names a bad field), or the
+   *   resolved {@link MirrorInputs} (lib/mirror-inputs.ts): the HCL module passes its variables so.
+   */
+  constructor(scope: Construct, id: string, props: BacklogCodeCommitMirrorProps | MirrorInputs) {
     super(scope, id);
-    validateMirrorProps(props);
-    const { name, backlog } = props;
+    const inputs = isMirrorInputs(props) ? props : mirrorInputs(props);
+    const { name, backlog, repositories } = inputs;
 
     const account = new DataAwsCallerIdentity(this, "Account");
     const partition = new DataAwsPartition(this, "Partition");
@@ -91,19 +104,19 @@ export class BacklogCodeCommitMirror extends Construct {
     const region = new DataAwsRegion(this, "Region", { lifecycle: { postcondition: [armRegionPostcondition()] } });
     const arnContext: ArnContext = { partition: partition.partition, region: region.id, accountId: account.accountId };
 
-    let network: NetworkSettings;
+    let network: { vpcId: string; subnetIds: StringList };
     let subnetAvailabilityZones: string[] | undefined;
-    if (props.network !== undefined) {
-      network = props.network;
+    if (inputs.network !== undefined) {
+      network = inputs.network;
     } else {
       this.vpc = new MirrorVpc(this, "Vpc", { name });
       this.natPublicIp = this.vpc.natEip.publicIp;
       network = { vpcId: this.vpc.vpc.id, subnetIds: this.vpc.privateSubnets.map((s) => s.id) };
       subnetAvailabilityZones = this.vpc.privateSubnets.map((s) => s.availabilityZone);
     }
+    const subnetIds = listValue(network.subnetIds);
 
-    const projectNames = props.repositories.map((r) => buildProjectName(name, r));
-    if (props.encryption?.customerManagedKey === true) {
+    if (inputs.customerManagedKey) {
       this.key = new MirrorKey(this, "Key", { name, arnContext });
     }
     const kmsKeyArn = this.key?.key.arn;
@@ -116,61 +129,76 @@ export class BacklogCodeCommitMirror extends Construct {
       subnetAvailabilityZones,
       fileSystemSecurityGroupId: this.network.fileSystemSecurityGroup.id,
       kmsKeyArn,
-      backupRetentionDays: props.backups?.retentionDays,
+      backupRetentionDays: inputs.backupRetentionDays,
     });
 
-    this.scripts = new BuildScripts(this, "Scripts", { bucketName: this.storage.cacheBucket.bucket });
+    this.scripts = new BuildScripts(this, "Scripts", { bucketName: this.storage.cacheBucket.bucket, content: inputs.scriptContent });
 
-    const resyncEnabled = props.resync?.enabled !== false;
-    const parameterNames = [backlog.sshKeyParameter, ...(backlog.hostKeysParameter ? [backlog.hostKeysParameter] : [])];
     this.iam = new MirrorIam(this, "Iam", {
       name,
       arnContext,
-      projectNames,
-      parameterNames,
+      projectNames: repositories.literal?.map((r) => r.projectName),
+      parameterNames: backlog.parameterNames,
       subnetIds: network.subnetIds,
       backupBucketArn: this.storage.backupBucket.arn,
-      allowDebugSessions: props.build?.allowDebugSessions,
+      allowDebugSessions: inputs.build.allowDebugSessions,
+      lfs: inputs.lfs,
       kmsKeyArn,
     });
 
     // Each read of a resource attribute makes a new token (and CDKTF records a stack trace for each):
     // the shared ones are read once, not once per repository (synthesis time at 200 repositories).
-    const shared = {
+    const buildspecInputs = { sshKeyParameter: backlog.sshKeyParameter, hostKeysParameter: backlog.hostKeysParameter };
+    this.mirrors = new MirrorRepositories(this, "Repositories", {
+      name,
+      repositories,
+      buildspec: renderBuildspec(buildspecInputs),
+      settings: syncSettings({ backlog, lockTimeoutSeconds: inputs.build.lockTimeoutSeconds, allowEmptySource: inputs.allowEmptySource, lfs: inputs.lfs }),
+      build: inputs.build,
+      lfs: inputs.lfs.when,
+      logRetentionDays: inputs.logRetentionDays,
       serviceRoleArn: this.iam.buildRole.arn,
       securityGroupId: this.network.buildSecurityGroup.id,
       fileSystemDnsName: this.storage.fileSystem.dnsName,
       backupBucketName: this.storage.backupBucket.bucket,
       scriptsLocation: this.scripts.sourceLocation,
-      allowEmptySource: props.sync?.allowEmptySource,
-    };
-    this.mirrors = new MirrorRepositories(this, "Repositories", {
-      name,
-      backlog,
-      repositories: props.repositories,
-      build: props.build,
-      logRetentionDays: props.logRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS,
-      ...shared,
       vpcId: network.vpcId,
-      subnetIds: network.subnetIds,
+      subnetIds,
       kmsKeyArn,
       // CodeBuild checks the role's VPC permissions on creation; a build needs its mount target.
       dependsOn: [this.iam.buildVpcPolicy, this.storage.mountTargets, ...this.scripts.objects],
     });
 
-    const webhook = props.webhook ?? {};
-    this.webhookSourceIps =
-      webhook.allowAnySource === true
-        ? undefined
-        : [...(webhook.allowedSourceIps ?? BACKLOG_WEBHOOK_SOURCE_IPS), ...(webhook.additionalSourceIps ?? [])];
+    // Git LFS for consumers: a read policy per repository that mirrors its LFS objects.
+    const lfsRepos =
+      repositories.hcl !== undefined
+        ? { hcl: repositories.hcl }
+        : inputs.lfs.when === true
+          ? (repositories.literal ?? []).filter((r) => r.lfsEndpoint !== "").map((r) => r.spec)
+          : [];
+    if (declared(inputs.lfs.when) && (!Array.isArray(lfsRepos) || lfsRepos.length > 0)) {
+      this.lfs = new MirrorLfs(this, "Lfs", {
+        name,
+        repositories: lfsRepos,
+        bucketName: this.storage.backupBucket.bucket,
+        bucketArn: this.storage.backupBucket.arn,
+        scriptsFolder: this.scripts.folder,
+        kmsKeyArn,
+        region: region.id,
+      });
+    }
+
+    const webhook = inputs.webhook;
+    this.webhookSourceIps = webhook.restricted === true && !isListExpression(webhook.sourceIps) ? webhook.sourceIps : undefined;
     this.webhook = new WebhookApi(this, "Webhook", {
       name,
       partition: partition.partition,
       region: region.id,
       accountId: account.accountId,
       credentialsRoleArn: this.iam.apiRole.arn,
-      sourceIps: this.webhookSourceIps,
-      routes: props.repositories.map((r, i) => ({ key: repositoryKey(r), projectName: projectNames[i] })),
+      sourceIps: webhook.sourceIps,
+      restricted: webhook.restricted,
+      routes: repositories,
     });
     this.webhookBaseUrl = this.webhook.stage.invokeUrl;
     new WebhookProtection(this, "WebhookProtection", {
@@ -178,9 +206,10 @@ export class BacklogCodeCommitMirror extends Construct {
       restApiId: this.webhook.api.id,
       stageName: this.webhook.stage.stageName,
       stageArn: this.webhook.stage.arn,
-      throttleRateLimit: webhook.throttleRateLimit ?? DEFAULT_THROTTLE.rateLimit,
-      throttleBurstLimit: webhook.throttleBurstLimit ?? DEFAULT_THROTTLE.burstLimit,
-      wafRateLimitPer5Minutes: webhook.wafRateLimitPer5Minutes,
+      throttleRateLimit: webhook.throttleRateLimit,
+      throttleBurstLimit: webhook.throttleBurstLimit,
+      waf: webhook.waf,
+      wafRateLimitPer5Minutes: webhook.waf === false ? undefined : webhook.wafRateLimitPer5Minutes,
     });
 
     this.alerts = new MirrorAlerts(this, "Alerts", {
@@ -188,47 +217,67 @@ export class BacklogCodeCommitMirror extends Construct {
       accountId: account.accountId,
       apiName: this.webhook.api.name,
       stageName: this.webhook.stage.stageName,
-      emails: props.alerts?.emails ?? [],
+      emails: inputs.alertEmails,
       kmsKeyArn,
     });
     this.alertsTopicArn = this.alerts.topic.arn;
 
-    if (resyncEnabled) {
+    if (declared(inputs.resync.enabled)) {
       this.safetyNet = new MirrorSafetyNet(this, "SafetyNet", {
         name,
         arnContext,
         backlog,
-        repositories: props.repositories,
-        schedule: props.resync?.schedule ?? DEFAULT_RESYNC_SCHEDULE,
-        outOfSyncAlarmHours: props.resync?.outOfSyncAlarmHours ?? DEFAULT_OUT_OF_SYNC_ALARM_HOURS,
+        repositories,
+        enabled: inputs.resync.enabled,
+        schedule: inputs.resync.schedule,
+        outOfSyncAlarmHours: inputs.resync.outOfSyncAlarmHours,
+        lookbackHours: inputs.resync.lookbackHours,
         bucketName: this.storage.cacheBucket.bucket,
         bucketArn: this.storage.cacheBucket.arn,
         scripts: this.scripts,
         vpcId: network.vpcId,
         subnetIds: network.subnetIds,
         securityGroupId: this.network.buildSecurityGroup.id,
-        parameterNames,
-        logRetentionDays: props.logRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS,
+        parameterNames: backlog.parameterNames,
+        logRetentionDays: inputs.logRetentionDays,
         alertTopicArn: this.alerts.topic.arn,
         kmsKeyArn,
       });
     }
 
-    this.repositories = props.repositories.map((r, i) => {
-      const key = repositoryKey(r);
-      const instance = this.mirrors.instances[key];
-      const route = this.webhook.routes.get(key);
-      if (route === undefined || instance === undefined) throw new Error(`internal: no webhook route or mirror for ${key}`);
+    // The attributes that are references are made when read (each is a token, with a stack trace):
+    // the stack's output reads none of them (repositoriesOutput).
+    const mirrors = this.mirrors;
+    this.repositories = (repositories.literal ?? []).map((r) => {
+      const instance = mirrors.instances?.[r.key];
+      const route = this.webhook.routes.get(r.key);
+      if (route === undefined || instance === undefined) throw new Error(`internal: no webhook route or mirror for ${r.key}`);
       return {
-        key,
+        key: r.key,
         webhookUrl: route.url,
         codecommitRepositoryName: instance.codecommit_repository,
-        cloneUrlHttp: this.mirrors.instanceAttribute("codecommitRepository", key, "clone_url_http"),
-        cloneUrlSsh: this.mirrors.instanceAttribute("codecommitRepository", key, "clone_url_ssh"),
-        codecommitArn: this.mirrors.instanceAttribute("codecommitRepository", key, "arn"),
-        buildProjectName: projectNames[i],
-        logGroupName: this.mirrors.instanceAttribute("logGroup", key, "name"),
+        get cloneUrlHttp() {
+          return mirrors.instanceAttribute("codecommitRepository", r.key, "clone_url_http");
+        },
+        get cloneUrlSsh() {
+          return mirrors.instanceAttribute("codecommitRepository", r.key, "clone_url_ssh");
+        },
+        get codecommitArn() {
+          return mirrors.instanceAttribute("codecommitRepository", r.key, "arn");
+        },
+        buildProjectName: r.projectName,
+        get logGroupName() {
+          return mirrors.instanceAttribute("logGroup", r.key, "name");
+        },
       };
     });
+    const stage = this.webhook.stage.fqn;
+    const codecommit = mirrors.codecommitRepository.fqn;
+    const logGroup = mirrors.logGroup.fqn;
+    this.repositoriesOutput = Token.asAny(
+      ref(
+        `{ for k, r in ${mirrors.instancesLocal.fqn} : k => { webhook_url = "\${${stage}.invoke_url}/\${k}", codecommit_repository = r.codecommit_repository, clone_url_http = ${codecommit}[k].clone_url_http, clone_url_ssh = ${codecommit}[k].clone_url_ssh, build_project = r.project_name, log_group = ${logGroup}[k].name } }`,
+      ),
+    );
   }
 }

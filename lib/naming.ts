@@ -2,7 +2,7 @@
  * Every name the module derives from its inputs, in one place, so that validation (uniqueness and
  * length checks) and the constructs can never disagree.
  */
-import type { BacklogSettings, RepositoryMirrorSpec } from "./props";
+import type { RepositoryMirrorSpec } from "./props";
 
 /** Identifier of the EFS file-system location: CodeBuild exposes the mount path as `CODEBUILD_REPO_DIR`. */
 export const EFS_LOCATION_IDENTIFIER = "repo_dir";
@@ -31,16 +31,35 @@ export function buildProjectPrefix(name: string): string {
 }
 
 /** `SPACE.git.DOMAIN`: the Backlog Git SSH host. */
-export function backlogGitHost(backlog: Pick<BacklogSettings, "spaceKey" | "domain">): string {
+export function backlogGitHost(backlog: { readonly spaceKey: string; readonly domain: string }): string {
   return `${backlog.spaceKey}.git.${backlog.domain}`;
 }
 
 /** `SPACE@SPACE.git.DOMAIN:/PROJECT/REPO.git`: the SSH clone URL Backlog shows. */
 export function backlogRemoteUrl(
-  backlog: Pick<BacklogSettings, "spaceKey" | "domain">,
+  backlog: { readonly spaceKey: string; readonly domain: string },
   repo: Pick<RepositoryMirrorSpec, "projectKey" | "repository">,
 ): string {
   return `${backlog.spaceKey}@${backlogGitHost(backlog)}:/${repo.projectKey}/${repo.repository}.git`;
+}
+
+/**
+ * `https://SPACE.DOMAIN/git/PROJECT/REPO.git/info/lfs`: the repository's Git LFS server. Backlog's
+ * HTTPS clone URL is `https://SPACE.DOMAIN/git/PROJECT/REPO.git` (Backlog help, "Summary of Git");
+ * Backlog does not document an LFS endpoint, so this is git-lfs's default rule, the remote URL
+ * followed by `/info/lfs` (git-lfs docs/api/server-discovery.md, "Guessing the Server"), which is
+ * what a git-lfs client of a Backlog clone uses (docs/real-account-checklist.md).
+ */
+export function backlogLfsEndpoint(
+  backlog: { readonly spaceKey: string; readonly domain: string },
+  repo: Pick<RepositoryMirrorSpec, "projectKey" | "repository">,
+): string {
+  return `https://${backlog.spaceKey}.${backlog.domain}/git/${repo.projectKey}/${repo.repository}.git/info/lfs`;
+}
+
+/** Key prefix of a repository's LFS objects in the stack's bucket: `lfs/PROJECT/REPO/objects/`. */
+export function lfsObjectsPrefix(repo: Pick<RepositoryMirrorSpec, "projectKey" | "repository">): string {
+  return `lfs/${repo.projectKey}/${repo.repository}/objects/`;
 }
 
 /** `PROJECT/REPO`: the key of a repository in maps, outputs and messages. */

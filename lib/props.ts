@@ -41,8 +41,8 @@ export interface BacklogSettings {
   /**
    * The Backlog Git host's SSH public keys, pinned: each entry is `TYPE BASE64` (the output of
    * `ssh-keyscan SPACE.git.DOMAIN | cut -d' ' -f2-`, checked out of band). A sync fails closed when
-   * the host presents another key. The keys are written into the safety net's buildspec and every sync
-   * project's environment, so together (joined by newlines) they may hold at most 2,000 characters;
+   * the host presents another key. The keys are an environment variable of every build project
+   * (BACKLOG_HOST_KEYS), so together (joined by newlines) they may hold at most 2,000 characters;
    * more go in `hostKeysParameter`.
    *
    * Exactly one of `hostKeys`, `hostKeysParameter` and `scanHostKey: true` must be given.
@@ -92,6 +92,32 @@ export interface RepositoryMirrorSpec {
    * @default - the Backlog repository name
    */
   readonly codecommitRepository?: string;
+
+  /**
+   * Mirror this repository's Git LFS objects when the stack's `lfs` setting is on; `false` opts
+   * this repository out (its sync then only warns about LFS pointers, as without `lfs`).
+   * `true` is refused when the stack has no `lfs` setting. Changing it updates the repository's
+   * sync project and adds or removes its consumer read policy (no replacement).
+   * @default - true when the stack's `lfs` is set, else false
+   */
+  readonly lfs?: boolean;
+}
+
+/**
+ * Opt-in mirroring of Git LFS objects (docs/lfs.md): after each sync the build downloads the LFS
+ * objects of the mirrored refs from Backlog's LFS server over HTTPS and stores each once in the
+ * stack's bucket, `lfs/PROJECT/REPO/objects/OID[0:2]/OID[2:4]/OID`, never overwritten.
+ */
+export interface LfsSettings {
+  /**
+   * Name of an SSM Parameter Store SecureString holding `USER:PASSWORD`: the Backlog user ID and
+   * the password Backlog's Git over HTTPS accepts (with two-step verification on, the special
+   * password generated in Backlog's personal settings). The value is split at the first `:`, so the
+   * password may contain `:`. It must start with `/`. Read by the build at run time
+   * (`ssm:GetParameter`), handed to curl through a pipe: never in Terraform state, logs, a process
+   * environment, an argument list or a file. Changing it updates the sync projects in place.
+   */
+  readonly credentialsParameter: string;
 }
 
 /** Who may call the webhook API, and how often. */
@@ -130,7 +156,8 @@ export interface WebhookSettings {
 
   /**
    * Attach a WAFv2 web ACL with a rate-based rule that blocks a source address sending more than this
-   * many requests in 5 minutes (100 to 2,000,000,000). Costs about USD 6 a month plus requests.
+   * many requests in 5 minutes. Costs about USD 6 a month plus requests.
+   * Allowed: 100-2,000,000,000 (`RULES["webhook.wafRateLimitPer5Minutes"]`).
    * @default - no web ACL
    */
   readonly wafRateLimitPer5Minutes?: number;
@@ -155,9 +182,10 @@ export interface ResyncSettings {
   readonly enabled?: boolean;
 
   /**
-   * Hours (2 to 168) a repository may stay out of sync before the alarm `NAME-out-of-sync` notifies
-   * the alert topic; the same alarm fires when the safety net has not reported for that long. A
-   * `rate(...)` schedule must run at least twice within this time.
+   * Hours a repository may stay out of sync before the alarm `NAME-out-of-sync` notifies the alert
+   * topic; the same alarm fires when the safety net has not reported for that long. A `rate(...)`
+   * schedule must run at least twice within this time.
+   * Allowed: 2-168 (`RULES["resync.outOfSyncAlarmHours"]`).
    * @default 25
    */
   readonly outOfSyncAlarmHours?: number;
@@ -208,13 +236,15 @@ export interface EncryptionSettings {
 /** Settings of the CodeBuild projects that run the sync. */
 export interface BuildSettings {
   /**
-   * Build timeout in minutes (5 to 480).
+   * Build timeout in minutes.
+   * Allowed: 5-480 (`RULES["build.timeoutMinutes"]`).
    * @default 5
    */
   readonly timeoutMinutes?: number;
 
   /**
-   * Minutes a build may wait in the queue (5 to 480).
+   * Minutes a build may wait in the queue.
+   * Allowed: 5-480 (`RULES["build.queuedTimeoutMinutes"]`).
    * @default 10
    */
   readonly queuedTimeoutMinutes?: number;
@@ -244,8 +274,8 @@ export interface BuildSettings {
 /** Props of {@link BacklogCodeCommitMirror}. */
 export interface BacklogCodeCommitMirrorProps {
   /**
-   * Prefix of every resource name: 2 to 24 characters, lower-case letters, digits and hyphens,
-   * starting with a letter. Changing it replaces almost everything.
+   * Prefix of every resource name. Changing it replaces almost everything.
+   * Allowed: 2-24 characters: lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen (`RULES["name"]`).
    */
   readonly name: string;
 
@@ -300,6 +330,13 @@ export interface BacklogCodeCommitMirrorProps {
    * @default - AWS-managed keys
    */
   readonly encryption?: EncryptionSettings;
+
+  /**
+   * Mirror the repositories' Git LFS objects into the stack's bucket (each repository may opt out
+   * with `repositories[].lfs: false`).
+   * @default - LFS objects are not mirrored; a sync that pushes LFS pointers logs one warning
+   */
+  readonly lfs?: LfsSettings;
 
   /** The repositories to mirror: at least one, no duplicates. */
   readonly repositories: RepositoryMirrorSpec[];

@@ -79,6 +79,7 @@ export const RULES = {
   "backlog.domain": oneOf(BACKLOG_DOMAINS, quotedAlternatives(BACKLOG_DOMAINS)),
   "backlog.sshKeyParameter": SSM_PARAMETER("the SSH private key"),
   "backlog.hostKeysParameter": SSM_PARAMETER("the pinned host keys"),
+  "lfs.credentialsParameter": SSM_PARAMETER("the Backlog user and password for Git LFS over HTTPS (USER:PASSWORD)"),
   "backlog.hostKeys[]": pattern(
     new RegExp(`${HOST_KEY_TYPE_PATTERN.slice(0, -1)} [A-Za-z0-9+/]+={0,3}$`),
     `an SSH public key "TYPE BASE64" with TYPE one of ssh-ed25519, ecdsa-sha2-nistp256/384/521, ssh-rsa (no host name, no comment)`,
@@ -109,6 +110,19 @@ export const RULES = {
 } as const satisfies Record<string, Rule>;
 
 export type RuleField = keyof typeof RULES;
+
+/**
+ * How many entries a list setting may hold (validation, the module's validation blocks and the
+ * configuration reference read these).
+ */
+export const LIST_SIZES = {
+  "network.subnetIds": { min: 2, max: 16 },
+  /** The quota test (__tests__/quotas.test.ts) proves 200 repositories fit AWS's default quotas. */
+  repositories: { min: 1, max: 200 },
+  "alerts.emails": { min: 0, max: 20 },
+  /** AWS allows 50 tags per resource; 10 are left for the stack's own. */
+  tags: { min: 0, max: 40 },
+} as const;
 
 /** "must be ...": the text of a rule, the same in the configuration's errors and the module's. */
 export function ruleText(rule: Rule): string {

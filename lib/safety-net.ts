@@ -33,18 +33,11 @@ import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
 import { Construct } from "constructs";
 import type { BuildScripts } from "./build-scripts";
 import type { ArnContext } from "./iam";
-import { BUILD_IMAGE, escapeTerraformTemplate, projectLogGroup } from "./mirror-build";
-import {
-  METRIC_NAMESPACE,
-  OLDEST_IN_SYNC_AGE_METRIC,
-  buildLogGroupName,
-  buildProjectName,
-  codecommitRepositoryName,
-  repositoryKey,
-  verifyProjectName,
-} from "./naming";
-import type { BacklogSettings, RepositoryMirrorSpec } from "./props";
-import { REPOSITORY_LIST_ENV, renderVerifyBuildspec } from "./verify-buildspec";
+import { BUILD_IMAGE, addDynamicEnvironment, environmentVariables, projectLogGroup } from "./mirror-build";
+import type { MirrorInputs, RepositoryFields, RepositorySet } from "./mirror-inputs";
+import { METRIC_NAMESPACE, OLDEST_IN_SYNC_AGE_METRIC, buildLogGroupName, verifyProjectName } from "./naming";
+import { type StringList, type Switch, countOf, listValue, numberText, optionalAttribute } from "./terraform-values";
+import { REPOSITORY_LIST_ENV, renderVerifyBuildspec, verifySettings } from "./verify-buildspec";
 import { VerifyIam } from "./verify-iam";
 
 /** Default schedule of the verifier. */
@@ -75,8 +68,8 @@ export const REPOSITORY_LIST_KEY = "verify/repositories.txt";
 export const VERIFY_BUILD_TIMEOUT_MINUTES = 20;
 
 /** One line of the repository list: `PROJECT/REPO CODECOMMIT_NAME SYNC_PROJECT`. */
-export function repositoryListLine(name: string, repository: RepositoryMirrorSpec): string {
-  return `${repositoryKey(repository)} ${codecommitRepositoryName(repository)} ${buildProjectName(name, repository)}\n`;
+export function repositoryListLine(r: RepositoryFields): string {
+  return `${r.key} ${r.codecommitRepository} ${r.projectName}\n`;
 }
 
 /**
@@ -111,23 +104,27 @@ export function outOfSyncAlarmSettings(hours: number): {
 export interface MirrorSafetyNetProps {
   readonly name: string;
   readonly arnContext: ArnContext;
-  readonly backlog: BacklogSettings;
-  readonly repositories: readonly RepositoryMirrorSpec[];
+  readonly backlog: MirrorInputs["backlog"];
+  readonly repositories: RepositorySet;
+  /** Whether the safety net exists (`resync.enabled`). @default true */
+  readonly enabled?: Switch;
   /** EventBridge schedule expression of the verifier. */
   readonly schedule: string;
   /** Hours a repository may stay out of sync before the alarm fires. */
   readonly outOfSyncAlarmHours: number;
+  /** The verifier's look-back (hours): one more than {@link outOfSyncAlarmHours}. */
+  readonly lookbackHours: number;
   /** The stack's bucket (name and ARN), which holds the repository list. */
   readonly bucketName: string;
   readonly bucketArn: string;
   /** The build scripts' folder, the project's source (lib/build-scripts.ts). */
   readonly scripts: BuildScripts;
   readonly vpcId: string;
-  readonly subnetIds: string[];
+  readonly subnetIds: StringList;
   /** The sync builds' security group (egress to Backlog and CodeCommit). */
   readonly securityGroupId: string;
   /** SSM parameters with the SSH key and, when kept in SSM, the pinned host keys. */
-  readonly parameterNames: string[];
+  readonly parameterNames: StringList;
   readonly logRetentionDays: number;
   /** The alert topic the alarm notifies. */
   readonly alertTopicArn: string;
@@ -147,11 +144,14 @@ export class MirrorSafetyNet extends Construct {
   constructor(scope: Construct, id: string, props: MirrorSafetyNetProps) {
     super(scope, id);
     const projectName = verifyProjectName(props.name);
+    const enabled = props.enabled ?? true;
+    const count = countOf(enabled);
 
     this.repositoryList = new S3Object(this, "RepositoryList", {
+      count,
       bucket: props.bucketName,
       key: REPOSITORY_LIST_KEY,
-      content: props.repositories.map((r) => repositoryListLine(props.name, r)).join(""),
+      content: props.repositories.join("", repositoryListLine),
       contentType: "text/plain",
     });
 
@@ -163,21 +163,25 @@ export class MirrorSafetyNet extends Construct {
       bucketArn: props.bucketArn,
       subnetIds: props.subnetIds,
       kmsKeyArn: props.kmsKeyArn,
+      enabled,
     });
 
-    this.logGroup = projectLogGroup(this, projectName, props.logRetentionDays, props.kmsKeyArn);
+    this.logGroup = projectLogGroup(this, projectName, props.logRetentionDays, props.kmsKeyArn, count);
 
+    const settings = [
+      { name: REPOSITORY_LIST_ENV, value: `s3://${props.bucketName}/${REPOSITORY_LIST_KEY}` },
+      ...verifySettings({ stackName: props.name, backlog: props.backlog, lookbackHours: props.lookbackHours }),
+    ];
     this.project = new CodebuildProject(this, "Project", {
+      count,
       name: projectName,
       description: "Safety net: compares every Backlog mirror with Backlog and starts the syncs of those that differ",
-      serviceRole: this.iam.verifyRole.arn,
+      serviceRole: this.iam.verifyRoleArn,
       // The scripts are the project's source (lib/build-scripts.ts); the buildspec runs them.
       source: {
         type: "S3",
         location: props.scripts.sourceLocation,
-        buildspec: escapeTerraformTemplate(
-          renderVerifyBuildspec({ stackName: props.name, backlog: props.backlog, lookbackHours: props.outOfSyncAlarmHours + 1 }),
-        ),
+        buildspec: renderVerifyBuildspec({ sshKeyParameter: props.backlog.sshKeyParameter, hostKeysParameter: props.backlog.hostKeysParameter }),
       },
       environment: {
         type: "ARM_CONTAINER",
@@ -185,13 +189,11 @@ export class MirrorSafetyNet extends Construct {
         computeType: "BUILD_GENERAL1_SMALL",
         imagePullCredentialsType: "CODEBUILD",
         privilegedMode: false,
-        environmentVariable: [
-          { name: REPOSITORY_LIST_ENV, type: "PLAINTEXT", value: `s3://${props.bucketName}/${REPOSITORY_LIST_KEY}` },
-        ],
+        environmentVariable: environmentVariables(settings),
       },
-      vpcConfig: { vpcId: props.vpcId, subnets: props.subnetIds, securityGroupIds: [props.securityGroupId] },
+      vpcConfig: { vpcId: props.vpcId, subnets: listValue(props.subnetIds), securityGroupIds: [props.securityGroupId] },
       artifacts: { type: "NO_ARTIFACTS" },
-      logsConfig: { cloudwatchLogs: { status: "ENABLED", groupName: this.logGroup.name } },
+      logsConfig: { cloudwatchLogs: { status: "ENABLED", groupName: optionalAttribute(this.logGroup, "name") } },
       buildTimeout: VERIFY_BUILD_TIMEOUT_MINUTES,
       queuedTimeout: 60,
       projectVisibility: "PRIVATE",
@@ -200,22 +202,27 @@ export class MirrorSafetyNet extends Construct {
       dependsOn: [this.iam.verifyVpcPolicy, ...props.scripts.objects],
     });
 
+    addDynamicEnvironment(this.project, settings);
+
     this.schedule = new CloudwatchEventRule(this, "Schedule", {
+      count,
       name: projectName,
       description: "Starts the Backlog mirrors' safety net, which syncs the mirrors that differ from Backlog",
       scheduleExpression: props.schedule,
     });
     new CloudwatchEventTarget(this, "ScheduleTarget", {
-      rule: this.schedule.name,
+      count,
+      rule: optionalAttribute(this.schedule, "name"),
       arn: this.iam.verifyProjectArn,
-      roleArn: this.iam.scheduleRole.arn,
+      roleArn: this.iam.scheduleRoleArn,
     });
 
     const alarm = outOfSyncAlarmSettings(props.outOfSyncAlarmHours);
     this.alarm = new CloudwatchMetricAlarm(this, "OutOfSyncAlarm", {
+      count,
       alarmName: `${props.name}-out-of-sync`,
       alarmDescription:
-        `A Backlog mirror has been out of sync for about ${props.outOfSyncAlarmHours} hours, or the safety net ` +
+        `A Backlog mirror has been out of sync for about ${numberText(props.outOfSyncAlarmHours)} hours, or the safety net ` +
         `${projectName} has not reported for that long. Its log is in CloudWatch Logs group ${buildLogGroupName(projectName)}.`,
       namespace: METRIC_NAMESPACE,
       metricName: OLDEST_IN_SYNC_AGE_METRIC,

@@ -18,9 +18,10 @@ import {
   type S3BucketServerSideEncryptionConfigurationRuleA,
 } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
 import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
-import { Fn, type ITerraformDependable, TerraformIterator, Token } from "cdktf";
+import { Fn, type ITerraformDependable, TerraformIterator, Token, ref } from "cdktf";
 import { Construct } from "constructs";
 import { BUILD_TOOLS_PREFIX } from "./build-scripts";
+import { type StringList, isListExpression, listValue } from "./terraform-values";
 
 /** Days after which cache objects expire. */
 export const CACHE_EXPIRATION_DAYS = 30;
@@ -139,7 +140,7 @@ export interface MirrorStorageProps {
    * The build subnets. One mount target is created per Availability Zone among them (EFS allows one
    * per AZ; a second subnet in the same AZ gets none and uses the AZ's mount target).
    */
-  readonly subnetIds: string[];
+  readonly subnetIds: StringList;
   /**
    * The subnets' Availability Zones, in the order of `subnetIds`, when this module knows them (the
    * VPC it creates).
@@ -202,13 +203,17 @@ export class MirrorStorage extends Construct {
     // of each AZ ("If the same value appears multiple times in keys then the value with the highest
     // index is used", Terraform language documentation, "zipmap Function"); the keys are the AZ
     // names, known at plan time from the data sources.
-    const unknownIds = props.subnetIds.some((id) => Token.isUnresolved(id));
-    const keys =
-      props.subnetAvailabilityZones ??
-      (unknownIds
-        ? props.subnetIds.map((_, i) => String(i + 1))
-        : props.subnetIds.map((id, i) => new DataAwsSubnet(this, `Subnet${i + 1}`, { id }).availabilityZone));
-    const byZone = TerraformIterator.fromMap(Fn.zipmap(keys, props.subnetIds));
+    // A list known only at apply (the module's variable): one data source with `for_each` over it.
+    const subnets = props.subnetIds;
+    let keys: string[];
+    if (props.subnetAvailabilityZones !== undefined) keys = props.subnetAvailabilityZones;
+    else if (isListExpression(subnets)) {
+      const each = TerraformIterator.fromList(listValue(subnets));
+      const lookup = new DataAwsSubnet(this, "Subnet", { forEach: each, id: each.value });
+      keys = Token.asList(ref(`[for s in ${subnets.hcl} : data.${lookup.terraformResourceType}.${lookup.friendlyUniqueId}[s].availability_zone]`));
+    } else if (subnets.some((id) => Token.isUnresolved(id))) keys = subnets.map((_, i) => String(i + 1));
+    else keys = subnets.map((id, i) => new DataAwsSubnet(this, `Subnet${i + 1}`, { id }).availabilityZone);
+    const byZone = TerraformIterator.fromMap(Fn.zipmap(keys, listValue(subnets)));
     this.mountTargets = new EfsMountTarget(this, "MountTarget", {
       forEach: byZone,
       fileSystemId: this.fileSystem.id,

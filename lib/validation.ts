@@ -18,9 +18,8 @@ import {
   repositoryKey,
 } from "./naming";
 import { BACKLOG_DOMAINS, type BacklogCodeCommitMirrorProps } from "./props";
-import { RULES, type Rule, passes, ruleText } from "./rules";
+import { LIST_SIZES, RULES, type Rule, passes, ruleText } from "./rules";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
-import { INLINE_BUILDSPEC_MAX_CHARS } from "./buildspec";
 import { ARM_CONTAINER_REGIONS_ALLOWED, ARM_CONTAINER_REGION_CODES } from "./regions";
 import { INTEGRATION_RESPONSES } from "./webhook-api";
 import { RESOURCE_POLICY_MAX_CHARS, maxSourceCidrs, worstCasePolicyLength } from "./webhook-protection";
@@ -45,7 +44,7 @@ export { LOG_RETENTION_DAYS, quotedAlternatives } from "./rules";
  * with it (no policy, pattern or API resource lists the repositories); 200 is the size the quota
  * test (__tests__/quotas.test.ts) proves to fit every default quota at the longest accepted names.
  */
-export const MAX_REPOSITORIES = 200;
+export const MAX_REPOSITORIES = LIST_SIZES.repositories.max;
 
 const REGION_RE = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
 
@@ -84,11 +83,10 @@ function oneOf<F extends OneOfField>(field: F) {
 
 
 /**
- * Room for pinned host keys in the safety net's buildspec (lib/buildspec.ts `INLINE_BUILDSPEC_MAX_CHARS`;
- * the sync projects carry them as an environment variable): enough
- * for Backlog's RSA (4,096-bit), ECDSA and Ed25519 keys plus a second RSA key during a rotation. The
- * quota test (__tests__/quotas.test.ts) renders the largest configuration with keys of exactly this
- * size and holds every buildspec to CodeBuild's limit.
+ * Room for pinned host keys, which every build (the sync projects and the safety net) carries as its
+ * environment variable BACKLOG_HOST_KEYS: enough for Backlog's RSA (4,096-bit), ECDSA and Ed25519
+ * keys plus a second RSA key during a rotation. The quota test (__tests__/quotas.test.ts) renders the
+ * largest configuration with keys of exactly this size.
  */
 export const MAX_INLINE_HOST_KEYS_CHARS = 2_000;
 
@@ -103,7 +101,7 @@ const backlogSchema = z.strictObject(
       .refine((keys) => keys.join("\n").length <= MAX_INLINE_HOST_KEYS_CHARS, {
         error: (issue) =>
           `must hold at most ${MAX_INLINE_HOST_KEYS_CHARS} characters together, not ${(issue.input as string[]).join("\n").length} ` +
-          `(the keys are written into the safety net's buildspec, which CodeBuild limits to ${INLINE_BUILDSPEC_MAX_CHARS} characters, and every sync project's environment; ` +
+          `(they are an environment variable of every build project; ` +
           `put more keys, one per line, in an SSM parameter named by backlog.hostKeysParameter)`,
       })
       .optional(),
@@ -118,8 +116,8 @@ const networkSchema = z.strictObject(
     vpcId: pattern("network.vpcId", { token: true }),
     subnetIds: z
       .array(pattern("network.subnetIds[]", { token: true }), { error: "must be a list of at least 2 private subnet ids" })
-      .min(2, "must list at least 2 private subnets (in different availability zones)")
-      .max(16, "must list at most 16 subnets"),
+      .min(LIST_SIZES["network.subnetIds"].min, `must list at least ${LIST_SIZES["network.subnetIds"].min} private subnets (in different availability zones)`)
+      .max(LIST_SIZES["network.subnetIds"].max, `must list at most ${LIST_SIZES["network.subnetIds"].max} subnets`),
   },
   { error: "must be an object" },
 );
@@ -131,6 +129,7 @@ const repositorySchema = z.strictObject(
     codecommitRepository: pattern("repositories[].codecommitRepository")
       .refine((v) => !/\.git$/i.test(v) && v !== "." && v !== "..", 'must not be "." or ".." or end in ".git"')
       .optional(),
+    lfs: z.boolean({ error: "must be true or false" }).optional(),
   },
   { error: "must be an object" },
 );
@@ -176,6 +175,11 @@ const syncSchema = z.strictObject(
   { error: "must be an object" },
 );
 
+const lfsSchema = z.strictObject(
+  { credentialsParameter: pattern("lfs.credentialsParameter") },
+  { error: "must be an object with credentialsParameter" },
+);
+
 const backupsSchema = z.strictObject(
   { retentionDays: integer("backups.retentionDays").optional() },
   { error: "must be an object" },
@@ -192,7 +196,7 @@ const alertsSchema = z.strictObject(
   {
     emails: z
       .array(pattern("alerts.emails[]"), { error: "must be a list of e-mail addresses" })
-      .max(20, "must list at most 20 addresses")
+      .max(LIST_SIZES["alerts.emails"].max, `must list at most ${LIST_SIZES["alerts.emails"].max} addresses`)
       .optional(),
   },
   { error: "must be an object" },
@@ -220,6 +224,7 @@ const mirrorShape = {
   webhook: webhookSchema.optional(),
   resync: resyncSchema.optional(),
   sync: syncSchema.optional(),
+  lfs: lfsSchema.optional(),
   backups: backupsSchema.optional(),
   alerts: alertsSchema.optional(),
   encryption: encryptionSchema.optional(),
@@ -336,6 +341,14 @@ function crossFieldRules(v: BacklogCodeCommitMirrorProps, ctx: Ctx): void {
         params: { complete: true },
       });
     }
+    if (r.lfs === true && v.lfs === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["repositories", i, "lfs"],
+        message: "must not be true while the stack has no `lfs` setting (set lfs.credentialsParameter to mirror LFS objects, or remove repositories[].lfs), got: true",
+        params: { complete: true },
+      });
+    }
     if (buildLogGroupName(project).length > 512) {
       ctx.addIssue({ code: "custom", path: ["repositories", i], message: "gives a log group name over 512 characters" });
     }
@@ -400,7 +413,7 @@ export const stackConfigSchema = z
           z.string({ error: "must be a string" }).regex(tagValueRe, "must be a tag value of at most 256 letters, digits, spaces and _.:/=+-@"),
           { error: "must be an object of tag names to string values" },
         )
-        .refine((t) => Object.keys(t).length <= 40, "must have at most 40 tags (AWS allows 50 per resource, leave room)")
+        .refine((t) => Object.keys(t).length <= LIST_SIZES.tags.max, `must have at most ${LIST_SIZES.tags.max} tags (AWS allows 50 per resource, leave room)`)
         .optional(),
     },
     { error: "must be an object" },

@@ -19,6 +19,7 @@ import {
   vpcAccessStatements,
 } from "./iam";
 import { buildLogGroupName, verifyProjectName } from "./naming";
+import { type StringList, type Switch, countOf, optionalAttribute } from "./terraform-values";
 
 /**
  * Actions of the verify role that only it has, by purpose. It shares the VPC and SSM credential
@@ -41,15 +42,17 @@ export interface VerifyIamProps {
   readonly name: string;
   readonly arnContext: ArnContext;
   /** SSM parameters the verifier reads (the SSH key, and the pinned host keys when kept in SSM). */
-  readonly parameterNames: string[];
+  readonly parameterNames: StringList;
   /** ARN of the repository list object (`arn:...:s3:::BUCKET/KEY`). */
   readonly repositoryListArn: string;
   /** ARN of the stack's bucket, which holds the build scripts (the project's source). */
   readonly bucketArn: string;
   /** Subnets the build's network interfaces may be created in. */
-  readonly subnetIds: string[];
+  readonly subnetIds: StringList;
   /** Customer-managed key of the stack (bucket objects, SSM SecureStrings). @default - none */
   readonly kmsKeyArn?: string;
+  /** Whether the roles exist (the safety net's switch). @default true */
+  readonly enabled?: Switch;
 }
 
 /** The verify build's role and the schedule's role. */
@@ -62,11 +65,15 @@ export class VerifyIam extends Construct {
   public readonly scheduleRole: IamRole;
   /** ARN of the `NAME-verify` project. */
   public readonly verifyProjectArn: string;
+  /** ARNs of the two roles (`one(...)` of the counted roles in the module). */
+  public readonly verifyRoleArn: string;
+  public readonly scheduleRoleArn: string;
 
   constructor(scope: Construct, id: string, props: VerifyIamProps) {
     super(scope, id);
     const ctx = props.arnContext;
     const projectName = verifyProjectName(props.name);
+    const count = countOf(props.enabled ?? true);
     this.verifyProjectArn = arn(ctx, "codebuild", `project/${projectName}`);
 
     // The confused-deputy guard: only the service acting for this account may assume the roles.
@@ -83,15 +90,18 @@ export class VerifyIam extends Construct {
       }).json;
 
     this.verifyRole = new IamRole(this, "VerifyRole", {
+      count,
       name: projectName,
       description: "Safety net of the Backlog to CodeCommit mirror: compares refs and starts the syncs that are behind",
       assumeRolePolicy: trust("VerifyTrust", "codebuild.amazonaws.com"),
     });
 
     // The same VPC grants as the sync builds' role.
+    const verifyRoleId = optionalAttribute(this.verifyRole, "id");
     this.verifyVpcPolicy = new IamRolePolicy(this, "VerifyVpcPolicy", {
+      count,
       name: "vpc-access",
-      role: this.verifyRole.id,
+      role: verifyRoleId,
       policy: new DataAwsIamPolicyDocument(this, "VerifyVpcDocument", {
         statement: vpcAccessStatements(ctx, props.subnetIds),
       }).json,
@@ -132,22 +142,27 @@ export class VerifyIam extends Construct {
       statements.push({ sid: "UseMirrorKey", effect: "Allow", actions: [...VERIFY_ACTIONS.decrypt], resources: [props.kmsKeyArn] });
     }
     new IamRolePolicy(this, "VerifyPolicy", {
+      count,
       name: "verify-mirrors",
-      role: this.verifyRole.id,
+      role: verifyRoleId,
       policy: new DataAwsIamPolicyDocument(this, "VerifyDocument", { statement: statements }).json,
     });
 
     this.scheduleRole = new IamRole(this, "ScheduleRole", {
+      count,
       name: `${props.name}-verify-schedule`,
       description: `Schedule of the Backlog mirror's safety net: starts ${projectName} only`,
       assumeRolePolicy: trust("ScheduleTrust", "events.amazonaws.com"),
     });
     new IamRolePolicy(this, "SchedulePolicy", {
+      count,
       name: "start-verify",
-      role: this.scheduleRole.id,
+      role: optionalAttribute(this.scheduleRole, "id"),
       policy: new DataAwsIamPolicyDocument(this, "ScheduleDocument", {
         statement: [{ sid: "StartVerify", effect: "Allow", actions: [...START_BUILD_ACTIONS], resources: [this.verifyProjectArn] }],
       }).json,
     });
+    this.verifyRoleArn = optionalAttribute(this.verifyRole, "arn");
+    this.scheduleRoleArn = optionalAttribute(this.scheduleRole, "arn");
   }
 }

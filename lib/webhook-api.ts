@@ -21,12 +21,15 @@ import { ApiGatewayResource } from "@cdktf/provider-aws/lib/api-gateway-resource
 import { ApiGatewayRestApi } from "@cdktf/provider-aws/lib/api-gateway-rest-api";
 import { ApiGatewayRestApiPolicy } from "@cdktf/provider-aws/lib/api-gateway-rest-api-policy";
 import { ApiGatewayStage } from "@cdktf/provider-aws/lib/api-gateway-stage";
-import { Fn, type ITerraformDependable } from "cdktf";
+import { Fn, type ITerraformDependable, Token, ref } from "cdktf";
 import { Construct } from "constructs";
 import { STAGE_NAME } from "./naming";
-import { type SourceIpPolicyContext, sourceIpPolicy } from "./webhook-protection";
+import type { RepositorySet } from "./mirror-inputs";
+import { type StringList, type Switch, countOf, declared, isListExpression, listHcl, listValue } from "./terraform-values";
+import { type SourceIpPolicyContext, sourceIpPolicy, sourceIpPolicyDocument } from "./webhook-protection";
 import {
   type WebhookRouteSpec,
+  type WebhookRoutes,
   refusedResponseTemplate,
   startBuildRequestTemplate,
 } from "./webhook-routing";
@@ -101,12 +104,16 @@ export interface WebhookApiProps {
   /** Account of the API, for the resource policy's expanded ARN. */
   readonly accountId: string;
   /**
-   * Source addresses allowed to invoke the API (resource policy).
-   * @default - no resource policy: any source may call
+   * Source addresses allowed to invoke the API (resource policy), when {@link restricted}.
    */
-  readonly sourceIps?: readonly string[];
+  readonly sourceIps: StringList;
+  /**
+   * Whether the resource policy admitting only {@link sourceIps} exists.
+   * @default true
+   */
+  readonly restricted?: Switch;
   /** The configured repositories: `PROJECT/REPO` and the project a push starts. */
-  readonly routes: readonly WebhookRouteSpec[];
+  readonly routes: WebhookRoutes;
 }
 
 /** A repository's webhook, for outputs and tests. */
@@ -120,7 +127,7 @@ export interface WebhookRoute {
 export class WebhookApi extends Construct {
   public readonly api: ApiGatewayRestApi;
   public readonly stage: ApiGatewayStage;
-  /** By the key given in the props (`PROJECT/REPO`). */
+  /** By the key given in the props (`PROJECT/REPO`); empty when the routes are not known at synthesis (the module). */
   public readonly routes: ReadonlyMap<string, WebhookRoute>;
 
   constructor(scope: Construct, id: string, props: WebhookApiProps) {
@@ -207,11 +214,15 @@ export class WebhookApi extends Construct {
       accountId: props.accountId,
       apiId: this.api.id,
     };
-    if (props.sourceIps !== undefined) {
+    const restricted = props.restricted ?? true;
+    if (declared(restricted)) {
+      const ips = props.sourceIps;
       dependables.push(
         new ApiGatewayRestApiPolicy(this, "Policy", {
+          count: countOf(restricted),
           restApiId: this.api.id,
-          policy: sourceIpPolicy(props.sourceIps, policyContext),
+          // A list known at apply only (the module): Terraform encodes the same document.
+          policy: isListExpression(ips) ? Fn.jsonencode(sourceIpPolicyDocument(listValue(ips), policyContext)) : sourceIpPolicy(ips, policyContext),
         }),
       );
     }
@@ -245,7 +256,7 @@ export class WebhookApi extends Construct {
           responses: INTEGRATION_RESPONSES,
           unknownRoute: UNKNOWN_ROUTE_RESPONSE,
           throttled: THROTTLED_RESPONSE,
-          sourceIps: props.sourceIps ?? "any",
+          sourceIps: restricted === true && !isListExpression(props.sourceIps) ? props.sourceIps : restricted === false ? "any" : "input",
           requestTemplate,
           responseTemplates,
         }),
@@ -260,7 +271,13 @@ export class WebhookApi extends Construct {
     // aws_api_gateway_integration.example.id]))", since depends_on orders but never redeploys
     // (terraform-provider-aws #13054, which added `triggers`). The resource policy is covered by its
     // literal source addresses above and by the API's id.
-    const routeInputs = [props.credentialsRoleArn, integration.uri, ...snapshotIds];
+    // In the module the route table and the source addresses are inputs too.
+    const routesHcl = Array.isArray(props.routes) ? undefined : (props.routes as RepositorySet).hcl;
+    const moduleInputs = routesHcl === undefined ? [] : [Token.asString(ref(`jsonencode(${routesHcl})`))];
+    if (isListExpression(props.sourceIps) || typeof restricted !== "boolean") {
+      moduleInputs.push(Token.asString(ref(`jsonencode(${listHcl(props.sourceIps)})`)));
+    }
+    const routeInputs = [props.credentialsRoleArn, integration.uri, ...snapshotIds, ...moduleInputs];
     const deployment = new ApiGatewayDeployment(this, "Deployment", {
       restApiId: this.api.id,
       description: "Backlog webhook routes",
@@ -275,6 +292,7 @@ export class WebhookApi extends Construct {
     });
 
     const invokeUrl = this.stage.invokeUrl; // one token for all the URLs
-    this.routes = new Map(props.routes.map((r) => [r.key, { path: `/${r.key}`, url: `${invokeUrl}/${r.key}` }]));
+    const known = Array.isArray(props.routes) ? (props.routes as readonly WebhookRouteSpec[]) : ((props.routes as RepositorySet).literal ?? []);
+    this.routes = new Map(known.map((r) => [r.key, { path: `/${r.key}`, url: `${invokeUrl}/${r.key}` }]));
   }
 }

@@ -5,7 +5,9 @@
 import { ApiGatewayMethodSettings } from "@cdktf/provider-aws/lib/api-gateway-method-settings";
 import { Wafv2WebAcl } from "@cdktf/provider-aws/lib/wafv2-web-acl";
 import { Wafv2WebAclAssociation } from "@cdktf/provider-aws/lib/wafv2-web-acl-association";
+import { Fn, Token } from "cdktf";
 import { Construct } from "constructs";
+import { type Switch, countOf, declared, optionalAttribute } from "./terraform-values";
 
 /** Default stage throttling: far above a busy Backlog space, far below a flood. */
 export const DEFAULT_THROTTLE = { rateLimit: 10, burstLimit: 40 } as const;
@@ -37,8 +39,13 @@ export function executeApiArn(ctx: SourceIpPolicyContext): string {
  * {@link maxSourceCidrs}.
  */
 export function sourceIpPolicy(sourceIps: readonly string[], ctx: SourceIpPolicyContext): string {
+  return JSON.stringify(sourceIpPolicyDocument(sourceIps, ctx));
+}
+
+/** The document of {@link sourceIpPolicy}. */
+export function sourceIpPolicyDocument(sourceIps: readonly string[], ctx: SourceIpPolicyContext): Record<string, unknown> {
   const resource = executeApiArn(ctx);
-  return JSON.stringify({
+  return {
     Version: "2012-10-17",
     Statement: [
       { Sid: "AllowInvoke", Effect: "Allow", Principal: "*", Action: "execute-api:Invoke", Resource: resource },
@@ -48,10 +55,10 @@ export function sourceIpPolicy(sourceIps: readonly string[], ctx: SourceIpPolicy
         Principal: "*",
         Action: "execute-api:Invoke",
         Resource: resource,
-        Condition: { NotIpAddress: { "aws:SourceIp": [...sourceIps] } },
+        Condition: { NotIpAddress: { "aws:SourceIp": Token.isUnresolved(sourceIps) ? sourceIps : [...sourceIps] } },
       },
     ],
-  });
+  };
 }
 
 /** The REST API resource policy quota, in characters. */
@@ -94,6 +101,11 @@ export interface WebhookProtectionProps {
   readonly throttleBurstLimit: number;
   /** @default - no web ACL */
   readonly wafRateLimitPer5Minutes?: number;
+  /**
+   * Whether the web ACL exists.
+   * @default - when wafRateLimitPer5Minutes is given
+   */
+  readonly waf?: Switch;
 }
 
 /** Stage throttling and the optional web ACL. */
@@ -113,32 +125,39 @@ export class WebhookProtection extends Construct {
       },
     });
 
-    if (props.wafRateLimitPer5Minutes !== undefined) {
+    const waf = props.waf ?? props.wafRateLimitPer5Minutes !== undefined;
+    if (declared(waf)) {
+      const count = countOf(waf);
       const metric = `${props.name}-webhook`;
+      const limit = props.wafRateLimitPer5Minutes ?? 0;
+      const rules = [
+        {
+          Name: "rate-limit-per-source",
+          Priority: 0,
+          Action: { Block: {} },
+          Statement: { RateBasedStatement: { Limit: limit, AggregateKeyType: "IP" } },
+          VisibilityConfig: {
+            CloudWatchMetricsEnabled: true,
+            MetricName: `${metric}-rate-limit`,
+            SampledRequestsEnabled: true,
+          },
+        },
+      ];
       this.webAcl = new Wafv2WebAcl(this, "WebAcl", {
+        count,
         name: `${props.name}-webhook`,
         description: "Rate limit per source address for the Backlog webhook",
         scope: "REGIONAL",
         defaultAction: { allow: {} },
         visibilityConfig: { cloudwatchMetricsEnabled: true, metricName: metric, sampledRequestsEnabled: true },
         // The typed binding of provider 5.x has no `statement` block; the rule is given as JSON.
-        ruleJson: JSON.stringify([
-          {
-            Name: "rate-limit-per-source",
-            Priority: 0,
-            Action: { Block: {} },
-            Statement: { RateBasedStatement: { Limit: props.wafRateLimitPer5Minutes, AggregateKeyType: "IP" } },
-            VisibilityConfig: {
-              CloudWatchMetricsEnabled: true,
-              MetricName: `${metric}-rate-limit`,
-              SampledRequestsEnabled: true,
-            },
-          },
-        ]),
+        // A limit known at apply only (the module): Terraform encodes the same rules.
+        ruleJson: Token.isUnresolved(limit) ? Fn.jsonencode(rules) : JSON.stringify(rules),
       });
       new Wafv2WebAclAssociation(this, "WebAclAssociation", {
+        count,
         resourceArn: props.stageArn,
-        webAclArn: this.webAcl.arn,
+        webAclArn: optionalAttribute(this.webAcl, "arn"),
       });
     }
   }

@@ -56,6 +56,7 @@
  *   the method request in an integration response template too. (Not verified on AWS here: should
  *   they be unreadable there, the refusal template keeps the 502 rather than answer 404.)
  */
+import type { RepositorySet } from "./mirror-inputs";
 
 /** One configured repository: its `PROJECT/REPO` key and the project a push starts. */
 export interface WebhookRouteSpec {
@@ -85,11 +86,24 @@ export function routeEntry(route: WebhookRouteSpec): string {
     // Validation allows only these characters; this guards the template against a future change.
     throw new Error(`internal: route ${JSON.stringify(route.key)} -> ${JSON.stringify(route.projectName)} is not PROJECT/REPO -> a plain name`);
   }
+  return formatRouteEntry(route);
+}
+
+/** `"KEY": "PROJECT"`, unchecked: {@link routeEntry} checks literal routes; the module's are templates. */
+function formatRouteEntry(route: WebhookRouteSpec): string {
   return `"${route.key}": "${route.projectName}"`;
 }
 
+/** The routes: a literal list, or the repositories of a stack (whose entries may be templates). */
+export type WebhookRoutes = readonly WebhookRouteSpec[] | RepositorySet;
+
 /** The VTL map literal `{"P/R": "NAME-mirror-R", …}`. */
-export function routeTable(routes: readonly WebhookRouteSpec[]): string {
+export function routeTable(routes: WebhookRoutes): string {
+  if (!Array.isArray(routes)) {
+    const set = routes as RepositorySet;
+    if (set.literal !== undefined) return routeTable(set.literal);
+    return `{${set.join(", ", formatRouteEntry)}}`;
+  }
   return `{${routes.map(routeEntry).join(", ")}}`;
 }
 
@@ -99,7 +113,7 @@ export function routeTable(routes: readonly WebhookRouteSpec[]): string {
  * and never written out. No `${…}` (Terraform would read it as an interpolation): the `/` after
  * `$pathParameters.project` ends that reference.
  */
-function lookup(routes: readonly WebhookRouteSpec[]): string[] {
+function lookup(routes: WebhookRoutes): string[] {
   return [
     `#set($routes = ${routeTable(routes)})`,
     `#set($pathParameters = $input.params().path)`,
@@ -111,7 +125,7 @@ function lookup(routes: readonly WebhookRouteSpec[]): string[] {
 export const UNKNOWN_ROUTE_START_BUILD = `{"projectName": ""}`;
 
 /** The request mapping template: the table, the lookup, one of two constant bodies. */
-export function startBuildRequestTemplate(routes: readonly WebhookRouteSpec[]): string {
+export function startBuildRequestTemplate(routes: WebhookRoutes): string {
   return [
     ...lookup(routes),
     `#if($selected)`,
@@ -132,7 +146,7 @@ export const UNKNOWN_ROUTE_BODY = `{"message": "No mirrored repository here: POS
  * a configured repository's refused push is never answered 404 (which Backlog would not retry); an
  * unknown path would then get 502 and its harmless retries.
  */
-export function refusedResponseTemplate(routes: readonly WebhookRouteSpec[], refusedBody: string): string {
+export function refusedResponseTemplate(routes: WebhookRoutes, refusedBody: string): string {
   return [
     ...lookup(routes),
     `#if($selected || "$!pathParameters.project" == "")`,

@@ -1,6 +1,9 @@
 """Writes a throwaway certificate authority and a server certificate for 127.0.0.1 / localhost.
 
-Usage: python3 scripts/sandbox_cert.py DIR   (writes DIR/ca.pem, DIR/cert.pem, DIR/key.pem)
+Usage: python3 scripts/sandbox_cert.py DIR [DNSNAME...]   (writes DIR/ca.pem, DIR/cert.pem, DIR/key.pem)
+
+Each DNSNAME is added to the server certificate's names (the e2e harness's Git LFS stand-in serves
+SPACE.backlog.jp on 127.0.0.1).
 
 `npm run sandbox:up` starts the AWS emulator with --ssl-cert/--ssl-key so that it speaks HTTPS: the
 state bucket's TLS-only policy (aws:SecureTransport) then allows Terraform's S3 backend, exactly as
@@ -21,7 +24,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 VALID_DAYS = 30
 
 
-def main(out: str) -> None:
+def main(out: str, names: list) -> None:
     now = datetime.datetime.now(datetime.timezone.utc)
     start, end = now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=VALID_DAYS)
 
@@ -54,7 +57,7 @@ def main(out: str) -> None:
         .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")] + [x509.DNSName(n) for n in names]),
             critical=False,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
@@ -73,7 +76,7 @@ def main(out: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.stderr.write("usage: sandbox_cert.py DIR\n")
+    if len(sys.argv) < 2:
+        sys.stderr.write("usage: sandbox_cert.py DIR [DNSNAME...]\n")
         sys.exit(2)
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:])

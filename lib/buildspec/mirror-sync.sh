@@ -15,6 +15,8 @@
 #                          lib/mirror-build.ts, so that every build ends on its own before the timeout)
 #   ALLOW_EMPTY_SOURCE     "true": a source that advertises no refs may empty CodeCommit
 #                          (setting sync.allowEmptySource); otherwise such a sync is refused
+#   LFS_CREDENTIALS_PARAMETER, LFS_ENDPOINT   only with the setting lfs: Git LFS mirroring after the
+#                          push (lib/buildspec/lfs-mirror.sh, which this script sources from its folder)
 # and from the environment CodeBuild provides:
 #   SRC_GIT_CREDENTIAL     SSH private key (env.parameter-store; masked in logs)
 #   BACKLOG_HOST_KEYS      pinned host keys (settings or env.parameter-store), see backlog-ssh.sh
@@ -130,6 +132,9 @@ if ! declare -F backlog_ssh_setup >/dev/null; then
   # shellcheck source=lib/buildspec/backlog-ssh.sh
   . "$(dirname "${BASH_SOURCE[0]}")/backlog-ssh.sh"
 fi
+# Git LFS mirroring (setting lfs), after the push: lfs_enabled, lfs_mirror.
+# shellcheck source=lib/buildspec/lfs-mirror.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lfs-mirror.sh"
 
 g() { git "${GIT_MIRROR_CONFIG[@]}" --git-dir="$MIRROR" "$@"; }
 
@@ -562,7 +567,8 @@ sync_once() {
   log "fetch #$FETCH_NUMBER: $count ref change(s) pushed in $PUSHES push(es)"
 }
 
-# Git LFS: CodeCommit gets the pointer files, never the objects (the sync moves no LFS object). When
+# Git LFS without the setting lfs (or a repository with lfs: false): CodeCommit gets the pointer
+# files, and the sync moves no LFS object (with lfs: lfs_mirror, lib/buildspec/lfs-mirror.sh). When
 # the .gitattributes of a mirrored head or tag marks files `filter=lfs`, one warning counts the
 # distinct LFS objects the tips of the mirrored refs point at: pointer files are blobs of less than
 # 1024 bytes that start with the spec's version line, then `oid sha256:HEX` after any `ext-` keys
@@ -612,6 +618,15 @@ run_sync() {
   set -e
 }
 
+# The next build of this project goes on where this one stopped (see the header); $1 says what is left.
+continue_in_next_build() {
+  local out
+  out=$(aws codebuild start-build --project-name "${CODEBUILD_BUILD_ID%%:*}" --query build.id --output text 2>&1) ||
+    fail "$1; could not start the next build: $(tail -n 1 <<<"$out")"
+  log "$1 at the time budget, progress kept: $out goes on"
+  exit 0
+}
+
 FETCH_NUMBER=0
 while :; do
   with_state claim_fetch
@@ -624,13 +639,7 @@ while :; do
   case "$RC" in
     0) ;;
     6) PUSHES=1 && continue ;;
-    4)
-      # The next build of this project goes on where this one stopped (see the header).
-      out=$(aws codebuild start-build --project-name "${CODEBUILD_BUILD_ID%%:*}" --query build.id --output text 2>&1) ||
-        fail "sync incomplete; could not start the next build: $(tail -n 1 <<<"$out")"
-      log "sync incomplete at the time budget, progress kept: $out goes on"
-      exit 0
-      ;;
+    4) continue_in_next_build "sync incomplete" ;;
     5) fail "no increment fit in the time budget ($WORK_DEADLINE s): raise build.timeoutMinutes" ;;
     *) exit "$RC" ;;
   esac
@@ -644,4 +653,12 @@ while :; do
 done
 maintain_mirror
 log "mirrored $(g for-each-ref --format=x refs/heads refs/tags | wc -l) refs of $MIRROR_PATH to $CODECOMMIT_REPOSITORY"
-report_lfs
+if lfs_enabled; then
+  lfs_mirror
+  case "$LFS_STATUS" in
+    1) exit 1 ;;
+    4) continue_in_next_build "LFS objects left" ;;
+  esac
+else
+  report_lfs
+fi

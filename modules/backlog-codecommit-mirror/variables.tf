@@ -63,7 +63,7 @@ variable "backlog" {
 
   validation {
     condition     = var.backlog.host_keys == null ? true : length(join("\n", var.backlog.host_keys)) <= 2000
-    error_message = "backlog.host_keys must hold at most 2000 characters together (they are written into the safety net's buildspec, which CodeBuild limits to 25600 characters, and every sync project's environment); put more keys, one per line, in an SSM parameter named by backlog.host_keys_parameter."
+    error_message = "backlog.host_keys must hold at most 2000 characters together (they are an environment variable of every build project); put more keys, one per line, in an SSM parameter named by backlog.host_keys_parameter."
   }
 
   validation {
@@ -103,7 +103,7 @@ variable "subnet_ids" {
 }
 
 variable "repositories" {
-  type        = list(object({ project_key = string, repository = string, codecommit_repository = optional(string) }))
+  type        = list(object({ project_key = string, repository = string, codecommit_repository = optional(string), lfs = optional(bool) }))
   description = "The Backlog repositories to mirror (1-200): project_key (upper case), repository (without .git), and optionally codecommit_repository (default: the Backlog name; changing it renames the CodeCommit repository and replaces its sync project and log group)."
 
   validation {
@@ -139,6 +139,11 @@ variable "repositories" {
   validation {
     condition     = length(distinct([for r in var.repositories : lower("${r.project_key}/${r.repository}")])) == length(var.repositories)
     error_message = "repositories must not list a Backlog repository twice."
+  }
+
+  validation {
+    condition     = var.lfs != null || alltrue([for r in var.repositories : r.lfs != true])
+    error_message = "repositories[*].lfs must not be true while lfs is null (set lfs.credentials_parameter to mirror LFS objects, or remove repositories[*].lfs)."
   }
 
   validation {
@@ -264,6 +269,17 @@ variable "backups" {
   validation {
     condition     = var.backups.retention_days >= 1 && var.backups.retention_days <= 3650 && floor(var.backups.retention_days) == var.backups.retention_days
     error_message = "backups.retention_days must be a whole number from 1 to 3650."
+  }
+}
+
+variable "lfs" {
+  type        = object({ credentials_parameter = string })
+  description = "Mirror the repositories' Git LFS objects into the bucket (docs/lfs.md): credentials_parameter, an SSM SecureString holding the Backlog user and its HTTPS password as USER:PASSWORD; a repository opts out with repositories[*].lfs = false. Null: not mirrored (a sync that pushes LFS pointers logs one warning)."
+  default     = null
+
+  validation {
+    condition     = var.lfs == null ? true : can(regex("^\\/[A-Za-z0-9_.\\-/]+$", var.lfs.credentials_parameter)) && length(var.lfs.credentials_parameter) <= 1011 && !can(regex("(?i)^\\/(aws|ssm)", var.lfs.credentials_parameter))
+    error_message = "lfs.credentials_parameter must be the name of an SSM parameter holding the Backlog user and password for Git LFS over HTTPS (USER:PASSWORD): it starts with \"/\" and has only letters, digits and _ . - / (at most 1011 characters), and does not start with /aws or /ssm."
   }
 }
 

@@ -19,13 +19,13 @@
 import type { BuildLogFindings, BuildSummary, CodeCommitHead, ProjectBuilds } from "./aws";
 import type { LfsNotice } from "./build-logs";
 import type { BacklogRepository } from "./backlog";
+import { FAILED_BUILD_STATES, isFailedBuildState } from "../../lib/build-states";
 import type { RepositoryOutput } from "./stack-outputs";
 
 export type Verdict = "current" | "behind" | "failing" | "not wired" | "unknown";
 export type WebhookState = "right" | "missing" | "wrong" | "unknown";
 
-/** Build states that end a build without success (CodeBuild's build status values). */
-export const FAILED_BUILD_STATES: readonly string[] = ["FAILED", "FAULT", "TIMED_OUT", "STOPPED"];
+export { FAILED_BUILD_STATES };
 
 export interface RepositoryStatus {
   readonly repository: string;
@@ -72,7 +72,7 @@ const iso = (d: Date | null | undefined) => (d == null ? null : d.toISOString().
 export function notableBuilds(builds: readonly BuildSummary[]): { readonly failed: BuildSummary | null; readonly succeeded: BuildSummary | null } {
   const lastFinished = builds.find((b) => b.status !== "IN_PROGRESS") ?? null;
   return {
-    failed: lastFinished !== null && FAILED_BUILD_STATES.includes(lastFinished.status) ? lastFinished : null,
+    failed: lastFinished !== null && isFailedBuildState(lastFinished.status) ? lastFinished : null,
     succeeded: builds.find((b) => b.status === "SUCCEEDED") ?? null,
   };
 }

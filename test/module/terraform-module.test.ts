@@ -199,7 +199,11 @@ describe("the plain Terraform module and examples/hcl-basic", () => {
         logRetentionDays: 3653,
         backlog: { spaceKey: "other-space", domain: "backlog.com", sshKeyParameter: "/variant/ssh-key", scanHostKey: true },
         network,
-        repositories: [{ projectKey: "SHOP", repository: "front.end", codecommitRepository: "shop.front" }],
+        repositories: [
+          { projectKey: "SHOP", repository: "front.end", codecommitRepository: "shop.front" },
+          { projectKey: "SHOP", repository: "back", lfs: false },
+        ],
+        lfs: { credentialsParameter: "/variant/lfs-credentials" },
         build: { timeoutMinutes: 480, queuedTimeoutMinutes: 5, computeType: "BUILD_GENERAL1_MEDIUM", allowDebugSessions: true },
         webhook: { allowedSourceIps: ["203.0.113.0/24"], additionalSourceIps: ["198.51.100.7/32"], throttleRateLimit: 100, throttleBurstLimit: 200, wafRateLimitPer5Minutes: 2000 },
         resync: { schedule: "cron(0 * * * ? *)", enabled: false },

@@ -26,6 +26,7 @@ import {
   type SimulationRequestPrincipal,
 } from "@cloud-copilot/iam-simulate";
 import { createValidatedPolicy, validateIdentityPolicy, validateResourcePolicy, validateTrustPolicy } from "@cloud-copilot/iam-policy";
+import { instances } from "../../tools/terraform/instances";
 import type { Synth } from "./synth";
 
 /** The fake account the stack is rendered into. */
@@ -215,6 +216,11 @@ export interface RenderedResourcePolicy {
 export interface RenderedPolicies {
   readonly roles: Map<string, RenderedRole>;
   readonly resourcePolicies: RenderedResourcePolicy[];
+  /**
+   * The stack's managed policies (`aws_iam_policy`, attached to none of its roles: a consumer
+   * attaches them), by instance address; a case asks as `{ principal, policy }` with one of them.
+   */
+  readonly managed: Map<string, Policy>;
 }
 
 /**
@@ -224,6 +230,7 @@ export interface RenderedPolicies {
 const POLICY_ATTRIBUTES: Record<string, string[]> = {
   aws_iam_role: ["assume_role_policy"],
   aws_iam_role_policy: ["policy"],
+  aws_iam_policy: ["policy"],
   aws_kms_key: ["policy"],
   aws_sns_topic_policy: ["policy"],
   aws_sqs_queue_policy: ["policy"],
@@ -241,8 +248,22 @@ export function renderPolicies(synth: Synth): RenderedPolicies {
       }
     }
   }
-  if (synth.resource.aws_iam_role_policy_attachment !== undefined || synth.resource.aws_iam_policy !== undefined) {
-    throw new Error("iam-world: managed policies are not rendered yet");
+  if (synth.resource.aws_iam_role_policy_attachment !== undefined) {
+    throw new Error("iam-world: policy attachments are not rendered yet");
+  }
+  // Managed policies: each instance's document is the same instance of a `for_each` data source.
+  const documents = new Map(
+    instances({ resource: { aws_iam_policy_document: synth.data?.aws_iam_policy_document ?? {} }, locals: synth.locals }, "aws_iam_policy_document").map((i) => [
+      i.address.replace(/^aws_iam_policy_document\./, ""),
+      i.body,
+    ]),
+  );
+  const managed = new Map<string, Policy>();
+  for (const i of instances(synth as never, "aws_iam_policy")) {
+    const m = /^\$\{data\.aws_iam_policy_document\.([A-Za-z0-9_-]+(?:\["[^"]+"\])?)\.json\}$/.exec(i.body.policy);
+    const doc = m === null ? undefined : documents.get(m[1]);
+    if (doc === undefined) throw new Error(`iam-world: ${i.address} holds a policy that is not a document instance: ${i.body.policy}`);
+    managed.set(i.address, renderDocument(synth, doc));
   }
   const roles = new Map<string, RenderedRole>();
   for (const body of Object.values(synth.resource.aws_iam_role ?? {})) {
@@ -283,7 +304,7 @@ export function renderPolicies(synth: Synth): RenderedPolicies {
     const api = worldArn("execute-api", `${resolveReferences(synth, body.rest_api_id)}/`);
     add("aws_api_gateway_rest_api_policy", name, (a) => a.startsWith(api), body.policy);
   }
-  return { roles, resourcePolicies };
+  return { roles, resourcePolicies, managed };
 }
 
 /** Who makes a request. */
@@ -293,7 +314,7 @@ export type Caller =
   /** An AWS service principal acting on a resource policy (`logs.REGION.amazonaws.com`, ...). */
   | { readonly service: string }
   /** An IAM principal of the account with the given identity policy (an administrator, a stranger). */
-  | { readonly principal: string; readonly policy?: Policy }
+  | { readonly principal: string; readonly policy?: Policy; readonly policyName?: string }
   /** An unsigned request (the webhook's caller). */
   | { readonly anonymous: true };
 
@@ -347,7 +368,7 @@ export async function ask(policies: RenderedPolicies, req: Request): Promise<Ans
     principal = c.service;
   } else if ("principal" in c) {
     principal = c.principal;
-    if (c.policy !== undefined) identityPolicies = [{ name: c.principal, policy: c.policy }];
+    if (c.policy !== undefined) identityPolicies = [{ name: c.policyName ?? c.principal, policy: c.policy }];
   } else {
     principal = anonymousPrincipal;
   }
@@ -477,5 +498,6 @@ export function grantedActions(policies: RenderedPolicies): Map<string, Set<stri
     role.inline.forEach((p) => collect(p.name, p.policy));
   }
   policies.resourcePolicies.forEach((p) => collect(p.label, p.policy));
+  policies.managed.forEach((p, label) => collect(label, p));
   return granted;
 }

@@ -17,6 +17,7 @@ import { type BuildHandle, type BuildOptions, type BuildResult, startBuild } fro
 import { generateKeyPair, type KeyPair, SshHost } from "./ssh-host";
 import { terraformLiteral } from "../terraform/template";
 import { type Stack, synthesizeStack } from "./stack";
+import { LfsServerStandIn } from "./lfs-server";
 
 /** Backlog's SSH user is the space key. */
 export const SPACE = "e2e-space";
@@ -24,6 +25,13 @@ export const DOMAIN = "backlog.jp";
 export const BACKLOG_HOST = `${SPACE}.git.${DOMAIN}`;
 export const SSH_KEY_PARAMETER = "/backlog-e2e/ssh-private-key";
 export const HOST_KEYS_PARAMETER = "/backlog-e2e/ssh-host-keys";
+/** The Git LFS credentials parameter (setting lfs.credentialsParameter) and what it holds. */
+export const LFS_CREDENTIALS_PARAMETER = "/backlog-e2e/lfs-credentials";
+export const LFS_USER = "e2e-user";
+/** A password with a colon: the value is split at the first one. */
+export const LFS_PASSWORD = "pass:word-e2e";
+/** The space's HTTPS host, where Backlog serves Git over HTTPS and LFS. */
+export const BACKLOG_WEB_HOST = `${SPACE}.${DOMAIN}`;
 export const HEADS_AND_TAGS = ["refs/heads/", "refs/tags/"];
 /** The emulator's account id (moto's default). */
 export const ACCOUNT_ID = "123456789012";
@@ -32,9 +40,17 @@ export interface RepoSpec {
   readonly projectKey: string;
   readonly repository: string;
   readonly codecommitRepository?: string;
+  /** `repositories[].lfs` of the config. */
+  readonly lfs?: boolean;
 }
 
 export interface HarnessOptions {
+  /**
+   * Mirror Git LFS objects (setting `lfs`): the harness serves Backlog's LFS Batch API
+   * (tools/e2e/lfs-server.ts) on SPACE.backlog.jp, reached by the build's curl through its
+   * ~/.curlrc (`connect-to`, `cacert`), and puts the credentials in SSM. @default false
+   */
+  readonly lfs?: boolean;
   readonly repositories: readonly RepoSpec[];
   /** How the build learns the host key: `hostKeys` in the config, `hostKeysParameter` in SSM, or `scanHostKey`. */
   readonly hostKeys: "config" | "ssm" | "scan";
@@ -174,6 +190,8 @@ export class Harness {
     readonly s3: S3Client,
     /** The stack's backup bucket (created in the emulator as Terraform would). */
     readonly backupBucket: string,
+    /** Backlog's LFS server, with {@link HarnessOptions.lfs}. */
+    readonly lfsServer?: LfsServerStandIn,
   ) {
     this.codebuildApi = new CodeBuildStatusStandIn(emulator.endpoint, (id) => this.statusOf(id));
   }
@@ -218,6 +236,7 @@ export class Harness {
         ...(opts.build !== undefined ? { build: opts.build } : {}),
         ...(opts.sync !== undefined ? { sync: opts.sync } : {}),
         ...(opts.resync !== undefined ? { resync: opts.resync } : {}),
+        ...(opts.lfs === true ? { lfs: { credentialsParameter: LFS_CREDENTIALS_PARAMETER } } : {}),
         state: { bucket: "e2e-state-bucket", key: "e2e/terraform.tfstate", region: EMULATOR_ENV.AWS_REGION },
       });
 
@@ -233,6 +252,13 @@ export class Harness {
         await ssm.send(new PutParameterCommand({ Name: HOST_KEYS_PARAMETER, Type: "String", Value: `${ssh.hostKey}\n` }));
       }
       for (const name of stack.projectNames()) await createEmulatedProject(codebuild, stack, name);
+      let lfsServer: LfsServerStandIn | undefined;
+      if (opts.lfs === true) {
+        lfsServer = new LfsServerStandIn(path.join(dir, "lfs"), [BACKLOG_WEB_HOST], LFS_USER, LFS_PASSWORD);
+        await lfsServer.start();
+        cleanup.push(() => lfsServer?.stop());
+        await ssm.send(new PutParameterCommand({ Name: LFS_CREDENTIALS_PARAMETER, Type: "SecureString", Value: `${LFS_USER}:${LFS_PASSWORD}` }));
+      }
 
       // TEST SETUP, not the product: the backup bucket Terraform would create, versioned as the stack makes it.
       const s3 = new S3Client({ ...clientConfig, forcePathStyle: true });
@@ -254,6 +280,12 @@ export class Harness {
         run("git", ["-C", work, "config", "user.name", "Backlog E2E"]);
         run("git", ["-C", work, "config", "user.email", "e2e@example.com"]);
         run("git", ["-C", work, "checkout", "--quiet", "-B", "main"]);
+        // A machine with git-lfs installed system-wide (Debian's package runs `git lfs install
+        // --system`) would pass every `filter=lfs` file through git-lfs and push through its hooks:
+        // a work tree commits files as written, as a Backlog user's without LFS, until enableLfs.
+        for (const [name, value] of [["filter.lfs.clean", "cat"], ["filter.lfs.smudge", "cat"], ["filter.lfs.process", ""], ["filter.lfs.required", "false"]]) {
+          run("git", ["-C", work, "config", name, value]);
+        }
         sources.set(key, new SourceRepo(key, bare, work));
         codecommit.create(r.codecommitRepository ?? r.repository);
       }
@@ -265,7 +297,7 @@ export class Harness {
         secretAccessKey: EMULATOR_ENV.AWS_SECRET_ACCESS_KEY,
       });
       await api.start();
-      const harness = new Harness(dir, opts, ssh, clientKey, emulator, stack, api, codecommit, ssm, codebuild, path.join(dir, "efs"), sources, s3, backupBucket);
+      const harness = new Harness(dir, opts, ssh, clientKey, emulator, stack, api, codecommit, ssm, codebuild, path.join(dir, "efs"), sources, s3, backupBucket, lfsServer);
       await harness.codebuildApi.start();
       return harness;
     } catch (e) {
@@ -284,6 +316,7 @@ export class Harness {
     await this.codebuildApi.stop();
     await this.api.stop();
     await this.codecommit.stop();
+    await this.lfsServer?.stop();
     await this.emulator.stop();
     await this.ssh.stop();
     rmSync(this.dir, { recursive: true, force: true });
@@ -480,6 +513,10 @@ export class Harness {
           { mode: 0o600 },
         );
         writeFileSync(path.join(home, ".gitconfig"), this.codecommit.gitConfig(EMULATOR_ENV.AWS_REGION));
+        // The same for HTTPS to the space (Git LFS): curl reads ~/.curlrc before the script's own config.
+        if (this.lfsServer !== undefined) {
+          writeFileSync(path.join(home, ".curlrc"), `connect-to = ${BACKLOG_WEB_HOST}:443:127.0.0.1:${this.lfsServer.listenPort}\ncacert = "${this.lfsServer.caFile}"\n`);
+        }
       },
     });
     this.running.add(handle);
@@ -547,6 +584,32 @@ export class Harness {
   async downloadBackup(objectKey: string, file: string): Promise<void> {
     const out = await this.s3.send(new GetObjectCommand({ Bucket: this.backupBucket, Key: objectKey }));
     writeFileSync(file, Buffer.from(await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray()));
+  }
+
+  /**
+   * Makes `key`'s work tree push its LFS objects to the LFS stand-in, as a Backlog user's clone
+   * does (the stand-in's own address; the user's credentials from a credential helper).
+   */
+  enableLfs(key: string): void {
+    const server = this.lfsServer;
+    if (server === undefined) throw new Error("the harness runs without lfs");
+    const src = this.source(key);
+    src.git("lfs", "install", "--local", "--force");
+    src.git("config", "lfs.url", `${server.endpoint}/git/${key}.git/info/lfs`);
+    src.git("config", "lfs.locksverify", "false");
+    src.git("config", "credential.helper", `!f() { test "$1" = get && printf 'username=%s\\npassword=%s\\n' '${LFS_USER}' '${LFS_PASSWORD}'; }; f`);
+  }
+
+  /** Keys of the LFS objects of `key` in the bucket. */
+  async lfsKeys(key: string): Promise<string[]> {
+    const out = await this.s3.send(new ListObjectsV2Command({ Bucket: this.backupBucket, Prefix: `lfs/${key}/` }));
+    return (out.Contents ?? []).map((o) => o.Key as string).sort();
+  }
+
+  /** An object of the bucket. */
+  async bucketObject(objectKey: string): Promise<Buffer> {
+    const out = await this.s3.send(new GetObjectCommand({ Bucket: this.backupBucket, Key: objectKey }));
+    return Buffer.from(await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
   }
 
   async putParameter(name: string, value: string, type: "String" | "SecureString" = "String"): Promise<void> {

@@ -12,6 +12,7 @@
  * `moved` addresses as strings (the bugs of hashicorp/terraform-cdk #3911 and #3875 family); see
  * __tests__/hcl.test.ts for the cases this renderer gets right instead.
  */
+import { templateParts } from "../../lib/terraform-template";
 
 /** The nested block types of a resource or data source type, recursively (from the provider schema). */
 export interface BlockSchema {
@@ -30,74 +31,6 @@ type JsonObject = { [key: string]: Json };
 const EMPTY: BlockSchema = { blocks: {} };
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** The parts of a template: literal text (escapes kept as written) and `${...}` / `%{...}` sequences. */
-export function templateParts(template: string): Array<{ literal: string } | { sequence: string }> {
-  const parts: Array<{ literal: string } | { sequence: string }> = [];
-  let literal = "";
-  let i = 0;
-  while (i < template.length) {
-    const two = template.slice(i, i + 2);
-    const three = template.slice(i, i + 3);
-    if (three === "$${" || three === "%%{") {
-      literal += three;
-      i += 3;
-    } else if (two === "${" || two === "%{") {
-      if (literal !== "") parts.push({ literal });
-      literal = "";
-      const end = scanExpression(template, i + 2);
-      parts.push({ sequence: template.slice(i, end) });
-      i = end;
-    } else {
-      literal += template[i];
-      i += 1;
-    }
-  }
-  if (literal !== "") parts.push({ literal });
-  return parts;
-}
-
-/** Index after the `}` closing an expression that starts at `start` (after `${` or `%{`). */
-function scanExpression(s: string, start: number): number {
-  let depth = 1;
-  let i = start;
-  while (i < s.length) {
-    const c = s[i];
-    if (c === '"') {
-      i = scanQuoted(s, i + 1);
-      continue;
-    }
-    if (c === "{") depth += 1;
-    if (c === "}") {
-      depth -= 1;
-      if (depth === 0) return i + 1;
-    }
-    i += 1;
-  }
-  throw new Error(`unterminated template sequence: ${s.slice(start - 2, start + 60)}`);
-}
-
-/** Index after the `"` closing a quoted template that starts at `start` (after its `"`). */
-function scanQuoted(s: string, start: number): number {
-  let i = start;
-  while (i < s.length) {
-    const c = s[i];
-    if (c === "\\") {
-      i += 2;
-      continue;
-    }
-    if (c === '"') return i + 1;
-    if ((c === "$" || c === "%") && s[i + 1] === "{") {
-      if (s[i - 1] === c) {
-        i += 2;
-        continue;
-      }
-      i = scanExpression(s, i + 2);
-      continue;
-    }
-    i += 1;
-  }
-  throw new Error(`unterminated string in a template expression: ${s.slice(start - 1, start + 60)}`);
-}
 
 /** A quoted HCL template with the same value as the JSON template `template`. */
 function quoted(template: string): string {

@@ -147,3 +147,46 @@ run "a_repository_listed_twice_is_refused" {
 
   expect_failures = [var.repositories]
 }
+
+run "lfs_mirrors_the_objects_of_the_repositories_that_do_not_opt_out" {
+  command = plan
+
+  variables {
+    lfs = { credentials_parameter = "/backlog-mirror/lfs-credentials" }
+    repositories = [
+      { project_key = "DEMO", repository = "web-app", codecommit_repository = "demo-web-app" },
+      { project_key = "OPS", repository = "tools", lfs = false },
+    ]
+  }
+
+  assert {
+    condition     = toset(keys(aws_iam_policy.Mirror_Lfs_ReadPolicy)) == toset(["DEMO/web-app"])
+    error_message = "one consumer read policy per repository that mirrors its LFS objects"
+  }
+  assert {
+    condition     = local.Mirror_Repository_Instances["DEMO/web-app"].lfs_endpoint == "https://example-space.backlog.jp/git/DEMO/web-app.git/info/lfs" && local.Mirror_Repository_Instances["OPS/tools"].lfs_endpoint == ""
+    error_message = "each sync project gets its repository's LFS server, empty when it opted out"
+  }
+  assert {
+    condition     = contains([for s in data.aws_iam_policy_document.Mirror_Iam_BuildSyncDocument.statement : s.sid], "StoreLfsObjects")
+    error_message = "the sync role may store LFS objects"
+  }
+}
+
+run "without_lfs_nothing_is_mirrored" {
+  command = plan
+
+  assert {
+    condition     = length(aws_iam_policy.Mirror_Lfs_ReadPolicy) == 0 && !contains([for s in data.aws_iam_policy_document.Mirror_Iam_BuildSyncDocument.statement : s.sid], "StoreLfsObjects")
+    error_message = "without lfs: no read policy, no LFS grant"
+  }
+}
+
+run "a_repository_cannot_ask_for_lfs_without_the_setting" {
+  command = plan
+
+  variables {
+    repositories = [{ project_key = "DEMO", repository = "web-app", lfs = true }]
+  }
+  expect_failures = [var.repositories]
+}
