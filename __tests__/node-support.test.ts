@@ -9,6 +9,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { type NodeProcess, README_NODE_SECTION, SDK_SWITCH, installNodeSupportNotice, nodeSupportLine } from "../scripts/ops/node-support";
+import { builtScript } from "../test/support/built-script";
 
 const ROOT = path.join(__dirname, "..");
 /** What @aws-sdk/core emits on Node before 22 (emitWarningIfUnsupportedVersion), first line. */
@@ -84,7 +85,7 @@ test("preflight, with the SDK believing it runs on Node 20: one notice line on s
     const env: NodeJS.ProcessEnv = { ...process.env, MIRROR_CONFIG: path.join(ROOT, "config", "example.json"), AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`, AWS_MAX_ATTEMPTS: "1", AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", SANDBOX_DIR: dir };
     delete env[SDK_SWITCH];
     delete env.AWS_PROFILE;
-    const r = spawnSync(process.execPath, ["--require", fake, "--import", "tsx", path.join(ROOT, "scripts", "preflight.ts")], { cwd: ROOT, env, encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(process.execPath, ["--require", fake, builtScript("scripts/preflight.ts")], { cwd: ROOT, env, encoding: "utf8", timeout: 60_000 });
     expect(r.stdout).toContain("could not be checked");
     expect(r.stderr).not.toContain("NodeVersionSupportWarning");
     expect(r.stderr.split("\n").filter((l) => l.includes("AWS SDK"))).toEqual([nodeSupportLine("v20.19.0")]);
