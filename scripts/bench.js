@@ -5,7 +5,8 @@
  *   npm run bench            (builds dist/ first)
  *   BENCH_RUNS=9 npm run bench
  *
- * Measures, each as the median of BENCH_RUNS runs of a fresh process:
+ * Measures, each as the median of BENCH_RUNS runs of a fresh process (the cases taking turns, so
+ * that a busy machine slows them alike):
  *   - `npm run synth` of the example, as a user types it (npm + build + synthesis);
  *   - `node dist/main.js` of the example: wall time and peak RSS;
  *   - the same with 200 repositories in 200 projects (the largest count validation accepts), and its
@@ -33,29 +34,44 @@ function median(values) {
   return s[Math.floor(s.length / 2)];
 }
 
-/** Runs a command RUNS times; returns median wall ms and median peak RSS (MB) reported by the probe. */
-function measure(label, command, args, env = {}) {
-  const walls = [];
-  const rss = [];
-  for (let i = 0; i < RUNS; i++) {
-    const rssFile = path.join(work, `rss-${i}`);
-    const start = process.hrtime.bigint();
-    const r = spawnSync(command, args, {
-      cwd: ROOT,
-      env: { ...process.env, CDKTF_OUTDIR: path.join(work, "out"), RSS_PROBE_FILE: rssFile, ...env },
-      encoding: "utf8",
-    });
-    walls.push(Number(process.hrtime.bigint() - start) / 1e6);
-    if (r.status !== 0) {
-      throw new Error(`${label} failed (${r.status}): ${r.stderr}`);
-    }
-    try {
-      rss.push(Number(readFileSync(rssFile, "utf8")) / 1024);
-    } catch {
-      // the command did not load the probe (npm itself)
-    }
+/** Runs `command` once; returns its wall ms and the peak RSS (MB) the probe reported, if it ran. */
+function runOnce(label, command, args, env, i) {
+  const rssFile = path.join(work, `rss-${i}`);
+  rmSync(rssFile, { force: true });
+  const start = process.hrtime.bigint();
+  const r = spawnSync(command, args, {
+    cwd: ROOT,
+    env: { ...process.env, CDKTF_OUTDIR: path.join(work, "out"), RSS_PROBE_FILE: rssFile, ...env },
+    encoding: "utf8",
+  });
+  const wallMs = Number(process.hrtime.bigint() - start) / 1e6;
+  if (r.status !== 0) {
+    throw new Error(`${label} failed (${r.status}): ${r.stderr}`);
   }
-  return { label, wallMs: median(walls), rssMb: rss.length > 0 ? median(rss) : undefined };
+  let rssMb;
+  try {
+    rssMb = Number(readFileSync(rssFile, "utf8")) / 1024;
+  } catch {
+    // the command did not load the probe (npm itself)
+  }
+  return { wallMs, rssMb };
+}
+
+/**
+ * Runs each case RUNS times, round by round (case 1, case 2, ..., then again), so that every case
+ * meets the same background load and the ratios between them hold on a busy machine; returns each
+ * case's median wall ms and median peak RSS (MB).
+ */
+function measureAll(cases) {
+  const runs = cases.map(() => []);
+  for (let i = 0; i < RUNS; i++) {
+    cases.forEach((c, k) => runs[k].push(runOnce(c.label, c.command, c.args, c.env ?? {}, i)));
+  }
+  return cases.map((c, k) => {
+    const rss = runs[k].map((r) => r.rssMb).filter((v) => v !== undefined);
+    const walls = runs[k].map((r) => r.wallMs);
+    return { label: c.label, wallMs: median(walls), minMs: Math.min(...walls), maxMs: Math.max(...walls), rssMb: rss.length > 0 ? median(rss) : undefined };
+  });
 }
 
 function configWith(n) {
@@ -68,21 +84,20 @@ function configWith(n) {
 
 const node = process.execPath;
 const probe = ["--require", RSS_PROBE];
-const results = [
-  measure("npm run synth (example, as typed)", "npm", ["run", "--silent", "synth"]),
-  measure("node dist/main.js (example)", node, [...probe, "dist/main.js"]),
-  measure("node dist/main.js (200 repositories in 200 projects)", node, [...probe, "dist/main.js"], { MIRROR_CONFIG: configWith(200) }),
-  measure("example with the provider package root preloaded (barrel import)", node, [
-    ...probe,
-    "--require",
-    "@cdktf/provider-aws",
-    "dist/main.js",
-  ]),
-];
+const results = measureAll([
+  { label: "npm run synth (example, as typed)", command: "npm", args: ["run", "--silent", "synth"] },
+  { label: "node dist/main.js (example)", command: node, args: [...probe, "dist/main.js"] },
+  { label: "node dist/main.js (200 repositories in 200 projects)", command: node, args: [...probe, "dist/main.js"], env: { MIRROR_CONFIG: configWith(200) } },
+  {
+    label: "example with the provider package root preloaded (barrel import)",
+    command: node,
+    args: [...probe, "--require", "@cdktf/provider-aws", "dist/main.js"],
+  },
+]);
 
 const fmt = (r) =>
-  `${r.label.padEnd(68)} ${r.wallMs.toFixed(0).padStart(6)} ms${r.rssMb !== undefined ? `  ${r.rssMb.toFixed(0).padStart(4)} MB peak RSS` : ""}`;
-console.log(`synthesis, median of ${RUNS} runs (fresh process each):`);
+  `${r.label.padEnd(68)} ${r.wallMs.toFixed(0).padStart(6)} ms (${r.minMs.toFixed(0)}-${r.maxMs.toFixed(0)})${r.rssMb !== undefined ? `  ${r.rssMb.toFixed(0).padStart(4)} MB peak RSS` : ""}`;
+console.log(`synthesis, median of ${RUNS} runs (fresh process each; fastest-slowest):`);
 for (const r of results) console.log(`  ${fmt(r)}`);
 const [npmSynth, example, largest, barrel] = results;
 /** The 200-repository synthesis's time as a multiple of the example's (both medians). */
