@@ -124,7 +124,11 @@ describe("build role", () => {
       "VpcNetworkInterfaces",
       "VpcNetworkInterfaces",
     ]);
-    expect(all.flatMap((s: any) => s.actions).filter((a: string) => a.startsWith("logs:") && a !== "logs:CreateLogStream" && a !== "logs:PutLogEvents")).toEqual([]);
+    // Reading logs: only the alert state machine, for the sync log groups' error lines.
+    const readers = all.filter((s: any) => s.actions.some((a: string) => a.startsWith("logs:") && a !== "logs:CreateLogStream" && a !== "logs:PutLogEvents"));
+    expect(readers.map((s: any) => [s.sid, s.actions, s.resources])).toEqual([
+      ["ReadSyncErrorLines", ["logs:FilterLogEvents"], [arn("logs", "log-group:/aws/codebuild/backlog-mirror-mirror-*")]],
+    ]);
   });
 
   test("gets the Session Manager channel actions only when debug sessions are allowed", () => {

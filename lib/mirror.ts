@@ -214,7 +214,7 @@ export class BacklogCodeCommitMirror extends Construct {
 
     this.alerts = new MirrorAlerts(this, "Alerts", {
       name,
-      accountId: account.accountId,
+      arnContext,
       apiName: this.webhook.api.name,
       stageName: this.webhook.stage.stageName,
       emails: inputs.alertEmails,

@@ -93,6 +93,21 @@ export function alertsDeadLetterQueueName(name: string): string {
   return `${alertsTopicName(name)}-dlq`;
 }
 
+/** The alert state machine (lib/alert-states.ts) and its role: `NAME-mirror-alerts`. */
+export function alertsStateMachineName(name: string): string {
+  return `${name}-mirror-alerts`;
+}
+
+/** The table of each repository's alert state: `NAME-mirror-alert-state`. */
+export function alertStateTableName(name: string): string {
+  return `${name}-mirror-alert-state`;
+}
+
+/** The role EventBridge starts the alert state machine with: `NAME-mirror-alerts-events`. */
+export function alertsEventsRoleName(name: string): string {
+  return `${name}-mirror-alerts-events`;
+}
+
 /** The log group CodeBuild writes a project's logs to. */
 export function buildLogGroupName(projectName: string): string {
   return `/aws/codebuild/${projectName}`;
