@@ -43,7 +43,7 @@ import {
   verifyProjectName,
 } from "../lib/naming";
 import { BUILD_SCRIPT_FILES, buildScriptsFolder } from "../lib/build-scripts";
-import { REPOSITORY_LIST_KEY } from "../lib/safety-net";
+import { IN_SYNC_STATE_KEY, REPOSITORY_LIST_KEY } from "../lib/safety-net";
 import { BACKUP_PREFIX } from "../lib/storage";
 import type { StackConfig } from "../lib/validation";
 import {
@@ -390,7 +390,17 @@ function casesFor(config: StackConfig, synth: Synth, policies: RenderedPolicies)
       resource: "*",
       context: { "cloudwatch:namespace": "AWS/CodeBuild" },
     });
-    allow("the verifier may read the health metrics", { caller: verify, action: "cloudwatch:GetMetricData", resource: "*" });
+    const inSyncTimes = `${bucketArn}/${IN_SYNC_STATE_KEY}`;
+    allow("the verifier may read its in-sync times", { caller: verify, action: "s3:GetObject", resource: inSyncTimes, context: https });
+    allow("the verifier may write its in-sync times", { caller: verify, action: "s3:PutObject", resource: inSyncTimes, context: https });
+    deny("the verifier may not write the repository list (Terraform's)", { caller: verify, action: "s3:PutObject", resource: `${bucketArn}/${REPOSITORY_LIST_KEY}`, context: https });
+    deny("the verifier may not read the health metrics (it keeps its own times)", { caller: verify, action: "cloudwatch:GetMetricData", resource: "*" });
+    allow("the verifier may report a repository out of sync to the alert state machine", { caller: verify, action: "states:StartExecution", resource: alertMachineArn });
+    deny("the verifier may not start another state machine", {
+      caller: verify,
+      action: "states:StartExecution",
+      resource: worldArn("states", `stateMachine:${alertsStateMachineName(other)}`),
+    });
     for (const p of parameterArns) {
       allow(`the verifier may read the parameter ${p.split(":parameter")[1]}`, { caller: verify, action: "ssm:GetParameters", resource: p });
     }
@@ -557,6 +567,12 @@ function casesFor(config: StackConfig, synth: Synth, policies: RenderedPolicies)
       allow("the verifier may have S3 decrypt the repository list", {
         caller: verify,
         action: "kms:Decrypt",
+        resource: keyArn,
+        context: { "kms:ViaService": `s3.${WORLD.region}.amazonaws.com` },
+      });
+      allow("the verifier may have S3 generate a data key for its in-sync times", {
+        caller: verify,
+        action: "kms:GenerateDataKey",
         resource: keyArn,
         context: { "kms:ViaService": `s3.${WORLD.region}.amazonaws.com` },
       });

@@ -115,12 +115,11 @@ describe("build role", () => {
     const all = resources(synth, "aws_iam_role_policy").flatMap((p) => policyDocument(synth, p.policy).statement);
     const onStar = all.filter((s: any) => s.resources.includes("*")).map((s: any) => s.sid);
     // Build role and verify role each: SSM decryption (kms:ViaService), the EC2 ENI actions; the
-    // verify role also publishes metrics (cloudwatch:namespace) and reads them (no resource type).
+    // verify role also publishes its metric (cloudwatch:namespace).
     expect(onStar.sort()).toEqual([
       "DecryptSecureStrings",
       "DecryptSecureStrings",
       "PublishHealthMetrics",
-      "ReadHealthMetrics",
       "VpcNetworkInterfaces",
       "VpcNetworkInterfaces",
     ]);

@@ -123,18 +123,13 @@ export function repositoryConstructId(repo: Pick<RepositoryMirrorSpec, "projectK
   return `${repo.projectKey}-${repo.repository}`;
 }
 
-/** CloudWatch namespace of the mirrors' health metrics (dimensions `Stack` and `Repository`). */
+/** CloudWatch namespace of the mirrors' health metric (dimension `Stack`). */
 export const METRIC_NAMESPACE = "BacklogCodeCommitMirror";
 
 /**
- * Per repository (dimensions `Stack` = NAME, `Repository` = `PROJECT/REPO`), value 1: published by a
- * sync build that succeeded and by the verifier for a repository whose refs equal Backlog's.
- */
-export const IN_SYNC_METRIC = "InSync";
-
-/**
  * Per stack (dimension `Stack` = NAME), seconds: published by every verifier run, the longest time
- * any repository has gone without an {@link IN_SYNC_METRIC} data point.
+ * any repository has gone without being found in sync (lib/safety-net.ts IN_SYNC_STATE_KEY). The
+ * only custom metric: one per repository would cost USD 0.30 a month each (Amazon CloudWatch pricing).
  */
 export const OLDEST_IN_SYNC_AGE_METRIC = "OldestInSyncAge";
 

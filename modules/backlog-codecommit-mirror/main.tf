@@ -348,7 +348,7 @@ data "aws_iam_policy_document" "Mirror_Lfs_Document" {
     actions = ["s3:GetObject"]
     effect  = "Allow"
     resources = [
-      "${aws_s3_bucket.Mirror_Storage_CacheBucket.arn}/tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/lfs-s3-agent.sh",
+      "${aws_s3_bucket.Mirror_Storage_CacheBucket.arn}/tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/lfs-s3-agent.sh",
     ]
     sid = "DownloadLfsAgent"
   }
@@ -458,6 +458,18 @@ data "aws_iam_policy_document" "Mirror_SafetyNet_Iam_VerifyDocument" {
     }
   }
   statement {
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    effect    = "Allow"
+    resources = ["${aws_s3_bucket.Mirror_Storage_CacheBucket.arn}/verify/in-sync.txt"]
+    sid       = "KeepInSyncTimes"
+  }
+  statement {
+    actions   = ["states:StartExecution"]
+    effect    = "Allow"
+    resources = [aws_sfn_state_machine.Mirror_Alerts_StateMachine.arn]
+    sid       = "ReportOutOfSync"
+  }
+  statement {
     actions   = ["cloudwatch:PutMetricData"]
     effect    = "Allow"
     resources = ["*"]
@@ -467,12 +479,6 @@ data "aws_iam_policy_document" "Mirror_SafetyNet_Iam_VerifyDocument" {
       values   = ["BacklogCodeCommitMirror"]
       variable = "cloudwatch:namespace"
     }
-  }
-  statement {
-    actions   = ["cloudwatch:GetMetricData"]
-    effect    = "Allow"
-    resources = ["*"]
-    sid       = "ReadHealthMetrics"
   }
 }
 
@@ -985,7 +991,7 @@ env:
       . "$CODEBUILD_SRC_DIR/mirror-sync.sh"
       )
 EOT
-    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/"
+    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/"
     type      = "S3"
   }
   vpc_config {
@@ -1024,7 +1030,7 @@ resource "aws_codebuild_project" "Mirror_SafetyNet_Project" {
     privileged_mode             = false
     type                        = "ARM_CONTAINER"
     dynamic "environment_variable" {
-      for_each = concat([{ name = "REPOSITORY_LIST_URI", value = "s3://${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/verify/repositories.txt" }, { name = "STACK_NAME", value = var.name }, { name = "BACKLOG_USER", value = var.backlog.space_key }, { name = "BACKLOG_HOST", value = "${var.backlog.space_key}.git.${var.backlog.domain}" }, { name = "HOST_KEY_MODE", value = var.backlog.scan_host_key ? "scan" : "pinned" }, { name = "METRIC_NAMESPACE", value = "BacklogCodeCommitMirror" }, { name = "IN_SYNC_METRIC", value = "InSync" }, { name = "OLDEST_AGE_METRIC", value = "OldestInSyncAge" }, { name = "PARALLEL_CHECKS", value = "8" }, { name = "LOOKBACK_HOURS", value = var.resync.out_of_sync_alarm_hours + 1 }], var.backlog.host_keys != null ? [{ name = "BACKLOG_HOST_KEYS", value = join("\n", var.backlog.host_keys) }] : [])
+      for_each = concat([{ name = "REPOSITORY_LIST_URI", value = "s3://${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/verify/repositories.txt" }, { name = "STACK_NAME", value = var.name }, { name = "BACKLOG_USER", value = var.backlog.space_key }, { name = "BACKLOG_HOST", value = "${var.backlog.space_key}.git.${var.backlog.domain}" }, { name = "HOST_KEY_MODE", value = var.backlog.scan_host_key ? "scan" : "pinned" }, { name = "METRIC_NAMESPACE", value = "BacklogCodeCommitMirror" }, { name = "OLDEST_AGE_METRIC", value = "OldestInSyncAge" }, { name = "PARALLEL_CHECKS", value = "8" }, { name = "IN_SYNC_STATE_URI", value = "s3://${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/verify/in-sync.txt" }, { name = "ALERT_STATE_MACHINE_ARN", value = aws_sfn_state_machine.Mirror_Alerts_StateMachine.arn }, { name = "OUT_OF_SYNC_ALERT_SECONDS", value = var.resync.out_of_sync_alarm_hours * 3600 }], var.backlog.host_keys != null ? [{ name = "BACKLOG_HOST_KEYS", value = join("\n", var.backlog.host_keys) }] : [])
       content {
         name  = environment_variable.value.name
         type  = "PLAINTEXT"
@@ -1061,7 +1067,7 @@ env:
       . "$CODEBUILD_SRC_DIR/verify-mirrors.sh"
       )
 EOT
-    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/"
+    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/"
     type      = "S3"
   }
   vpc_config {
@@ -1333,7 +1339,7 @@ resource "aws_s3_object" "Mirror_Scripts_BacklogSsh" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/backlog-ssh.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/backlog-ssh.sh"
+  key          = "tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/backlog-ssh.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1344,7 +1350,7 @@ resource "aws_s3_object" "Mirror_Scripts_LfsAgent" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/lfs-s3-agent.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/lfs-s3-agent.sh"
+  key          = "tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/lfs-s3-agent.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1355,7 +1361,7 @@ resource "aws_s3_object" "Mirror_Scripts_LfsMirror" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/lfs-mirror.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/lfs-mirror.sh"
+  key          = "tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/lfs-mirror.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1366,7 +1372,7 @@ resource "aws_s3_object" "Mirror_Scripts_MirrorSync" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/mirror-sync.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/mirror-sync.sh"
+  key          = "tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/mirror-sync.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1377,7 +1383,7 @@ resource "aws_s3_object" "Mirror_Scripts_VerifyMirrors" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/verify-mirrors.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/verify-mirrors.sh"
+  key          = "tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/verify-mirrors.sh"
 
   lifecycle {
     create_before_destroy = true

@@ -9,10 +9,11 @@
  * real account can produce and a sequence of real builds cannot (a duplicate delivery, an older
  * event arriving late, a build that faulted before writing a log, the safety net's out-of-sync).
  */
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { StartExecutionCommand, SFNClient, ListStateMachinesCommand } from "@aws-sdk/client-sfn";
 import { ALERT_SUBJECTS, type AlertInput } from "../../lib/alert-states";
 import { expectMirrored, expectSucceeded } from "../../tools/e2e/expect-mirror";
-import { Harness } from "../../tools/e2e/harness";
+import { ACCOUNT_ID, Harness } from "../../tools/e2e/harness";
 import { EMULATOR_ENV } from "../../tools/emulator/moto";
 
 const KEY = "E2E/alerting";
@@ -24,6 +25,7 @@ beforeAll(async () => {
     repositories: [
       { projectKey: "E2E", repository: "alerting" },
       { projectKey: "E2E", repository: "crafted" },
+      { projectKey: "E2E", repository: "behind" },
     ],
     alerts: true,
   });
@@ -94,7 +96,6 @@ describe("the state machine, with the events a real account can produce", () => 
   /** Starts the machine with `input` as EventBridge or the safety net would, and waits for it to end. */
   const deliver = async (input: AlertInput) => {
     await client.send(new StartExecutionCommand({ stateMachineArn: machineArn, name: `crafted-${count++}`, input: JSON.stringify(input) }));
-    events().expectExecution();
     await events().settled();
   };
   const project = () => h.projectOf("E2E/crafted");
@@ -125,4 +126,38 @@ describe("the state machine, with the events a real account can produce", () => 
     expect(all.map((n) => n.subject)).toEqual([ALERT_SUBJECTS.failing, ALERT_SUBJECTS.recovered]);
     expect(all[1].message).toContain(`(failing since ${at(10)})`);
   }, 60_000);
+});
+
+describe("the safety net reports a repository out of sync past the alarm window", () => {
+  test("by name, once; the sync it starts heals it and says so; the next run finds it in sync and says nothing", async () => {
+    const before = (await events().notifications()).length;
+    const behind = h.source("E2E/behind");
+    behind.commit("pushed while every webhook was lost");
+    behind.push("main");
+    // Its record: last found in sync 26 hours ago (the alarm window is 25).
+    const variable = (h.stack.project(h.verifyProject()).environment.environment_variable as Array<{ name: string; value: string }>).find(
+      (v) => v.name === "IN_SYNC_STATE_URI",
+    )!;
+    const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(h.stack.resolve(variable.value, { accountId: ACCOUNT_ID, region: EMULATOR_ENV.AWS_REGION }))!;
+    const now = Math.floor(Date.now() / 1000);
+    await h.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `E2E/alerting ${now}\nE2E/crafted ${now}\nE2E/behind ${now - 26 * 3600}\n` }));
+
+    const first = await h.runBuildWithStarted(h.verifyProject());
+    expect(first.result.succeeded).toBe(true);
+    expect(first.result.log).toContain("1 reported out of sync");
+    expect(first.started.map((b) => b.buildId.split(":")[0])).toEqual([h.projectOf("E2E/behind")]);
+    expectSucceeded(await first.started[0].done);
+    await events().settled();
+    const notes = (await events().notifications()).slice(before);
+    expect(notes.map((n) => n.subject)).toEqual([ALERT_SUBJECTS.failing, ALERT_SUBJECTS.recovered]);
+    expect(notes[0].message).toContain(`Backlog mirror: ${h.projectOf("E2E/behind")} is failing`);
+    expect(notes[0].message).toContain("the safety net found E2E/behind out of sync with Backlog for 26 hours or more");
+    expect(notes[1].message).toContain(`Backlog mirror: ${h.projectOf("E2E/behind")} recovered`);
+
+    const next = await h.runBuildWithStarted(h.verifyProject());
+    expect(next.result.log).toContain("0 reported out of sync");
+    expect(next.started).toEqual([]);
+    await events().settled();
+    expect((await events().notifications()).length).toBe(before + 2);
+  }, 120_000);
 });

@@ -1134,6 +1134,50 @@ def patch_stepfunctions_execute() -> None:
 
     StateMachine.__deepcopy__ = __deepcopy__
 
+    # Gap: StartExecution without a name names the execution "None", so a second one fails with
+    # ExecutionAlreadyExists; AWS generates a unique name (Step Functions API Reference,
+    # StartExecution, `name`: "If you don't provide a name ... Step Functions generates one").
+    import uuid
+
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original_start = StepFunctionsParserBackend.start_execution
+
+    def start_execution(self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return original_start(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    StepFunctionsParserBackend.start_execution = start_execution
+
+    # Gap: no ValidateStateMachineDefinition, which the AWS provider calls before it creates or
+    # updates a state machine (an HTTP 500 fails the apply). Answered with the interpreter's own
+    # parser: OK, or FAIL with the parser's message as the one diagnostic (Step Functions API
+    # Reference, ValidateStateMachineDefinition: `result`, `diagnostics`, `truncated`).
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def validate_state_machine_definition(self: Any) -> Any:
+        try:
+            AmazonStateLanguageParser.parse(self._get_param("definition"))
+        except Exception as e:  # the parser's own errors: the definition is not valid ASL
+            diagnostic = {"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": str(e)[:1000]}
+            return ActionResult({"result": "FAIL", "diagnostics": [diagnostic], "truncated": False})
+        return ActionResult({"result": "OK", "diagnostics": [], "truncated": False})
+
+    StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition
+
+    # Gap: no ListStateMachineVersions, which the AWS provider calls when it reads a state machine.
+    # The versions moto keeps (published with `publish`), newest first, as the API Reference lists
+    # them (`stateMachineVersions`: `stateMachineVersionArn`, `creationDate`).
+    def list_state_machine_versions(self: Any) -> Any:
+        machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
+        versions = sorted(getattr(machine, "versions", {}).items(), reverse=True)
+        return ActionResult(
+            {"stateMachineVersions": [{"stateMachineVersionArn": v.arn, "creationDate": v.creation_date} for _, v in versions]}
+        )
+
+    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions
+
     # AWS SDK integrations name CloudWatch Logs `cloudwatchlogs`
     # (`arn:aws:states:::aws-sdk:cloudwatchlogs:filterLogEvents`; Step Functions Developer Guide,
     # "Learning to use AWS service SDK integrations in Step Functions"), boto3 names it `logs`, and
