@@ -1,6 +1,6 @@
 /** Failed deliveries and refused webhooks are visible (issue 17 rows 3 and 5). */
 import { WEBHOOK_REFUSED_ALARM } from "../lib/alerts";
-import { alertsDeadLetterQueueName, alertsTopicName } from "../lib/naming";
+import { alertsDeadLetterQueueName, alertsStateMachineName } from "../lib/naming";
 import { exampleConfig, onlyResource, policyDocument, refOf, resources, synthStack, type Synth } from "../test/support/synth";
 
 const synth = synthStack(exampleConfig());
@@ -12,8 +12,9 @@ describe("undelivered failure alerts", () => {
   const queue = onlyResource(synth, "aws_sqs_queue");
   const rule = resources(synth, "aws_cloudwatch_event_rule").find((r) => r.event_pattern !== undefined)!;
 
-  test("the failure rule's SNS target sends what it cannot deliver to a dead-letter queue", () => {
-    const target = resources(synth, "aws_cloudwatch_event_target").find((t) => t.arn === topicArn(synth))!;
+  test("the sync-ended rule's target (the alert state machine) sends what it cannot deliver to a dead-letter queue", () => {
+    const machine = refOf(synth, "aws_sfn_state_machine", onlyResource(synth, "aws_sfn_state_machine"), "arn");
+    const target = resources(synth, "aws_cloudwatch_event_target").find((t) => t.arn === machine)!;
     expect(target.dead_letter_config).toEqual({ arn: refOf(synth, "aws_sqs_queue", queue, "arn") });
     expect(target.depends_on).toContain(`aws_sqs_queue_policy.${Object.keys(synth.resource.aws_sqs_queue_policy)[0]}`);
   });
@@ -54,7 +55,7 @@ describe("undelivered failure alerts", () => {
       treat_missing_data: "notBreaching",
       alarm_actions: [topicArn(synth)],
     });
-    expect(alarm(synth, "backlog-mirror-alerts-undelivered").alarm_description).toContain(alertsTopicName("backlog-mirror"));
+    expect(alarm(synth, "backlog-mirror-alerts-undelivered").alarm_description).toContain(alertsStateMachineName("backlog-mirror"));
   });
 });
 
@@ -92,5 +93,35 @@ describe("refused webhooks", () => {
     ["every webhook refused, pushes in two of three hours", true, [5, 0, 3]],
   ])("%s: the alarm fires: %s", (_what, expected, sums) => {
     expect(fires(sums as number[])).toBe(expected);
+  });
+});
+
+describe("the alert state machine (its behaviour: test/e2e/alerts.e2e.test.ts)", () => {
+  const machine = onlyResource(synth, "aws_sfn_state_machine");
+  const table = onlyResource(synth, "aws_dynamodb_table");
+  const definition = JSON.parse(machine.definition);
+
+  test("is an Express state machine that records in the stack's table and publishes to the stack's topic", () => {
+    expect(machine).toMatchObject({ name: alertsStateMachineName("backlog-mirror"), type: "EXPRESS" });
+    expect(table).toMatchObject({ name: "backlog-mirror-mirror-alert-state", billing_mode: "PAY_PER_REQUEST", hash_key: "project" });
+    const tasks = Object.values(definition.States as Record<string, any>).filter((st) => st.Type === "Task");
+    expect(new Set(tasks.map((t) => t.Resource))).toEqual(
+      new Set(["arn:aws:states:::dynamodb:updateItem", "arn:aws:states:::sns:publish", "arn:aws:states:::aws-sdk:cloudwatchlogs:filterLogEvents"]),
+    );
+    for (const t of tasks.filter((x) => x.Resource.endsWith(":updateItem"))) {
+      expect(t.Parameters.TableName).toBe(refOf(synth, "aws_dynamodb_table", table, "name"));
+    }
+    for (const t of tasks.filter((x) => x.Resource.endsWith(":publish"))) expect(t.Parameters.TopicArn).toBe(topicArn(synth));
+  });
+
+  test("an alarm notifies the topic when an execution fails (an alert that could not be recorded or sent)", () => {
+    expect(alarm(synth, "backlog-mirror-alerts-failed")).toMatchObject({
+      namespace: "AWS/States",
+      metric_name: "ExecutionsFailed",
+      dimensions: { StateMachineArn: refOf(synth, "aws_sfn_state_machine", machine, "arn") },
+      threshold: 1,
+      treat_missing_data: "notBreaching",
+      alarm_actions: [topicArn(synth)],
+    });
   });
 });

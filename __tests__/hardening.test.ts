@@ -1,3 +1,4 @@
+import { BUILD_EVENT_INPUT } from "../lib/alert-states";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "../lib/backlog-ips";
 import { ConfigError, validateStackConfig } from "../lib/validation";
 import { dataRef, exampleConfig, onlyResource, policyDocument, refOf, resources, synthStack, type Synth, onlyResourceOutsideSafetyNet } from "../test/support/synth";
@@ -125,31 +126,32 @@ describe("failure alerts", () => {
   const topic = onlyResource(synth, "aws_sns_topic");
   const topicArn = refOf(synth, "aws_sns_topic", topic, "arn");
 
-  test("failed, faulted, timed-out and stopped syncs of the stack's projects (by prefix) publish a readable message to the alert topic", () => {
+  test("every end of a sync of the stack's projects (by prefix) goes to the alert state machine as its input", () => {
     const rule = resources(synth, "aws_cloudwatch_event_rule").find((r) => r.event_pattern !== undefined)!;
     expect(rule.name).toBe("backlog-mirror-sync-failed");
     expect(JSON.parse(rule.event_pattern)).toEqual({
       source: ["aws.codebuild"],
       "detail-type": ["CodeBuild Build State Change"],
-      detail: { "build-status": ["FAILED", "FAULT", "TIMED_OUT", "STOPPED"], "project-name": [{ prefix: "backlog-mirror-mirror-" }] },
+      detail: { "build-status": ["SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT", "STOPPED"], "project-name": [{ prefix: "backlog-mirror-mirror-" }] },
     });
     const [target] = targetsOf(synth, rule);
-    expect(target.arn).toBe(topicArn);
-    expect(target.input_transformer).toEqual({
-      input_paths: { project: "$.detail.project-name", status: "$.detail.build-status", build: "$.detail.build-id" },
-      input_template:
-        '"Backlog mirror sync <project> ended <status>. Build: <build>. Its log is in CloudWatch Logs group /aws/codebuild/<project>."',
-    });
+    expect(target.arn).toBe(refOf(synth, "aws_sfn_state_machine", onlyResource(synth, "aws_sfn_state_machine"), "arn"));
+    expect(target.input_transformer).toEqual({ input_paths: BUILD_EVENT_INPUT.inputPaths, input_template: BUILD_EVENT_INPUT.inputTemplate });
+    // The template with every variable filled in is the JSON the state machine reads.
+    const filled = target.input_transformer.input_template.replace(/"([^"]*)"|<(\w+)>/g, (_m: string, quoted?: string, bare?: string) =>
+      quoted !== undefined ? `"${quoted.replace(/<(\w+)>/g, "X")}"` : JSON.stringify(bare),
+    );
+    expect(Object.keys(JSON.parse(filled))).toEqual(["project", "status", "time", "build", "reason", "logGroup", "logStream"]);
   });
 
-  test("only EventBridge and CloudWatch of this account may publish to the topic", () => {
+  test("only CloudWatch alarms of this account may publish to the topic through its policy (the state machine publishes with its role)", () => {
     const policy = onlyResource(synth, "aws_sns_topic_policy");
     expect(policy.arn).toBe(topicArn);
     expect(policyDocument(synth, policy.policy).statement).toEqual([
       {
         sid: "AlertPublishers",
         effect: "Allow",
-        principals: [{ type: "Service", identifiers: ["events.amazonaws.com", "cloudwatch.amazonaws.com"] }],
+        principals: [{ type: "Service", identifiers: ["cloudwatch.amazonaws.com"] }],
         actions: ["sns:Publish"],
         resources: [topicArn],
         condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [dataRef(synth, "aws_caller_identity", "account_id")] }],
@@ -271,7 +273,7 @@ describe("customer-managed key", () => {
 
   test("lets CloudWatch Logs use it only for this mirror's build log groups and the safety net's", () => {
     const statements = policyDocument(s, key.policy).statement;
-    expect(statements.map((st: any) => st.sid)).toEqual(["AccountAdministers", "BuildLogGroups", "AlarmsPublishAlerts", "EventBridgePublishesAlerts"]);
+    expect(statements.map((st: any) => st.sid)).toEqual(["AccountAdministers", "BuildLogGroups", "AlarmsPublishAlerts"]);
     const logGroup = (n: string) =>
       `arn:${dataRef(s, "aws_partition", "partition")}:logs:${dataRef(s, "aws_region", "id")}:${dataRef(s, "aws_caller_identity", "account_id")}:log-group:${n}`;
     expect(statements[1].actions).toEqual(["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"]);
@@ -290,16 +292,9 @@ describe("customer-managed key and the encrypted alert topic", () => {
   const key = onlyResource(s, "aws_kms_key");
   const topicArn = `arn:${dataRef(s, "aws_partition", "partition")}:sns:${dataRef(s, "aws_region", "id")}:${dataRef(s, "aws_caller_identity", "account_id")}:backlog-mirror-mirror-alerts`;
 
-  test("EventBridge may use the key only for the alert topic, with no aws:SourceAccount condition (EventBridge does not send it to KMS)", () => {
-    const st = policyDocument(s, key.policy).statement.find((x: any) => x.sid === "EventBridgePublishesAlerts");
-    expect(st).toEqual({
-      sid: "EventBridgePublishesAlerts",
-      effect: "Allow",
-      principals: [{ type: "Service", identifiers: ["events.amazonaws.com"] }],
-      actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
-      resources: ["*"],
-      condition: [{ test: "StringEquals", variable: "kms:EncryptionContext:aws:sns:topicArn", values: [topicArn] }],
-    });
+  test("EventBridge has no grant on the key: it no longer publishes to the topic", () => {
+    const principals = policyDocument(s, key.policy).statement.flatMap((x: any) => x.principals.flatMap((p: any) => p.identifiers));
+    expect(principals).not.toContain("events.amazonaws.com");
     expect(onlyResource(s, "aws_sns_topic").name).toBe("backlog-mirror-mirror-alerts");
   });
 

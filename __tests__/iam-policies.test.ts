@@ -33,6 +33,8 @@ import { BACKLOG_WEBHOOK_SOURCE_IPS } from "../lib/backlog-ips";
 import {
   METRIC_NAMESPACE,
   MIRROR_STACK_TAG_KEY,
+  alertStateTableName,
+  alertsStateMachineName,
   alertsTopicName,
   buildLogGroupName,
   buildProjectName,
@@ -41,7 +43,7 @@ import {
   verifyProjectName,
 } from "../lib/naming";
 import { BUILD_SCRIPT_FILES, buildScriptsFolder } from "../lib/build-scripts";
-import { REPOSITORY_LIST_KEY } from "../lib/safety-net";
+import { IN_SYNC_STATE_KEY, REPOSITORY_LIST_KEY } from "../lib/safety-net";
 import { BACKUP_PREFIX } from "../lib/storage";
 import type { StackConfig } from "../lib/validation";
 import {
@@ -110,6 +112,10 @@ function casesFor(config: StackConfig, synth: Synth, policies: RenderedPolicies)
   const api = { role: roleWith(policies, "start-build") };
   const verify = resync ? { role: roleWith(policies, "verify-mirrors") } : undefined;
   const schedule = resync ? { role: roleWith(policies, "start-verify") } : undefined;
+  const alertMachine = { role: roleWith(policies, "alert-state") };
+  const alertEvents = { role: roleWith(policies, "start-alert-state-machine") };
+  const alertMachineArn = worldArn("states", `stateMachine:${alertsStateMachineName(name)}`);
+  const alertTableArn = worldArn("dynamodb", `table/${alertStateTableName(name)}`);
   const subnets = buildSubnetIds(synth);
   const bucket = resolveReferences(synth, Object.values(synth.resource.aws_s3_bucket)[0].bucket);
   const bucketArn = `arn:aws:s3:::${bucket}`;
@@ -384,7 +390,17 @@ function casesFor(config: StackConfig, synth: Synth, policies: RenderedPolicies)
       resource: "*",
       context: { "cloudwatch:namespace": "AWS/CodeBuild" },
     });
-    allow("the verifier may read the health metrics", { caller: verify, action: "cloudwatch:GetMetricData", resource: "*" });
+    const inSyncTimes = `${bucketArn}/${IN_SYNC_STATE_KEY}`;
+    allow("the verifier may read its in-sync times", { caller: verify, action: "s3:GetObject", resource: inSyncTimes, context: https });
+    allow("the verifier may write its in-sync times", { caller: verify, action: "s3:PutObject", resource: inSyncTimes, context: https });
+    deny("the verifier may not write the repository list (Terraform's)", { caller: verify, action: "s3:PutObject", resource: `${bucketArn}/${REPOSITORY_LIST_KEY}`, context: https });
+    deny("the verifier may not read the health metrics (it keeps its own times)", { caller: verify, action: "cloudwatch:GetMetricData", resource: "*" });
+    allow("the verifier may report a repository out of sync to the alert state machine", { caller: verify, action: "states:StartExecution", resource: alertMachineArn });
+    deny("the verifier may not start another state machine", {
+      caller: verify,
+      action: "states:StartExecution",
+      resource: worldArn("states", `stateMachine:${alertsStateMachineName(other)}`),
+    });
     for (const p of parameterArns) {
       allow(`the verifier may read the parameter ${p.split(":parameter")[1]}`, { caller: verify, action: "ssm:GetParameters", resource: p });
     }
@@ -428,16 +444,50 @@ function casesFor(config: StackConfig, synth: Synth, policies: RenderedPolicies)
     trust(verify, "codebuild.amazonaws.com", true);
     trust(schedule, "events.amazonaws.com", true);
   }
+  trust(alertMachine, "states.amazonaws.com", true);
+  trust(alertEvents, "events.amazonaws.com", true);
+
+  // ---- the alert state machine (lib/alert-states.ts) ----
+  allow("EventBridge may start the alert state machine with the end of a sync", {
+    caller: alertEvents,
+    action: "states:StartExecution",
+    resource: alertMachineArn,
+  });
+  deny("EventBridge's role may not start another state machine", {
+    caller: alertEvents,
+    action: "states:StartExecution",
+    resource: worldArn("states", `stateMachine:${alertsStateMachineName(other)}`),
+  });
+  allow("the alert state machine may record a repository's state", { caller: alertMachine, action: "dynamodb:UpdateItem", resource: alertTableArn });
+  deny("the alert state machine may not record in another stack's table", {
+    caller: alertMachine,
+    action: "dynamodb:UpdateItem",
+    resource: worldArn("dynamodb", `table/${alertStateTableName(other)}`),
+  });
+  deny("the alert state machine may not delete a repository's state", { caller: alertMachine, action: "dynamodb:DeleteItem", resource: alertTableArn });
+  allow("the alert state machine may publish to the alert topic", { caller: alertMachine, action: "sns:Publish", resource: topicArn });
+  deny("the alert state machine may not publish to another topic", {
+    caller: alertMachine,
+    action: "sns:Publish",
+    resource: worldArn("sns", alertsTopicName(other)),
+  });
+  for (const r of repos) {
+    allow(`the alert state machine may read the error lines of ${r.key}'s sync log`, {
+      caller: alertMachine,
+      action: "logs:FilterLogEvents",
+      resource: logGroupArn(r.logGroup),
+    });
+  }
+  deny("the alert state machine may not read another stack's sync logs", {
+    caller: alertMachine,
+    action: "logs:FilterLogEvents",
+    resource: logGroupArn(buildLogGroupName(buildProjectName(other, config.repositories[0]))),
+  });
+  if (resync) {
+    deny("the alert state machine may not read the safety net's log", { caller: alertMachine, action: "logs:FilterLogEvents", resource: logGroupArn(verifyLogGroup) });
+  }
 
   // ---- the alert topic ----
-  // Assumption: EventBridge and CloudWatch send aws:SourceAccount and aws:SourceArn with sns:Publish
-  // (SNS Developer Guide, "Example cases for Amazon SNS access control"; issue 17 row 3).
-  allow("EventBridge may publish the failure rule's alerts to the topic", {
-    caller: { service: "events.amazonaws.com" },
-    action: "sns:Publish",
-    resource: topicArn,
-    context: { "aws:SourceAccount": WORLD.accountId, "aws:SourceArn": failureRuleArn },
-  });
   for (const alarm of alarmArns) {
     allow(`the alarm ${alarm.split(":alarm:")[1]} may publish to the topic`, {
       caller: { service: "cloudwatch.amazonaws.com" },
@@ -446,6 +496,12 @@ function casesFor(config: StackConfig, synth: Synth, policies: RenderedPolicies)
       context: { "aws:SourceAccount": WORLD.accountId, "aws:SourceArn": alarm },
     });
   }
+  deny("EventBridge may not publish to the topic (the state machine does, with its role)", {
+    caller: { service: "events.amazonaws.com" },
+    action: "sns:Publish",
+    resource: topicArn,
+    context: { "aws:SourceAccount": WORLD.accountId, "aws:SourceArn": failureRuleArn },
+  });
   deny("another account's EventBridge may not publish to the topic", {
     caller: { service: "events.amazonaws.com" },
     action: "sns:Publish",
@@ -514,6 +570,12 @@ function casesFor(config: StackConfig, synth: Synth, policies: RenderedPolicies)
         resource: keyArn,
         context: { "kms:ViaService": `s3.${WORLD.region}.amazonaws.com` },
       });
+      allow("the verifier may have S3 generate a data key for its in-sync times", {
+        caller: verify,
+        action: "kms:GenerateDataKey",
+        resource: keyArn,
+        context: { "kms:ViaService": `s3.${WORLD.region}.amazonaws.com` },
+      });
     }
     // CloudWatch Logs User Guide, "Encrypt log data in CloudWatch Logs using AWS Key Management
     // Service": Logs (principal logs.REGION.amazonaws.com) uses the key with the encryption context
@@ -539,10 +601,27 @@ function casesFor(config: StackConfig, synth: Synth, policies: RenderedPolicies)
     // SNS Developer Guide, "Enable compatibility between event sources from AWS services and
     // encrypted topics": the publishing service needs kms:GenerateDataKey* and kms:Decrypt; SNS's
     // encryption context is aws:sns:topicArn = the topic's ARN.
-    for (const [service, extra] of [
-      ["events.amazonaws.com", {}],
-      ["cloudwatch.amazonaws.com", { "aws:SourceAccount": WORLD.accountId }],
-    ] as const) {
+    for (const action of ["kms:GenerateDataKey", "kms:Decrypt"]) {
+      allow(`the alert state machine may ${action} with the key to publish to the alert topic`, {
+        caller: alertMachine,
+        action,
+        resource: keyArn,
+        context: { "kms:EncryptionContext:aws:sns:topicArn": topicArn },
+      });
+    }
+    deny("the alert state machine may not use the key for another topic", {
+      caller: alertMachine,
+      action: "kms:GenerateDataKey",
+      resource: keyArn,
+      context: { "kms:EncryptionContext:aws:sns:topicArn": worldArn("sns", "someone-elses") },
+    });
+    deny("EventBridge may not use the key (it no longer publishes to the topic)", {
+      caller: { service: "events.amazonaws.com" },
+      action: "kms:GenerateDataKey",
+      resource: keyArn,
+      context: { "kms:EncryptionContext:aws:sns:topicArn": topicArn },
+    });
+    for (const [service, extra] of [["cloudwatch.amazonaws.com", { "aws:SourceAccount": WORLD.accountId }]] as const) {
       for (const action of ["kms:GenerateDataKey", "kms:Decrypt"]) {
         allow(`${service} may ${action} with the key to publish to the alert topic`, {
           caller: { service },
@@ -584,9 +663,9 @@ describe.each(CONFIGS)("%s", (label, config) => {
     else expect(result).toBe(c.expect);
   });
 
-  test("every EventBridge target that delivers to SNS has a dead-letter queue its rule may send to", async () => {
+  test("every EventBridge target that delivers to the alert state machine has a dead-letter queue its rule may send to", async () => {
     const targets = Object.values(synth.resource.aws_cloudwatch_event_target ?? {}).filter((t) =>
-      resolveReferences(synth, t.arn).startsWith(`arn:aws:sns:`),
+      resolveReferences(synth, t.arn).startsWith(`arn:aws:states:`),
     );
     expect(targets.length).toBeGreaterThan(0);
     for (const t of targets) {

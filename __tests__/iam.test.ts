@@ -115,16 +115,19 @@ describe("build role", () => {
     const all = resources(synth, "aws_iam_role_policy").flatMap((p) => policyDocument(synth, p.policy).statement);
     const onStar = all.filter((s: any) => s.resources.includes("*")).map((s: any) => s.sid);
     // Build role and verify role each: SSM decryption (kms:ViaService), the EC2 ENI actions; the
-    // verify role also publishes metrics (cloudwatch:namespace) and reads them (no resource type).
+    // verify role also publishes its metric (cloudwatch:namespace).
     expect(onStar.sort()).toEqual([
       "DecryptSecureStrings",
       "DecryptSecureStrings",
       "PublishHealthMetrics",
-      "ReadHealthMetrics",
       "VpcNetworkInterfaces",
       "VpcNetworkInterfaces",
     ]);
-    expect(all.flatMap((s: any) => s.actions).filter((a: string) => a.startsWith("logs:") && a !== "logs:CreateLogStream" && a !== "logs:PutLogEvents")).toEqual([]);
+    // Reading logs: only the alert state machine, for the sync log groups' error lines.
+    const readers = all.filter((s: any) => s.actions.some((a: string) => a.startsWith("logs:") && a !== "logs:CreateLogStream" && a !== "logs:PutLogEvents"));
+    expect(readers.map((s: any) => [s.sid, s.actions, s.resources])).toEqual([
+      ["ReadSyncErrorLines", ["logs:FilterLogEvents"], [arn("logs", "log-group:/aws/codebuild/backlog-mirror-mirror-*")]],
+    ]);
   });
 
   test("gets the Session Manager channel actions only when debug sessions are allowed", () => {

@@ -2,7 +2,8 @@
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { BACKLOG_SSH_SCRIPT_PATH } from "../lib/buildspec";
 import { BUILD_TOOLS_PREFIX } from "../lib/build-scripts";
 import { BUILD_IMAGE } from "../lib/mirror-build";
@@ -93,10 +94,11 @@ describe("the verify project", () => {
       BACKLOG_HOST: "example-space.git.backlog.jp",
       HOST_KEY_MODE: "pinned",
       METRIC_NAMESPACE: "BacklogCodeCommitMirror",
-      IN_SYNC_METRIC: "InSync",
       OLDEST_AGE_METRIC: "OldestInSyncAge",
       PARALLEL_CHECKS: "8",
-      LOOKBACK_HOURS: "26",
+      IN_SYNC_STATE_URI: `s3://${refOf(synth, "aws_s3_bucket", Object.values(synth.resource.aws_s3_bucket)[0], "bucket")}/verify/in-sync.txt`,
+      ALERT_STATE_MACHINE_ARN: refOf(synth, "aws_sfn_state_machine", Object.values(synth.resource.aws_sfn_state_machine)[0], "arn"),
+      OUT_OF_SYNC_ALERT_SECONDS: "90000",
     });
     // No wait for the syncs it starts: no wait or poll setting.
     expect(command).not.toMatch(/SYNC_WAIT_SECONDS|SYNC_POLL_SECONDS/);
@@ -236,6 +238,13 @@ describe("the verify role", () => {
         resources: [bucketArn],
         condition: [{ test: "StringLike", variable: "s3:prefix", values: ["tools/*"] }],
       },
+      { sid: "KeepInSyncTimes", effect: "Allow", actions: ["s3:GetObject", "s3:PutObject"], resources: [`${bucketArn}/verify/in-sync.txt`] },
+      {
+        sid: "ReportOutOfSync",
+        effect: "Allow",
+        actions: ["states:StartExecution"],
+        resources: [refOf(synth, "aws_sfn_state_machine", Object.values(synth.resource.aws_sfn_state_machine)[0], "arn")],
+      },
       {
         sid: "PublishHealthMetrics",
         effect: "Allow",
@@ -243,7 +252,6 @@ describe("the verify role", () => {
         resources: ["*"],
         condition: [{ test: "StringEquals", variable: "cloudwatch:namespace", values: ["BacklogCodeCommitMirror"] }],
       },
-      { sid: "ReadHealthMetrics", effect: "Allow", actions: ["cloudwatch:GetMetricData"], resources: ["*"] },
     ]);
     const bigRole = role(big(), "backlog-mirror-verify")!;
     const bigDoc = policyDocument(big(), policiesOf(big(), bigRole).find((p) => p.name === "verify-mirrors")!.policy);
@@ -266,7 +274,7 @@ describe("the verify role", () => {
     const vr = role(s, "backlog-mirror-verify")!;
     const doc = policyDocument(s, policiesOf(s, vr).find((p) => p.name === "verify-mirrors")!.policy);
     const keyArn = refOf(s, "aws_kms_key", resources(s, "aws_kms_key")[0], "arn");
-    expect(doc.statement.find((st: any) => st.sid === "UseMirrorKey")).toEqual({ sid: "UseMirrorKey", effect: "Allow", actions: ["kms:Decrypt"], resources: [keyArn] });
+    expect(doc.statement.find((st: any) => st.sid === "UseMirrorKey")).toEqual({ sid: "UseMirrorKey", effect: "Allow", actions: ["kms:Decrypt", "kms:GenerateDataKey"], resources: [keyArn] });
     expect(verifyProject(s)!.encryption_key).toBe(keyArn);
   });
 });
@@ -311,10 +319,15 @@ describe("resync.enabled: false", () => {
     const s = synthStack({ ...exampleConfig(), resync: { enabled: false } });
     expect(verifyProject(s)).toBeUndefined();
     expect(scheduleRules(s)).toEqual([]);
-    expect(resources(s, "aws_iam_role").map((x) => x.name).sort()).toEqual(["backlog-mirror-codebuild", "backlog-mirror-webhook"]);
+    expect(resources(s, "aws_iam_role").map((x) => x.name).sort()).toEqual([
+      "backlog-mirror-codebuild",
+      "backlog-mirror-mirror-alerts",
+      "backlog-mirror-mirror-alerts-events",
+      "backlog-mirror-webhook",
+    ]);
     // Only the build scripts, the sync projects' source, are left in the bucket.
     expect(resources(s, "aws_s3_object").map((o) => String(o.key).slice(BUILD_TOOLS_PREFIX.length + 65))).toEqual(["backlog-ssh.sh", "lfs-s3-agent.sh", "lfs-mirror.sh", "mirror-sync.sh", "verify-mirrors.sh"]);
-    expect(resources(s, "aws_cloudwatch_metric_alarm").map((a) => a.alarm_name)).toEqual(["backlog-mirror-alerts-undelivered", "backlog-mirror-webhook-5xx", "backlog-mirror-webhook-4xx"]);
+    expect(resources(s, "aws_cloudwatch_metric_alarm").map((a) => a.alarm_name)).toEqual(["backlog-mirror-alerts-failed", "backlog-mirror-alerts-undelivered", "backlog-mirror-webhook-5xx", "backlog-mirror-webhook-4xx"]);
     expect(Object.keys(s.resource).flatMap((t) => Object.keys(s.resource[t])).filter((n) => /SafetyNet/.test(n))).toEqual([]);
   });
 });
@@ -369,6 +382,22 @@ describe("verify-mirrors.sh", () => {
       encoding: "utf8",
       cwd: path.dirname(VERIFY_SCRIPT_PATH),
     });
+
+  test("keeps each repository's in-sync time: found in sync now, out of sync keeps its time, first seen starts now, unlisted dropped", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "in-sync-"));
+    const file = (name: string, text: string) => {
+      writeFileSync(path.join(dir, name), text);
+      return JSON.stringify(path.join(dir, name));
+    };
+    const prev = file("prev", "P/in 100\nP/behind 200\nP/gone 300\n");
+    const same = file("same", "P/in\n");
+    const list = file("list", "P/in cc-in proj-in\nP/behind cc-b proj-b\nP/new cc-n proj-n\n");
+    const notInSync = file("not", "P/behind\nP/new\n");
+    expect(fn(`verify_next_in_sync_times ${prev} ${same} 1000 ${list}`, "")).toBe("P/in 1000\nP/behind 200\nP/new 1000\n");
+    // Ages of the out-of-sync ones: since the last in-sync time; 0 for one seen for the first time.
+    expect(fn(`verify_in_sync_ages ${prev} ${notInSync} 1000`, "")).toBe("P/behind 800\nP/new 0\n");
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   test("compares heads and tags only, without peeled tags or branch names CodeCommit refuses, in a stable order", () => {
     const hex40 = "0123456789abcdef0123456789abcdef01234567";

@@ -1,6 +1,9 @@
 /**
  * Failures reach a human: an SNS topic (optionally with e-mail subscriptions) that receives
- * - CodeBuild state changes of the sync projects that end FAILED, FAULT, TIMED_OUT or STOPPED,
+ * - one notification when a repository starts failing (its sync ended FAILED, FAULT, TIMED_OUT or
+ *   STOPPED, or the safety net found it out of sync past the alarm window) and one when it recovers
+ *   (a sync succeeded): every end of a sync goes to the alert state machine (lib/alert-states.ts),
+ *   which keeps each repository's state in a DynamoDB table and notifies on transitions only,
  * - a CloudWatch alarm when the webhook API answers 5xx (CodeBuild refused or failed a StartBuild),
  * - a CloudWatch alarm when the webhook API keeps refusing requests (4xx: every webhook refused,
  *   e.g. after Backlog changed its sender addresses), and
@@ -10,7 +13,11 @@
 import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-rule";
 import { CloudwatchEventTarget } from "@cdktf/provider-aws/lib/cloudwatch-event-target";
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
-import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
+import { DataAwsIamPolicyDocument, type DataAwsIamPolicyDocumentStatement } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document";
+import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { SfnStateMachine } from "@cdktf/provider-aws/lib/sfn-state-machine";
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
@@ -18,25 +25,45 @@ import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import { TerraformIterator } from "cdktf";
 import { Construct } from "constructs";
+import { ALERT_STATE_KEY, BUILD_EVENT_INPUT, alertStateMachineDefinition } from "./alert-states";
 import { FAILED_BUILD_STATES } from "./build-states";
+import { type ArnContext, arn } from "./iam";
 import { type StringList, isListExpression, listValue } from "./terraform-values";
-import { alertsDeadLetterQueueName, alertsTopicName, buildProjectPrefix } from "./naming";
+import {
+  alertStateTableName,
+  alertsDeadLetterQueueName,
+  alertsEventsRoleName,
+  alertsStateMachineName,
+  alertsTopicName,
+  buildLogGroupName,
+  buildProjectPrefix,
+} from "./naming";
 
 export { FAILED_BUILD_STATES };
 
 /**
- * The failure rule's event pattern. The projects are matched by the stack's prefix (`prefix`
+ * The sync-ended rule's event pattern: every end of a sync build, failed or not (the state machine
+ * needs the successes to tell a recovery). The projects are matched by the stack's prefix (`prefix`
  * matching, EventBridge User Guide, "Content filtering in Amazon EventBridge event patterns"), so the
  * pattern has the same size for 1 or 200 repositories: a pattern may hold at most 2,048 characters by
  * default (EventBridge User Guide, "Amazon EventBridge quotas", "Event pattern size").
  */
-export function failedSyncEventPattern(name: string): string {
+export function syncEndedEventPattern(name: string): string {
   return JSON.stringify({
     source: ["aws.codebuild"],
     "detail-type": ["CodeBuild Build State Change"],
-    detail: { "build-status": [...FAILED_BUILD_STATES], "project-name": [{ prefix: buildProjectPrefix(name) }] },
+    detail: { "build-status": ["SUCCEEDED", ...FAILED_BUILD_STATES], "project-name": [{ prefix: buildProjectPrefix(name) }] },
   });
 }
+
+/** The actions of the alert state machine's role (lib/alert-states.ts), by purpose. */
+export const ALERT_STATE_MACHINE_ACTIONS = {
+  record: ["dynamodb:UpdateItem"],
+  publish: ["sns:Publish"],
+  readErrorLines: ["logs:FilterLogEvents"],
+  /** Publishing to a topic encrypted with a customer-managed key (SNS Developer Guide, "Encryption at rest"). */
+  topicKey: ["kms:GenerateDataKey*", "kms:Decrypt"],
+} as const;
 
 /**
  * The webhook-refused alarm (`NAME-webhook-4xx`, AWS/ApiGateway `4XXError`, Sum per hour): it fires
@@ -63,7 +90,7 @@ export const DEAD_LETTER_RETENTION_SECONDS = 1_209_600;
 /** Props of {@link MirrorAlerts}. */
 export interface MirrorAlertsProps {
   readonly name: string;
-  readonly accountId: string;
+  readonly arnContext: ArnContext;
   /** Name and stage of the webhook API, for the 5xx alarm. */
   readonly apiName: string;
   readonly stageName: string;
@@ -98,6 +125,11 @@ export interface MirrorAlertsProps {
  */
 export class MirrorAlerts extends Construct {
   public readonly topic: SnsTopic;
+  /** Each repository's alert state (lib/alert-states.ts). */
+  public readonly stateTable: DynamodbTable;
+  /** Decides and sends the notifications (lib/alert-states.ts). */
+  public readonly stateMachine: SfnStateMachine;
+  public readonly stateMachineAlarm: CloudwatchMetricAlarm;
   public readonly failureRule: CloudwatchEventRule;
   public readonly deadLetterQueue: SqsQueue;
   public readonly apiErrorAlarm: CloudwatchMetricAlarm;
@@ -106,6 +138,7 @@ export class MirrorAlerts extends Construct {
 
   constructor(scope: Construct, id: string, props: MirrorAlertsProps) {
     super(scope, id);
+    const ctx = props.arnContext;
     this.topic = new SnsTopic(this, "Topic", {
       name: alertsTopicName(props.name),
       displayName: "Backlog mirror alerts",
@@ -116,10 +149,12 @@ export class MirrorAlerts extends Construct {
         {
           sid: "AlertPublishers",
           effect: "Allow",
-          principals: [{ type: "Service", identifiers: ["events.amazonaws.com", "cloudwatch.amazonaws.com"] }],
+          // The alarms. The state machine publishes with its role (same account: its identity policy
+          // is enough, IAM User Guide, "Policy evaluation logic").
+          principals: [{ type: "Service", identifiers: ["cloudwatch.amazonaws.com"] }],
           actions: ["sns:Publish"],
           resources: [this.topic.arn],
-          condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [props.accountId] }],
+          condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [ctx.accountId] }],
         },
       ],
     });
@@ -135,10 +170,103 @@ export class MirrorAlerts extends Construct {
       );
     }
 
+    this.stateTable = new DynamodbTable(this, "State", {
+      name: alertStateTableName(props.name),
+      // A few writes per sync; nothing to provision.
+      billingMode: "PAY_PER_REQUEST",
+      hashKey: ALERT_STATE_KEY,
+      attribute: [{ name: ALERT_STATE_KEY, type: "S" }],
+      // Encrypted at rest with DynamoDB's default key: the items (project names, build statuses,
+      // times) are no secret, and a customer-managed key would add a KMS call to every record.
+    });
+
+    const trust = (docId: string, service: string) =>
+      new DataAwsIamPolicyDocument(this, docId, {
+        statement: [
+          {
+            effect: "Allow",
+            actions: ["sts:AssumeRole"],
+            principals: [{ type: "Service", identifiers: [service] }],
+            condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [ctx.accountId] }],
+          },
+        ],
+      }).json;
+    const machineRole = new IamRole(this, "StateMachineRole", {
+      name: alertsStateMachineName(props.name),
+      description: "Alert state machine of the Backlog mirror: records each repository's state, notifies on changes",
+      assumeRolePolicy: trust("StateMachineTrust", "states.amazonaws.com"),
+    });
+    const machineStatements: DataAwsIamPolicyDocumentStatement[] = [
+      { sid: "RecordAlertState", effect: "Allow", actions: [...ALERT_STATE_MACHINE_ACTIONS.record], resources: [this.stateTable.arn] },
+      { sid: "PublishAlerts", effect: "Allow", actions: [...ALERT_STATE_MACHINE_ACTIONS.publish], resources: [this.topic.arn] },
+      {
+        sid: "ReadSyncErrorLines",
+        effect: "Allow",
+        actions: [...ALERT_STATE_MACHINE_ACTIONS.readErrorLines],
+        resources: [arn(ctx, "logs", `log-group:${buildLogGroupName(`${buildProjectPrefix(props.name)}*`)}`)],
+      },
+    ];
+    if (props.kmsKeyArn !== undefined) {
+      machineStatements.push({
+        sid: "UseAlertTopicKey",
+        effect: "Allow",
+        actions: [...ALERT_STATE_MACHINE_ACTIONS.topicKey],
+        resources: [props.kmsKeyArn],
+        condition: [{ test: "StringEquals", variable: "kms:EncryptionContext:aws:sns:topicArn", values: [this.topic.arn] }],
+      });
+    }
+    const machinePolicy = new IamRolePolicy(this, "StateMachinePolicy", {
+      name: "alert-state",
+      role: machineRole.id,
+      policy: new DataAwsIamPolicyDocument(this, "StateMachineDocument", { statement: machineStatements }).json,
+    });
+
+    this.stateMachine = new SfnStateMachine(this, "StateMachine", {
+      name: alertsStateMachineName(props.name),
+      // Express: priced per request and duration (a few hundred milliseconds), not per transition.
+      type: "EXPRESS",
+      roleArn: machineRole.arn,
+      // Indented: the HCL module shows it as a heredoc, reviewable line by line (the provider
+      // compares definitions as JSON, whitespace aside).
+      definition: `${JSON.stringify(alertStateMachineDefinition({ tableName: this.stateTable.name, topicArn: this.topic.arn }), null, 2)}\n`,
+      dependsOn: [machinePolicy],
+    });
+
+    this.stateMachineAlarm = new CloudwatchMetricAlarm(this, "StateMachineFailures", {
+      alarmName: `${props.name}-alerts-failed`,
+      alarmDescription:
+        `The alert state machine ${alertsStateMachineName(props.name)} failed to record or send an alert: a repository's ` +
+        "failure or recovery may have gone unreported (npm run status shows every repository)",
+      namespace: "AWS/States",
+      metricName: "ExecutionsFailed",
+      dimensions: { StateMachineArn: this.stateMachine.arn },
+      statistic: "Sum",
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 1,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      treatMissingData: "notBreaching",
+      alarmActions: [this.topic.arn],
+    });
+
+    // The name predates the recoveries: the rule matches every end of a sync.
     this.failureRule = new CloudwatchEventRule(this, "SyncFailed", {
       name: `${props.name}-sync-failed`,
-      description: "A Backlog mirror sync build failed, faulted, timed out or was stopped",
-      eventPattern: failedSyncEventPattern(props.name),
+      description: "A Backlog mirror sync build ended (succeeded, failed, faulted, timed out or stopped): the alert state machine decides",
+      eventPattern: syncEndedEventPattern(props.name),
+    });
+
+    const eventsRole = new IamRole(this, "EventsRole", {
+      name: alertsEventsRoleName(props.name),
+      description: `Starts the Backlog mirror's alert state machine ${alertsStateMachineName(props.name)} only`,
+      assumeRolePolicy: trust("EventsTrust", "events.amazonaws.com"),
+    });
+    const eventsPolicy = new IamRolePolicy(this, "EventsPolicy", {
+      name: "start-alert-state-machine",
+      role: eventsRole.id,
+      policy: new DataAwsIamPolicyDocument(this, "EventsDocument", {
+        statement: [{ sid: "StartAlertStateMachine", effect: "Allow", actions: ["states:StartExecution"], resources: [this.stateMachine.arn] }],
+      }).json,
     });
 
     this.deadLetterQueue = new SqsQueue(this, "UndeliveredAlerts", {
@@ -163,24 +291,22 @@ export class MirrorAlerts extends Construct {
       policy: deadLetterSenders.json,
     });
 
+    // (Its id predates the state machine: kept, so that an upgrade updates the target in place.)
     new CloudwatchEventTarget(this, "SyncFailedToTopic", {
       rule: this.failureRule.name,
-      arn: this.topic.arn,
+      arn: this.stateMachine.arn,
+      roleArn: eventsRole.arn,
       deadLetterConfig: { arn: this.deadLetterQueue.arn },
-      inputTransformer: {
-        inputPaths: { project: "$.detail.project-name", status: "$.detail.build-status", build: "$.detail.build-id" },
-        inputTemplate:
-          '"Backlog mirror sync <project> ended <status>. Build: <build>. Its log is in CloudWatch Logs group /aws/codebuild/<project>."',
-      },
-      // EventBridge may send to the queue as soon as the target exists.
-      dependsOn: [deadLetterPolicy],
+      inputTransformer: { inputPaths: { ...BUILD_EVENT_INPUT.inputPaths }, inputTemplate: BUILD_EVENT_INPUT.inputTemplate },
+      // EventBridge may send to the queue as soon as the target exists, and start the machine.
+      dependsOn: [deadLetterPolicy, eventsPolicy],
     });
 
     this.undeliveredAlarm = new CloudwatchMetricAlarm(this, "UndeliveredAlertsAlarm", {
       alarmName: `${props.name}-alerts-undelivered`,
       alarmDescription:
-        `A failure alert could not be delivered to the topic ${alertsTopicName(props.name)}; it waits, with EventBridge's ` +
-        `error, in the SQS queue ${alertsDeadLetterQueueName(props.name)} (kept 14 days)`,
+        `The end of a sync could not be delivered to the alert state machine ${alertsStateMachineName(props.name)}; it waits, ` +
+        `with EventBridge's error, in the SQS queue ${alertsDeadLetterQueueName(props.name)} (kept 14 days)`,
       namespace: "AWS/SQS",
       metricName: "ApproximateNumberOfMessagesVisible",
       dimensions: { QueueName: this.deadLetterQueue.name },

@@ -159,8 +159,8 @@ export function renderBuildspec(inputs: BuildspecInputs): string {
       install: { commands: INSTALL_COMMANDS.map(escapeTerraformTemplate) },
       build: { commands: [escapeTerraformTemplate(runScriptsCommand([BUILD_SCRIPT_FILES.BacklogSsh, BUILD_SCRIPT_FILES.MirrorSync]))] },
       // No post_build: the sync publishes no metric. Starting the AWS CLI there cost about 0.5 s per
-      // build (`npm run bench:sync`: incremental sync 0.36 -> 0.88 s); the safety net publishes each
-      // repository's InSync instead (lib/safety-net.ts).
+      // build (`npm run bench:sync`: incremental sync 0.36 -> 0.88 s); CodeBuild's own state-change
+      // event reports the build's end (lib/alerts.ts).
     },
   );
 }

@@ -26,7 +26,11 @@ export function keyLogGroupNames(name: string): string[] {
   return [buildLogGroupName(`${buildProjectPrefix(name)}*`), buildLogGroupName(verifyProjectName(name))];
 }
 
-/** A rotating symmetric key with a policy for CloudWatch Logs, EventBridge and CloudWatch alarms. */
+/**
+ * A rotating symmetric key with a policy for CloudWatch Logs and CloudWatch alarms. The alert state
+ * machine's role uses it through its own IAM policy (lib/alerts.ts), which the key policy's
+ * account statement allows (AWS KMS Developer Guide, "Default key policy").
+ */
 export class MirrorKey extends Construct {
   public readonly key: KmsKey;
   public readonly alias: KmsAlias;
@@ -78,19 +82,6 @@ export class MirrorKey extends Construct {
             { test: "StringEquals", variable: "aws:SourceAccount", values: [ctx.accountId] },
             { test: "StringEquals", variable: "kms:EncryptionContext:aws:sns:topicArn", values: [alertsTopicArn] },
           ],
-        },
-        {
-          // No aws:SourceAccount / aws:SourceArn here: EventBridge's delivery to an encrypted topic
-          // does not carry them to KMS, so such a condition would never match and every failure
-          // alert would be dropped silently (EventBridge User Guide, "Using resource-based policies
-          // for Amazon EventBridge", Amazon SNS permissions; the SNS topic policy keeps its
-          // aws:SourceAccount condition on sns:Publish, where it is supported).
-          sid: "EventBridgePublishesAlerts",
-          effect: "Allow",
-          principals: [{ type: "Service", identifiers: ["events.amazonaws.com"] }],
-          actions: ["kms:Decrypt", "kms:GenerateDataKey*"],
-          resources: ["*"],
-          condition: [{ test: "StringEquals", variable: "kms:EncryptionContext:aws:sns:topicArn", values: [alertsTopicArn] }],
         },
       ],
     });

@@ -187,8 +187,8 @@ export interface MirrorInputs {
     readonly enabled: Switch;
     readonly schedule: string;
     readonly outOfSyncAlarmHours: number;
-    /** The verifier's look-back: one hour more than the alarm's window. */
-    readonly lookbackHours: number;
+    /** The alarm's window in seconds: a repository out of sync this long is reported to the alerts. */
+    readonly outOfSyncAlertSeconds: number;
   };
   /** Git LFS mirroring (setting `lfs`): the SSM parameter of the Backlog credentials, when on. */
   readonly lfs: { readonly credentialsParameter: string; readonly when: Switch };
@@ -254,7 +254,7 @@ export function mirrorInputs(props: BacklogCodeCommitMirrorProps): MirrorInputs 
       enabled: props.resync?.enabled !== false,
       schedule: props.resync?.schedule ?? DEFAULT_RESYNC_SCHEDULE,
       outOfSyncAlarmHours: hours,
-      lookbackHours: hours + 1,
+      outOfSyncAlertSeconds: hours * 3600,
     },
     alertEmails: props.alerts?.emails ?? [],
     allowEmptySource: props.sync?.allowEmptySource === true ? "true" : "false",

@@ -214,7 +214,7 @@ export class BacklogCodeCommitMirror extends Construct {
 
     this.alerts = new MirrorAlerts(this, "Alerts", {
       name,
-      accountId: account.accountId,
+      arnContext,
       apiName: this.webhook.api.name,
       stageName: this.webhook.stage.stageName,
       emails: inputs.alertEmails,
@@ -231,7 +231,8 @@ export class BacklogCodeCommitMirror extends Construct {
         enabled: inputs.resync.enabled,
         schedule: inputs.resync.schedule,
         outOfSyncAlarmHours: inputs.resync.outOfSyncAlarmHours,
-        lookbackHours: inputs.resync.lookbackHours,
+        outOfSyncAlertSeconds: inputs.resync.outOfSyncAlertSeconds,
+        alertStateMachineArn: this.alerts.stateMachine.arn,
         bucketName: this.storage.cacheBucket.bucket,
         bucketArn: this.storage.cacheBucket.arn,
         scripts: this.scripts,

@@ -93,6 +93,21 @@ export function alertsDeadLetterQueueName(name: string): string {
   return `${alertsTopicName(name)}-dlq`;
 }
 
+/** The alert state machine (lib/alert-states.ts) and its role: `NAME-mirror-alerts`. */
+export function alertsStateMachineName(name: string): string {
+  return `${name}-mirror-alerts`;
+}
+
+/** The table of each repository's alert state: `NAME-mirror-alert-state`. */
+export function alertStateTableName(name: string): string {
+  return `${name}-mirror-alert-state`;
+}
+
+/** The role EventBridge starts the alert state machine with: `NAME-mirror-alerts-events`. */
+export function alertsEventsRoleName(name: string): string {
+  return `${name}-mirror-alerts-events`;
+}
+
 /** The log group CodeBuild writes a project's logs to. */
 export function buildLogGroupName(projectName: string): string {
   return `/aws/codebuild/${projectName}`;
@@ -108,18 +123,13 @@ export function repositoryConstructId(repo: Pick<RepositoryMirrorSpec, "projectK
   return `${repo.projectKey}-${repo.repository}`;
 }
 
-/** CloudWatch namespace of the mirrors' health metrics (dimensions `Stack` and `Repository`). */
+/** CloudWatch namespace of the mirrors' health metric (dimension `Stack`). */
 export const METRIC_NAMESPACE = "BacklogCodeCommitMirror";
 
 /**
- * Per repository (dimensions `Stack` = NAME, `Repository` = `PROJECT/REPO`), value 1: published by a
- * sync build that succeeded and by the verifier for a repository whose refs equal Backlog's.
- */
-export const IN_SYNC_METRIC = "InSync";
-
-/**
  * Per stack (dimension `Stack` = NAME), seconds: published by every verifier run, the longest time
- * any repository has gone without an {@link IN_SYNC_METRIC} data point.
+ * any repository has gone without being found in sync (lib/safety-net.ts IN_SYNC_STATE_KEY). The
+ * only custom metric: one per repository would cost USD 0.30 a month each (Amazon CloudWatch pricing).
  */
 export const OLDEST_IN_SYNC_AGE_METRIC = "OldestInSyncAge";
 

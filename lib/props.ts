@@ -176,7 +176,7 @@ export interface ResyncSettings {
 
   /**
    * Turn the safety net off (no `NAME-verify` project, schedule, roles, repository list or
-   * out-of-sync alarm). The syncs still publish their `InSync` metric.
+   * out-of-sync alarm). The syncs' own failures are still reported (lib/alert-states.ts).
    * @default true
    */
   readonly enabled?: boolean;

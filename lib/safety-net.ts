@@ -13,16 +13,17 @@
  *   AWS CodeBuild"). A verifier that waited for its syncs would hold the very slot they queue for:
  *   at a quota of 1 nothing would ever be repaired. The run ends right after its StartBuild calls
  *   and its metrics, so its syncs queue behind it for seconds only;
- * - the health metrics (namespace `BacklogCodeCommitMirror`), all published by the verifier: `InSync`
- *   per repository it found in sync, and `OldestInSyncAge` per stack, once per run. A repository
- *   whose sync the run started is not in sync in that run (its age is the time since its last
- *   `InSync` point); the next run finds it in sync, or starts it again; a sync that fails raises its
- *   own alert (lib/alerts.ts). The syncs publish nothing: an AWS CLI start in each sync's
- *   `post_build` cost about 0.5 s per build (`npm run bench:sync`), and the alarm only ever reads
- *   what a verifier run computes;
+ * - the verifier keeps, in one object of the stack's bucket ({@link IN_SYNC_STATE_KEY}), when each
+ *   repository was last found in sync (or first seen), and publishes one metric per stack per run,
+ *   `OldestInSyncAge` (namespace `BacklogCodeCommitMirror`): the longest such age. A repository
+ *   whose sync the run started is not in sync in that run; the next run finds it in sync, or
+ *   starts it again; a sync that fails raises its own alert (lib/alerts.ts). A repository out of
+ *   sync for `resync.outOfSyncAlarmHours` is reported, by name, to the alert state machine, which
+ *   notifies once until it recovers (lib/alert-states.ts). The syncs publish nothing: an AWS CLI
+ *   start in each sync's `post_build` cost about 0.5 s per build (`npm run bench:sync`);
  * - ONE alarm on the alert topic, on `OldestInSyncAge`, that fires when any repository stays out
  *   of sync longer than `resync.outOfSyncAlarmHours`, and also when the verifier stops publishing
- *   (missing data is breaching). See {@link outOfSyncAlarmSettings}.
+ *   (missing data is breaching): the safety net's own heartbeat. See {@link outOfSyncAlarmSettings}.
  */
 import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-rule";
 import { CloudwatchEventTarget } from "@cdktf/provider-aws/lib/cloudwatch-event-target";
@@ -60,6 +61,13 @@ export const MIN_OUT_OF_SYNC_ALARM_HOURS = 2;
 export const REPOSITORY_LIST_KEY = "verify/repositories.txt";
 
 /**
+ * Key of the verifier's own record, in the stack's bucket, of when each repository was last found
+ * in sync (lib/buildspec/verify-mirrors.sh): one object read and written per run, instead of a
+ * custom metric per repository (USD 0.30 a month each, Amazon CloudWatch pricing).
+ */
+export const IN_SYNC_STATE_KEY = "verify/in-sync.txt";
+
+/**
  * Build timeout of `NAME-verify`. A check that hangs is bounded by ssh's connect timeout and
  * keepalives (lib/buildspec/backlog-ssh.sh); the timeout bounds the cost of a run in which Backlog
  * is unreachable. The checks of 200 repositories (about 4 minutes projected, `npm run
@@ -82,7 +90,7 @@ export function repositoryListLine(r: RepositoryFields): string {
  *   T`, CloudWatch's "M out of N" with M = N).
  *
  * A run does not wait for the syncs it starts (see the header), so a repository whose missed push it
- * found reports, in that run, the time since its last `InSync` point (one run earlier at the latest
+ * found reports, in that run, the time since it was last found in sync (one run earlier at the latest
  * while it was still in sync), and 0 in the next run once its sync succeeded: a repair costs at
  * most one breaching period, far from T; a repository whose sync keeps failing keeps reporting
  * that growing age. A repository that stops being in sync at t0 gives breaching periods
@@ -112,8 +120,10 @@ export interface MirrorSafetyNetProps {
   readonly schedule: string;
   /** Hours a repository may stay out of sync before the alarm fires. */
   readonly outOfSyncAlarmHours: number;
-  /** The verifier's look-back (hours): one more than {@link outOfSyncAlarmHours}. */
-  readonly lookbackHours: number;
+  /** {@link outOfSyncAlarmHours} in seconds: a repository out of sync this long is reported to the alerts. */
+  readonly outOfSyncAlertSeconds: number;
+  /** The alert state machine the verifier reports out-of-sync repositories to (lib/alert-states.ts). */
+  readonly alertStateMachineArn: string;
   /** The stack's bucket (name and ARN), which holds the repository list. */
   readonly bucketName: string;
   readonly bucketArn: string;
@@ -160,6 +170,8 @@ export class MirrorSafetyNet extends Construct {
       arnContext: props.arnContext,
       parameterNames: props.parameterNames,
       repositoryListArn: `${props.bucketArn}/${REPOSITORY_LIST_KEY}`,
+      inSyncStateArn: `${props.bucketArn}/${IN_SYNC_STATE_KEY}`,
+      alertStateMachineArn: props.alertStateMachineArn,
       bucketArn: props.bucketArn,
       subnetIds: props.subnetIds,
       kmsKeyArn: props.kmsKeyArn,
@@ -170,7 +182,13 @@ export class MirrorSafetyNet extends Construct {
 
     const settings = [
       { name: REPOSITORY_LIST_ENV, value: `s3://${props.bucketName}/${REPOSITORY_LIST_KEY}` },
-      ...verifySettings({ stackName: props.name, backlog: props.backlog, lookbackHours: props.lookbackHours }),
+      ...verifySettings({
+        stackName: props.name,
+        backlog: props.backlog,
+        outOfSyncAlertSeconds: props.outOfSyncAlertSeconds,
+        alertStateMachineArn: props.alertStateMachineArn,
+        inSyncStateUri: `s3://${props.bucketName}/${IN_SYNC_STATE_KEY}`,
+      }),
     ];
     this.project = new CodebuildProject(this, "Project", {
       count,

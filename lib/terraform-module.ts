@@ -296,7 +296,7 @@ export function moduleInputs(): MirrorInputs {
       enabled: when("var.resync.enabled"),
       schedule: str("var.resync.schedule"),
       outOfSyncAlarmHours: num("var.resync.out_of_sync_alarm_hours"),
-      lookbackHours: num("var.resync.out_of_sync_alarm_hours + 1"),
+      outOfSyncAlertSeconds: num("var.resync.out_of_sync_alarm_hours * 3600"),
     },
     lfs: { credentialsParameter: str("var.lfs.credentials_parameter"), when: when("var.lfs != null") },
     alertEmails: { hcl: "var.alert_emails" },

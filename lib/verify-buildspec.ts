@@ -13,7 +13,7 @@
 import { BUILD_SCRIPT_FILES, buildScriptPath } from "./build-scripts";
 import { type BuildspecInputs, HOST_KEYS_ENV, INSTALL_COMMANDS, renderBuildspecText, runScriptsCommand } from "./buildspec";
 import type { BuildSetting, MirrorInputs } from "./mirror-inputs";
-import { IN_SYNC_METRIC, METRIC_NAMESPACE, OLDEST_IN_SYNC_AGE_METRIC } from "./naming";
+import { METRIC_NAMESPACE, OLDEST_IN_SYNC_AGE_METRIC } from "./naming";
 import { escapeTerraformTemplate } from "./terraform-template";
 import { numberText } from "./terraform-values";
 
@@ -34,8 +34,12 @@ export const REPOSITORY_LIST_ENV = "REPOSITORY_LIST_URI";
 export interface VerifySettingsInputs {
   readonly stackName: string;
   readonly backlog: Pick<MirrorInputs["backlog"], "spaceKey" | "gitHost" | "hostKeyMode" | "hostKeys">;
-  /** How far back (hours) the last in-sync point of an out-of-sync repository is looked for. */
-  readonly lookbackHours: number;
+  /** A repository out of sync this long (seconds) is reported to the alert state machine. */
+  readonly outOfSyncAlertSeconds: number;
+  /** The alert state machine (lib/alert-states.ts). */
+  readonly alertStateMachineArn: string;
+  /** `s3://BUCKET/KEY` of the in-sync times the verifier keeps. */
+  readonly inSyncStateUri: string;
 }
 
 /**
@@ -50,10 +54,11 @@ export function verifySettings(inputs: VerifySettingsInputs): BuildSetting[] {
     { name: "BACKLOG_HOST", value: backlog.gitHost },
     { name: "HOST_KEY_MODE", value: backlog.hostKeyMode },
     { name: "METRIC_NAMESPACE", value: METRIC_NAMESPACE },
-    { name: "IN_SYNC_METRIC", value: IN_SYNC_METRIC },
     { name: "OLDEST_AGE_METRIC", value: OLDEST_IN_SYNC_AGE_METRIC },
     { name: "PARALLEL_CHECKS", value: String(VERIFY_PARALLEL_CHECKS) },
-    { name: "LOOKBACK_HOURS", value: numberText(inputs.lookbackHours) },
+    { name: "IN_SYNC_STATE_URI", value: inputs.inSyncStateUri },
+    { name: "ALERT_STATE_MACHINE_ARN", value: inputs.alertStateMachineArn },
+    { name: "OUT_OF_SYNC_ALERT_SECONDS", value: numberText(inputs.outOfSyncAlertSeconds) },
     // Only when pinned in the configuration (see lib/buildspec.ts syncSettings).
     { name: HOST_KEYS_ENV, value: backlog.hostKeys.value, when: backlog.hostKeys.when },
   ];

@@ -30,10 +30,13 @@ export const VERIFY_ACTIONS = {
   /** It starts them and does not wait for them (no BatchGetBuilds: lib/buildspec/verify-mirrors.sh). */
   startSyncs: [...START_BUILD_ACTIONS],
   listMirrors: ["codecommit:GitPull"],
-  /** With a customer-managed key: decrypting the bucket's objects (the repository list). */
-  decrypt: ["kms:Decrypt"],
+  /** With a customer-managed key: the bucket's objects (reading the lists, writing the in-sync times). */
+  decrypt: ["kms:Decrypt", "kms:GenerateDataKey"],
   repositoryList: ["s3:GetObject"],
-  readMetrics: ["cloudwatch:GetMetricData"],
+  /** Its record of when each repository was last in sync (lib/safety-net.ts IN_SYNC_STATE_KEY). */
+  inSyncState: ["s3:GetObject", "s3:PutObject"],
+  /** Reporting a repository out of sync past the alarm window (lib/alert-states.ts). */
+  reportOutOfSync: ["states:StartExecution"],
 } as const;
 
 /** Props of {@link VerifyIam}. */
@@ -45,6 +48,10 @@ export interface VerifyIamProps {
   readonly parameterNames: StringList;
   /** ARN of the repository list object (`arn:...:s3:::BUCKET/KEY`). */
   readonly repositoryListArn: string;
+  /** ARN of the in-sync times object. */
+  readonly inSyncStateArn: string;
+  /** The alert state machine. */
+  readonly alertStateMachineArn: string;
   /** ARN of the stack's bucket, which holds the build scripts (the project's source). */
   readonly bucketArn: string;
   /** Subnets the build's network interfaces may be created in. */
@@ -130,13 +137,9 @@ export class VerifyIam extends Construct {
         resources: [props.repositoryListArn],
       },
       ...buildScriptsSourceStatements(props.bucketArn),
+      { sid: "KeepInSyncTimes", effect: "Allow", actions: [...VERIFY_ACTIONS.inSyncState], resources: [props.inSyncStateArn] },
+      { sid: "ReportOutOfSync", effect: "Allow", actions: [...VERIFY_ACTIONS.reportOutOfSync], resources: [props.alertStateMachineArn] },
       publishHealthMetricsStatement(),
-      {
-        sid: "ReadHealthMetrics",
-        effect: "Allow",
-        actions: [...VERIFY_ACTIONS.readMetrics],
-        resources: ["*"], // GetMetricData supports no resource-level permissions
-      },
     ];
     if (props.kmsKeyArn !== undefined) {
       statements.push({ sid: "UseMirrorKey", effect: "Allow", actions: [...VERIFY_ACTIONS.decrypt], resources: [props.kmsKeyArn] });

@@ -31,6 +31,70 @@ locals {
 data "aws_caller_identity" "Mirror_Account" {
 }
 
+data "aws_iam_policy_document" "Mirror_Alerts_EventsDocument" {
+  statement {
+    actions   = ["states:StartExecution"]
+    effect    = "Allow"
+    resources = [aws_sfn_state_machine.Mirror_Alerts_StateMachine.arn]
+    sid       = "StartAlertStateMachine"
+  }
+}
+
+data "aws_iam_policy_document" "Mirror_Alerts_EventsTrust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    effect  = "Allow"
+    condition {
+      test     = "StringEquals"
+      values   = [data.aws_caller_identity.Mirror_Account.account_id]
+      variable = "aws:SourceAccount"
+    }
+    principals {
+      identifiers = ["events.amazonaws.com"]
+      type        = "Service"
+    }
+  }
+}
+
+data "aws_iam_policy_document" "Mirror_Alerts_StateMachineDocument" {
+  statement {
+    actions   = ["dynamodb:UpdateItem"]
+    effect    = "Allow"
+    resources = [aws_dynamodb_table.Mirror_Alerts_State.arn]
+    sid       = "RecordAlertState"
+  }
+  statement {
+    actions   = ["sns:Publish"]
+    effect    = "Allow"
+    resources = [aws_sns_topic.Mirror_Alerts_Topic.arn]
+    sid       = "PublishAlerts"
+  }
+  statement {
+    actions = ["logs:FilterLogEvents"]
+    effect  = "Allow"
+    resources = [
+      "arn:${data.aws_partition.Mirror_Partition.partition}:logs:${data.aws_region.Mirror_Region.id}:${data.aws_caller_identity.Mirror_Account.account_id}:log-group:/aws/codebuild/${var.name}-mirror-*",
+    ]
+    sid = "ReadSyncErrorLines"
+  }
+}
+
+data "aws_iam_policy_document" "Mirror_Alerts_StateMachineTrust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    effect  = "Allow"
+    condition {
+      test     = "StringEquals"
+      values   = [data.aws_caller_identity.Mirror_Account.account_id]
+      variable = "aws:SourceAccount"
+    }
+    principals {
+      identifiers = ["states.amazonaws.com"]
+      type        = "Service"
+    }
+  }
+}
+
 data "aws_iam_policy_document" "Mirror_Alerts_TopicPolicyDocument" {
   statement {
     actions   = ["sns:Publish"]
@@ -43,7 +107,7 @@ data "aws_iam_policy_document" "Mirror_Alerts_TopicPolicyDocument" {
       variable = "aws:SourceAccount"
     }
     principals {
-      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
+      identifiers = ["cloudwatch.amazonaws.com"]
       type        = "Service"
     }
   }
@@ -284,7 +348,7 @@ data "aws_iam_policy_document" "Mirror_Lfs_Document" {
     actions = ["s3:GetObject"]
     effect  = "Allow"
     resources = [
-      "${aws_s3_bucket.Mirror_Storage_CacheBucket.arn}/tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/lfs-s3-agent.sh",
+      "${aws_s3_bucket.Mirror_Storage_CacheBucket.arn}/tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/lfs-s3-agent.sh",
     ]
     sid = "DownloadLfsAgent"
   }
@@ -394,6 +458,18 @@ data "aws_iam_policy_document" "Mirror_SafetyNet_Iam_VerifyDocument" {
     }
   }
   statement {
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    effect    = "Allow"
+    resources = ["${aws_s3_bucket.Mirror_Storage_CacheBucket.arn}/verify/in-sync.txt"]
+    sid       = "KeepInSyncTimes"
+  }
+  statement {
+    actions   = ["states:StartExecution"]
+    effect    = "Allow"
+    resources = [aws_sfn_state_machine.Mirror_Alerts_StateMachine.arn]
+    sid       = "ReportOutOfSync"
+  }
+  statement {
     actions   = ["cloudwatch:PutMetricData"]
     effect    = "Allow"
     resources = ["*"]
@@ -403,12 +479,6 @@ data "aws_iam_policy_document" "Mirror_SafetyNet_Iam_VerifyDocument" {
       values   = ["BacklogCodeCommitMirror"]
       variable = "cloudwatch:namespace"
     }
-  }
-  statement {
-    actions   = ["cloudwatch:GetMetricData"]
-    effect    = "Allow"
-    resources = ["*"]
-    sid       = "ReadHealthMetrics"
   }
 }
 
@@ -707,8 +777,8 @@ resource "aws_api_gateway_stage" "Mirror_Webhook_Stage" {
 }
 
 resource "aws_cloudwatch_event_rule" "Mirror_Alerts_SyncFailed" {
-  description   = "A Backlog mirror sync build failed, faulted, timed out or was stopped"
-  event_pattern = "{\"source\":[\"aws.codebuild\"],\"detail-type\":[\"CodeBuild Build State Change\"],\"detail\":{\"build-status\":[\"FAILED\",\"FAULT\",\"TIMED_OUT\",\"STOPPED\"],\"project-name\":[{\"prefix\":\"${var.name}-mirror-\"}]}}"
+  description   = "A Backlog mirror sync build ended (succeeded, failed, faulted, timed out or stopped): the alert state machine decides"
+  event_pattern = "{\"source\":[\"aws.codebuild\"],\"detail-type\":[\"CodeBuild Build State Change\"],\"detail\":{\"build-status\":[\"SUCCEEDED\",\"FAILED\",\"FAULT\",\"TIMED_OUT\",\"STOPPED\"],\"project-name\":[{\"prefix\":\"${var.name}-mirror-\"}]}}"
   name          = "${var.name}-sync-failed"
 }
 
@@ -721,22 +791,27 @@ resource "aws_cloudwatch_event_rule" "Mirror_SafetyNet_Schedule" {
 }
 
 resource "aws_cloudwatch_event_target" "Mirror_Alerts_SyncFailedToTopic" {
-  arn  = aws_sns_topic.Mirror_Alerts_Topic.arn
-  rule = aws_cloudwatch_event_rule.Mirror_Alerts_SyncFailed.name
+  arn      = aws_sfn_state_machine.Mirror_Alerts_StateMachine.arn
+  role_arn = aws_iam_role.Mirror_Alerts_EventsRole.arn
+  rule     = aws_cloudwatch_event_rule.Mirror_Alerts_SyncFailed.name
   dead_letter_config {
     arn = aws_sqs_queue.Mirror_Alerts_UndeliveredAlerts.arn
   }
   input_transformer {
     input_paths = {
       build   = "$.detail.build-id"
+      group   = "$.detail.additional-information.logs.group-name"
       project = "$.detail.project-name"
       status  = "$.detail.build-status"
+      stream  = "$.detail.additional-information.logs.stream-name"
+      time    = "$.time"
     }
-    input_template = "\"Backlog mirror sync <project> ended <status>. Build: <build>. Its log is in CloudWatch Logs group /aws/codebuild/<project>.\""
+    input_template = "{\"project\": <project>, \"status\": <status>, \"time\": <time>, \"build\": <build>, \"reason\": \"its sync build <build> ended <status>\", \"logGroup\": <group>, \"logStream\": <stream>}"
   }
 
   depends_on = [
     aws_sqs_queue_policy.Mirror_Alerts_UndeliveredAlertsPolicy,
+    aws_iam_role_policy.Mirror_Alerts_EventsPolicy,
   ]
 }
 
@@ -762,9 +837,26 @@ resource "aws_cloudwatch_log_group" "Mirror_SafetyNet_LogGroup" {
   retention_in_days = var.log_retention_days
 }
 
+resource "aws_cloudwatch_metric_alarm" "Mirror_Alerts_StateMachineFailures" {
+  alarm_actions       = [aws_sns_topic.Mirror_Alerts_Topic.arn]
+  alarm_description   = "The alert state machine ${var.name}-mirror-alerts failed to record or send an alert: a repository's failure or recovery may have gone unreported (npm run status shows every repository)"
+  alarm_name          = "${var.name}-alerts-failed"
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  dimensions = {
+    StateMachineArn = aws_sfn_state_machine.Mirror_Alerts_StateMachine.arn
+  }
+  evaluation_periods = 1
+  metric_name        = "ExecutionsFailed"
+  namespace          = "AWS/States"
+  period             = 300
+  statistic          = "Sum"
+  threshold          = 1
+  treat_missing_data = "notBreaching"
+}
+
 resource "aws_cloudwatch_metric_alarm" "Mirror_Alerts_UndeliveredAlertsAlarm" {
   alarm_actions       = [aws_sns_topic.Mirror_Alerts_Topic.arn]
-  alarm_description   = "A failure alert could not be delivered to the topic ${var.name}-mirror-alerts; it waits, with EventBridge's error, in the SQS queue ${var.name}-mirror-alerts-dlq (kept 14 days)"
+  alarm_description   = "The end of a sync could not be delivered to the alert state machine ${var.name}-mirror-alerts; it waits, with EventBridge's error, in the SQS queue ${var.name}-mirror-alerts-dlq (kept 14 days)"
   alarm_name          = "${var.name}-alerts-undelivered"
   comparison_operator = "GreaterThanOrEqualToThreshold"
   dimensions = {
@@ -899,7 +991,7 @@ env:
       . "$CODEBUILD_SRC_DIR/mirror-sync.sh"
       )
 EOT
-    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/"
+    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/"
     type      = "S3"
   }
   vpc_config {
@@ -938,7 +1030,7 @@ resource "aws_codebuild_project" "Mirror_SafetyNet_Project" {
     privileged_mode             = false
     type                        = "ARM_CONTAINER"
     dynamic "environment_variable" {
-      for_each = concat([{ name = "REPOSITORY_LIST_URI", value = "s3://${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/verify/repositories.txt" }, { name = "STACK_NAME", value = var.name }, { name = "BACKLOG_USER", value = var.backlog.space_key }, { name = "BACKLOG_HOST", value = "${var.backlog.space_key}.git.${var.backlog.domain}" }, { name = "HOST_KEY_MODE", value = var.backlog.scan_host_key ? "scan" : "pinned" }, { name = "METRIC_NAMESPACE", value = "BacklogCodeCommitMirror" }, { name = "IN_SYNC_METRIC", value = "InSync" }, { name = "OLDEST_AGE_METRIC", value = "OldestInSyncAge" }, { name = "PARALLEL_CHECKS", value = "8" }, { name = "LOOKBACK_HOURS", value = var.resync.out_of_sync_alarm_hours + 1 }], var.backlog.host_keys != null ? [{ name = "BACKLOG_HOST_KEYS", value = join("\n", var.backlog.host_keys) }] : [])
+      for_each = concat([{ name = "REPOSITORY_LIST_URI", value = "s3://${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/verify/repositories.txt" }, { name = "STACK_NAME", value = var.name }, { name = "BACKLOG_USER", value = var.backlog.space_key }, { name = "BACKLOG_HOST", value = "${var.backlog.space_key}.git.${var.backlog.domain}" }, { name = "HOST_KEY_MODE", value = var.backlog.scan_host_key ? "scan" : "pinned" }, { name = "METRIC_NAMESPACE", value = "BacklogCodeCommitMirror" }, { name = "OLDEST_AGE_METRIC", value = "OldestInSyncAge" }, { name = "PARALLEL_CHECKS", value = "8" }, { name = "IN_SYNC_STATE_URI", value = "s3://${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/verify/in-sync.txt" }, { name = "ALERT_STATE_MACHINE_ARN", value = aws_sfn_state_machine.Mirror_Alerts_StateMachine.arn }, { name = "OUT_OF_SYNC_ALERT_SECONDS", value = var.resync.out_of_sync_alarm_hours * 3600 }], var.backlog.host_keys != null ? [{ name = "BACKLOG_HOST_KEYS", value = join("\n", var.backlog.host_keys) }] : [])
       content {
         name  = environment_variable.value.name
         type  = "PLAINTEXT"
@@ -975,7 +1067,7 @@ env:
       . "$CODEBUILD_SRC_DIR/verify-mirrors.sh"
       )
 EOT
-    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/"
+    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/"
     type      = "S3"
   }
   vpc_config {
@@ -1001,6 +1093,16 @@ resource "aws_codecommit_repository" "Mirror_Repository_Repository" {
   repository_name = each.value.codecommit_repository
   tags = {
     "backlog-mirror:stack" = var.name
+  }
+}
+
+resource "aws_dynamodb_table" "Mirror_Alerts_State" {
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "project"
+  name         = "${var.name}-mirror-alert-state"
+  attribute {
+    name = "project"
+    type = "S"
   }
 }
 
@@ -1036,6 +1138,18 @@ resource "aws_iam_policy" "Mirror_Lfs_ReadPolicy" {
   policy      = data.aws_iam_policy_document.Mirror_Lfs_Document[each.key].json
 }
 
+resource "aws_iam_role" "Mirror_Alerts_EventsRole" {
+  assume_role_policy = data.aws_iam_policy_document.Mirror_Alerts_EventsTrust.json
+  description        = "Starts the Backlog mirror's alert state machine ${var.name}-mirror-alerts only"
+  name               = "${var.name}-mirror-alerts-events"
+}
+
+resource "aws_iam_role" "Mirror_Alerts_StateMachineRole" {
+  assume_role_policy = data.aws_iam_policy_document.Mirror_Alerts_StateMachineTrust.json
+  description        = "Alert state machine of the Backlog mirror: records each repository's state, notifies on changes"
+  name               = "${var.name}-mirror-alerts"
+}
+
 resource "aws_iam_role" "Mirror_Iam_ApiRole" {
   assume_role_policy = data.aws_iam_policy_document.Mirror_Iam_ApiRoleTrust.json
   description        = "Webhook API of the Backlog to CodeCommit mirror: starts sync builds"
@@ -1062,6 +1176,18 @@ resource "aws_iam_role" "Mirror_SafetyNet_Iam_VerifyRole" {
   assume_role_policy = data.aws_iam_policy_document.Mirror_SafetyNet_Iam_VerifyTrust.json
   description        = "Safety net of the Backlog to CodeCommit mirror: compares refs and starts the syncs that are behind"
   name               = "${var.name}-verify"
+}
+
+resource "aws_iam_role_policy" "Mirror_Alerts_EventsPolicy" {
+  name   = "start-alert-state-machine"
+  policy = data.aws_iam_policy_document.Mirror_Alerts_EventsDocument.json
+  role   = aws_iam_role.Mirror_Alerts_EventsRole.id
+}
+
+resource "aws_iam_role_policy" "Mirror_Alerts_StateMachinePolicy" {
+  name   = "alert-state"
+  policy = data.aws_iam_policy_document.Mirror_Alerts_StateMachineDocument.json
+  role   = aws_iam_role.Mirror_Alerts_StateMachineRole.id
 }
 
 resource "aws_iam_role_policy" "Mirror_Iam_ApiStartBuildPolicy" {
@@ -1213,7 +1339,7 @@ resource "aws_s3_object" "Mirror_Scripts_BacklogSsh" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/backlog-ssh.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/backlog-ssh.sh"
+  key          = "tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/backlog-ssh.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1224,7 +1350,7 @@ resource "aws_s3_object" "Mirror_Scripts_LfsAgent" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/lfs-s3-agent.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/lfs-s3-agent.sh"
+  key          = "tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/lfs-s3-agent.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1235,7 +1361,7 @@ resource "aws_s3_object" "Mirror_Scripts_LfsMirror" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/lfs-mirror.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/lfs-mirror.sh"
+  key          = "tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/lfs-mirror.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1246,7 +1372,7 @@ resource "aws_s3_object" "Mirror_Scripts_MirrorSync" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/mirror-sync.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/mirror-sync.sh"
+  key          = "tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/mirror-sync.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1257,7 +1383,7 @@ resource "aws_s3_object" "Mirror_Scripts_VerifyMirrors" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/verify-mirrors.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/verify-mirrors.sh"
+  key          = "tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/verify-mirrors.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1280,6 +1406,285 @@ resource "aws_security_group" "Mirror_Network_FileSystem" {
     Name = "${var.name}-efs"
   }
   vpc_id = var.vpc_id
+}
+
+resource "aws_sfn_state_machine" "Mirror_Alerts_StateMachine" {
+  definition = <<EOT
+{
+  "Comment": "Backlog mirror alerts: one notification when a repository starts failing, one when it recovers (lib/alert-states.ts)",
+  "StartAt": "Outcome",
+  "States": {
+    "Outcome": {
+      "Type": "Choice",
+      "Choices": [
+        {
+          "Variable": "$.status",
+          "StringEquals": "SUCCEEDED",
+          "Next": "RecordHealthy"
+        }
+      ],
+      "Default": "RecordFailing"
+    },
+    "RecordFailing": {
+      "Type": "Task",
+      "Resource": "arn:aws:states:::dynamodb:updateItem",
+      "Parameters": {
+        "TableName": "${aws_dynamodb_table.Mirror_Alerts_State.name}",
+        "Key": {
+          "project": {
+            "S.$": "$.project"
+          }
+        },
+        "UpdateExpression": "SET failing = :failing, eventTime = :time, lastBuild = :build, lastStatus = :status, failingSince = if_not_exists(failingSince, :time)",
+        "ConditionExpression": "attribute_not_exists(eventTime) OR eventTime < :time OR (eventTime = :time AND lastBuild <> :build)",
+        "ExpressionAttributeValues": {
+          ":failing": {
+            "BOOL": true
+          },
+          ":time": {
+            "S.$": "$.time"
+          },
+          ":build": {
+            "S.$": "$.build"
+          },
+          ":status": {
+            "S.$": "$.status"
+          }
+        },
+        "ReturnValues": "ALL_OLD"
+      },
+      "ResultPath": "$.previous",
+      "Catch": [
+        {
+          "ErrorEquals": [
+            "DynamoDB.ConditionalCheckFailedException"
+          ],
+          "ResultPath": null,
+          "Next": "Stale"
+        }
+      ],
+      "Next": "WasFailing"
+    },
+    "WasFailing": {
+      "Type": "Choice",
+      "Choices": [
+        {
+          "And": [
+            {
+              "Variable": "$.previous.Attributes.failing.BOOL",
+              "IsPresent": true
+            },
+            {
+              "Variable": "$.previous.Attributes.failing.BOOL",
+              "BooleanEquals": true
+            }
+          ],
+          "Next": "Quiet"
+        }
+      ],
+      "Default": "HasLog"
+    },
+    "HasLog": {
+      "Type": "Choice",
+      "Choices": [
+        {
+          "And": [
+            {
+              "Variable": "$.logGroup",
+              "IsPresent": true
+            },
+            {
+              "Variable": "$.logGroup",
+              "IsString": true
+            },
+            {
+              "Variable": "$.logStream",
+              "IsPresent": true
+            },
+            {
+              "Variable": "$.logStream",
+              "IsString": true
+            }
+          ],
+          "Next": "FindErrorLine"
+        }
+      ],
+      "Default": "NotifyFailing"
+    },
+    "FindErrorLine": {
+      "Type": "Task",
+      "Resource": "arn:aws:states:::aws-sdk:cloudwatchlogs:filterLogEvents",
+      "Parameters": {
+        "LogGroupName.$": "$.logGroup",
+        "LogStreamNames.$": "States.Array($.logStream)",
+        "FilterPattern": "\"[mirror] ERROR:\""
+      },
+      "ResultSelector": {
+        "lines.$": "$.Events[*].Message"
+      },
+      "ResultPath": "$.log",
+      "Catch": [
+        {
+          "ErrorEquals": [
+            "States.ALL"
+          ],
+          "ResultPath": null,
+          "Next": "NotifyFailing"
+        }
+      ],
+      "Next": "HasErrorLine"
+    },
+    "HasErrorLine": {
+      "Type": "Choice",
+      "Choices": [
+        {
+          "Variable": "$.log.lines[0]",
+          "IsPresent": true,
+          "Next": "NotifyFailingWithErrorLine"
+        }
+      ],
+      "Default": "NotifyFailing"
+    },
+    "NotifyFailingWithErrorLine": {
+      "Type": "Task",
+      "Resource": "arn:aws:states:::sns:publish",
+      "Parameters": {
+        "TopicArn": "${aws_sns_topic.Mirror_Alerts_Topic.arn}",
+        "Subject": "Backlog mirror failing",
+        "Message.$": "States.Format('Backlog mirror: {} is failing (since {}): {}.{} Its log: CloudWatch Logs group /aws/codebuild/{}. No further alert for it until a sync of it succeeds; npm run status shows every repository.', $.project, $.time, $.reason, States.Format(' Its last error: {}', States.ArrayGetItem($.log.lines, States.MathAdd(States.ArrayLength($.log.lines), -1))), $.project)"
+      },
+      "Retry": [
+        {
+          "ErrorEquals": [
+            "States.ALL"
+          ],
+          "IntervalSeconds": 2,
+          "MaxAttempts": 3,
+          "BackoffRate": 2
+        }
+      ],
+      "ResultPath": null,
+      "End": true
+    },
+    "NotifyFailing": {
+      "Type": "Task",
+      "Resource": "arn:aws:states:::sns:publish",
+      "Parameters": {
+        "TopicArn": "${aws_sns_topic.Mirror_Alerts_Topic.arn}",
+        "Subject": "Backlog mirror failing",
+        "Message.$": "States.Format('Backlog mirror: {} is failing (since {}): {}.{} Its log: CloudWatch Logs group /aws/codebuild/{}. No further alert for it until a sync of it succeeds; npm run status shows every repository.', $.project, $.time, $.reason, '', $.project)"
+      },
+      "Retry": [
+        {
+          "ErrorEquals": [
+            "States.ALL"
+          ],
+          "IntervalSeconds": 2,
+          "MaxAttempts": 3,
+          "BackoffRate": 2
+        }
+      ],
+      "ResultPath": null,
+      "End": true
+    },
+    "RecordHealthy": {
+      "Type": "Task",
+      "Resource": "arn:aws:states:::dynamodb:updateItem",
+      "Parameters": {
+        "TableName": "${aws_dynamodb_table.Mirror_Alerts_State.name}",
+        "Key": {
+          "project": {
+            "S.$": "$.project"
+          }
+        },
+        "UpdateExpression": "SET failing = :failing, eventTime = :time, lastBuild = :build, lastStatus = :status REMOVE failingSince",
+        "ConditionExpression": "attribute_not_exists(eventTime) OR eventTime < :time OR (eventTime = :time AND lastBuild <> :build)",
+        "ExpressionAttributeValues": {
+          ":failing": {
+            "BOOL": false
+          },
+          ":time": {
+            "S.$": "$.time"
+          },
+          ":build": {
+            "S.$": "$.build"
+          },
+          ":status": {
+            "S.$": "$.status"
+          }
+        },
+        "ReturnValues": "ALL_OLD"
+      },
+      "ResultPath": "$.previous",
+      "Catch": [
+        {
+          "ErrorEquals": [
+            "DynamoDB.ConditionalCheckFailedException"
+          ],
+          "ResultPath": null,
+          "Next": "Stale"
+        }
+      ],
+      "Next": "WasHealthy"
+    },
+    "WasHealthy": {
+      "Type": "Choice",
+      "Choices": [
+        {
+          "And": [
+            {
+              "Variable": "$.previous.Attributes.failing.BOOL",
+              "IsPresent": true
+            },
+            {
+              "Variable": "$.previous.Attributes.failing.BOOL",
+              "BooleanEquals": true
+            }
+          ],
+          "Next": "NotifyRecovered"
+        }
+      ],
+      "Default": "Quiet"
+    },
+    "NotifyRecovered": {
+      "Type": "Task",
+      "Resource": "arn:aws:states:::sns:publish",
+      "Parameters": {
+        "TopicArn": "${aws_sns_topic.Mirror_Alerts_Topic.arn}",
+        "Subject": "Backlog mirror recovered",
+        "Message.$": "States.Format('Backlog mirror: {} recovered: a sync of it succeeded at {} (failing since {}).', $.project, $.time, $.previous.Attributes.failingSince.S)"
+      },
+      "Retry": [
+        {
+          "ErrorEquals": [
+            "States.ALL"
+          ],
+          "IntervalSeconds": 2,
+          "MaxAttempts": 3,
+          "BackoffRate": 2
+        }
+      ],
+      "ResultPath": null,
+      "End": true
+    },
+    "Quiet": {
+      "Type": "Succeed",
+      "Comment": "Still failing, or still healthy: nothing to say"
+    },
+    "Stale": {
+      "Type": "Succeed",
+      "Comment": "A duplicate or older outcome than the one recorded"
+    }
+  }
+}
+EOT
+  name       = "${var.name}-mirror-alerts"
+  role_arn   = aws_iam_role.Mirror_Alerts_StateMachineRole.arn
+  type       = "EXPRESS"
+
+  depends_on = [
+    aws_iam_role_policy.Mirror_Alerts_StateMachinePolicy,
+  ]
 }
 
 resource "aws_sns_topic" "Mirror_Alerts_Topic" {

@@ -22,6 +22,7 @@ beforeAll(async () => {
   h = await Harness.start({
     hostKeys: "config",
     lfs: true,
+    alerts: true,
     repositories: [
       { projectKey: "E2E", repository: "assets" },
       { projectKey: "E2E", repository: "plain", lfs: false },
@@ -135,12 +136,19 @@ test("an object missing at Backlog fails the build once, naming it; the refs and
   const kept = randomBytes(6_000);
   await pushLfs(src, "one object will be lost", { "assets/lost.bin": lost, "assets/kept.bin": kept });
   h.lfsServer!.remove(KEY, sha256(lost));
+  await h.buildEvents!.settled();
+  const alerted = (await h.buildEvents!.notifications()).length;
   const first = await h.sync(KEY);
   expect(first.succeeded).toBe(false);
   expectMirrored(h, KEY);
   expect(first.log.split("\n").filter((l) => l.includes("ERROR"))).toEqual([
     `[mirror] ERROR: LFS object(s) of ${KEY} missing at Backlog (the refs were pushed; CodeCommit holds their pointers): ${sha256(lost)} (assets/lost.bin)`,
   ]);
+  // The alert names the object too (its last error line: tools/e2e/build-events.ts, lib/alert-states.ts).
+  await h.buildEvents!.settled();
+  const [alert] = (await h.buildEvents!.notifications()).slice(alerted);
+  expect(alert.subject).toBe("Backlog mirror failing");
+  expect(alert.message).toContain(`missing at Backlog (the refs were pushed; CodeCommit holds their pointers): ${sha256(lost)} (assets/lost.bin)`);
   expect(await h.lfsKeys(KEY)).toContain(objectKey(sha256(kept)));
   // Reported once: the next sync warns and succeeds.
   const second = await h.sync(KEY);

@@ -1,18 +1,20 @@
 /**
  * The safety net end to end: the synthesized `NAME-verify` buildspec runs in the CodeBuild stand-in
  * against the real SSH Backlog stand-in and the CodeCommit stand-in; its `aws` calls (repository
- * list from S3, StartBuild, PutMetricData, GetMetricData) reach the emulator (moto), and the syncs
- * it starts run in the harness meanwhile (with a concurrency quota where a test sets one). The
+ * list and its in-sync times in S3, StartBuild, PutMetricData) reach the emulator (moto), and the
+ * syncs it starts run in the harness meanwhile (with a concurrency quota where a test sets one). The
  * verifier does not wait for them: a repository whose sync a run started is in sync in the next
- * run. The syncs publish no metric: every InSync point is the verifier's.
+ * run. The syncs publish no metric, and there is no metric per repository: the verifier keeps
+ * when each repository was last found in sync (or first seen) in one S3 object.
  *
  * The cost projection of one scheduled run over 200 repositories is a benchmark, not a test:
  * `npm run bench:safety-net` (scripts/bench-safety-net.ts).
  */
 import { execFileSync } from "node:child_process";
 import { CloudWatchClient, GetMetricDataCommand, ListMetricsCommand } from "@aws-sdk/client-cloudwatch";
+import { GetObjectCommand } from "@aws-sdk/client-s3";
 import { EMULATOR_ENV } from "../../tools/emulator/moto";
-import { Harness, type RepoSpec, refsDiff } from "../../tools/e2e/harness";
+import { ACCOUNT_ID, Harness, type RepoSpec, refsDiff } from "../../tools/e2e/harness";
 import { populate } from "../../tools/e2e/populate";
 
 jest.setTimeout(900_000);
@@ -27,18 +29,20 @@ function cloudwatch(h: Harness): CloudWatchClient {
   });
 }
 
-/** Repositories (dimension Repository) that have an InSync metric for stack "e2e". */
-async function inSyncRepositories(h: Harness): Promise<string[]> {
-  const names: string[] = [];
-  let NextToken: string | undefined;
-  do {
-    const page = await cloudwatch(h).send(
-      new ListMetricsCommand({ Namespace: NAMESPACE, MetricName: "InSync", Dimensions: [{ Name: "Stack", Value: "e2e" }], NextToken }),
-    );
-    for (const m of page.Metrics ?? []) names.push(m.Dimensions?.find((d) => d.Name === "Repository")?.Value ?? "?");
-    NextToken = page.NextToken;
-  } while (NextToken !== undefined);
-  return [...new Set(names)].sort();
+/** The verifier's in-sync times (its IN_SYNC_STATE_URI object): repository key → epoch seconds. */
+async function inSyncTimes(h: Harness): Promise<Map<string, number>> {
+  const variable = (h.stack.project(h.verifyProject()).environment.environment_variable as Array<{ name: string; value: string }>).find(
+    (v) => v.name === "IN_SYNC_STATE_URI",
+  )!;
+  const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(h.stack.resolve(variable.value, { accountId: ACCOUNT_ID, region: EMULATOR_ENV.AWS_REGION }))!;
+  const body = await (await h.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString();
+  return new Map(body.split("\n").filter((l) => l !== "").map((l) => [l.split(" ")[0], Number(l.split(" ")[1])] as const));
+}
+
+/** Repositories that have a metric of their own (there must be none: one per stack only). */
+async function perRepositoryMetrics(h: Harness): Promise<string[]> {
+  const page = await cloudwatch(h).send(new ListMetricsCommand({ Namespace: NAMESPACE }));
+  return (page.Metrics ?? []).filter((m) => m.Dimensions?.some((d) => d.Name === "Repository")).map((m) => m.MetricName ?? "?");
 }
 
 /** The values of OldestInSyncAge published so far, oldest first. */
@@ -90,16 +94,19 @@ describe("the safety net on four repositories", () => {
   });
 
   test("first run: every mirror differs (CodeCommit is empty), so exactly their syncs are started and not waited for; none is in sync in this run", async () => {
+    const before = Math.floor(Date.now() / 1000);
     const { result, started } = await verify(h);
-    expect(result.log).toContain("[verify] 4 repositories: 0 in sync, 4 differ (syncs started: 4), 0 could not be checked; oldest in-sync age 93600s");
+    expect(result.log).toContain("[verify] 4 repositories: 0 in sync, 4 differ (syncs started: 4), 0 could not be checked; oldest in-sync age 0s");
     expect(result.log).toContain("[verify] the 4 sync(s) started are not waited for");
     expect(result.succeeded).toBe(true);
     expect(started.map((b) => b.buildId.split(":")[0]).sort()).toEqual(repos.map((r) => h.projectOf(`${r.projectKey}/${r.repository}`)).sort());
     // It asked no build's status: it does not wait.
     expect(h.codebuildApi.batchGetCalls).toEqual([]);
-    // Never in sync before: the look-back (outOfSyncAlarmHours + 1 = 26 h) as the age, no InSync yet.
-    expect(await oldestAges(h)).toEqual([93600]);
-    expect(await inSyncRepositories(h)).toEqual([]);
+    // Seen for the first time: not late yet (age 0), each recorded at this run as its starting point.
+    expect(await oldestAges(h)).toEqual([0]);
+    const times = await inSyncTimes(h);
+    expect([...times.keys()].sort()).toEqual(repos.map((r) => `${r.projectKey}/${r.repository}`).sort());
+    for (const t of times.values()) expect(t).toBeGreaterThanOrEqual(before);
     const syncs = await Promise.all(started.map((b) => b.done));
     for (const s of syncs) expect([s.projectName, s.succeeded]).toEqual([s.projectName, true]);
     for (const r of repos) {
@@ -109,13 +116,16 @@ describe("the safety net on four repositories", () => {
     for (const s of syncs) expect(s.log).not.toMatch(/cloudwatch|put-metric-data/);
   });
 
-  test("second run: the syncs the first started succeeded, so everything is in sync: InSync for each, no build started, OldestInSyncAge 0", async () => {
+  test("second run: the syncs the first started succeeded, so everything is in sync: each one's time is this run's, no build started, OldestInSyncAge 0", async () => {
+    const first = await inSyncTimes(h);
     const { result, started } = await verify(h);
     expect(result.succeeded).toBe(true);
     expect(result.log).toContain("[verify] 4 repositories: 4 in sync, 0 differ (syncs started: 0), 0 could not be checked; oldest in-sync age 0s");
     expect(started).toEqual([]);
     expect((await oldestAges(h)).at(-1)).toBe(0);
-    expect(await inSyncRepositories(h)).toEqual(repos.map((r) => `${r.projectKey}/${r.repository}`).sort());
+    const times = await inSyncTimes(h);
+    for (const [key, t] of times) expect(t).toBeGreaterThanOrEqual(first.get(key)!);
+    expect(await perRepositoryMetrics(h)).toEqual([]);
   });
 
   test("a push whose webhook never came is found and only its repository is synced, in sync at the next run; a branch CodeCommit refuses is no difference", async () => {
@@ -131,7 +141,7 @@ describe("the safety net on four repositories", () => {
     expect(result.log).toContain("[verify] DEMO/web-app differs from Backlog: started");
     expect(result.log).toContain("3 in sync, 1 differ (syncs started: 1), 0 could not be checked");
     expect(started.map((b) => b.buildId.split(":")[0])).toEqual([h.projectOf("DEMO/web-app")]);
-    // Not in sync in this run: the age since its last InSync point (the previous run, seconds ago).
+    // Not in sync in this run: the age since it was last found in sync (the previous run, seconds ago).
     const age = (await oldestAges(h)).at(-1) as number;
     expect(age).toBeGreaterThan(0);
     expect(age).toBeLessThan(600);
@@ -143,7 +153,7 @@ describe("the safety net on four repositories", () => {
     expect((await oldestAges(h)).at(-1)).toBe(0);
   });
 
-  test("a repository whose sync fails (Backlog re-created empty: the sync refuses) stays out of sync: each run starts it again and reports the age of its last InSync point", async () => {
+  test("a repository whose sync fails (Backlog re-created empty: the sync refuses) stays out of sync: each run starts it again and reports the age since it was last in sync", async () => {
     const site = h.source("OPS/site");
     execFileSync("mv", [site.bare, `${site.bare}.kept`]);
     execFileSync("git", ["init", "--quiet", "--bare", "--initial-branch=main", site.bare]);
@@ -158,11 +168,11 @@ describe("the safety net on four repositories", () => {
         expect(result.log).toContain("3 in sync, 1 differ (syncs started: 1), 0 could not be checked");
         // A failed sync does not fail the verifier (the sync's own FAILED alert reports it).
         expect(result.succeeded).toBe(true);
-        expect(result.log).toMatch(/\[verify\] OPS\/site: last in sync \d+ minutes ago/);
+        expect(result.log).toMatch(/\[verify\] OPS\/site: last in sync \(or first seen\) \d+ minutes ago/);
         ages.push((await oldestAges(h)).at(-1) as number);
       }
-      // OPS/site was last in sync before the first of these runs: both report that point's age
-      // (GetMetricData's 5-minute periods: it does not shrink, and it is not 0).
+      // OPS/site was last in sync before the first of these runs: both report the age since then
+      // (it does not shrink, and it is not 0).
       expect(ages[0]).toBeGreaterThan(0);
       expect(ages[1]).toBeGreaterThanOrEqual(ages[0]);
       expect(ages[1]).toBeLessThan(600);
@@ -181,7 +191,7 @@ describe("the safety net on four repositories", () => {
       expect(result.log).toContain("3 in sync, 0 differ (syncs started: 0), 1 could not be checked");
       expect(result.log).toContain("[verify] ERROR: 1 repositories could not be checked, 0 syncs could not be started");
       expect(started).toEqual([]);
-      // OPS/site was in sync at the previous run: its age is that of its last InSync point.
+      // OPS/site was in sync at the previous run: its age is the time since then.
       const age = (await oldestAges(h)).at(-1) as number;
       expect(age).toBeGreaterThan(0);
       expect(age).toBeLessThan(600);
@@ -251,13 +261,14 @@ describe("one scheduled run over 200 unchanged repositories", () => {
     await h?.stop();
   });
 
-  test("checks every repository, starts no build, publishes 200 InSync points and OldestInSyncAge 0", async () => {
+  test("checks every repository, starts no build, records 200 in-sync times in one object and publishes OldestInSyncAge 0", async () => {
     const { result, started } = await verify(h);
     if (!result.succeeded) console.log(result.log.slice(-6000));
     expect(result.log).toContain(`[verify] ${N} repositories: ${N} in sync, 0 differ (syncs started: 0), 0 could not be checked; oldest in-sync age 0s`);
     expect(result.succeeded).toBe(true);
     expect(started).toEqual([]);
-    expect((await inSyncRepositories(h)).length).toBe(N);
+    expect((await inSyncTimes(h)).size).toBe(N);
+    expect(await perRepositoryMetrics(h)).toEqual([]);
     expect(await oldestAges(h)).toEqual([0]);
   });
 });

@@ -134,6 +134,13 @@ function referenceValue(synth: Synth, data: boolean, type: string, name: string,
       return own("name");
     case "aws_cloudwatch_metric_alarm.arn":
       return worldArn("cloudwatch", `alarm:${own("alarm_name")}`);
+    case "aws_sfn_state_machine.arn":
+      return worldArn("states", `stateMachine:${own("name")}`);
+    case "aws_dynamodb_table.arn":
+      return worldArn("dynamodb", `table/${own("name")}`);
+    case "aws_dynamodb_table.name":
+    case "aws_dynamodb_table.id":
+      return own("name");
     case "aws_codebuild_project.arn":
       return worldArn("codebuild", `project/${own("name")}`);
     case "aws_api_gateway_rest_api.id":

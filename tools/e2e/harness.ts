@@ -10,6 +10,7 @@ import { DeleteParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutBucketVersioningCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { EMULATOR_ENV, type Emulator, startEmulator } from "../emulator/moto";
 import { ApiGatewayStandIn, type ApiResponse, backlogPushBody } from "./apigw";
+import { BuildEvents } from "./build-events";
 import { type BuildStatus, CodeBuildStatusStandIn } from "./codebuild-status";
 import { CodeCommitStandIn, forEachRef } from "./codecommit";
 import { run } from "./proc";
@@ -51,6 +52,12 @@ export interface HarnessOptions {
    * ~/.curlrc (`connect-to`, `cacert`), and puts the credentials in SSM. @default false
    */
   readonly lfs?: boolean;
+  /**
+   * The alert path as on AWS (tools/e2e/build-events.ts): each build's end is written to CloudWatch
+   * Logs and sent to EventBridge, which runs the stack's rule, target and state machine.
+   * @default false
+   */
+  readonly alerts?: boolean;
   readonly repositories: readonly RepoSpec[];
   /** How the build learns the host key: `hostKeys` in the config, `hostKeysParameter` in SSM, or `scanHostKey`. */
   readonly hostKeys: "config" | "ssm" | "scan";
@@ -173,6 +180,8 @@ export class Harness {
   private readonly buildStatus = new Map<string, BuildStatus>();
   /** Answers the builds' BatchGetBuilds from {@link buildStatus}; forwards StartBuild to the emulator. */
   readonly codebuildApi: CodeBuildStatusStandIn;
+  /** With {@link HarnessOptions.alerts}: the builds' logs and events, and the notifications. */
+  buildEvents?: BuildEvents;
 
   private constructor(
     readonly dir: string,
@@ -299,6 +308,7 @@ export class Harness {
       await api.start();
       const harness = new Harness(dir, opts, ssh, clientKey, emulator, stack, api, codecommit, ssm, codebuild, path.join(dir, "efs"), sources, s3, backupBucket, lfsServer);
       await harness.codebuildApi.start();
+      if (opts.alerts === true) harness.buildEvents = await BuildEvents.create(stack, clientConfig, ACCOUNT_ID);
       return harness;
     } catch (e) {
       for (const c of cleanup.reverse()) await c();
@@ -521,14 +531,18 @@ export class Harness {
     });
     this.running.add(handle);
     this.buildStatus.set(buildId, "IN_PROGRESS");
-    void handle.done.then((r) => {
+    const done = handle.done.then(async (r) => {
       this.running.delete(handle);
       this.runningIn.set(pool, (this.runningIn.get(pool) ?? 1) - 1);
       this.builds.push(r);
-      this.buildStatus.set(buildId, r.timedOut === true ? "TIMED_OUT" : r.succeeded ? "SUCCEEDED" : "FAILED");
+      const status = r.timedOut === true ? "TIMED_OUT" : r.succeeded ? "SUCCEEDED" : "FAILED";
+      this.buildStatus.set(buildId, status);
       void this.admit(pool);
+      // CodeBuild's log and state-change event, before the build counts as done (with `alerts`).
+      await this.buildEvents?.ended(projectName, buildId, status, r.log);
+      return r;
     });
-    return handle;
+    return { buildId: handle.buildId, done, log: () => handle.log(), kill: () => handle.kill() };
   }
 
   /**

@@ -44,6 +44,17 @@ export interface ApiRoute {
   readonly methodResponses: Json[];
 }
 
+/**
+ * The ARN AWS gives a resource, from its configured name, for the types whose ARN a build's
+ * settings reference (each service's documented ARN format: Service Authorization Reference,
+ * resource types).
+ */
+const COMPUTED_ARNS: Record<string, (ctx: { readonly accountId: string; readonly region: string }, name: string) => string> = {
+  aws_sfn_state_machine: (ctx, name) => `arn:aws:states:${ctx.region}:${ctx.accountId}:stateMachine:${name}`,
+  aws_sns_topic: (ctx, name) => `arn:aws:sns:${ctx.region}:${ctx.accountId}:${name}`,
+  aws_dynamodb_table: (ctx, name) => `arn:aws:dynamodb:${ctx.region}:${ctx.accountId}:table/${name}`,
+};
+
 export class Stack {
   private constructor(
     readonly file: string,
@@ -97,6 +108,10 @@ export class Stack {
         throw new Error(`cannot resolve ${m}`);
       }
       const target = this.json.resource?.[type]?.[name];
+      if (target !== undefined && attr === "arn" && typeof target[attr] !== "string" && typeof target.name === "string") {
+        const arn = COMPUTED_ARNS[type];
+        if (arn !== undefined) return arn(ctx, this.resolve(target.name, ctx));
+      }
       if (target === undefined || typeof target[attr] !== "string") throw new Error(`cannot resolve ${m}`);
       return this.resolve(target[attr], ctx);
     });

@@ -1103,6 +1103,219 @@ def patch_apigateway_resource_policy() -> None:
     APIGatewayBackend.update_rest_api = update_rest_api
 
 
+# --- Step Functions -------------------------------------------------------------------------------
+
+
+def patch_stepfunctions_execute() -> None:
+    """Gap: moto records a StartExecution without running it unless its `execute_state_machine`
+    option is on; AWS runs the state machine. With the option on, moto's ASL interpreter (ported
+    from LocalStack) runs each state, and its service integrations (DynamoDB, SNS, ...) call this
+    same server at localhost:MOTO_PORT, so MOTO_PORT is set to the port the server listens on. A
+    second StartExecution of the same state machine then failed with 500 ("cannot pickle
+    '_thread.RLock'"): the interpreter deep-copies the state machine for each execution, including
+    the running executions it holds. The copy now leaves the executions out (the clone only supplies
+    the definition and settings of the new execution)."""
+    import copy
+    import os
+
+    from moto.core.config import default_user_config
+    from moto.stepfunctions.models import StateMachine
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    if "-p" in sys.argv:
+        os.environ["MOTO_PORT"] = sys.argv[sys.argv.index("-p") + 1]
+
+    def __deepcopy__(self: Any, memo: dict) -> Any:
+        clone = StateMachine.__new__(StateMachine)
+        memo[id(self)] = clone
+        for key, value in self.__dict__.items():
+            setattr(clone, key, [] if key == "executions" else copy.deepcopy(value, memo))
+        return clone
+
+    StateMachine.__deepcopy__ = __deepcopy__
+
+    # Gap: StartExecution without a name names the execution "None", so a second one fails with
+    # ExecutionAlreadyExists; AWS generates a unique name (Step Functions API Reference,
+    # StartExecution, `name`: "If you don't provide a name ... Step Functions generates one").
+    import uuid
+
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original_start = StepFunctionsParserBackend.start_execution
+
+    def start_execution(self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return original_start(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    StepFunctionsParserBackend.start_execution = start_execution
+
+    # Gap: no ValidateStateMachineDefinition, which the AWS provider calls before it creates or
+    # updates a state machine (an HTTP 500 fails the apply). Answered with the interpreter's own
+    # parser: OK, or FAIL with the parser's message as the one diagnostic (Step Functions API
+    # Reference, ValidateStateMachineDefinition: `result`, `diagnostics`, `truncated`).
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def validate_state_machine_definition(self: Any) -> Any:
+        try:
+            AmazonStateLanguageParser.parse(self._get_param("definition"))
+        except Exception as e:  # the parser's own errors: the definition is not valid ASL
+            diagnostic = {"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": str(e)[:1000]}
+            return ActionResult({"result": "FAIL", "diagnostics": [diagnostic], "truncated": False})
+        return ActionResult({"result": "OK", "diagnostics": [], "truncated": False})
+
+    StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition
+
+    # Gap: no ListStateMachineVersions, which the AWS provider calls when it reads a state machine.
+    # The versions moto keeps (published with `publish`), newest first, as the API Reference lists
+    # them (`stateMachineVersions`: `stateMachineVersionArn`, `creationDate`).
+    def list_state_machine_versions(self: Any) -> Any:
+        machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
+        versions = sorted(getattr(machine, "versions", {}).items(), reverse=True)
+        return ActionResult(
+            {"stateMachineVersions": [{"stateMachineVersionArn": v.arn, "creationDate": v.creation_date} for _, v in versions]}
+        )
+
+    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions
+
+    # AWS SDK integrations name CloudWatch Logs `cloudwatchlogs`
+    # (`arn:aws:states:::aws-sdk:cloudwatchlogs:filterLogEvents`; Step Functions Developer Guide,
+    # "Learning to use AWS service SDK integrations in Step Functions"), boto3 names it `logs`, and
+    # its errors are `CloudWatchLogs.NAME`.
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service,
+        state_task_service_aws_sdk,
+    )
+
+    state_task_service.StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES = {
+        **state_task_service.StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES,
+        "cloudwatchlogs": "logs",
+    }
+    state_task_service_aws_sdk._SERVICE_ERROR_NAMES["cloudwatchlogs"] = "CloudWatchLogs"
+
+    # Gap: an AWS SDK integration takes and returns fields in PascalCase ("Parameters in Step
+    # Functions are expressed in PascalCase, even if the native service API is in camelCase", the
+    # same page); moto's port hands the PascalCase names to boto3 unchanged (a camelCase API such as
+    # CloudWatch Logs' fails on `LogGroupName`) and returns boto3's names. Parameters are matched to
+    # the operation's input members regardless of case; the result's keys are given PascalCase.
+    import boto3
+
+    def _pascal(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {(k[:1].upper() + k[1:]): _pascal(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [_pascal(v) for v in value]
+        return value
+
+    aws_sdk = state_task_service_aws_sdk.StateTaskServiceAwsSdk
+    original_eval = aws_sdk._eval_service_task
+
+    def _eval_service_task(self: Any, env: Any, resource_runtime_part: Any, normalised_parameters: dict, state_credentials: Any) -> None:
+        service = self._get_boto_service_name()
+        model = boto3.session.Session().client(service, region_name="us-east-1")._service_model
+        operation = model.operation_model(model.operation_names[[n.lower() for n in model.operation_names].index(self.resource.api_action.lower())])
+        members = {m.lower(): m for m in (operation.input_shape.members if operation.input_shape else {})}
+        renamed = {members.get(k.lower(), k): v for k, v in normalised_parameters.items()}
+        normalised_parameters.clear()
+        normalised_parameters.update(renamed)
+        original_eval(self, env, resource_runtime_part, normalised_parameters, state_credentials)
+        env.stack.append(_pascal(env.stack.pop()))
+
+    aws_sdk._eval_service_task = _eval_service_task
+
+
+def _transform_input(template: str, paths: dict, event: Any) -> str:
+    """An EventBridge input transformer applied as EventBridge documents it (EventBridge User
+    Guide, "Amazon EventBridge input transformation", "Input transform examples"): in a JSON
+    template a variable standing for a whole value is replaced by that value as JSON (a string
+    gets its quotes, a missing path gives null), one inside a quoted string by its text. moto's
+    own EventTemplateParser pastes every value's text unquoted, which makes `{"a": <a>}` invalid
+    JSON for a string `a`; the Step Functions target uses this one."""
+    import json as _json
+
+    from jsonpath_ng.ext import parse
+
+    values: dict[str, Any] = {}
+    for name, path in paths.items():
+        found = parse(path).find(event)
+        values[name] = found[0].value if found else None
+    out: list[str] = []
+    in_string = False
+    i = 0
+    while i < len(template):
+        c = template[i]
+        if c == "\\" and in_string:
+            out.append(template[i : i + 2])
+            i += 2
+            continue
+        if c == '"':
+            in_string = not in_string
+        if c == "<":
+            end = template.find(">", i)
+            name = template[i + 1 : end] if end > i else ""
+            if name in values:
+                v = values[name]
+                if in_string:
+                    text = v if isinstance(v, str) else ("" if v is None else _json.dumps(v))
+                    out.append(_json.dumps(text)[1:-1])
+                else:
+                    out.append(_json.dumps(v))
+                i = end + 1
+                continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def patch_events_stepfunctions_target() -> None:
+    """Gap: moto's EventBridge delivers to CloudWatch Logs, SQS, event buses and API destinations
+    only and fails on any other target; EventBridge starts a Step Functions state machine target
+    with the (transformed) event as the execution's input (EventBridge User Guide, "Event bus
+    targets", Step Functions state machine). A states target now starts an execution of the
+    state machine, through moto's Step Functions backend (which runs it:
+    patch_stepfunctions_execute); the other targets go where moto sent them."""
+    import json as _json
+    import uuid
+
+    from moto.core.utils import iso_8601_datetime_without_milliseconds, utcfromtimestamp
+    from moto.events.models import Rule
+    from moto.stepfunctions.responses import get_backend
+    from moto.utilities.arns import parse_arn
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        states = [t for t in self.targets if parse_arn(t["Arn"]).service == "states"]
+        if states and self.event_pattern.matches_event(original_event):
+            # moto keeps `time` as epoch seconds and formats it on delivery, as its SQS and Logs
+            # targets do: an event's `time` is ISO 8601 ("2026-12-03T10:00:00Z").
+            delivered = dict(original_event)
+            if isinstance(delivered.get("time"), (int, float, str)) and not str(delivered["time"]).endswith("Z"):
+                delivered["time"] = iso_8601_datetime_without_milliseconds(utcfromtimestamp(float(delivered["time"])))
+            for target in states:
+                transformer = target.get("InputTransformer")
+                execution_input = (
+                    _transform_input(transformer["InputTemplate"], transformer.get("InputPathsMap", {}), delivered)
+                    if transformer is not None
+                    else _json.dumps(delivered)
+                )
+                arn = parse_arn(target["Arn"])
+                get_backend(arn.account, arn.region).start_execution(
+                    target["Arn"], name=str(uuid.uuid4()), execution_input=execution_input
+                )
+        others = [t for t in self.targets if parse_arn(t["Arn"]).service != "states"]
+        if len(others) == len(self.targets):
+            return original(self, original_event, transform_input)
+        kept = self.targets
+        self.targets = others
+        try:
+            original(self, original_event, transform_input)
+        finally:
+            self.targets = kept
+
+    Rule.send_to_targets = send_to_targets
+
+
 PATCHES: list[Callable[[], None]] = [
     patch_codecommit_epoch_dates,
     patch_codecommit_tags,
@@ -1131,6 +1344,8 @@ PATCHES: list[Callable[[], None]] = [
     patch_apigateway_resources_per_api,
     patch_apigateway_resource_policy,
     patch_codebuild_inline_buildspec_length,
+    patch_stepfunctions_execute,
+    patch_events_stepfunctions_target,
 ]
 
 

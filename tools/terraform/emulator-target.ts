@@ -24,6 +24,7 @@ const ENDPOINT_BY_TYPE_PREFIX: ReadonlyArray<readonly [string, string | null]> =
   ["aws_cloudwatch_event_", "events"],
   ["aws_codebuild_", "codebuild"],
   ["aws_codecommit_", "codecommit"],
+  ["aws_dynamodb_", "dynamodb"],
   ["aws_efs_", "efs"],
   ["aws_iam_policy_document", null],
   ["aws_iam_", "iam"],
@@ -37,6 +38,7 @@ const ENDPOINT_BY_TYPE_PREFIX: ReadonlyArray<readonly [string, string | null]> =
   ["aws_eip", "ec2"],
   ["aws_route", "ec2"], // aws_route, aws_route_table, aws_route_table_association
   ["aws_availability_zones", "ec2"],
+  ["aws_sfn_", "sfn"],
   ["aws_sns_", "sns"],
   ["aws_sqs_", "sqs"],
   ["aws_ssm_", "ssm"],

@@ -7,16 +7,19 @@
 #   BACKLOG_USER           the SSH user (the space key)
 #   BACKLOG_HOST           SPACE.git.DOMAIN
 #   HOST_KEY_MODE          "pinned" (keys in BACKLOG_HOST_KEYS) or "scan" (trust on first use)
-#   METRIC_NAMESPACE       CloudWatch namespace of the health metrics
-#   IN_SYNC_METRIC         per-repository metric: 1 when a repository was found in sync
+#   METRIC_NAMESPACE       CloudWatch namespace of the health metric
 #   OLDEST_AGE_METRIC      per-stack metric: seconds since the least recently in-sync repository was
 #   PARALLEL_CHECKS        repositories checked at once
-#   LOOKBACK_HOURS         how far back an out-of-sync repository's last in-sync point is looked for
+#   IN_SYNC_STATE_URI      s3://BUCKET/KEY: when each repository was last found in sync, or first
+#                          seen, if never ("PROJECT/REPO EPOCH" lines), read at the start of a run
+#                          and written at its end
+#   ALERT_STATE_MACHINE_ARN the alert state machine (lib/alert-states.ts)
+#   OUT_OF_SYNC_ALERT_SECONDS a repository out of sync this long is reported to it (the alarm window)
 # and from CodeBuild: REPOSITORY_LIST_URI (s3://BUCKET/KEY, one line per repository: "PROJECT/REPO
-# CODECOMMIT_NAME SYNC_PROJECT"), SRC_GIT_CREDENTIAL, BACKLOG_HOST_KEYS, AWS_REGION.
+# CODECOMMIT_NAME SYNC_PROJECT"), SRC_GIT_CREDENTIAL, BACKLOG_HOST_KEYS, AWS_REGION, CODEBUILD_BUILD_ID.
 #
 # For each repository (PARALLEL_CHECKS at once), `git ls-remote` lists Backlog's heads and tags over
-# SSH and CodeCommit's over HTTPS. Equal: in sync, IN_SYNC_METRIC is published. Different: its sync
+# SSH and CodeCommit's over HTTPS. Equal: in sync, its time is recorded. Different: its sync
 # is started, and NOT waited for. The syncs queue on the same platform and compute type as this
 # build (ARM), and CodeBuild runs at most the account's quota of those at once and drops a queued
 # build whose queued timeout ends (CodeBuild User Guide, "Builds in AWS CodeBuild"; the quota
@@ -25,8 +28,12 @@
 # sync this run started is not in sync in this run; the next run compares it again (in sync then,
 # or started again), a sync that fails raises its own alert (lib/alerts.ts), and the out-of-sync
 # alarm judges a repository that stays behind (lib/safety-net.ts). A repository that cannot be
-# listed is reported, not started. Then OLDEST_AGE_METRIC: 0 when all are in sync, else the age of
-# the oldest IN_SYNC_METRIC point of the others (LOOKBACK_HOURS if none).
+# listed is reported, not started. Then OLDEST_AGE_METRIC: 0 when all are in sync, else the oldest
+# time since a repository was last found in sync (since it was first seen, if never: a new
+# repository is not late before its first sync had a chance); each repository out of
+# sync for OUT_OF_SYNC_ALERT_SECONDS or more is reported to the alert state machine, which notifies
+# once (lib/alert-states.ts). The times are one S3 object, not a metric per repository: a custom
+# metric costs USD 0.30 a month each (Amazon CloudWatch pricing), USD 60 for 200 repositories.
 #
 # Exits 1 when a repository could not be checked or a sync could not be started, after publishing.
 set -euo pipefail
@@ -39,11 +46,6 @@ fail() {
 
 # PutMetricData takes at most 1,000 metrics per request (CloudWatch API Reference, PutMetricData).
 readonly METRICS_PER_PUT=1000
-# GetMetricData takes at most 500 queries and returns at most 100,800 data points per call
-# (CloudWatch API Reference, GetMetricData): 100 queries of LOOKBACK_HOURS x 12 five-minute points
-# stay under it for LOOKBACK_HOURS up to 84.
-readonly QUERIES_PER_GET=100
-readonly LOOKBACK_PERIOD_SECONDS=300
 
 # ls-remote lines ("OID<TAB>REF") on stdin; out: the refs a sync mirrors, sorted, as "OID REF".
 # Peeled tags ("^{}") are left out, and so are branch names CodeCommit refuses (exactly 40
@@ -121,51 +123,59 @@ verify_put_metrics() {
   done
 }
 
-# For each repository key in file $1, prints "KEY SECONDS": the time since its newest
-# IN_SYNC_METRIC point in the last LOOKBACK_HOURS, or LOOKBACK_HOURS when there is none.
+# Reads the in-sync times into file $1 ("KEY EPOCH" lines): empty when the object does not exist
+# yet (the first run); any other error fails the run, which would otherwise report every
+# repository as never in sync.
+verify_read_in_sync_times() {
+  local err
+  if ! err=$(aws s3 cp --only-show-errors "$IN_SYNC_STATE_URI" "$1" 2>&1); then
+    case "$err" in
+      *"(404)"* | *NoSuchKey* | *"Not Found"*) : >"$1" ;;
+      *) fail "cannot read the in-sync times $IN_SYNC_STATE_URI: $(tail -n 2 <<<"$err" | tr '\n' ' ')" ;;
+    esac
+  fi
+}
+
+# For each key in file $2, prints "KEY SECONDS": the time since its in-sync time in file $1 (now:
+# $3), or 0 when it has none (seen for the first time).
 verify_in_sync_ages() {
-  local now start end lookback=$((LOOKBACK_HOURS * 3600)) part q id ts epoch
-  local -a keys
-  now=$(date +%s)
-  start=$(date -u -d "@$((now - lookback))" +%Y-%m-%dT%H:%M:%SZ)
-  # A minute ahead: a point published in this very second is inside the range.
-  end=$(date -u -d "@$((now + 60))" +%Y-%m-%dT%H:%M:%SZ)
-  split -l "$QUERIES_PER_GET" "$1" "$WORK/ages."
-  for part in "$WORK"/ages.a*; do
-    mapfile -t keys <"$part"
-    q="$WORK/queries.json"
-    {
-      printf '['
-      for id in "${!keys[@]}"; do
-        [ "$id" -eq 0 ] || printf ','
-        printf '{"Id":"m%d","ReturnData":true,"MetricStat":{"Period":%d,"Stat":"Maximum","Metric":{"Namespace":"%s","MetricName":"%s","Dimensions":[{"Name":"Stack","Value":"%s"},{"Name":"Repository","Value":"%s"}]}}}' \
-          "$id" "$LOOKBACK_PERIOD_SECONDS" "$METRIC_NAMESPACE" "$IN_SYNC_METRIC" "$STACK_NAME" "${keys[$id]}"
-      done
-      printf ']'
-    } >"$q"
-    # Timestamps come newest first (ScanBy defaults to TimestampDescending).
-    aws cloudwatch get-metric-data --metric-data-queries "file://$q" --start-time "$start" --end-time "$end" \
-      --query 'MetricDataResults[].[Id, Timestamps[0]]' --output text >"$WORK/ages.out"
-    while read -r id ts; do
-      id=${id#m}
-      if [ -z "$ts" ] || [ "$ts" = None ]; then
-        printf '%s %d\n' "${keys[$id]}" "$lookback"
-      else
-        # ISO 8601 (AWS CLI v2's default output) or epoch seconds (CLI v1 prints what it received).
-        if [[ $ts =~ ^[0-9]+(\.[0-9]+)?$ ]]; then epoch=${ts%.*}; else epoch=$(date -d "$ts" +%s); fi
-        printf '%s %d\n' "${keys[$id]}" "$((now > epoch ? now - epoch : 0))"
-      fi
-    done <"$WORK/ages.out"
-  done
+  awk -v now="$3" '
+    NR == FNR { last[$1] = $2; next }
+    { print $1, ($1 in last && now > last[$1]) ? now - last[$1] : 0 }
+  ' "$1" "$2"
+}
+
+# The next in-sync times: file $2's keys (found in sync this run) at $3, the other keys of the
+# repository list $4 with their time from file $1, or $3 when they have none (first seen); keys no
+# longer listed are dropped.
+verify_next_in_sync_times() {
+  awk -v now="$3" '
+    FILENAME == ARGV[1] { last[$1] = $2; next }
+    FILENAME == ARGV[2] { same[$1] = 1; next }
+    $1 == "" { next }
+    { print $1, ($1 in same || !($1 in last)) ? now : last[$1] }
+  ' "$1" "$2" "$4"
+}
+
+# Reports repository $1 (sync project $2), out of sync for $3 seconds, to the alert state machine.
+verify_report_out_of_sync() {
+  local input
+  input=$(printf '{"project":"%s","status":"OUT_OF_SYNC","time":"%s","build":"%s","reason":"%s"}' \
+    "$2" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${CODEBUILD_BUILD_ID:-verify}" \
+    "the safety net found $1 out of sync with Backlog for $(($3 / 3600)) hours or more")
+  aws stepfunctions start-execution --state-machine-arn "$ALERT_STATE_MACHINE_ARN" --input "$input" >/dev/null
 }
 
 verify_main() {
   : "${STACK_NAME:?}" "${BACKLOG_USER:?}" "${BACKLOG_HOST:?}" "${HOST_KEY_MODE:?}" "${METRIC_NAMESPACE:?}"
-  : "${IN_SYNC_METRIC:?}" "${OLDEST_AGE_METRIC:?}" "${PARALLEL_CHECKS:?}" "${LOOKBACK_HOURS:?}"
+  : "${OLDEST_AGE_METRIC:?}" "${PARALLEL_CHECKS:?}" "${IN_SYNC_STATE_URI:?}"
+  : "${ALERT_STATE_MACHINE_ARN:?}" "${OUT_OF_SYNC_ALERT_SECONDS:?}"
   [ -n "${AWS_REGION:-}" ] || fail "AWS_REGION is not set"
   [ -n "${REPOSITORY_LIST_URI:-}" ] || fail "REPOSITORY_LIST_URI is not set: the project has no repository list"
-  local began i running=0 key codecommit project build verdict same=0 differs=0 started=0 errors=0 start_failures=0 oldest=0 age
+  local began now i running=0 key codecommit project build verdict same=0 differs=0 started=0 errors=0 start_failures=0 oldest=0 age
+  local reported=0 report_failures=0
   local -a keys codecommits projects
+  local -A project_of
   began=$(date +%s%N)
   WORK=$(mktemp -d)
   trap 'backlog_ssh_cleanup; rm -rf "$WORK"' EXIT
@@ -176,8 +186,10 @@ verify_main() {
   while read -r key codecommit project; do
     [ -n "$key" ] || continue
     keys+=("$key") codecommits+=("$codecommit") projects+=("$project")
+    project_of[$key]=$project
   done <"$WORK/list"
   [ "${#keys[@]}" -gt 0 ] || fail "the repository list $REPOSITORY_LIST_URI is empty"
+  verify_read_in_sync_times "$WORK/in-sync.prev"
   log "checking ${#keys[@]} repositories, $PARALLEL_CHECKS at a time"
 
   backlog_ssh_setup
@@ -196,12 +208,13 @@ verify_main() {
 
   : >"$WORK/metrics"
   : >"$WORK/not-in-sync"
+  : >"$WORK/in-sync"
   for i in "${!keys[@]}"; do
     verdict=$(cat "$WORK/verdicts/$i")
     case "$verdict" in
       same)
         same=$((same + 1))
-        verify_datum "$IN_SYNC_METRIC" Count 1 "${keys[$i]}" >>"$WORK/metrics"
+        echo "${keys[$i]}" >>"$WORK/in-sync"
         ;;
       differs)
         differs=$((differs + 1))
@@ -226,18 +239,30 @@ verify_main() {
   [ "$started" -eq 0 ] ||
     log "the $started sync(s) started are not waited for (they may queue behind this build): the next run compares those repositories again, and a sync that fails raises its own alert"
 
+  now=$(date +%s)
   if [ -s "$WORK/not-in-sync" ]; then
     while read -r key age; do
-      log "$key: last in sync $((age / 60)) minutes ago$([ "$age" -lt $((LOOKBACK_HOURS * 3600)) ] || echo ' or more')"
+      log "$key: last in sync (or first seen) $((age / 60)) minutes ago"
       [ "$age" -le "$oldest" ] || oldest=$age
-    done < <(verify_in_sync_ages "$WORK/not-in-sync")
+      if [ "$age" -ge "$OUT_OF_SYNC_ALERT_SECONDS" ]; then
+        # The state machine notifies once per episode: a repository already reported is quiet.
+        if verify_report_out_of_sync "$key" "${project_of[$key]}" "$age"; then
+          reported=$((reported + 1))
+        else
+          report_failures=$((report_failures + 1))
+          printf '[verify] ERROR: %s is out of sync past the alarm window and could not be reported to %s\n' "$key" "$ALERT_STATE_MACHINE_ARN" >&2
+        fi
+      fi
+    done < <(verify_in_sync_ages "$WORK/in-sync.prev" "$WORK/not-in-sync" "$now")
   fi
+  verify_next_in_sync_times "$WORK/in-sync.prev" "$WORK/in-sync" "$now" "$WORK/list" >"$WORK/in-sync.next"
+  aws s3 cp --quiet "$WORK/in-sync.next" "$IN_SYNC_STATE_URI" || fail "cannot write the in-sync times $IN_SYNC_STATE_URI"
   verify_datum "$OLDEST_AGE_METRIC" Seconds "$oldest" >>"$WORK/metrics"
   verify_put_metrics "$WORK/metrics"
 
-  log "${#keys[@]} repositories: $same in sync, $differs differ (syncs started: $started), $errors could not be checked; oldest in-sync age ${oldest}s; $((($(date +%s%N) - began) / 1000000)) ms"
-  if [ "$errors" -gt 0 ] || [ "$start_failures" -gt 0 ]; then
-    fail "$errors repositories could not be checked, $start_failures syncs could not be started"
+  log "${#keys[@]} repositories: $same in sync, $differs differ (syncs started: $started), $errors could not be checked; oldest in-sync age ${oldest}s; $reported reported out of sync; $((($(date +%s%N) - began) / 1000000)) ms"
+  if [ "$errors" -gt 0 ] || [ "$start_failures" -gt 0 ] || [ "$report_failures" -gt 0 ]; then
+    fail "$errors repositories could not be checked, $start_failures syncs could not be started, $report_failures out-of-sync reports failed"
   fi
 }
 
