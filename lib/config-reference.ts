@@ -6,7 +6,7 @@
  */
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
 import { BUILD_DEFAULTS } from "./mirror-build";
-import { DEFAULT_LOG_RETENTION_DAYS } from "./mirror-inputs";
+import { DEFAULT_LOG_RETENTION_DAYS, DEFAULT_REF_INCLUDE } from "./mirror-inputs";
 import { LIST_SIZES, RULES, type Rule, type RuleField } from "./rules";
 import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE } from "./safety-net";
 import { DEFAULT_BACKUP_RETENTION_DAYS } from "./storage";
@@ -106,6 +106,12 @@ export const REFERENCE_ROWS: readonly ReferenceRow[] = [
     required: "no",
     default: code(false),
     notes: "`true` lets a sync delete CodeCommit's refs when Backlog advertises none (backed up first)",
+  },
+  {
+    key: "sync.refs, repositories[].refs",
+    required: "no",
+    default: DEFAULT_REF_INCLUDE.map((p) => code(p)).join(", "),
+    notes: `\`{ include, exclude }\` (≤ ${size("sync.refs.include").max} each), each a ref pattern (\`*\`: any characters); the default branch must be included; other refs are never pushed or deleted ([details](docs/how-it-works.md#ref-selection))`,
   },
   { key: "backups.retentionDays", required: "no", default: code(DEFAULT_BACKUP_RETENTION_DAYS), rule: "backups.retentionDays", notes: ": days the backup bundles (and their noncurrent versions) are kept" },
   { key: "alerts.emails", required: "no", default: "none", notes: `e-mail subscriptions of the alert topic (≤ ${size("alerts.emails").max}), each ${RULES["alerts.emails[]"].allowed}` },

@@ -208,6 +208,8 @@ export class MirrorRepositories extends Construct {
       BACKLOG_REMOTE: value("backlog_remote"),
       CODECOMMIT_REPOSITORY: value("codecommit_repository"),
       MIRROR_PATH: value("mirror_path"),
+      REF_INCLUDE: value("ref_include"),
+      REF_EXCLUDE: value("ref_exclude"),
     } satisfies ReturnType<typeof repositorySyncSettings>;
     const settings: BuildSetting[] = [
       // Where the sync saves bundles of history it is about to overwrite or delete.

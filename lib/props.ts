@@ -101,6 +101,33 @@ export interface RepositoryMirrorSpec {
    * @default - true when the stack's `lfs` is set, else false
    */
   readonly lfs?: boolean;
+
+  /**
+   * The refs of this repository that are mirrored; replaces the stack's `sync.refs` for it.
+   * @default - the stack's `sync.refs`
+   */
+  readonly refs?: RefSelection;
+}
+
+/**
+ * Which refs are mirrored: a ref is mirrored when it matches one `include` pattern and no `exclude`
+ * pattern. A pattern is a full ref name under `refs/heads/` or `refs/tags/` in which `*` matches
+ * any characters, `/` included (`refs/heads/release/*`, `refs/tags/v*`). Refs outside the
+ * selection are never pushed and never deleted from CodeCommit (what CodeCommit holds of them stays
+ * as it is), and the safety net compares only the selected refs. Backlog's default branch must be
+ * selected: a sync refuses, with one line, when it is not.
+ */
+export interface RefSelection {
+  /**
+   * Patterns of the refs to mirror (at least one under `refs/heads/`). Allowed: a ref pattern (`RULES["sync.refs[]"]`).
+   * @default ["refs/heads/*", "refs/tags/*"]
+   */
+  readonly include?: string[];
+  /**
+   * Patterns of refs not to mirror, even when included. Allowed: a ref pattern (`RULES["sync.refs[]"]`).
+   * @default - none
+   */
+  readonly exclude?: string[];
 }
 
 /**
@@ -201,6 +228,12 @@ export interface SyncSettings {
    * @default false
    */
   readonly allowEmptySource?: boolean;
+
+  /**
+   * The refs mirrored, for every repository without `refs` of its own.
+   * @default - every branch and tag
+   */
+  readonly refs?: RefSelection;
 }
 
 /** The git bundles a sync saves before it force-updates or deletes a ref. */

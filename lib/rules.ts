@@ -107,6 +107,14 @@ export const RULES = {
   "resync.outOfSyncAlarmHours": integer(MIN_OUT_OF_SYNC_ALARM_HOURS, MAX_OUT_OF_SYNC_ALARM_HOURS),
   "backups.retentionDays": integer(1, 3650),
   "alerts.emails[]": pattern(/^[^\s@"'`$\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/, "an e-mail address"),
+  // The characters a ref name may hold, and `*` (git check-ref-format forbids `..`, `//`, a trailing
+  // `/` or `.lock`, and these characters cover the rest); no space: the sync splits lists on `,`.
+  "sync.refs[]": pattern(
+    /^refs\/(heads|tags)\/[A-Za-z0-9._*\/+#@=-]+$/,
+    'a ref pattern under refs/heads/ or refs/tags/ such as "refs/heads/main", "refs/heads/release/*" or "refs/tags/v*" (letters, digits and . _ / + # @ = - and *, where * matches any characters; no "..", "//", trailing "/" or ".lock")',
+    255,
+    /\.\.|\/\/|\/$|\.lock$|@\{/,
+  ),
 } as const satisfies Record<string, Rule>;
 
 export type RuleField = keyof typeof RULES;
@@ -120,6 +128,9 @@ export const LIST_SIZES = {
   /** The quota test (__tests__/quotas.test.ts) proves 200 repositories fit AWS's default quotas. */
   repositories: { min: 1, max: 200 },
   "alerts.emails": { min: 0, max: 20 },
+  /** Patterns per list of a ref selection: a build setting holds them all (one environment variable). */
+  "sync.refs.include": { min: 1, max: 20 },
+  "sync.refs.exclude": { min: 0, max: 20 },
   /** AWS allows 50 tags per resource; 10 are left for the stack's own. */
   tags: { min: 0, max: 40 },
 } as const;

@@ -75,9 +75,9 @@ export const IN_SYNC_STATE_KEY = "verify/in-sync.txt";
  */
 export const VERIFY_BUILD_TIMEOUT_MINUTES = 20;
 
-/** One line of the repository list: `PROJECT/REPO CODECOMMIT_NAME SYNC_PROJECT`. */
+/** One line of the repository list: `PROJECT/REPO CODECOMMIT_NAME SYNC_PROJECT INCLUDE EXCLUDE`. */
 export function repositoryListLine(r: RepositoryFields): string {
-  return `${r.key} ${r.codecommitRepository} ${r.projectName}\n`;
+  return `${r.key} ${r.codecommitRepository} ${r.projectName} ${r.refInclude} ${r.refExclude}\n`;
 }
 
 /**

@@ -103,7 +103,7 @@ variable "subnet_ids" {
 }
 
 variable "repositories" {
-  type        = list(object({ project_key = string, repository = string, codecommit_repository = optional(string), lfs = optional(bool) }))
+  type        = list(object({ project_key = string, repository = string, codecommit_repository = optional(string), lfs = optional(bool), refs = optional(object({ include = optional(list(string)), exclude = optional(list(string)) })) }))
   description = "The Backlog repositories to mirror (1-200): project_key (upper case), repository (without .git), and optionally codecommit_repository (default: the Backlog name; changing it renames the CodeCommit repository and replaces its sync project and log group)."
 
   validation {
@@ -129,6 +129,21 @@ variable "repositories" {
   validation {
     condition     = alltrue([for x in [for r in var.repositories : r.codecommit_repository if r.codecommit_repository != null] : can(regex("^[A-Za-z0-9_.-]{1,100}$", x))])
     error_message = "repositories[*].codecommit_repository must be a CodeCommit repository name: 1-100 letters, digits, _ . and -."
+  }
+
+  validation {
+    condition     = alltrue([for x in flatten([for s in var.repositories[*].refs : s == null ? [] : concat(coalesce(s.include, []), coalesce(s.exclude, []))]) : can(regex("^refs\\/(heads|tags)\\/[A-Za-z0-9._*\\/+#@=-]+$", x)) && length(x) <= 255 && !can(regex("\\.\\.|\\/\\/|\\/$|\\.lock$|@\\{", x))])
+    error_message = "repositories[*].refs.include[*] and .exclude[*] must be a ref pattern under refs/heads/ or refs/tags/ such as \"refs/heads/main\", \"refs/heads/release/*\" or \"refs/tags/v*\" (letters, digits and . _ / + # @ = - and *, where * matches any characters; no \"..\", \"//\", trailing \"/\" or \".lock\")."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.repositories[*].refs : s == null ? true : s.include == null ? true : length(s.include) >= 1 && length(s.include) <= 20 && anytrue([for p in s.include : startswith(p, "refs/heads/")])])
+    error_message = "repositories[*].refs.include must list 1 to 20 patterns, one of them under refs/heads/ (Backlog's default branch must be mirrored)."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.repositories[*].refs : s == null ? true : s.exclude == null ? true : length(s.exclude) <= 20 && !contains(s.exclude, "refs/heads/*")])
+    error_message = "repositories[*].refs.exclude must list at most 20 patterns and must not exclude every branch (\"refs/heads/*\")."
   }
 
   validation {
@@ -249,14 +264,29 @@ variable "resync" {
 }
 
 variable "sync" {
-  type        = object({ allow_empty_source = optional(bool, false) })
-  description = "allow_empty_source: let a sync delete every ref of a CodeCommit repository when Backlog advertises none (a repository emptied on purpose); off, such a sync fails and keeps CodeCommit as it is. Either way, history a sync deletes or overwrites is first saved as a git bundle in the bucket."
+  type        = object({ allow_empty_source = optional(bool, false), refs = optional(object({ include = optional(list(string)), exclude = optional(list(string)) })) })
+  description = "allow_empty_source: let a sync delete every ref of a CodeCommit repository when Backlog advertises none (a repository emptied on purpose); off, such a sync fails and keeps CodeCommit as it is. Either way, history a sync deletes or overwrites is first saved as a git bundle in the bucket. refs: the refs mirrored, { include, exclude } lists of patterns such as refs/heads/release/* or refs/tags/v* (* matches any characters; default: every branch and tag); refs outside it are never pushed or deleted; repositories[*].refs replaces it for one repository."
   default     = {}
   nullable    = false
 
   validation {
     condition     = var.sync.allow_empty_source == true || var.sync.allow_empty_source == false
     error_message = "sync.allow_empty_source must be true or false."
+  }
+
+  validation {
+    condition     = alltrue([for x in flatten([for s in [var.sync.refs] : s == null ? [] : concat(coalesce(s.include, []), coalesce(s.exclude, []))]) : can(regex("^refs\\/(heads|tags)\\/[A-Za-z0-9._*\\/+#@=-]+$", x)) && length(x) <= 255 && !can(regex("\\.\\.|\\/\\/|\\/$|\\.lock$|@\\{", x))])
+    error_message = "sync.refs.include[*] and .exclude[*] must be a ref pattern under refs/heads/ or refs/tags/ such as \"refs/heads/main\", \"refs/heads/release/*\" or \"refs/tags/v*\" (letters, digits and . _ / + # @ = - and *, where * matches any characters; no \"..\", \"//\", trailing \"/\" or \".lock\")."
+  }
+
+  validation {
+    condition     = alltrue([for s in [var.sync.refs] : s == null ? true : s.include == null ? true : length(s.include) >= 1 && length(s.include) <= 20 && anytrue([for p in s.include : startswith(p, "refs/heads/")])])
+    error_message = "sync.refs.include must list 1 to 20 patterns, one of them under refs/heads/ (Backlog's default branch must be mirrored)."
+  }
+
+  validation {
+    condition     = alltrue([for s in [var.sync.refs] : s == null ? true : s.exclude == null ? true : length(s.exclude) <= 20 && !contains(s.exclude, "refs/heads/*")])
+    error_message = "sync.refs.exclude must list at most 20 patterns and must not exclude every branch (\"refs/heads/*\")."
   }
 }
 
