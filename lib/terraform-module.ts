@@ -283,6 +283,8 @@ export function moduleInputs(): MirrorInputs {
       // lib/mirror-build.ts lockTimeoutSeconds
       lockTimeoutSeconds: str(`tostring(floor((var.build.timeout_minutes * 60 - ${PRE_SCRIPT_BUDGET_SECONDS}) / 2))`),
       allowDebugSessions: when("var.build.allow_debug_sessions"),
+      // Not a variable of the module yet: no fleet.
+      fleet: { when: false, baseCapacity: 0, overflowBehavior: "" },
     },
     webhook: {
       restricted: when("!var.webhook.allow_any_source"),
