@@ -12,8 +12,6 @@ const blocks = Object.values(moduleVariables()).flatMap((v) => v.validation ?? [
 /** Fields the module has no variable for (the CDKTF stack only). */
 const STACK_ONLY = [
   "build.concurrentBuildLimit",
-  "build.fleet.baseCapacity",
-  "build.fleet.overflow",
 ];
 
 describe("the rule table", () => {

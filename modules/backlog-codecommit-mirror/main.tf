@@ -67,6 +67,53 @@ data "aws_iam_policy_document" "Mirror_Alerts_UndeliveredAlertsPolicyDocument" {
   }
 }
 
+data "aws_iam_policy_document" "Mirror_Fleet_Document" {
+  statement {
+    actions = [
+      "ec2:CreateNetworkInterface",
+      "ec2:DeleteNetworkInterface",
+      "ec2:DescribeDhcpOptions",
+      "ec2:DescribeNetworkInterfaces",
+      "ec2:DescribeSecurityGroups",
+      "ec2:DescribeSubnets",
+      "ec2:DescribeVpcs",
+      "ec2:ModifyNetworkInterfaceAttribute",
+    ]
+    effect    = "Allow"
+    resources = ["*"]
+    sid       = "FleetNetworkInterfaces"
+  }
+  statement {
+    actions = ["ec2:CreateNetworkInterfacePermission"]
+    effect  = "Allow"
+    resources = [
+      "arn:${data.aws_partition.Mirror_Partition.partition}:ec2:${data.aws_region.Mirror_Region.id}:${data.aws_caller_identity.Mirror_Account.account_id}:network-interface/*",
+    ]
+    sid = "FleetNetworkInterfacePermission"
+    condition {
+      test     = "StringEquals"
+      values   = [for x in var.subnet_ids : "arn:${data.aws_partition.Mirror_Partition.partition}:ec2:${data.aws_region.Mirror_Region.id}:${data.aws_caller_identity.Mirror_Account.account_id}:subnet/${x}"]
+      variable = "ec2:Subnet"
+    }
+  }
+}
+
+data "aws_iam_policy_document" "Mirror_Fleet_Trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    effect  = "Allow"
+    condition {
+      test     = "StringEquals"
+      values   = [data.aws_caller_identity.Mirror_Account.account_id]
+      variable = "aws:SourceAccount"
+    }
+    principals {
+      identifiers = ["codebuild.amazonaws.com"]
+      type        = "Service"
+    }
+  }
+}
+
 data "aws_iam_policy_document" "Mirror_Iam_ApiRoleTrust" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -504,7 +551,7 @@ resource "aws_api_gateway_deployment" "Mirror_Webhook_Deployment" {
   description = "Backlog webhook routes"
   rest_api_id = aws_api_gateway_rest_api.Mirror_Webhook_Api.id
   triggers = {
-    redeployment = sha256(join(",", ["265beb8bfeeb5bd71bb502b1c8a41650b846e26784ba67b1c4bf88a7619d8871", aws_iam_role.Mirror_Iam_ApiRole.arn, aws_api_gateway_integration.Mirror_Webhook_Integration.uri, aws_api_gateway_rest_api.Mirror_Webhook_Api.id, aws_api_gateway_resource.Mirror_Webhook_ProjectPath.id, aws_api_gateway_resource.Mirror_Webhook_RepositoryPath.id, aws_api_gateway_method.Mirror_Webhook_Method.id, aws_api_gateway_integration.Mirror_Webhook_Integration.id, aws_api_gateway_method_response.Mirror_Webhook_Response200.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse200.id, aws_api_gateway_method_response.Mirror_Webhook_Response502.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse502.id, aws_api_gateway_method_response.Mirror_Webhook_Response503.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse503.id, aws_api_gateway_method_response.Mirror_Webhook_Response404.id, aws_api_gateway_gateway_response.Mirror_Webhook_UnknownRoute.id, aws_api_gateway_gateway_response.Mirror_Webhook_Throttled.id, jsonencode(local.repository_list), jsonencode(local.allowed_source_ips)]))
+    redeployment = sha256(join(",", ["34647c98bf2f536137dee48e1c6110e0ca732e554e294da731b111e5e5673f0c", aws_iam_role.Mirror_Iam_ApiRole.arn, aws_api_gateway_integration.Mirror_Webhook_Integration.uri, aws_api_gateway_rest_api.Mirror_Webhook_Api.id, aws_api_gateway_resource.Mirror_Webhook_ProjectPath.id, aws_api_gateway_resource.Mirror_Webhook_RepositoryPath.id, aws_api_gateway_method.Mirror_Webhook_Method.id, aws_api_gateway_integration.Mirror_Webhook_Integration.id, aws_api_gateway_method_response.Mirror_Webhook_Response200.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse200.id, aws_api_gateway_method_response.Mirror_Webhook_Response502.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse502.id, aws_api_gateway_method_response.Mirror_Webhook_Response503.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse503.id, aws_api_gateway_method_response.Mirror_Webhook_Response404.id, aws_api_gateway_gateway_response.Mirror_Webhook_UnknownRoute.id, aws_api_gateway_gateway_response.Mirror_Webhook_Throttled.id, jsonencode(local.repository_list), jsonencode(local.allowed_source_ips)]))
   }
 
   depends_on = [
@@ -837,6 +884,26 @@ resource "aws_cloudwatch_metric_alarm" "Mirror_SafetyNet_OutOfSyncAlarm" {
   treat_missing_data = "breaching"
 }
 
+resource "aws_codebuild_fleet" "Mirror_Fleet_Resource" {
+  count = var.build.fleet != null ? 1 : 0
+
+  base_capacity      = var.build.fleet.base_capacity
+  compute_type       = var.build.compute_type
+  environment_type   = "ARM_CONTAINER"
+  fleet_service_role = one(aws_iam_role.Mirror_Fleet_Role[*].arn)
+  name               = "${var.name}-fleet"
+  overflow_behavior  = lookup({ "on-demand" = "ON_DEMAND", "queue" = "QUEUE" }, var.build.fleet.overflow)
+  vpc_config {
+    security_group_ids = [aws_security_group.Mirror_Network_Build.id]
+    subnets            = var.subnet_ids
+    vpc_id             = var.vpc_id
+  }
+
+  depends_on = [
+    aws_iam_role_policy.Mirror_Fleet_RolePolicy,
+  ]
+}
+
 resource "aws_codebuild_project" "Mirror_Repository_Project" {
   for_each = local.Mirror_Repository_Instances
 
@@ -861,6 +928,12 @@ resource "aws_codebuild_project" "Mirror_Repository_Project" {
         name  = environment_variable.value.name
         type  = "PLAINTEXT"
         value = environment_variable.value.value
+      }
+    }
+    dynamic "fleet" {
+      for_each = var.build.fleet != null ? [1] : []
+      content {
+        fleet_arn = one(aws_codebuild_fleet.Mirror_Fleet_Resource[*].arn)
       }
     }
   }
@@ -902,10 +975,13 @@ EOT
     location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/"
     type      = "S3"
   }
-  vpc_config {
-    security_group_ids = [aws_security_group.Mirror_Network_Build.id]
-    subnets            = var.subnet_ids
-    vpc_id             = var.vpc_id
+  dynamic "vpc_config" {
+    for_each = var.build.fleet != null ? [] : [1]
+    content {
+      security_group_ids = [aws_security_group.Mirror_Network_Build.id]
+      subnets            = var.subnet_ids
+      vpc_id             = var.vpc_id
+    }
   }
 
   depends_on = [
@@ -932,7 +1008,7 @@ resource "aws_codebuild_project" "Mirror_SafetyNet_Project" {
     type = "NO_ARTIFACTS"
   }
   environment {
-    compute_type                = "BUILD_GENERAL1_SMALL"
+    compute_type                = var.build.fleet != null ? var.build.compute_type : "BUILD_GENERAL1_SMALL"
     image                       = "aws/codebuild/amazonlinux-aarch64-standard:4.0"
     image_pull_credentials_type = "CODEBUILD"
     privileged_mode             = false
@@ -943,6 +1019,12 @@ resource "aws_codebuild_project" "Mirror_SafetyNet_Project" {
         name  = environment_variable.value.name
         type  = "PLAINTEXT"
         value = environment_variable.value.value
+      }
+    }
+    dynamic "fleet" {
+      for_each = var.build.fleet != null ? [1] : []
+      content {
+        fleet_arn = one(aws_codebuild_fleet.Mirror_Fleet_Resource[*].arn)
       }
     }
   }
@@ -978,10 +1060,13 @@ EOT
     location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/d469f8b7bed715e528b7414852d2c290a3943c28bf0d963ae912f74e1a1bb5ac/"
     type      = "S3"
   }
-  vpc_config {
-    security_group_ids = [aws_security_group.Mirror_Network_Build.id]
-    subnets            = var.subnet_ids
-    vpc_id             = var.vpc_id
+  dynamic "vpc_config" {
+    for_each = var.build.fleet != null ? [] : [1]
+    content {
+      security_group_ids = [aws_security_group.Mirror_Network_Build.id]
+      subnets            = var.subnet_ids
+      vpc_id             = var.vpc_id
+    }
   }
 
   depends_on = [
@@ -1036,6 +1121,14 @@ resource "aws_iam_policy" "Mirror_Lfs_ReadPolicy" {
   policy      = data.aws_iam_policy_document.Mirror_Lfs_Document[each.key].json
 }
 
+resource "aws_iam_role" "Mirror_Fleet_Role" {
+  count = var.build.fleet != null ? 1 : 0
+
+  assume_role_policy = data.aws_iam_policy_document.Mirror_Fleet_Trust.json
+  description        = "Service role of the CodeBuild fleet ${var.name}-fleet: the instances' network interfaces in the mirror's subnets"
+  name               = "${var.name}-codebuild-fleet"
+}
+
 resource "aws_iam_role" "Mirror_Iam_ApiRole" {
   assume_role_policy = data.aws_iam_policy_document.Mirror_Iam_ApiRoleTrust.json
   description        = "Webhook API of the Backlog to CodeCommit mirror: starts sync builds"
@@ -1062,6 +1155,14 @@ resource "aws_iam_role" "Mirror_SafetyNet_Iam_VerifyRole" {
   assume_role_policy = data.aws_iam_policy_document.Mirror_SafetyNet_Iam_VerifyTrust.json
   description        = "Safety net of the Backlog to CodeCommit mirror: compares refs and starts the syncs that are behind"
   name               = "${var.name}-verify"
+}
+
+resource "aws_iam_role_policy" "Mirror_Fleet_RolePolicy" {
+  count = var.build.fleet != null ? 1 : 0
+
+  name   = "fleet-network"
+  policy = data.aws_iam_policy_document.Mirror_Fleet_Document.json
+  role   = one(aws_iam_role.Mirror_Fleet_Role[*].id)
 }
 
 resource "aws_iam_role_policy" "Mirror_Iam_ApiStartBuildPolicy" {
