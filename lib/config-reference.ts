@@ -5,6 +5,7 @@
  * construct uses, so that neither is written twice.
  */
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
+import { DEFAULT_FLEET_OVERFLOW } from "./fleet";
 import { BUILD_DEFAULTS } from "./mirror-build";
 import { DEFAULT_LOG_RETENTION_DAYS, DEFAULT_REF_INCLUDE } from "./mirror-inputs";
 import { LIST_SIZES, RULES, type Rule, type RuleField } from "./rules";
@@ -133,6 +134,14 @@ export const REFERENCE_ROWS: readonly ReferenceRow[] = [
     notes: "; extra builds are refused (→ 502, Backlog retries)",
   },
   { key: "build.allowDebugSessions", required: "no", default: code(false), notes: "grants Session Manager channels for `codebuild-breakpoint`" },
+  {
+    key: "build.fleet.baseCapacity",
+    required: "for a fleet",
+    default: "no fleet",
+    rule: "build.fleet.baseCapacity",
+    notes: ", ≤ the repositories: a reserved-capacity fleet for every build, billed while provisioned",
+  },
+  { key: "build.fleet.overflow", required: "no", default: code(DEFAULT_FLEET_OVERFLOW), rule: "build.fleet.overflow", notes: ": when every instance is busy" },
   { key: "state.bucket`, `state.key`, `state.region", required: "yes", notes: "S3 backend; `encrypt = true` and `use_lockfile = true` are always set" },
   { key: "tags", required: "no", default: "none", notes: `provider default tags (≤ ${size("tags").max})` },
 ];

@@ -7,6 +7,7 @@
 import { Token, ref } from "cdktf";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
 import type { BuildScriptFile } from "./build-scripts";
+import { DEFAULT_FLEET_OVERFLOW, FLEET_OVERFLOW_BEHAVIORS, type FleetInputs } from "./fleet";
 import { BUILD_DEFAULTS, lockTimeoutSeconds } from "./mirror-build";
 import { backlogGitHost, backlogLfsEndpoint, buildLogGroupName, buildProjectName, codecommitRepositoryName, mirrorRelativePath, repositoryKey, backlogRemoteUrl } from "./naming";
 import type { BacklogCodeCommitMirrorProps, RefSelection, RepositoryMirrorSpec } from "./props";
@@ -202,6 +203,8 @@ export interface MirrorInputs {
     /** LOCK_TIMEOUT_SECONDS of the sync (lib/mirror-build.ts lockTimeoutSeconds). */
     readonly lockTimeoutSeconds: string;
     readonly allowDebugSessions: Switch;
+    /** The reserved-capacity fleet (setting `build.fleet`, lib/fleet.ts). */
+    readonly fleet: FleetInputs;
   };
   readonly webhook: {
     /** The resource policy admitting only {@link sourceIps}. */
@@ -270,6 +273,11 @@ export function mirrorInputs(props: BacklogCodeCommitMirrorProps): MirrorInputs 
       concurrentBuildLimit: build.concurrentBuildLimit,
       lockTimeoutSeconds: String(lockTimeoutSeconds(build.timeoutMinutes)),
       allowDebugSessions: build.allowDebugSessions === true,
+      fleet: {
+        when: build.fleet !== undefined,
+        baseCapacity: build.fleet?.baseCapacity ?? 0,
+        overflowBehavior: FLEET_OVERFLOW_BEHAVIORS[build.fleet?.overflow ?? DEFAULT_FLEET_OVERFLOW],
+      },
     },
     webhook: {
       restricted: webhook.allowAnySource !== true,

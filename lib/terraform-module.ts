@@ -19,6 +19,7 @@ import * as path from "node:path";
 import { App, type TerraformElement, TerraformLocal, TerraformOutput, TerraformStack, Token, ref } from "cdktf";
 import type { Construct, Node } from "constructs";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
+import { DEFAULT_FLEET_OVERFLOW, FLEET_OVERFLOW_BEHAVIORS } from "./fleet";
 import { BUILD_DEFAULTS, PRE_SCRIPT_BUDGET_SECONDS } from "./mirror-build";
 import { BacklogCodeCommitMirror, DEFAULT_LOG_RETENTION_DAYS } from "./mirror";
 import { DEFAULT_REF_INCLUDE, type MirrorInputs, repositoryListExpression } from "./mirror-inputs";
@@ -173,15 +174,24 @@ export function moduleVariables(): Record<string, VariableBlock> {
       ],
     },
     build: {
-      type: `object({ timeout_minutes = optional(number, ${BUILD_DEFAULTS.timeoutMinutes}), queued_timeout_minutes = optional(number, ${BUILD_DEFAULTS.queuedTimeoutMinutes}), compute_type = optional(string, "${BUILD_DEFAULTS.computeType}"), allow_debug_sessions = optional(bool, false) })`,
+      type: `object({ timeout_minutes = optional(number, ${BUILD_DEFAULTS.timeoutMinutes}), queued_timeout_minutes = optional(number, ${BUILD_DEFAULTS.queuedTimeoutMinutes}), compute_type = optional(string, "${BUILD_DEFAULTS.computeType}"), allow_debug_sessions = optional(bool, false), fleet = optional(object({ base_capacity = number, overflow = optional(string, "${DEFAULT_FLEET_OVERFLOW}") })) })`,
       description:
-        "Sync builds: timeout_minutes (5-480), queued_timeout_minutes (5-480), compute_type (ARM: BUILD_GENERAL1_SMALL, _MEDIUM or _LARGE), allow_debug_sessions (grants the Session Manager channels of codebuild-breakpoint).",
+        "Sync builds: timeout_minutes (5-480), queued_timeout_minutes (5-480), compute_type (ARM: BUILD_GENERAL1_SMALL, _MEDIUM or _LARGE), allow_debug_sessions (grants the Session Manager channels of codebuild-breakpoint), fleet (a reserved-capacity fleet NAME-fleet for the syncs and the safety net: base_capacity instances, billed while provisioned, at most the number of repositories; overflow on-demand or queue; null: none).",
       default: {},
       nullable: false,
       validation: [
         rule(RULES["build.timeoutMinutes"], "var.build.timeout_minutes", "build.timeout_minutes"),
         rule(RULES["build.queuedTimeoutMinutes"], "var.build.queued_timeout_minutes", "build.queued_timeout_minutes"),
         rule(RULES["build.computeType"], "var.build.compute_type", "build.compute_type"),
+        v(
+          `var.build.fleet == null ? true : ${hclCondition(RULES["build.fleet.baseCapacity"], "var.build.fleet.base_capacity")}`,
+          `build.fleet.base_capacity ${ruleText(RULES["build.fleet.baseCapacity"])}.`,
+        ),
+        v(
+          "var.build.fleet == null ? true : var.build.fleet.base_capacity <= length(var.repositories)",
+          "build.fleet.base_capacity must be a whole number from 1 to the number of repositories.",
+        ),
+        v(`var.build.fleet == null ? true : ${hclCondition(RULES["build.fleet.overflow"], "var.build.fleet.overflow")}`, `build.fleet.overflow ${ruleText(RULES["build.fleet.overflow"])}.`),
       ],
     },
     webhook: {
@@ -308,6 +318,11 @@ export function moduleInputs(): MirrorInputs {
       // lib/mirror-build.ts lockTimeoutSeconds
       lockTimeoutSeconds: str(`tostring(floor((var.build.timeout_minutes * 60 - ${PRE_SCRIPT_BUDGET_SECONDS}) / 2))`),
       allowDebugSessions: when("var.build.allow_debug_sessions"),
+      fleet: {
+        when: when("var.build.fleet != null"),
+        baseCapacity: num("var.build.fleet.base_capacity"),
+        overflowBehavior: str(`lookup({ ${Object.entries(FLEET_OVERFLOW_BEHAVIORS).map(([k, x]) => `${JSON.stringify(k)} = ${JSON.stringify(x)}`).join(", ")} }, var.build.fleet.overflow)`),
+      },
     },
     webhook: {
       restricted: when("!var.webhook.allow_any_source"),
@@ -361,6 +376,9 @@ export class ModuleStack extends TerraformStack {
     new TerraformOutput(this, "alerts_topic_arn", { description: OUTPUT_DESCRIPTIONS.alertsTopicArn, value: m.alertsTopicArn });
     if (m.lfs !== undefined) {
       new TerraformOutput(this, "lfs", { description: OUTPUT_DESCRIPTIONS.lfs, value: m.lfs.consumersOutput });
+    }
+    if (m.fleet !== undefined) {
+      new TerraformOutput(this, "fleet_arn", { description: OUTPUT_DESCRIPTIONS.fleetArn, value: m.fleet.arn });
     }
     new TerraformOutput(this, "webhook_source_ips", { description: OUTPUT_DESCRIPTIONS.webhookSourceIps, value: Token.asList(ref("local.allowed_source_ips")) });
   }

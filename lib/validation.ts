@@ -163,6 +163,12 @@ const buildSchema = z.strictObject(
     computeType: oneOf("build.computeType").optional(),
     concurrentBuildLimit: integer("build.concurrentBuildLimit").optional(),
     allowDebugSessions: z.boolean({ error: "must be true or false" }).optional(),
+    fleet: z
+      .strictObject(
+        { baseCapacity: integer("build.fleet.baseCapacity"), overflow: oneOf("build.fleet.overflow").optional() },
+        { error: "must be an object with baseCapacity (and optionally overflow)" },
+      )
+      .optional(),
   },
   { error: "must be an object" },
 );
@@ -319,6 +325,17 @@ function crossFieldRules(v: BacklogCodeCommitMirrorProps, ctx: Ctx): void {
       code: "custom",
       path: ["resync", "outOfSyncAlarmHours"],
       message: `must be at least twice the schedule's interval (${interval / 3600} hours for ${JSON.stringify(resync?.schedule ?? DEFAULT_RESYNC_SCHEDULE)}), got: ${alarmHours}`,
+      params: { complete: true },
+    });
+  }
+
+  // Each fleet instance runs one build, and each repository's syncs serialise on its mirror's lock.
+  const capacity = v.build?.fleet?.baseCapacity;
+  if (passes(RULES["build.fleet.baseCapacity"], capacity) && (capacity as number) > v.repositories.length) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["build", "fleet", "baseCapacity"],
+      message: `must be a whole number from 1 to the number of repositories (${v.repositories.length}), got: ${capacity}`,
       params: { complete: true },
     });
   }

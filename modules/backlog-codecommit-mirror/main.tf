@@ -131,6 +131,53 @@ data "aws_iam_policy_document" "Mirror_Alerts_UndeliveredAlertsPolicyDocument" {
   }
 }
 
+data "aws_iam_policy_document" "Mirror_Fleet_Document" {
+  statement {
+    actions = [
+      "ec2:CreateNetworkInterface",
+      "ec2:DeleteNetworkInterface",
+      "ec2:DescribeDhcpOptions",
+      "ec2:DescribeNetworkInterfaces",
+      "ec2:DescribeSecurityGroups",
+      "ec2:DescribeSubnets",
+      "ec2:DescribeVpcs",
+      "ec2:ModifyNetworkInterfaceAttribute",
+    ]
+    effect    = "Allow"
+    resources = ["*"]
+    sid       = "FleetNetworkInterfaces"
+  }
+  statement {
+    actions = ["ec2:CreateNetworkInterfacePermission"]
+    effect  = "Allow"
+    resources = [
+      "arn:${data.aws_partition.Mirror_Partition.partition}:ec2:${data.aws_region.Mirror_Region.id}:${data.aws_caller_identity.Mirror_Account.account_id}:network-interface/*",
+    ]
+    sid = "FleetNetworkInterfacePermission"
+    condition {
+      test     = "StringEquals"
+      values   = [for x in var.subnet_ids : "arn:${data.aws_partition.Mirror_Partition.partition}:ec2:${data.aws_region.Mirror_Region.id}:${data.aws_caller_identity.Mirror_Account.account_id}:subnet/${x}"]
+      variable = "ec2:Subnet"
+    }
+  }
+}
+
+data "aws_iam_policy_document" "Mirror_Fleet_Trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    effect  = "Allow"
+    condition {
+      test     = "StringEquals"
+      values   = [data.aws_caller_identity.Mirror_Account.account_id]
+      variable = "aws:SourceAccount"
+    }
+    principals {
+      identifiers = ["codebuild.amazonaws.com"]
+      type        = "Service"
+    }
+  }
+}
+
 data "aws_iam_policy_document" "Mirror_Iam_ApiRoleTrust" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -574,7 +621,7 @@ resource "aws_api_gateway_deployment" "Mirror_Webhook_Deployment" {
   description = "Backlog webhook routes"
   rest_api_id = aws_api_gateway_rest_api.Mirror_Webhook_Api.id
   triggers = {
-    redeployment = sha256(join(",", ["8ff85e9413f483b7456beb8cc5dc34ed5c474b5cfd0a2caef1a4418332b1e4cf", aws_iam_role.Mirror_Iam_ApiRole.arn, aws_api_gateway_integration.Mirror_Webhook_Integration.uri, aws_api_gateway_rest_api.Mirror_Webhook_Api.id, aws_api_gateway_resource.Mirror_Webhook_ProjectPath.id, aws_api_gateway_resource.Mirror_Webhook_RepositoryPath.id, aws_api_gateway_method.Mirror_Webhook_Method.id, aws_api_gateway_integration.Mirror_Webhook_Integration.id, aws_api_gateway_method_response.Mirror_Webhook_Response200.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse200.id, aws_api_gateway_method_response.Mirror_Webhook_Response502.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse502.id, aws_api_gateway_method_response.Mirror_Webhook_Response503.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse503.id, aws_api_gateway_method_response.Mirror_Webhook_Response404.id, aws_api_gateway_gateway_response.Mirror_Webhook_UnknownRoute.id, aws_api_gateway_gateway_response.Mirror_Webhook_Throttled.id, jsonencode(local.repository_list), jsonencode(local.allowed_source_ips)]))
+    redeployment = sha256(join(",", ["1a717e66952fa5bc31ceb6e660e0a7a1262dc512b4effd90de26a642f7b9227f", aws_iam_role.Mirror_Iam_ApiRole.arn, aws_api_gateway_integration.Mirror_Webhook_Integration.uri, aws_api_gateway_rest_api.Mirror_Webhook_Api.id, aws_api_gateway_resource.Mirror_Webhook_ProjectPath.id, aws_api_gateway_resource.Mirror_Webhook_RepositoryPath.id, aws_api_gateway_method.Mirror_Webhook_Method.id, aws_api_gateway_integration.Mirror_Webhook_Integration.id, aws_api_gateway_method_response.Mirror_Webhook_Response200.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse200.id, aws_api_gateway_method_response.Mirror_Webhook_Response502.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse502.id, aws_api_gateway_method_response.Mirror_Webhook_Response503.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse503.id, aws_api_gateway_method_response.Mirror_Webhook_Response404.id, aws_api_gateway_gateway_response.Mirror_Webhook_UnknownRoute.id, aws_api_gateway_gateway_response.Mirror_Webhook_Throttled.id, jsonencode(local.repository_list), jsonencode(local.allowed_source_ips)]))
   }
 
   depends_on = [
@@ -929,6 +976,26 @@ resource "aws_cloudwatch_metric_alarm" "Mirror_SafetyNet_OutOfSyncAlarm" {
   treat_missing_data = "breaching"
 }
 
+resource "aws_codebuild_fleet" "Mirror_Fleet_Resource" {
+  count = var.build.fleet != null ? 1 : 0
+
+  base_capacity      = var.build.fleet.base_capacity
+  compute_type       = var.build.compute_type
+  environment_type   = "ARM_CONTAINER"
+  fleet_service_role = one(aws_iam_role.Mirror_Fleet_Role[*].arn)
+  name               = "${var.name}-fleet"
+  overflow_behavior  = lookup({ "on-demand" = "ON_DEMAND", "queue" = "QUEUE" }, var.build.fleet.overflow)
+  vpc_config {
+    security_group_ids = [aws_security_group.Mirror_Network_Build.id]
+    subnets            = var.subnet_ids
+    vpc_id             = var.vpc_id
+  }
+
+  depends_on = [
+    aws_iam_role_policy.Mirror_Fleet_RolePolicy,
+  ]
+}
+
 resource "aws_codebuild_project" "Mirror_Repository_Project" {
   for_each = local.Mirror_Repository_Instances
 
@@ -953,6 +1020,12 @@ resource "aws_codebuild_project" "Mirror_Repository_Project" {
         name  = environment_variable.value.name
         type  = "PLAINTEXT"
         value = environment_variable.value.value
+      }
+    }
+    dynamic "fleet" {
+      for_each = var.build.fleet != null ? [1] : []
+      content {
+        fleet_arn = one(aws_codebuild_fleet.Mirror_Fleet_Resource[*].arn)
       }
     }
   }
@@ -994,10 +1067,13 @@ EOT
     location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/057ad934f0a1135deee685a1184fb2b281784445acd29aed4baa8b0aafd552a0/"
     type      = "S3"
   }
-  vpc_config {
-    security_group_ids = [aws_security_group.Mirror_Network_Build.id]
-    subnets            = var.subnet_ids
-    vpc_id             = var.vpc_id
+  dynamic "vpc_config" {
+    for_each = var.build.fleet != null ? [] : [1]
+    content {
+      security_group_ids = [aws_security_group.Mirror_Network_Build.id]
+      subnets            = var.subnet_ids
+      vpc_id             = var.vpc_id
+    }
   }
 
   depends_on = [
@@ -1024,7 +1100,7 @@ resource "aws_codebuild_project" "Mirror_SafetyNet_Project" {
     type = "NO_ARTIFACTS"
   }
   environment {
-    compute_type                = "BUILD_GENERAL1_SMALL"
+    compute_type                = var.build.fleet != null ? var.build.compute_type : "BUILD_GENERAL1_SMALL"
     image                       = "aws/codebuild/amazonlinux-aarch64-standard:4.0"
     image_pull_credentials_type = "CODEBUILD"
     privileged_mode             = false
@@ -1035,6 +1111,12 @@ resource "aws_codebuild_project" "Mirror_SafetyNet_Project" {
         name  = environment_variable.value.name
         type  = "PLAINTEXT"
         value = environment_variable.value.value
+      }
+    }
+    dynamic "fleet" {
+      for_each = var.build.fleet != null ? [1] : []
+      content {
+        fleet_arn = one(aws_codebuild_fleet.Mirror_Fleet_Resource[*].arn)
       }
     }
   }
@@ -1070,10 +1152,13 @@ EOT
     location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/057ad934f0a1135deee685a1184fb2b281784445acd29aed4baa8b0aafd552a0/"
     type      = "S3"
   }
-  vpc_config {
-    security_group_ids = [aws_security_group.Mirror_Network_Build.id]
-    subnets            = var.subnet_ids
-    vpc_id             = var.vpc_id
+  dynamic "vpc_config" {
+    for_each = var.build.fleet != null ? [] : [1]
+    content {
+      security_group_ids = [aws_security_group.Mirror_Network_Build.id]
+      subnets            = var.subnet_ids
+      vpc_id             = var.vpc_id
+    }
   }
 
   depends_on = [
@@ -1150,6 +1235,14 @@ resource "aws_iam_role" "Mirror_Alerts_StateMachineRole" {
   name               = "${var.name}-mirror-alerts"
 }
 
+resource "aws_iam_role" "Mirror_Fleet_Role" {
+  count = var.build.fleet != null ? 1 : 0
+
+  assume_role_policy = data.aws_iam_policy_document.Mirror_Fleet_Trust.json
+  description        = "Service role of the CodeBuild fleet ${var.name}-fleet: the instances' network interfaces in the mirror's subnets"
+  name               = "${var.name}-codebuild-fleet"
+}
+
 resource "aws_iam_role" "Mirror_Iam_ApiRole" {
   assume_role_policy = data.aws_iam_policy_document.Mirror_Iam_ApiRoleTrust.json
   description        = "Webhook API of the Backlog to CodeCommit mirror: starts sync builds"
@@ -1188,6 +1281,14 @@ resource "aws_iam_role_policy" "Mirror_Alerts_StateMachinePolicy" {
   name   = "alert-state"
   policy = data.aws_iam_policy_document.Mirror_Alerts_StateMachineDocument.json
   role   = aws_iam_role.Mirror_Alerts_StateMachineRole.id
+}
+
+resource "aws_iam_role_policy" "Mirror_Fleet_RolePolicy" {
+  count = var.build.fleet != null ? 1 : 0
+
+  name   = "fleet-network"
+  policy = data.aws_iam_policy_document.Mirror_Fleet_Document.json
+  role   = one(aws_iam_role.Mirror_Fleet_Role[*].id)
 }
 
 resource "aws_iam_role_policy" "Mirror_Iam_ApiStartBuildPolicy" {

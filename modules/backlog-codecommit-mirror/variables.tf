@@ -168,8 +168,8 @@ variable "repositories" {
 }
 
 variable "build" {
-  type        = object({ timeout_minutes = optional(number, 5), queued_timeout_minutes = optional(number, 10), compute_type = optional(string, "BUILD_GENERAL1_SMALL"), allow_debug_sessions = optional(bool, false) })
-  description = "Sync builds: timeout_minutes (5-480), queued_timeout_minutes (5-480), compute_type (ARM: BUILD_GENERAL1_SMALL, _MEDIUM or _LARGE), allow_debug_sessions (grants the Session Manager channels of codebuild-breakpoint)."
+  type        = object({ timeout_minutes = optional(number, 5), queued_timeout_minutes = optional(number, 10), compute_type = optional(string, "BUILD_GENERAL1_SMALL"), allow_debug_sessions = optional(bool, false), fleet = optional(object({ base_capacity = number, overflow = optional(string, "on-demand") })) })
+  description = "Sync builds: timeout_minutes (5-480), queued_timeout_minutes (5-480), compute_type (ARM: BUILD_GENERAL1_SMALL, _MEDIUM or _LARGE), allow_debug_sessions (grants the Session Manager channels of codebuild-breakpoint), fleet (a reserved-capacity fleet NAME-fleet for the syncs and the safety net: base_capacity instances, billed while provisioned, at most the number of repositories; overflow on-demand or queue; null: none)."
   default     = {}
   nullable    = false
 
@@ -186,6 +186,21 @@ variable "build" {
   validation {
     condition     = contains(["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"], var.build.compute_type)
     error_message = "build.compute_type must be one of BUILD_GENERAL1_SMALL, BUILD_GENERAL1_MEDIUM, BUILD_GENERAL1_LARGE."
+  }
+
+  validation {
+    condition     = var.build.fleet == null ? true : var.build.fleet.base_capacity >= 1 && var.build.fleet.base_capacity <= 200 && floor(var.build.fleet.base_capacity) == var.build.fleet.base_capacity
+    error_message = "build.fleet.base_capacity must be a whole number from 1 to 200."
+  }
+
+  validation {
+    condition     = var.build.fleet == null ? true : var.build.fleet.base_capacity <= length(var.repositories)
+    error_message = "build.fleet.base_capacity must be a whole number from 1 to the number of repositories."
+  }
+
+  validation {
+    condition     = var.build.fleet == null ? true : contains(["on-demand", "queue"], var.build.fleet.overflow)
+    error_message = "build.fleet.overflow must be \"on-demand\" or \"queue\"."
   }
 }
 
