@@ -235,6 +235,11 @@ describe("the committed module", () => {
       "without_a_fleet_every_build_places_itself_in_the_vpc",
       "a_fleet_runs_the_syncs_and_the_safety_net",
       "a_fleet_larger_than_the_repositories_is_refused",
+      "every_branch_and_tag_by_default",
+      "a_repository_selection_replaces_the_stack_one",
+      "a_pattern_outside_heads_and_tags_is_refused",
+      "excluding_every_branch_is_refused",
+      "a_repository_selection_without_a_branch_is_refused",
     ]) {
       expect(output).toContain(`run "${run}"... pass`);
     }
