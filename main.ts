@@ -75,6 +75,9 @@ export class MirrorStack extends TerraformStack {
         ),
       });
     }
+    if (this.mirror.fleet !== undefined) {
+      new TerraformOutput(this, "fleet_arn", { description: OUTPUT_DESCRIPTIONS.fleetArn, value: this.mirror.fleet.arn });
+    }
     new TerraformOutput(this, "repositories", {
       description: OUTPUT_DESCRIPTIONS.repositories,
       value: this.mirror.repositoriesOutput,

@@ -81,7 +81,7 @@ function everyOptionConfig(): StackConfig {
   config.webhook = { wafRateLimitPer5Minutes: 300, additionalSourceIps: ["203.0.113.0/24"] };
   config.alerts = { emails: ["ops@example.com"] };
   config.encryption = { customerManagedKey: true };
-  config.build = { allowDebugSessions: true, concurrentBuildLimit: 2 };
+  config.build = { allowDebugSessions: true, concurrentBuildLimit: 2, fleet: { baseCapacity: 1 } };
   config.resync = { enabled: true, schedule: "rate(30 minutes)" };
   config.sync = { allowEmptySource: true };
   config.lfs = { credentialsParameter: "/backlog/lfs-credentials" };
@@ -116,6 +116,7 @@ function casesFor(config: StackConfig, synth: Synth, policies: RenderedPolicies)
   const alertEvents = { role: roleWith(policies, "start-alert-state-machine") };
   const alertMachineArn = worldArn("states", `stateMachine:${alertsStateMachineName(name)}`);
   const alertTableArn = worldArn("dynamodb", `table/${alertStateTableName(name)}`);
+  const fleet = config.build?.fleet !== undefined ? { role: roleWith(policies, "fleet-network") } : undefined;
   const subnets = buildSubnetIds(synth);
   const bucket = resolveReferences(synth, Object.values(synth.resource.aws_s3_bucket)[0].bucket);
   const bucketArn = `arn:aws:s3:::${bucket}`;
@@ -326,6 +327,41 @@ function casesFor(config: StackConfig, synth: Synth, policies: RenderedPolicies)
     });
   }
 
+  // ---- the reserved-capacity fleet's service role (build.fleet, lib/fleet.ts) ----
+  // CodeBuild places the fleet's instances' network interfaces in the stack's subnets with this role
+  // (CreateFleet fleetServiceRole); which calls it makes follows aws-cdk's Fleet (lib/fleet.ts header).
+  if (fleet !== undefined) {
+    for (const action of ["ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"]) {
+      allow(`the fleet role may ${action} (no resource-level permissions)`, { caller: fleet, action, resource: "*" });
+    }
+    for (const action of ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:ModifyNetworkInterfaceAttribute"]) {
+      allow(`the fleet role may ${action} for an instance's interface`, { caller: fleet, action, resource: eni });
+    }
+    for (const s of subnets) {
+      // No ec2:AuthorizedService here: aws-cdk found the fleet refused with that condition.
+      allow(`the fleet role may let CodeBuild attach an instance's interface in ${s}`, {
+        caller: fleet,
+        action: "ec2:CreateNetworkInterfacePermission",
+        resource: eni,
+        context: { "ec2:Subnet": worldArn("ec2", `subnet/${s}`) },
+      });
+    }
+    deny("the fleet role may not grant an interface permission in another subnet", {
+      caller: fleet,
+      action: "ec2:CreateNetworkInterfacePermission",
+      resource: eni,
+      context: { "ec2:Subnet": worldArn("ec2", "subnet/subnet-0badbadbadbadbad0") },
+    });
+    deny("the fleet role may not push to a mirror", {
+      caller: fleet,
+      action: "codecommit:GitPush",
+      resource: repos[0].repoArn,
+      context: tagged(name),
+    });
+    deny("the fleet role may not start a build", { caller: fleet, action: "codebuild:StartBuild", resource: repos[0].projectArn });
+    deny("the fleet role may not read the SSH key", { caller: fleet, action: "ssm:GetParameters", resource: parameterArns[0] });
+  }
+
   if (config.build?.allowDebugSessions === true) {
     for (const action of ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"]) {
       allow(`with debug sessions on, a paused sync may ${action}`, { caller: sync, action, resource: "*" });
@@ -486,6 +522,9 @@ function casesFor(config: StackConfig, synth: Synth, policies: RenderedPolicies)
   if (resync) {
     deny("the alert state machine may not read the safety net's log", { caller: alertMachine, action: "logs:FilterLogEvents", resource: logGroupArn(verifyLogGroup) });
   }
+  // Assumption: CodeBuild sends aws:SourceAccount when it assumes a fleet's service role, as for a
+  // project's (unsettled: docs/real-account-checklist.md).
+  if (fleet !== undefined) trust(fleet, "codebuild.amazonaws.com", true);
 
   // ---- the alert topic ----
   for (const alarm of alarmArns) {

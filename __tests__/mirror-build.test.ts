@@ -41,6 +41,9 @@ describe("sync project", () => {
         { name: "BACKLOG_REMOTE", type: "PLAINTEXT", value: "example-space@example-space.git.backlog.jp:/DEMO/web-app.git" },
         { name: "CODECOMMIT_REPOSITORY", type: "PLAINTEXT", value: "demo-web-app" },
         { name: "MIRROR_PATH", type: "PLAINTEXT", value: "DEMO/web-app.git" },
+        // Every branch and tag by default (sync.refs).
+        { name: "REF_INCLUDE", type: "PLAINTEXT", value: "refs/heads/*,refs/tags/*" },
+        { name: "REF_EXCLUDE", type: "PLAINTEXT", value: "-" },
       ],
     });
   });

@@ -127,20 +127,24 @@ describe("the verify project", () => {
 });
 
 describe("the repository list", () => {
-  test("is an S3 object in the stack's bucket with one line per repository: key, CodeCommit name, sync project", () => {
+  test("is an S3 object in the stack's bucket with one line per repository: key, CodeCommit name, sync project, ref selection", () => {
     const config = exampleConfig();
     config.repositories = [
       { projectKey: "DEMO", repository: "web-app", codecommitRepository: "demo-web-app" },
-      { projectKey: "OPS", repository: "tools" },
+      { projectKey: "OPS", repository: "tools", refs: { include: ["refs/heads/main", "refs/tags/v*"], exclude: ["refs/tags/v0*"] } },
       { projectKey: "OPS", repository: "site", codecommitRepository: "ops.site" },
     ];
+    config.sync = { refs: { exclude: ["refs/heads/wip/*"] } };
     const s = synthStack(config);
     const lists = resources(s, "aws_s3_object").filter((o) => !String(o.key).startsWith(BUILD_TOOLS_PREFIX));
     expect(lists).toHaveLength(1);
     const [list] = lists;
     expect(list).toMatchObject({ bucket: refOf(s, "aws_s3_bucket", bucket(s), "bucket"), key: "verify/repositories.txt", content_type: "text/plain" });
     expect(list.content).toBe(
-      "DEMO/web-app demo-web-app backlog-mirror-mirror-demo-web-app\nOPS/tools tools backlog-mirror-mirror-tools\nOPS/site ops.site backlog-mirror-mirror-ops_site\n",
+      "DEMO/web-app demo-web-app backlog-mirror-mirror-demo-web-app refs/heads/*,refs/tags/* refs/heads/wip/*\n" +
+        // The repository's own selection replaces the stack's, exclude included.
+        "OPS/tools tools backlog-mirror-mirror-tools refs/heads/main,refs/tags/v* refs/tags/v0*\n" +
+        "OPS/site ops.site backlog-mirror-mirror-ops_site refs/heads/*,refs/tags/* refs/heads/wip/*\n",
     );
   });
 });

@@ -42,7 +42,9 @@ describe("the Terraform module", () => {
       alerts: { emails: ["ops@example.com"] },
       webhook: { wafRateLimitPer5Minutes: 1000 },
       lfs: { credentialsParameter: "/backlog-mirror/lfs" },
+      build: { fleet: { baseCapacity: 1 } },
     }) as any;
+    expect(main.resource.aws_codebuild_fleet).toBeDefined();
     expect(Object.keys(main.resource).sort()).toEqual(Object.keys(stack.resource).sort());
     expect(Object.keys(main.data).sort()).toEqual(Object.keys(stack.data).sort());
   });
@@ -62,7 +64,7 @@ describe("the Terraform module", () => {
 
   test("every output has a description", () => {
     for (const o of Object.values<any>(outputs)) expect(o.description.length).toBeGreaterThan(20);
-    expect(Object.keys(outputs).sort()).toEqual(["alerts_topic_arn", "lfs", "repositories", "webhook_base_url", "webhook_source_ips"]);
+    expect(Object.keys(outputs).sort()).toEqual(["alerts_topic_arn", "fleet_arn", "lfs", "repositories", "webhook_base_url", "webhook_source_ips"]);
   });
 
   test("per-repository resources are one resource each with for_each over the repositories", () => {
@@ -102,6 +104,24 @@ describe("the Terraform module", () => {
       subnet_id: "${each.value}",
     });
     expect(main.data.aws_subnet).toEqual({ Mirror_Storage_Subnet: { for_each: "${toset(var.subnet_ids)}", id: "${each.value}" } });
+  });
+
+  test("the fleet and its role exist when build.fleet is set, and the projects run on it instead of their own vpc_config", () => {
+    const on = "${var.build.fleet != null ? 1 : 0}";
+    expect(resources("aws_codebuild_fleet").Mirror_Fleet_Resource.count).toBe(on);
+    expect(resources("aws_iam_role").Mirror_Fleet_Role.count).toBe(on);
+    expect(resources("aws_iam_role_policy").Mirror_Fleet_RolePolicy.count).toBe(on);
+    expect(resources("aws_codebuild_fleet").Mirror_Fleet_Resource.overflow_behavior).toBe('${lookup({ "on-demand" = "ON_DEMAND", "queue" = "QUEUE" }, var.build.fleet.overflow)}');
+    for (const name of ["Mirror_Repository_Project", "Mirror_SafetyNet_Project"]) {
+      const project = resources("aws_codebuild_project")[name];
+      expect(project.vpc_config).toBeUndefined();
+      expect(project.dynamic.vpc_config.for_each).toBe("${var.build.fleet != null ? [] : [1]}");
+      expect(project.environment.dynamic.fleet).toEqual({
+        for_each: "${var.build.fleet != null ? [1] : []}",
+        content: { fleet_arn: "${one(aws_codebuild_fleet.Mirror_Fleet_Resource[*].arn)}" },
+      });
+    }
+    expect(outputs.fleet_arn.value).toBe("${one(aws_codebuild_fleet.Mirror_Fleet_Resource[*].arn)}");
   });
 
   test("IAM grants are scoped by the stack's prefix and tag, not by lists of the repositories", () => {

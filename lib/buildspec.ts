@@ -110,11 +110,20 @@ export function repositorySyncSettings(
   backlog: Pick<BacklogSettings, "spaceKey" | "domain">,
   repository: Pick<RepositoryMirrorSpec, "projectKey" | "repository">,
   codecommitRepository: string,
-): { readonly BACKLOG_REMOTE: string; readonly CODECOMMIT_REPOSITORY: string; readonly MIRROR_PATH: string } {
+  refs: { readonly include: string; readonly exclude: string },
+): {
+  readonly BACKLOG_REMOTE: string;
+  readonly CODECOMMIT_REPOSITORY: string;
+  readonly MIRROR_PATH: string;
+  readonly REF_INCLUDE: string;
+  readonly REF_EXCLUDE: string;
+} {
   return {
     BACKLOG_REMOTE: backlogRemoteUrl(backlog, repository),
     CODECOMMIT_REPOSITORY: codecommitRepository,
     MIRROR_PATH: mirrorRelativePath(repository),
+    REF_INCLUDE: refs.include,
+    REF_EXCLUDE: refs.exclude,
   };
 }
 

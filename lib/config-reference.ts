@@ -5,8 +5,9 @@
  * construct uses, so that neither is written twice.
  */
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
+import { DEFAULT_FLEET_OVERFLOW } from "./fleet";
 import { BUILD_DEFAULTS } from "./mirror-build";
-import { DEFAULT_LOG_RETENTION_DAYS } from "./mirror-inputs";
+import { DEFAULT_LOG_RETENTION_DAYS, DEFAULT_REF_INCLUDE } from "./mirror-inputs";
 import { LIST_SIZES, RULES, type Rule, type RuleField } from "./rules";
 import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE } from "./safety-net";
 import { DEFAULT_BACKUP_RETENTION_DAYS } from "./storage";
@@ -107,6 +108,12 @@ export const REFERENCE_ROWS: readonly ReferenceRow[] = [
     default: code(false),
     notes: "`true` lets a sync delete CodeCommit's refs when Backlog advertises none (backed up first)",
   },
+  {
+    key: "sync.refs, repositories[].refs",
+    required: "no",
+    default: DEFAULT_REF_INCLUDE.map((p) => code(p)).join(", "),
+    notes: `\`{ include, exclude }\` (≤ ${size("sync.refs.include").max} each), each a ref pattern (\`*\`: any characters); the default branch must be included; other refs are never pushed or deleted ([details](docs/how-it-works.md#ref-selection))`,
+  },
   { key: "backups.retentionDays", required: "no", default: code(DEFAULT_BACKUP_RETENTION_DAYS), rule: "backups.retentionDays", notes: ": days the backup bundles (and their noncurrent versions) are kept" },
   { key: "alerts.emails", required: "no", default: "none", notes: `e-mail subscriptions of the alert topic (≤ ${size("alerts.emails").max}), each ${RULES["alerts.emails[]"].allowed}` },
   { key: "lfs.credentialsParameter", required: "no", default: "not mirrored", notes: "mirror Git LFS objects; an SSM SecureString `USER:PASSWORD`" },
@@ -127,6 +134,14 @@ export const REFERENCE_ROWS: readonly ReferenceRow[] = [
     notes: "; extra builds are refused (→ 502, Backlog retries)",
   },
   { key: "build.allowDebugSessions", required: "no", default: code(false), notes: "grants Session Manager channels for `codebuild-breakpoint`" },
+  {
+    key: "build.fleet.baseCapacity",
+    required: "for a fleet",
+    default: "no fleet",
+    rule: "build.fleet.baseCapacity",
+    notes: ", ≤ the repositories: a reserved-capacity fleet for every build, billed while provisioned",
+  },
+  { key: "build.fleet.overflow", required: "no", default: code(DEFAULT_FLEET_OVERFLOW), rule: "build.fleet.overflow", notes: ": when every instance is busy" },
   { key: "state.bucket`, `state.key`, `state.region", required: "yes", notes: "S3 backend; `encrypt = true` and `use_lockfile = true` are always set" },
   { key: "tags", required: "no", default: "none", notes: `provider default tags (≤ ${size("tags").max})` },
 ];

@@ -9,6 +9,7 @@ import { CodecommitRepository } from "@cdktf/provider-aws/lib/codecommit-reposit
 import { type ITerraformDependable, TerraformElement, TerraformIterator, TerraformLocal, TerraformStack, Token, propertyAccess, ref } from "cdktf";
 import { Construct, type Node } from "constructs";
 import { BACKUP_BUCKET_ENV, LFS_ENDPOINT_ENV, repositorySyncSettings } from "./buildspec";
+import { type MirrorFleet, buildPlacement } from "./fleet";
 import type { BuildSetting, MirrorInputs, RepositoryInstance, RepositorySet } from "./mirror-inputs";
 import { EFS_LOCATION_IDENTIFIER, EFS_MOUNT_POINT, buildLogGroupName, MIRROR_STACK_TAG_KEY, repositoryConstructId, repositoryKey } from "./naming";
 import type { RepositoryMirrorSpec } from "./props";
@@ -154,6 +155,8 @@ export interface MirrorRepositoriesProps {
   readonly scriptsLocation: string;
   /** Customer-managed key for the log groups and the projects. @default - AWS-managed */
   readonly kmsKeyArn?: string;
+  /** The reserved-capacity fleet the builds run on, when `build.fleet` is set. @default - none */
+  readonly fleet?: MirrorFleet;
   /** Resources the projects must be created after (IAM policy, mount targets, the scripts' objects). */
   readonly dependsOn: ITerraformDependable[];
 }
@@ -208,6 +211,8 @@ export class MirrorRepositories extends Construct {
       BACKLOG_REMOTE: value("backlog_remote"),
       CODECOMMIT_REPOSITORY: value("codecommit_repository"),
       MIRROR_PATH: value("mirror_path"),
+      REF_INCLUDE: value("ref_include"),
+      REF_EXCLUDE: value("ref_exclude"),
     } satisfies ReturnType<typeof repositorySyncSettings>;
     const settings: BuildSetting[] = [
       // Where the sync saves bundles of history it is about to overwrite or delete.
@@ -217,6 +222,12 @@ export class MirrorRepositories extends Construct {
       { name: LFS_ENDPOINT_ENV, value: value("lfs_endpoint"), when: props.lfs },
     ];
 
+    // In the VPC by itself, or on the fleet (lib/fleet.ts).
+    const placement = buildPlacement(
+      { vpcId: props.vpcId, subnets: props.subnetIds, securityGroupIds: [props.securityGroupId] },
+      build.computeType,
+      props.fleet,
+    );
     this.project = new CodebuildProject(this, REPOSITORY_RESOURCE_IDS.project, {
       forEach: each,
       name: value("project_name"),
@@ -231,7 +242,8 @@ export class MirrorRepositories extends Construct {
       environment: {
         type: "ARM_CONTAINER",
         image: BUILD_IMAGE,
-        computeType: build.computeType,
+        computeType: placement.computeType,
+        fleet: placement.fleet,
         imagePullCredentialsType: "CODEBUILD",
         // Off: CodeBuild mounts the project's `fileSystemLocations` itself, and its EFS documentation
         // ("Amazon Elastic File System sample for CodeBuild" and "Troubleshoot the Amazon EFS
@@ -241,11 +253,7 @@ export class MirrorRepositories extends Construct {
         // The repository's settings (lib/buildspec/mirror-sync.sh's header lists them).
         environmentVariable: environmentVariables(settings),
       },
-      vpcConfig: {
-        vpcId: props.vpcId,
-        subnets: props.subnetIds,
-        securityGroupIds: [props.securityGroupId],
-      },
+      vpcConfig: placement.vpcConfig,
       fileSystemLocations: [
         {
           type: "EFS",
@@ -269,6 +277,7 @@ export class MirrorRepositories extends Construct {
     });
 
     addDynamicEnvironment(this.project, settings);
+    placement.addTo(this.project);
 
     if (repositories.literal !== undefined) {
       new MovedRepositoryResources(this, "MovedFromRepositoryConstructs", this, repositories.literal.map((r) => r.spec));

@@ -7,9 +7,10 @@
 import { Token, ref } from "cdktf";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
 import type { BuildScriptFile } from "./build-scripts";
+import { DEFAULT_FLEET_OVERFLOW, FLEET_OVERFLOW_BEHAVIORS, type FleetInputs } from "./fleet";
 import { BUILD_DEFAULTS, lockTimeoutSeconds } from "./mirror-build";
 import { backlogGitHost, backlogLfsEndpoint, buildLogGroupName, buildProjectName, codecommitRepositoryName, mirrorRelativePath, repositoryKey, backlogRemoteUrl } from "./naming";
-import type { BacklogCodeCommitMirrorProps, RepositoryMirrorSpec } from "./props";
+import type { BacklogCodeCommitMirrorProps, RefSelection, RepositoryMirrorSpec } from "./props";
 import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE } from "./safety-net";
 import { DEFAULT_BACKUP_RETENTION_DAYS } from "./storage";
 import { escapeTerraformTemplate } from "./terraform-template";
@@ -19,6 +20,23 @@ import { DEFAULT_THROTTLE } from "./webhook-protection";
 
 /** Default retention of the build logs. */
 export const DEFAULT_LOG_RETENTION_DAYS = 30;
+
+/** The refs mirrored when no selection is set: every branch and tag (`RefSelection.include`). */
+export const DEFAULT_REF_INCLUDE = ["refs/heads/*", "refs/tags/*"] as const;
+
+/**
+ * A list of ref patterns as the sync and the safety net read it (REF_INCLUDE, REF_EXCLUDE, the
+ * repository list): joined by ",", "-" for none (lib/buildspec/mirror-sync.sh).
+ */
+export function refPatternList(patterns: readonly string[]): string {
+  return patterns.length === 0 ? "-" : patterns.join(",");
+}
+
+/** The include and exclude lists of a repository: its own `refs`, else the stack's, else the default. */
+export function refSelectionOf(spec: RepositoryMirrorSpec, stack: RefSelection | undefined): { include: string; exclude: string } {
+  const refs = spec.refs ?? stack;
+  return { include: refPatternList(refs?.include ?? DEFAULT_REF_INCLUDE), exclude: refPatternList(refs?.exclude ?? []) };
+}
 
 /** One repository's names, as text (literal, or `${r.FIELD}` in the module's `for` expressions). */
 export interface RepositoryFields {
@@ -34,6 +52,9 @@ export interface RepositoryFields {
    * opted out (`repositories[].lfs: false`).
    */
   readonly lfsEndpoint?: string;
+  /** Its ref selection ({@link refPatternList}): the patterns included, and excluded ("-" for none). */
+  readonly refInclude: string;
+  readonly refExclude: string;
 }
 
 /**
@@ -50,6 +71,8 @@ export interface RepositoryInstance {
   readonly mirror_path: string;
   /** Only when the stack mirrors LFS objects: the repository's LFS server, "" when it opted out. */
   readonly lfs_endpoint?: string;
+  readonly ref_include: string;
+  readonly ref_exclude: string;
 }
 
 /** The `for_each` value of one repository, from its names (text or templates alike). */
@@ -67,6 +90,8 @@ export function repositoryInstance(backlog: { readonly spaceKey: string; readonl
     backlog_remote: remote,
     mirror_path: mirrorRelativePath(r),
     ...(r.lfsEndpoint !== undefined ? { lfs_endpoint: r.lfsEndpoint } : {}),
+    ref_include: r.refInclude,
+    ref_exclude: r.refExclude,
   };
 }
 
@@ -92,6 +117,7 @@ export function literalRepositories(
   backlog: { readonly spaceKey: string; readonly domain: string },
   repositories: readonly RepositoryMirrorSpec[],
   lfs = false,
+  refs?: RefSelection,
 ): RepositorySet {
   const literal = repositories.map((spec) => ({
     spec,
@@ -101,6 +127,8 @@ export function literalRepositories(
     codecommitRepository: codecommitRepositoryName(spec),
     projectName: buildProjectName(name, spec),
     ...(lfs ? { lfsEndpoint: spec.lfs === false ? "" : backlogLfsEndpoint(backlog, spec) } : {}),
+    refInclude: refSelectionOf(spec, refs).include,
+    refExclude: refSelectionOf(spec, refs).exclude,
   }));
   const escape = (instance: RepositoryInstance) =>
     Object.fromEntries(Object.entries(instance).map(([k, v]) => [k, escapeTerraformTemplate(v)])) as unknown as RepositoryInstance;
@@ -123,6 +151,8 @@ export function repositoryListExpression(list: string, backlog: { readonly space
     codecommitRepository: "${r.codecommit_repository}",
     projectName: "${r.project_name}",
     lfsEndpoint: "${r.lfs_endpoint}",
+    refInclude: "${r.ref_include}",
+    refExclude: "${r.ref_exclude}",
   };
   const instance = repositoryInstance(backlog, fields);
   const entries = Object.entries(instance).map(([k, v]) => `${k} = ${hclTemplate(v)}`);
@@ -173,6 +203,8 @@ export interface MirrorInputs {
     /** LOCK_TIMEOUT_SECONDS of the sync (lib/mirror-build.ts lockTimeoutSeconds). */
     readonly lockTimeoutSeconds: string;
     readonly allowDebugSessions: Switch;
+    /** The reserved-capacity fleet (setting `build.fleet`, lib/fleet.ts). */
+    readonly fleet: FleetInputs;
   };
   readonly webhook: {
     /** The resource policy admitting only {@link sourceIps}. */
@@ -232,7 +264,7 @@ export function mirrorInputs(props: BacklogCodeCommitMirrorProps): MirrorInputs 
       parameterNames: [backlog.sshKeyParameter, ...(hostKeysParameter !== undefined ? [hostKeysParameter] : [])],
     },
     network: props.network === undefined ? undefined : { vpcId: props.network.vpcId, subnetIds: props.network.subnetIds },
-    repositories: literalRepositories(name, backlog, props.repositories, props.lfs !== undefined),
+    repositories: literalRepositories(name, backlog, props.repositories, props.lfs !== undefined, props.sync?.refs),
     lfs: { credentialsParameter: props.lfs?.credentialsParameter ?? "", when: props.lfs !== undefined },
     build: {
       timeoutMinutes: build.timeoutMinutes,
@@ -241,6 +273,11 @@ export function mirrorInputs(props: BacklogCodeCommitMirrorProps): MirrorInputs 
       concurrentBuildLimit: build.concurrentBuildLimit,
       lockTimeoutSeconds: String(lockTimeoutSeconds(build.timeoutMinutes)),
       allowDebugSessions: build.allowDebugSessions === true,
+      fleet: {
+        when: build.fleet !== undefined,
+        baseCapacity: build.fleet?.baseCapacity ?? 0,
+        overflowBehavior: FLEET_OVERFLOW_BEHAVIORS[build.fleet?.overflow ?? DEFAULT_FLEET_OVERFLOW],
+      },
     },
     webhook: {
       restricted: webhook.allowAnySource !== true,

@@ -23,6 +23,7 @@ import { BuildScripts } from "./build-scripts";
 import { renderBuildspec, syncSettings } from "./buildspec";
 import { MirrorKey } from "./encryption";
 import { type ArnContext, MirrorIam } from "./iam";
+import { MirrorFleet } from "./fleet";
 import { MirrorLfs } from "./lfs";
 import { MirrorRepositories } from "./mirror-build";
 import { DEFAULT_LOG_RETENTION_DAYS, type MirrorInputs, isMirrorInputs, mirrorInputs } from "./mirror-inputs";
@@ -85,6 +86,8 @@ export class BacklogCodeCommitMirror extends Construct {
   public readonly key?: MirrorKey;
   /** Git LFS for consumers (read policies, agent, commands), when `lfs` is set and a repository mirrors LFS objects. */
   public readonly lfs?: MirrorLfs;
+  /** The reserved-capacity fleet of the builds, when `build.fleet` is set. */
+  public readonly fleet?: MirrorFleet;
   /** The source addresses allowed to call the webhook; undefined when it is open to all. */
   public readonly webhookSourceIps?: readonly string[];
 
@@ -146,6 +149,18 @@ export class BacklogCodeCommitMirror extends Construct {
       kmsKeyArn,
     });
 
+    if (declared(inputs.build.fleet.when)) {
+      this.fleet = new MirrorFleet(this, "Fleet", {
+        name,
+        arnContext,
+        fleet: inputs.build.fleet,
+        computeType: inputs.build.computeType,
+        vpcId: network.vpcId,
+        subnetIds: network.subnetIds,
+        securityGroupId: this.network.buildSecurityGroup.id,
+      });
+    }
+
     // Each read of a resource attribute makes a new token (and CDKTF records a stack trace for each):
     // the shared ones are read once, not once per repository (synthesis time at 200 repositories).
     const buildspecInputs = { sshKeyParameter: backlog.sshKeyParameter, hostKeysParameter: backlog.hostKeysParameter };
@@ -165,6 +180,7 @@ export class BacklogCodeCommitMirror extends Construct {
       vpcId: network.vpcId,
       subnetIds,
       kmsKeyArn,
+      fleet: this.fleet,
       // CodeBuild checks the role's VPC permissions on creation; a build needs its mount target.
       dependsOn: [this.iam.buildVpcPolicy, this.storage.mountTargets, ...this.scripts.objects],
     });
@@ -243,6 +259,7 @@ export class BacklogCodeCommitMirror extends Construct {
         logRetentionDays: inputs.logRetentionDays,
         alertTopicArn: this.alerts.topic.arn,
         kmsKeyArn,
+        fleet: this.fleet,
       });
     }
 

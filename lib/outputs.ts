@@ -9,4 +9,5 @@ export const OUTPUT_DESCRIPTIONS = {
   alertsTopicArn: "SNS topic that says once when a repository starts failing and once when it recovers, and receives the alarms; subscribe to it",
   lfs: "Per Backlog repository that mirrors Git LFS objects (PROJECT/REPO): the IAM policy to attach to a consumer's build role, where the objects are, and the commands to run in a clone of the CodeCommit copy before `git lfs pull` (docs/lfs.md)",
   webhookSourceIps: "Source addresses the webhook API admits (empty: any source)",
+  fleetArn: "The reserved-capacity fleet the sync and verify builds run on (setting build.fleet; null or absent without one)",
 } as const;

@@ -17,6 +17,17 @@ export const BACKLOG_DOMAINS = ["backlog.jp", "backlog.com", "backlogtool.com"] 
 /** Backlog top-level domains that host Git over SSH ({@link BACKLOG_DOMAINS}). */
 export type BacklogDomain = (typeof BACKLOG_DOMAINS)[number];
 
+/**
+ * What a build does when every instance of the reserved-capacity fleet is busy (`build.fleet.overflow`):
+ * `on-demand` runs it on CodeBuild's on-demand compute (billed as without a fleet), `queue` waits
+ * for an instance (up to the project's queued timeout). The zod schema, the Terraform module's
+ * validation and the messages are derived from this list (lib/rules.ts).
+ */
+export const FLEET_OVERFLOWS = ["on-demand", "queue"] as const;
+
+/** A value of {@link FLEET_OVERFLOWS}. */
+export type FleetOverflow = (typeof FLEET_OVERFLOWS)[number];
+
 /** Where the sync build learns the Backlog Git host's SSH public key(s). */
 export interface BacklogSettings {
   /**
@@ -101,6 +112,33 @@ export interface RepositoryMirrorSpec {
    * @default - true when the stack's `lfs` is set, else false
    */
   readonly lfs?: boolean;
+
+  /**
+   * The refs of this repository that are mirrored; replaces the stack's `sync.refs` for it.
+   * @default - the stack's `sync.refs`
+   */
+  readonly refs?: RefSelection;
+}
+
+/**
+ * Which refs are mirrored: a ref is mirrored when it matches one `include` pattern and no `exclude`
+ * pattern. A pattern is a full ref name under `refs/heads/` or `refs/tags/` in which `*` matches
+ * any characters, `/` included (`refs/heads/release/*`, `refs/tags/v*`). Refs outside the
+ * selection are never pushed and never deleted from CodeCommit (what CodeCommit holds of them stays
+ * as it is), and the safety net compares only the selected refs. Backlog's default branch must be
+ * selected: a sync refuses, with one line, when it is not.
+ */
+export interface RefSelection {
+  /**
+   * Patterns of the refs to mirror (at least one under `refs/heads/`). Allowed: a ref pattern (`RULES["sync.refs[]"]`).
+   * @default ["refs/heads/*", "refs/tags/*"]
+   */
+  readonly include?: string[];
+  /**
+   * Patterns of refs not to mirror, even when included. Allowed: a ref pattern (`RULES["sync.refs[]"]`).
+   * @default - none
+   */
+  readonly exclude?: string[];
 }
 
 /**
@@ -201,6 +239,12 @@ export interface SyncSettings {
    * @default false
    */
   readonly allowEmptySource?: boolean;
+
+  /**
+   * The refs mirrored, for every repository without `refs` of its own.
+   * @default - every branch and tag
+   */
+  readonly refs?: RefSelection;
 }
 
 /** The git bundles a sync saves before it force-updates or deletes a ref. */
@@ -269,6 +313,36 @@ export interface BuildSettings {
    * @default false
    */
   readonly allowDebugSessions?: boolean;
+
+  /**
+   * Run the sync builds and the safety net's `NAME-verify` on a reserved-capacity fleet
+   * (`NAME-fleet`, lib/fleet.ts): instances kept running in the stack's subnets and build security
+   * group, so a build starts without the on-demand provisioning of a VPC build. Billed for every
+   * minute the instances are provisioned, used or not (README, "Optional parts and what they cost").
+   * Adding or removing it updates the projects in place; it adds the fleet and its service role.
+   * @default - no fleet: every build runs on on-demand compute
+   */
+  readonly fleet?: FleetSettings;
+}
+
+/** A reserved-capacity fleet for the builds (`build.fleet`). */
+export interface FleetSettings {
+  /**
+   * Instances the fleet keeps running, each running one build at a time: at most the number of
+   * repositories (each repository's syncs serialise on its mirror's lock, so more would mostly idle).
+   * Allowed: 1-200 (`RULES["build.fleet.baseCapacity"]`).
+   */
+  readonly baseCapacity: number;
+
+  /**
+   * What a build does when every instance is busy: `on-demand` runs it on on-demand compute (as
+   * without a fleet, billed per build minute), `queue` waits for an instance, within the project's
+   * queued timeout (`build.queuedTimeoutMinutes` for the syncs; with one instance, a sync also waits
+   * while `NAME-verify` runs).
+   * Allowed: `on-demand` or `queue` (`RULES["build.fleet.overflow"]`).
+   * @default "on-demand"
+   */
+  readonly overflow?: FleetOverflow;
 }
 
 /** Props of {@link BacklogCodeCommitMirror}. */

@@ -9,7 +9,7 @@
  * Patterns are written for both engines: JavaScript's RegExp and RE2 (Terraform's `regex`), so no
  * lookaround and no backreference.
  */
-import { BACKLOG_DOMAINS } from "./props";
+import { BACKLOG_DOMAINS, FLEET_OVERFLOWS } from "./props";
 import { MAX_OUT_OF_SYNC_ALARM_HOURS, MIN_OUT_OF_SYNC_ALARM_HOURS } from "./safety-net";
 
 /** A string matched by a pattern (and at most `maxLength` characters). */
@@ -71,6 +71,9 @@ const SSM_PARAMETER = (what: string) =>
     /^\/(aws|ssm)/i,
   );
 
+/** The most repositories a stack accepts ({@link LIST_SIZES}, and the fleet's largest capacity). */
+const MAX_REPOSITORIES = 200;
+
 /** The rules, by the props' field path (`[]` marks a list's items). */
 export const RULES = {
   name: pattern(/^[a-z][a-z0-9-]{0,22}[a-z0-9]$/, "2-24 characters: lower-case letters, digits and hyphens, starting with a letter and not ending with a hyphen"),
@@ -93,6 +96,9 @@ export const RULES = {
   "build.queuedTimeoutMinutes": integer(5, 480),
   "build.computeType": oneOf(COMPUTE_TYPES, `one of ${COMPUTE_TYPES.join(", ")}`),
   "build.concurrentBuildLimit": integer(1, 100),
+  // At most the number of repositories too: a check across fields (lib/validation.ts).
+  "build.fleet.baseCapacity": integer(1, MAX_REPOSITORIES),
+  "build.fleet.overflow": oneOf(FLEET_OVERFLOWS, quotedAlternatives(FLEET_OVERFLOWS)),
   "webhook.sourceIps[]": pattern(
     /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}\/([0-9]|[12][0-9]|3[0-2])$/,
     "an IPv4 CIDR block such as 203.0.113.0/24",
@@ -107,6 +113,14 @@ export const RULES = {
   "resync.outOfSyncAlarmHours": integer(MIN_OUT_OF_SYNC_ALARM_HOURS, MAX_OUT_OF_SYNC_ALARM_HOURS),
   "backups.retentionDays": integer(1, 3650),
   "alerts.emails[]": pattern(/^[^\s@"'`$\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/, "an e-mail address"),
+  // The characters a ref name may hold, and `*` (git check-ref-format forbids `..`, `//`, a trailing
+  // `/` or `.lock`, and these characters cover the rest); no space: the sync splits lists on `,`.
+  "sync.refs[]": pattern(
+    /^refs\/(heads|tags)\/[A-Za-z0-9._*\/+#@=-]+$/,
+    'a ref pattern under refs/heads/ or refs/tags/ such as "refs/heads/main", "refs/heads/release/*" or "refs/tags/v*" (letters, digits and . _ / + # @ = - and *, where * matches any characters; no "..", "//", trailing "/" or ".lock")',
+    255,
+    /\.\.|\/\/|\/$|\.lock$|@\{/,
+  ),
 } as const satisfies Record<string, Rule>;
 
 export type RuleField = keyof typeof RULES;
@@ -118,8 +132,11 @@ export type RuleField = keyof typeof RULES;
 export const LIST_SIZES = {
   "network.subnetIds": { min: 2, max: 16 },
   /** The quota test (__tests__/quotas.test.ts) proves 200 repositories fit AWS's default quotas. */
-  repositories: { min: 1, max: 200 },
+  repositories: { min: 1, max: MAX_REPOSITORIES },
   "alerts.emails": { min: 0, max: 20 },
+  /** Patterns per list of a ref selection: a build setting holds them all (one environment variable). */
+  "sync.refs.include": { min: 1, max: 20 },
+  "sync.refs.exclude": { min: 0, max: 20 },
   /** AWS allows 50 tags per resource; 10 are left for the stack's own. */
   tags: { min: 0, max: 40 },
 } as const;

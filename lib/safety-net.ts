@@ -34,6 +34,7 @@ import { S3Object } from "@cdktf/provider-aws/lib/s3-object";
 import { Construct } from "constructs";
 import type { BuildScripts } from "./build-scripts";
 import type { ArnContext } from "./iam";
+import { type MirrorFleet, buildPlacement } from "./fleet";
 import { BUILD_IMAGE, addDynamicEnvironment, environmentVariables, projectLogGroup } from "./mirror-build";
 import type { MirrorInputs, RepositoryFields, RepositorySet } from "./mirror-inputs";
 import { METRIC_NAMESPACE, OLDEST_IN_SYNC_AGE_METRIC, buildLogGroupName, verifyProjectName } from "./naming";
@@ -75,9 +76,9 @@ export const IN_SYNC_STATE_KEY = "verify/in-sync.txt";
  */
 export const VERIFY_BUILD_TIMEOUT_MINUTES = 20;
 
-/** One line of the repository list: `PROJECT/REPO CODECOMMIT_NAME SYNC_PROJECT`. */
+/** One line of the repository list: `PROJECT/REPO CODECOMMIT_NAME SYNC_PROJECT INCLUDE EXCLUDE`. */
 export function repositoryListLine(r: RepositoryFields): string {
-  return `${r.key} ${r.codecommitRepository} ${r.projectName}\n`;
+  return `${r.key} ${r.codecommitRepository} ${r.projectName} ${r.refInclude} ${r.refExclude}\n`;
 }
 
 /**
@@ -140,6 +141,8 @@ export interface MirrorSafetyNetProps {
   readonly alertTopicArn: string;
   /** Customer-managed key (log group, project, bucket objects). @default - AWS-managed */
   readonly kmsKeyArn?: string;
+  /** The reserved-capacity fleet the verify build runs on, when `build.fleet` is set. @default - none */
+  readonly fleet?: MirrorFleet;
 }
 
 /** `NAME-verify`, its schedule, its IAM, the repository list and the out-of-sync alarm. */
@@ -190,6 +193,12 @@ export class MirrorSafetyNet extends Construct {
         inSyncStateUri: `s3://${props.bucketName}/${IN_SYNC_STATE_KEY}`,
       }),
     ];
+    // In the VPC by itself, or on the fleet (lib/fleet.ts).
+    const placement = buildPlacement(
+      { vpcId: props.vpcId, subnets: listValue(props.subnetIds), securityGroupIds: [props.securityGroupId] },
+      "BUILD_GENERAL1_SMALL",
+      props.fleet,
+    );
     this.project = new CodebuildProject(this, "Project", {
       count,
       name: projectName,
@@ -204,12 +213,13 @@ export class MirrorSafetyNet extends Construct {
       environment: {
         type: "ARM_CONTAINER",
         image: BUILD_IMAGE,
-        computeType: "BUILD_GENERAL1_SMALL",
+        computeType: placement.computeType,
+        fleet: placement.fleet,
         imagePullCredentialsType: "CODEBUILD",
         privilegedMode: false,
         environmentVariable: environmentVariables(settings),
       },
-      vpcConfig: { vpcId: props.vpcId, subnets: listValue(props.subnetIds), securityGroupIds: [props.securityGroupId] },
+      vpcConfig: placement.vpcConfig,
       artifacts: { type: "NO_ARTIFACTS" },
       logsConfig: { cloudwatchLogs: { status: "ENABLED", groupName: optionalAttribute(this.logGroup, "name") } },
       buildTimeout: VERIFY_BUILD_TIMEOUT_MINUTES,
@@ -221,6 +231,7 @@ export class MirrorSafetyNet extends Construct {
     });
 
     addDynamicEnvironment(this.project, settings);
+    placement.addTo(this.project);
 
     this.schedule = new CloudwatchEventRule(this, "Schedule", {
       count,

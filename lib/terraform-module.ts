@@ -19,9 +19,10 @@ import * as path from "node:path";
 import { App, type TerraformElement, TerraformLocal, TerraformOutput, TerraformStack, Token, ref } from "cdktf";
 import type { Construct, Node } from "constructs";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "./backlog-ips";
+import { DEFAULT_FLEET_OVERFLOW, FLEET_OVERFLOW_BEHAVIORS } from "./fleet";
 import { BUILD_DEFAULTS, PRE_SCRIPT_BUDGET_SECONDS } from "./mirror-build";
 import { BacklogCodeCommitMirror, DEFAULT_LOG_RETENTION_DAYS } from "./mirror";
-import { type MirrorInputs, repositoryListExpression } from "./mirror-inputs";
+import { DEFAULT_REF_INCLUDE, type MirrorInputs, repositoryListExpression } from "./mirror-inputs";
 import { BACKLOG_DOMAINS } from "./props";
 import { DEFAULT_BACKUP_RETENTION_DAYS } from "./storage";
 import { DEFAULT_OUT_OF_SYNC_ALARM_HOURS, DEFAULT_RESYNC_SCHEDULE } from "./safety-net";
@@ -66,6 +67,27 @@ const v = (condition: string, error_message: string): Validation => ({ condition
 const rule = (r: Rule, x: string, field: string) => v(hclCondition(r, x), `${field} ${ruleText(r)}.`);
 /** The same for every item of the list `list` (`field` names an item, e.g. `subnet_ids[*]`). */
 const everyItem = (r: Rule, list: string, field: string) => v(`alltrue([for x in ${list} : ${hclCondition(r, "x")}])`, `${field} ${ruleText(r)}.`);
+
+/** The type of a ref selection (`sync.refs`, `repositories[*].refs`). */
+const REFS_TYPE = "optional(object({ include = optional(list(string)), exclude = optional(list(string)) }))";
+
+/** The validation blocks of the ref selections `selections` (an HCL list of them, nulls allowed), named `field`. */
+function refSelectionValidation(selections: string, field: string) {
+  const include = LIST_SIZES["sync.refs.include"];
+  const exclude = LIST_SIZES["sync.refs.exclude"];
+  const each = (body: string) => `alltrue([for s in ${selections} : s == null ? true : ${body}])`;
+  return [
+    everyItem(RULES["sync.refs[]"], `flatten([for s in ${selections} : s == null ? [] : concat(coalesce(s.include, []), coalesce(s.exclude, []))])`, `${field}.include[*] and .exclude[*]`),
+    v(
+      each(`s.include == null ? true : length(s.include) >= ${include.min} && length(s.include) <= ${include.max} && anytrue([for p in s.include : startswith(p, "refs/heads/")])`),
+      `${field}.include must list ${include.min} to ${include.max} patterns, one of them under refs/heads/ (Backlog's default branch must be mirrored).`,
+    ),
+    v(
+      each(`s.exclude == null ? true : length(s.exclude) <= ${exclude.max} && !contains(s.exclude, "refs/heads/*")`),
+      `${field}.exclude must list at most ${exclude.max} patterns and must not exclude every branch ("refs/heads/*").`,
+    ),
+  ];
+}
 
 /** The module's variables (Terraform JSON `variable` blocks). */
 export function moduleVariables(): Record<string, VariableBlock> {
@@ -126,7 +148,7 @@ export function moduleVariables(): Record<string, VariableBlock> {
       ],
     },
     repositories: {
-      type: "list(object({ project_key = string, repository = string, codecommit_repository = optional(string), lfs = optional(bool) }))",
+      type: `list(object({ project_key = string, repository = string, codecommit_repository = optional(string), lfs = optional(bool), refs = ${REFS_TYPE} }))`,
       description:
         "The Backlog repositories to mirror (1-200): project_key (upper case), repository (without .git), and optionally codecommit_repository (default: the Backlog name; changing it renames the CodeCommit repository and replaces its sync project and log group).",
       validation: [
@@ -135,6 +157,7 @@ export function moduleVariables(): Record<string, VariableBlock> {
         everyItem(RULES["repositories[].repository"], "var.repositories[*].repository", "repositories[*].repository"),
         v('alltrue([for r in var.repositories : !can(regex("(?i)[.]git$", r.repository))])', 'repositories[*].repository must not end in ".git" (give the name without it).'),
         everyItem(RULES["repositories[].codecommitRepository"], "[for r in var.repositories : r.codecommit_repository if r.codecommit_repository != null]", "repositories[*].codecommit_repository"),
+        ...refSelectionValidation("var.repositories[*].refs", "repositories[*].refs"),
         v(
           'alltrue([for r in var.repositories : r.codecommit_repository == null ? true : (!can(regex("(?i)[.]git$", r.codecommit_repository)) && !contains([".", ".."], r.codecommit_repository))])',
           'repositories[*].codecommit_repository must not be "." or ".." or end in ".git".',
@@ -151,15 +174,24 @@ export function moduleVariables(): Record<string, VariableBlock> {
       ],
     },
     build: {
-      type: `object({ timeout_minutes = optional(number, ${BUILD_DEFAULTS.timeoutMinutes}), queued_timeout_minutes = optional(number, ${BUILD_DEFAULTS.queuedTimeoutMinutes}), compute_type = optional(string, "${BUILD_DEFAULTS.computeType}"), allow_debug_sessions = optional(bool, false) })`,
+      type: `object({ timeout_minutes = optional(number, ${BUILD_DEFAULTS.timeoutMinutes}), queued_timeout_minutes = optional(number, ${BUILD_DEFAULTS.queuedTimeoutMinutes}), compute_type = optional(string, "${BUILD_DEFAULTS.computeType}"), allow_debug_sessions = optional(bool, false), fleet = optional(object({ base_capacity = number, overflow = optional(string, "${DEFAULT_FLEET_OVERFLOW}") })) })`,
       description:
-        "Sync builds: timeout_minutes (5-480), queued_timeout_minutes (5-480), compute_type (ARM: BUILD_GENERAL1_SMALL, _MEDIUM or _LARGE), allow_debug_sessions (grants the Session Manager channels of codebuild-breakpoint).",
+        "Sync builds: timeout_minutes (5-480), queued_timeout_minutes (5-480), compute_type (ARM: BUILD_GENERAL1_SMALL, _MEDIUM or _LARGE), allow_debug_sessions (grants the Session Manager channels of codebuild-breakpoint), fleet (a reserved-capacity fleet NAME-fleet for the syncs and the safety net: base_capacity instances, billed while provisioned, at most the number of repositories; overflow on-demand or queue; null: none).",
       default: {},
       nullable: false,
       validation: [
         rule(RULES["build.timeoutMinutes"], "var.build.timeout_minutes", "build.timeout_minutes"),
         rule(RULES["build.queuedTimeoutMinutes"], "var.build.queued_timeout_minutes", "build.queued_timeout_minutes"),
         rule(RULES["build.computeType"], "var.build.compute_type", "build.compute_type"),
+        v(
+          `var.build.fleet == null ? true : ${hclCondition(RULES["build.fleet.baseCapacity"], "var.build.fleet.base_capacity")}`,
+          `build.fleet.base_capacity ${ruleText(RULES["build.fleet.baseCapacity"])}.`,
+        ),
+        v(
+          "var.build.fleet == null ? true : var.build.fleet.base_capacity <= length(var.repositories)",
+          "build.fleet.base_capacity must be a whole number from 1 to the number of repositories.",
+        ),
+        v(`var.build.fleet == null ? true : ${hclCondition(RULES["build.fleet.overflow"], "var.build.fleet.overflow")}`, `build.fleet.overflow ${ruleText(RULES["build.fleet.overflow"])}.`),
       ],
     },
     webhook: {
@@ -203,12 +235,15 @@ export function moduleVariables(): Record<string, VariableBlock> {
       ],
     },
     sync: {
-      type: "object({ allow_empty_source = optional(bool, false) })",
+      type: `object({ allow_empty_source = optional(bool, false), refs = ${REFS_TYPE} })`,
       description:
-        "allow_empty_source: let a sync delete every ref of a CodeCommit repository when Backlog advertises none (a repository emptied on purpose); off, such a sync fails and keeps CodeCommit as it is. Either way, history a sync deletes or overwrites is first saved as a git bundle in the bucket.",
+        "allow_empty_source: let a sync delete every ref of a CodeCommit repository when Backlog advertises none (a repository emptied on purpose); off, such a sync fails and keeps CodeCommit as it is. Either way, history a sync deletes or overwrites is first saved as a git bundle in the bucket. refs: the refs mirrored, { include, exclude } lists of patterns such as refs/heads/release/* or refs/tags/v* (* matches any characters; default: every branch and tag); refs outside it are never pushed or deleted; repositories[*].refs replaces it for one repository.",
       default: {},
       nullable: false,
-      validation: [v("var.sync.allow_empty_source == true || var.sync.allow_empty_source == false", "sync.allow_empty_source must be true or false.")],
+      validation: [
+        v("var.sync.allow_empty_source == true || var.sync.allow_empty_source == false", "sync.allow_empty_source must be true or false."),
+        ...refSelectionValidation("[var.sync.refs]", "sync.refs"),
+      ],
     },
     backups: {
       type: `object({ retention_days = optional(number, ${DEFAULT_BACKUP_RETENTION_DAYS}) })`,
@@ -256,7 +291,7 @@ const num = (hcl: string): number => Token.asNumber(ref(hcl));
  */
 export const REPOSITORY_LIST = `[for r in var.repositories : { key = "\${r.project_key}/\${r.repository}", project_key = r.project_key, repository = r.repository, codecommit_repository = coalesce(r.codecommit_repository, r.repository), project_name = "\${var.name}-mirror-\${replace(coalesce(r.codecommit_repository, r.repository), ".", "_")}", lfs_endpoint = var.lfs == null || r.lfs == false ? "" : ${hclTemplate(
   backlogLfsEndpoint({ spaceKey: "${var.backlog.space_key}", domain: "${var.backlog.domain}" }, { projectKey: "${r.project_key}", repository: "${r.repository}" }),
-)} }]`;
+)}, ref_include = join(",", coalesce(try(coalesce(r.refs, var.sync.refs).include, null), ${JSON.stringify([...DEFAULT_REF_INCLUDE])})), ref_exclude = try(length(coalesce(r.refs, var.sync.refs).exclude) > 0, false) ? join(",", coalesce(r.refs, var.sync.refs).exclude) : "-" }]`;
 
 /** The construct's inputs as expressions of the module's variables and locals. */
 export function moduleInputs(): MirrorInputs {
@@ -283,6 +318,11 @@ export function moduleInputs(): MirrorInputs {
       // lib/mirror-build.ts lockTimeoutSeconds
       lockTimeoutSeconds: str(`tostring(floor((var.build.timeout_minutes * 60 - ${PRE_SCRIPT_BUDGET_SECONDS}) / 2))`),
       allowDebugSessions: when("var.build.allow_debug_sessions"),
+      fleet: {
+        when: when("var.build.fleet != null"),
+        baseCapacity: num("var.build.fleet.base_capacity"),
+        overflowBehavior: str(`lookup({ ${Object.entries(FLEET_OVERFLOW_BEHAVIORS).map(([k, x]) => `${JSON.stringify(k)} = ${JSON.stringify(x)}`).join(", ")} }, var.build.fleet.overflow)`),
+      },
     },
     webhook: {
       restricted: when("!var.webhook.allow_any_source"),
@@ -336,6 +376,9 @@ export class ModuleStack extends TerraformStack {
     new TerraformOutput(this, "alerts_topic_arn", { description: OUTPUT_DESCRIPTIONS.alertsTopicArn, value: m.alertsTopicArn });
     if (m.lfs !== undefined) {
       new TerraformOutput(this, "lfs", { description: OUTPUT_DESCRIPTIONS.lfs, value: m.lfs.consumersOutput });
+    }
+    if (m.fleet !== undefined) {
+      new TerraformOutput(this, "fleet_arn", { description: OUTPUT_DESCRIPTIONS.fleetArn, value: m.fleet.arn });
     }
     new TerraformOutput(this, "webhook_source_ips", { description: OUTPUT_DESCRIPTIONS.webhookSourceIps, value: Token.asList(ref("local.allowed_source_ips")) });
   }

@@ -122,6 +122,27 @@ const networkSchema = z.strictObject(
   { error: "must be an object" },
 );
 
+/** A list of ref patterns (`sync.refs`, `repositories[].refs`). */
+function refPatterns(size: "sync.refs.include" | "sync.refs.exclude") {
+  const { min, max } = LIST_SIZES[size];
+  return z
+    .array(pattern("sync.refs[]"), { error: "must be a list of ref patterns" })
+    .min(min, `must list at least ${min} pattern`)
+    .max(max, `must list at most ${max} patterns`);
+}
+
+const refsSchema = z.strictObject(
+  {
+    include: refPatterns("sync.refs.include")
+      .refine((list) => list.some((p) => p.startsWith("refs/heads/")), "must include a pattern under refs/heads/ (Backlog's default branch must be mirrored)")
+      .optional(),
+    exclude: refPatterns("sync.refs.exclude")
+      .refine((list) => !list.includes("refs/heads/*"), 'must not exclude every branch ("refs/heads/*"): Backlog\'s default branch must be mirrored')
+      .optional(),
+  },
+  { error: "must be an object with include and/or exclude (lists of ref patterns)" },
+);
+
 const repositorySchema = z.strictObject(
   {
     projectKey: pattern("repositories[].projectKey"),
@@ -130,6 +151,7 @@ const repositorySchema = z.strictObject(
       .refine((v) => !/\.git$/i.test(v) && v !== "." && v !== "..", 'must not be "." or ".." or end in ".git"')
       .optional(),
     lfs: z.boolean({ error: "must be true or false" }).optional(),
+    refs: refsSchema.optional(),
   },
   { error: "must be an object" },
 );
@@ -141,6 +163,12 @@ const buildSchema = z.strictObject(
     computeType: oneOf("build.computeType").optional(),
     concurrentBuildLimit: integer("build.concurrentBuildLimit").optional(),
     allowDebugSessions: z.boolean({ error: "must be true or false" }).optional(),
+    fleet: z
+      .strictObject(
+        { baseCapacity: integer("build.fleet.baseCapacity"), overflow: oneOf("build.fleet.overflow").optional() },
+        { error: "must be an object with baseCapacity (and optionally overflow)" },
+      )
+      .optional(),
   },
   { error: "must be an object" },
 );
@@ -171,7 +199,7 @@ const resyncSchema = z.strictObject(
 );
 
 const syncSchema = z.strictObject(
-  { allowEmptySource: z.boolean({ error: "must be true or false" }).optional() },
+  { allowEmptySource: z.boolean({ error: "must be true or false" }).optional(), refs: refsSchema.optional() },
   { error: "must be an object" },
 );
 
@@ -297,6 +325,17 @@ function crossFieldRules(v: BacklogCodeCommitMirrorProps, ctx: Ctx): void {
       code: "custom",
       path: ["resync", "outOfSyncAlarmHours"],
       message: `must be at least twice the schedule's interval (${interval / 3600} hours for ${JSON.stringify(resync?.schedule ?? DEFAULT_RESYNC_SCHEDULE)}), got: ${alarmHours}`,
+      params: { complete: true },
+    });
+  }
+
+  // Each fleet instance runs one build, and each repository's syncs serialise on its mirror's lock.
+  const capacity = v.build?.fleet?.baseCapacity;
+  if (passes(RULES["build.fleet.baseCapacity"], capacity) && (capacity as number) > v.repositories.length) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["build", "fleet", "baseCapacity"],
+      message: `must be a whole number from 1 to the number of repositories (${v.repositories.length}), got: ${capacity}`,
       params: { complete: true },
     });
   }

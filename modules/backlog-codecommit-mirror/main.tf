@@ -2,7 +2,7 @@
 
 locals {
   Mirror_Lfs_Instances        = { for r in local.repository_list : r.key => { objects_arn = "${aws_s3_bucket.Mirror_Storage_CacheBucket.arn}/lfs/${r.project_key}/${r.repository}/objects/*", description = "Read the Git LFS objects of Backlog ${r.project_key}/${r.repository} mirrored by ${var.name}" } if r.lfs_endpoint != "" }
-  Mirror_Repository_Instances = { for r in local.repository_list : r.key => { codecommit_repository = r.codecommit_repository, codecommit_description = "Mirror of Backlog ${var.backlog.space_key}@${var.backlog.space_key}.git.${var.backlog.domain}:/${r.project_key}/${r.repository}.git, written by the sync build ${r.project_name}. Do not push here.", project_name = r.project_name, project_description = "Backlog ${r.project_key}/${r.repository} -> CodeCommit ${r.codecommit_repository}", log_group_name = "/aws/codebuild/${r.project_name}", backlog_remote = "${var.backlog.space_key}@${var.backlog.space_key}.git.${var.backlog.domain}:/${r.project_key}/${r.repository}.git", mirror_path = "${r.project_key}/${r.repository}.git", lfs_endpoint = r.lfs_endpoint } }
+  Mirror_Repository_Instances = { for r in local.repository_list : r.key => { codecommit_repository = r.codecommit_repository, codecommit_description = "Mirror of Backlog ${var.backlog.space_key}@${var.backlog.space_key}.git.${var.backlog.domain}:/${r.project_key}/${r.repository}.git, written by the sync build ${r.project_name}. Do not push here.", project_name = r.project_name, project_description = "Backlog ${r.project_key}/${r.repository} -> CodeCommit ${r.codecommit_repository}", log_group_name = "/aws/codebuild/${r.project_name}", backlog_remote = "${var.backlog.space_key}@${var.backlog.space_key}.git.${var.backlog.domain}:/${r.project_key}/${r.repository}.git", mirror_path = "${r.project_key}/${r.repository}.git", lfs_endpoint = r.lfs_endpoint, ref_include = r.ref_include, ref_exclude = r.ref_exclude } }
   allowed_source_ips          = var.webhook.allow_any_source ? [] : concat(coalesce(var.webhook.allowed_source_ips, local.backlog_webhook_source_ips), var.webhook.additional_source_ips)
   backlog_webhook_source_ips = [
     "54.248.107.22/32",
@@ -25,7 +25,7 @@ locals {
     "163.135.251.64/27",
     "163.135.155.0/24",
   ]
-  repository_list = [for r in var.repositories : { key = "${r.project_key}/${r.repository}", project_key = r.project_key, repository = r.repository, codecommit_repository = coalesce(r.codecommit_repository, r.repository), project_name = "${var.name}-mirror-${replace(coalesce(r.codecommit_repository, r.repository), ".", "_")}", lfs_endpoint = var.lfs == null || r.lfs == false ? "" : "https://${var.backlog.space_key}.${var.backlog.domain}/git/${r.project_key}/${r.repository}.git/info/lfs" }]
+  repository_list = [for r in var.repositories : { key = "${r.project_key}/${r.repository}", project_key = r.project_key, repository = r.repository, codecommit_repository = coalesce(r.codecommit_repository, r.repository), project_name = "${var.name}-mirror-${replace(coalesce(r.codecommit_repository, r.repository), ".", "_")}", lfs_endpoint = var.lfs == null || r.lfs == false ? "" : "https://${var.backlog.space_key}.${var.backlog.domain}/git/${r.project_key}/${r.repository}.git/info/lfs", ref_include = join(",", coalesce(try(coalesce(r.refs, var.sync.refs).include, null), ["refs/heads/*", "refs/tags/*"])), ref_exclude = try(length(coalesce(r.refs, var.sync.refs).exclude) > 0, false) ? join(",", coalesce(r.refs, var.sync.refs).exclude) : "-" }]
 }
 
 data "aws_caller_identity" "Mirror_Account" {
@@ -126,6 +126,53 @@ data "aws_iam_policy_document" "Mirror_Alerts_UndeliveredAlertsPolicyDocument" {
     }
     principals {
       identifiers = ["events.amazonaws.com"]
+      type        = "Service"
+    }
+  }
+}
+
+data "aws_iam_policy_document" "Mirror_Fleet_Document" {
+  statement {
+    actions = [
+      "ec2:CreateNetworkInterface",
+      "ec2:DeleteNetworkInterface",
+      "ec2:DescribeDhcpOptions",
+      "ec2:DescribeNetworkInterfaces",
+      "ec2:DescribeSecurityGroups",
+      "ec2:DescribeSubnets",
+      "ec2:DescribeVpcs",
+      "ec2:ModifyNetworkInterfaceAttribute",
+    ]
+    effect    = "Allow"
+    resources = ["*"]
+    sid       = "FleetNetworkInterfaces"
+  }
+  statement {
+    actions = ["ec2:CreateNetworkInterfacePermission"]
+    effect  = "Allow"
+    resources = [
+      "arn:${data.aws_partition.Mirror_Partition.partition}:ec2:${data.aws_region.Mirror_Region.id}:${data.aws_caller_identity.Mirror_Account.account_id}:network-interface/*",
+    ]
+    sid = "FleetNetworkInterfacePermission"
+    condition {
+      test     = "StringEquals"
+      values   = [for x in var.subnet_ids : "arn:${data.aws_partition.Mirror_Partition.partition}:ec2:${data.aws_region.Mirror_Region.id}:${data.aws_caller_identity.Mirror_Account.account_id}:subnet/${x}"]
+      variable = "ec2:Subnet"
+    }
+  }
+}
+
+data "aws_iam_policy_document" "Mirror_Fleet_Trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    effect  = "Allow"
+    condition {
+      test     = "StringEquals"
+      values   = [data.aws_caller_identity.Mirror_Account.account_id]
+      variable = "aws:SourceAccount"
+    }
+    principals {
+      identifiers = ["codebuild.amazonaws.com"]
       type        = "Service"
     }
   }
@@ -348,7 +395,7 @@ data "aws_iam_policy_document" "Mirror_Lfs_Document" {
     actions = ["s3:GetObject"]
     effect  = "Allow"
     resources = [
-      "${aws_s3_bucket.Mirror_Storage_CacheBucket.arn}/tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/lfs-s3-agent.sh",
+      "${aws_s3_bucket.Mirror_Storage_CacheBucket.arn}/tools/057ad934f0a1135deee685a1184fb2b281784445acd29aed4baa8b0aafd552a0/lfs-s3-agent.sh",
     ]
     sid = "DownloadLfsAgent"
   }
@@ -574,7 +621,7 @@ resource "aws_api_gateway_deployment" "Mirror_Webhook_Deployment" {
   description = "Backlog webhook routes"
   rest_api_id = aws_api_gateway_rest_api.Mirror_Webhook_Api.id
   triggers = {
-    redeployment = sha256(join(",", ["265beb8bfeeb5bd71bb502b1c8a41650b846e26784ba67b1c4bf88a7619d8871", aws_iam_role.Mirror_Iam_ApiRole.arn, aws_api_gateway_integration.Mirror_Webhook_Integration.uri, aws_api_gateway_rest_api.Mirror_Webhook_Api.id, aws_api_gateway_resource.Mirror_Webhook_ProjectPath.id, aws_api_gateway_resource.Mirror_Webhook_RepositoryPath.id, aws_api_gateway_method.Mirror_Webhook_Method.id, aws_api_gateway_integration.Mirror_Webhook_Integration.id, aws_api_gateway_method_response.Mirror_Webhook_Response200.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse200.id, aws_api_gateway_method_response.Mirror_Webhook_Response502.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse502.id, aws_api_gateway_method_response.Mirror_Webhook_Response503.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse503.id, aws_api_gateway_method_response.Mirror_Webhook_Response404.id, aws_api_gateway_gateway_response.Mirror_Webhook_UnknownRoute.id, aws_api_gateway_gateway_response.Mirror_Webhook_Throttled.id, jsonencode(local.repository_list), jsonencode(local.allowed_source_ips)]))
+    redeployment = sha256(join(",", ["1a717e66952fa5bc31ceb6e660e0a7a1262dc512b4effd90de26a642f7b9227f", aws_iam_role.Mirror_Iam_ApiRole.arn, aws_api_gateway_integration.Mirror_Webhook_Integration.uri, aws_api_gateway_rest_api.Mirror_Webhook_Api.id, aws_api_gateway_resource.Mirror_Webhook_ProjectPath.id, aws_api_gateway_resource.Mirror_Webhook_RepositoryPath.id, aws_api_gateway_method.Mirror_Webhook_Method.id, aws_api_gateway_integration.Mirror_Webhook_Integration.id, aws_api_gateway_method_response.Mirror_Webhook_Response200.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse200.id, aws_api_gateway_method_response.Mirror_Webhook_Response502.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse502.id, aws_api_gateway_method_response.Mirror_Webhook_Response503.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse503.id, aws_api_gateway_method_response.Mirror_Webhook_Response404.id, aws_api_gateway_gateway_response.Mirror_Webhook_UnknownRoute.id, aws_api_gateway_gateway_response.Mirror_Webhook_Throttled.id, jsonencode(local.repository_list), jsonencode(local.allowed_source_ips)]))
   }
 
   depends_on = [
@@ -929,6 +976,26 @@ resource "aws_cloudwatch_metric_alarm" "Mirror_SafetyNet_OutOfSyncAlarm" {
   treat_missing_data = "breaching"
 }
 
+resource "aws_codebuild_fleet" "Mirror_Fleet_Resource" {
+  count = var.build.fleet != null ? 1 : 0
+
+  base_capacity      = var.build.fleet.base_capacity
+  compute_type       = var.build.compute_type
+  environment_type   = "ARM_CONTAINER"
+  fleet_service_role = one(aws_iam_role.Mirror_Fleet_Role[*].arn)
+  name               = "${var.name}-fleet"
+  overflow_behavior  = lookup({ "on-demand" = "ON_DEMAND", "queue" = "QUEUE" }, var.build.fleet.overflow)
+  vpc_config {
+    security_group_ids = [aws_security_group.Mirror_Network_Build.id]
+    subnets            = var.subnet_ids
+    vpc_id             = var.vpc_id
+  }
+
+  depends_on = [
+    aws_iam_role_policy.Mirror_Fleet_RolePolicy,
+  ]
+}
+
 resource "aws_codebuild_project" "Mirror_Repository_Project" {
   for_each = local.Mirror_Repository_Instances
 
@@ -948,11 +1015,17 @@ resource "aws_codebuild_project" "Mirror_Repository_Project" {
     privileged_mode             = false
     type                        = "ARM_CONTAINER"
     dynamic "environment_variable" {
-      for_each = concat([{ name = "BACKUP_BUCKET", value = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket }, { name = "BACKLOG_HOST", value = "${var.backlog.space_key}.git.${var.backlog.domain}" }, { name = "HOST_KEY_MODE", value = var.backlog.scan_host_key ? "scan" : "pinned" }, { name = "LOCK_TIMEOUT_SECONDS", value = tostring(floor((var.build.timeout_minutes * 60 - 120) / 2)) }, { name = "ALLOW_EMPTY_SOURCE", value = tostring(var.sync.allow_empty_source) }], var.lfs != null ? [{ name = "LFS_CREDENTIALS_PARAMETER", value = var.lfs.credentials_parameter }] : [], var.backlog.host_keys != null ? [{ name = "BACKLOG_HOST_KEYS", value = join("\n", var.backlog.host_keys) }] : [], [{ name = "BACKLOG_REMOTE", value = each.value.backlog_remote }, { name = "CODECOMMIT_REPOSITORY", value = each.value.codecommit_repository }, { name = "MIRROR_PATH", value = each.value.mirror_path }], var.lfs != null ? [{ name = "LFS_ENDPOINT", value = each.value.lfs_endpoint }] : [])
+      for_each = concat([{ name = "BACKUP_BUCKET", value = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket }, { name = "BACKLOG_HOST", value = "${var.backlog.space_key}.git.${var.backlog.domain}" }, { name = "HOST_KEY_MODE", value = var.backlog.scan_host_key ? "scan" : "pinned" }, { name = "LOCK_TIMEOUT_SECONDS", value = tostring(floor((var.build.timeout_minutes * 60 - 120) / 2)) }, { name = "ALLOW_EMPTY_SOURCE", value = tostring(var.sync.allow_empty_source) }], var.lfs != null ? [{ name = "LFS_CREDENTIALS_PARAMETER", value = var.lfs.credentials_parameter }] : [], var.backlog.host_keys != null ? [{ name = "BACKLOG_HOST_KEYS", value = join("\n", var.backlog.host_keys) }] : [], [{ name = "BACKLOG_REMOTE", value = each.value.backlog_remote }, { name = "CODECOMMIT_REPOSITORY", value = each.value.codecommit_repository }, { name = "MIRROR_PATH", value = each.value.mirror_path }, { name = "REF_INCLUDE", value = each.value.ref_include }, { name = "REF_EXCLUDE", value = each.value.ref_exclude }], var.lfs != null ? [{ name = "LFS_ENDPOINT", value = each.value.lfs_endpoint }] : [])
       content {
         name  = environment_variable.value.name
         type  = "PLAINTEXT"
         value = environment_variable.value.value
+      }
+    }
+    dynamic "fleet" {
+      for_each = var.build.fleet != null ? [1] : []
+      content {
+        fleet_arn = one(aws_codebuild_fleet.Mirror_Fleet_Resource[*].arn)
       }
     }
   }
@@ -991,13 +1064,16 @@ env:
       . "$CODEBUILD_SRC_DIR/mirror-sync.sh"
       )
 EOT
-    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/"
+    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/057ad934f0a1135deee685a1184fb2b281784445acd29aed4baa8b0aafd552a0/"
     type      = "S3"
   }
-  vpc_config {
-    security_group_ids = [aws_security_group.Mirror_Network_Build.id]
-    subnets            = var.subnet_ids
-    vpc_id             = var.vpc_id
+  dynamic "vpc_config" {
+    for_each = var.build.fleet != null ? [] : [1]
+    content {
+      security_group_ids = [aws_security_group.Mirror_Network_Build.id]
+      subnets            = var.subnet_ids
+      vpc_id             = var.vpc_id
+    }
   }
 
   depends_on = [
@@ -1024,7 +1100,7 @@ resource "aws_codebuild_project" "Mirror_SafetyNet_Project" {
     type = "NO_ARTIFACTS"
   }
   environment {
-    compute_type                = "BUILD_GENERAL1_SMALL"
+    compute_type                = var.build.fleet != null ? var.build.compute_type : "BUILD_GENERAL1_SMALL"
     image                       = "aws/codebuild/amazonlinux-aarch64-standard:4.0"
     image_pull_credentials_type = "CODEBUILD"
     privileged_mode             = false
@@ -1035,6 +1111,12 @@ resource "aws_codebuild_project" "Mirror_SafetyNet_Project" {
         name  = environment_variable.value.name
         type  = "PLAINTEXT"
         value = environment_variable.value.value
+      }
+    }
+    dynamic "fleet" {
+      for_each = var.build.fleet != null ? [1] : []
+      content {
+        fleet_arn = one(aws_codebuild_fleet.Mirror_Fleet_Resource[*].arn)
       }
     }
   }
@@ -1067,13 +1149,16 @@ env:
       . "$CODEBUILD_SRC_DIR/verify-mirrors.sh"
       )
 EOT
-    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/"
+    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/057ad934f0a1135deee685a1184fb2b281784445acd29aed4baa8b0aafd552a0/"
     type      = "S3"
   }
-  vpc_config {
-    security_group_ids = [aws_security_group.Mirror_Network_Build.id]
-    subnets            = var.subnet_ids
-    vpc_id             = var.vpc_id
+  dynamic "vpc_config" {
+    for_each = var.build.fleet != null ? [] : [1]
+    content {
+      security_group_ids = [aws_security_group.Mirror_Network_Build.id]
+      subnets            = var.subnet_ids
+      vpc_id             = var.vpc_id
+    }
   }
 
   depends_on = [
@@ -1150,6 +1235,14 @@ resource "aws_iam_role" "Mirror_Alerts_StateMachineRole" {
   name               = "${var.name}-mirror-alerts"
 }
 
+resource "aws_iam_role" "Mirror_Fleet_Role" {
+  count = var.build.fleet != null ? 1 : 0
+
+  assume_role_policy = data.aws_iam_policy_document.Mirror_Fleet_Trust.json
+  description        = "Service role of the CodeBuild fleet ${var.name}-fleet: the instances' network interfaces in the mirror's subnets"
+  name               = "${var.name}-codebuild-fleet"
+}
+
 resource "aws_iam_role" "Mirror_Iam_ApiRole" {
   assume_role_policy = data.aws_iam_policy_document.Mirror_Iam_ApiRoleTrust.json
   description        = "Webhook API of the Backlog to CodeCommit mirror: starts sync builds"
@@ -1188,6 +1281,14 @@ resource "aws_iam_role_policy" "Mirror_Alerts_StateMachinePolicy" {
   name   = "alert-state"
   policy = data.aws_iam_policy_document.Mirror_Alerts_StateMachineDocument.json
   role   = aws_iam_role.Mirror_Alerts_StateMachineRole.id
+}
+
+resource "aws_iam_role_policy" "Mirror_Fleet_RolePolicy" {
+  count = var.build.fleet != null ? 1 : 0
+
+  name   = "fleet-network"
+  policy = data.aws_iam_policy_document.Mirror_Fleet_Document.json
+  role   = one(aws_iam_role.Mirror_Fleet_Role[*].id)
 }
 
 resource "aws_iam_role_policy" "Mirror_Iam_ApiStartBuildPolicy" {
@@ -1330,7 +1431,7 @@ resource "aws_s3_object" "Mirror_SafetyNet_RepositoryList" {
   count = var.resync.enabled ? 1 : 0
 
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
-  content      = join("", [for r in local.repository_list : "${r.key} ${r.codecommit_repository} ${r.project_name}\n"])
+  content      = join("", [for r in local.repository_list : "${r.key} ${r.codecommit_repository} ${r.project_name} ${r.ref_include} ${r.ref_exclude}\n"])
   content_type = "text/plain"
   key          = "verify/repositories.txt"
 }
@@ -1339,7 +1440,7 @@ resource "aws_s3_object" "Mirror_Scripts_BacklogSsh" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/backlog-ssh.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/backlog-ssh.sh"
+  key          = "tools/057ad934f0a1135deee685a1184fb2b281784445acd29aed4baa8b0aafd552a0/backlog-ssh.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1350,7 +1451,7 @@ resource "aws_s3_object" "Mirror_Scripts_LfsAgent" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/lfs-s3-agent.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/lfs-s3-agent.sh"
+  key          = "tools/057ad934f0a1135deee685a1184fb2b281784445acd29aed4baa8b0aafd552a0/lfs-s3-agent.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1361,7 +1462,7 @@ resource "aws_s3_object" "Mirror_Scripts_LfsMirror" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/lfs-mirror.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/lfs-mirror.sh"
+  key          = "tools/057ad934f0a1135deee685a1184fb2b281784445acd29aed4baa8b0aafd552a0/lfs-mirror.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1372,7 +1473,7 @@ resource "aws_s3_object" "Mirror_Scripts_MirrorSync" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/mirror-sync.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/mirror-sync.sh"
+  key          = "tools/057ad934f0a1135deee685a1184fb2b281784445acd29aed4baa8b0aafd552a0/mirror-sync.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1383,7 +1484,7 @@ resource "aws_s3_object" "Mirror_Scripts_VerifyMirrors" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/verify-mirrors.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/verify-mirrors.sh"
+  key          = "tools/057ad934f0a1135deee685a1184fb2b281784445acd29aed4baa8b0aafd552a0/verify-mirrors.sh"
 
   lifecycle {
     create_before_destroy = true

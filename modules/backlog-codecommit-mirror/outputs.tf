@@ -5,9 +5,14 @@ output "alerts_topic_arn" {
   value       = aws_sns_topic.Mirror_Alerts_Topic.arn
 }
 
+output "fleet_arn" {
+  description = "The reserved-capacity fleet the sync and verify builds run on (setting build.fleet; null or absent without one)"
+  value       = one(aws_codebuild_fleet.Mirror_Fleet_Resource[*].arn)
+}
+
 output "lfs" {
   description = "Per Backlog repository that mirrors Git LFS objects (PROJECT/REPO): the IAM policy to attach to a consumer's build role, where the objects are, and the commands to run in a clone of the CodeCommit copy before `git lfs pull` (docs/lfs.md)"
-  value       = { for k, v in local.Mirror_Lfs_Instances : k => { read_policy_arn = aws_iam_policy.Mirror_Lfs_ReadPolicy[k].arn, objects_uri = "s3://${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/lfs/${split("/", k)[0]}/${split("/", k)[1]}/objects", agent_uri = "s3://${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/lfs-s3-agent.sh", commands = ["aws s3 cp --only-show-errors s3://${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/7f2645890cd78a0d20d0a8584dd34d33c324fd0eacdd320d4b28e231537bad70/lfs-s3-agent.sh /tmp/backlog-mirror-lfs-agent.sh && chmod +x /tmp/backlog-mirror-lfs-agent.sh", "git config lfs.standalonetransferagent backlog-mirror", "git config lfs.customtransfer.backlog-mirror.path /tmp/backlog-mirror-lfs-agent.sh", "git config lfs.customtransfer.backlog-mirror.args s3://${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/lfs/${split("/", k)[0]}/${split("/", k)[1]}/objects"] } }
+  value       = { for k, v in local.Mirror_Lfs_Instances : k => { read_policy_arn = aws_iam_policy.Mirror_Lfs_ReadPolicy[k].arn, objects_uri = "s3://${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/lfs/${split("/", k)[0]}/${split("/", k)[1]}/objects", agent_uri = "s3://${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/057ad934f0a1135deee685a1184fb2b281784445acd29aed4baa8b0aafd552a0/lfs-s3-agent.sh", commands = ["aws s3 cp --only-show-errors s3://${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/057ad934f0a1135deee685a1184fb2b281784445acd29aed4baa8b0aafd552a0/lfs-s3-agent.sh /tmp/backlog-mirror-lfs-agent.sh && chmod +x /tmp/backlog-mirror-lfs-agent.sh", "git config lfs.standalonetransferagent backlog-mirror", "git config lfs.customtransfer.backlog-mirror.path /tmp/backlog-mirror-lfs-agent.sh", "git config lfs.customtransfer.backlog-mirror.args s3://${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/lfs/${split("/", k)[0]}/${split("/", k)[1]}/objects"] } }
 }
 
 output "repositories" {

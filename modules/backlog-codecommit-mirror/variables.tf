@@ -103,7 +103,7 @@ variable "subnet_ids" {
 }
 
 variable "repositories" {
-  type        = list(object({ project_key = string, repository = string, codecommit_repository = optional(string), lfs = optional(bool) }))
+  type        = list(object({ project_key = string, repository = string, codecommit_repository = optional(string), lfs = optional(bool), refs = optional(object({ include = optional(list(string)), exclude = optional(list(string)) })) }))
   description = "The Backlog repositories to mirror (1-200): project_key (upper case), repository (without .git), and optionally codecommit_repository (default: the Backlog name; changing it renames the CodeCommit repository and replaces its sync project and log group)."
 
   validation {
@@ -132,6 +132,21 @@ variable "repositories" {
   }
 
   validation {
+    condition     = alltrue([for x in flatten([for s in var.repositories[*].refs : s == null ? [] : concat(coalesce(s.include, []), coalesce(s.exclude, []))]) : can(regex("^refs\\/(heads|tags)\\/[A-Za-z0-9._*\\/+#@=-]+$", x)) && length(x) <= 255 && !can(regex("\\.\\.|\\/\\/|\\/$|\\.lock$|@\\{", x))])
+    error_message = "repositories[*].refs.include[*] and .exclude[*] must be a ref pattern under refs/heads/ or refs/tags/ such as \"refs/heads/main\", \"refs/heads/release/*\" or \"refs/tags/v*\" (letters, digits and . _ / + # @ = - and *, where * matches any characters; no \"..\", \"//\", trailing \"/\" or \".lock\")."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.repositories[*].refs : s == null ? true : s.include == null ? true : length(s.include) >= 1 && length(s.include) <= 20 && anytrue([for p in s.include : startswith(p, "refs/heads/")])])
+    error_message = "repositories[*].refs.include must list 1 to 20 patterns, one of them under refs/heads/ (Backlog's default branch must be mirrored)."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.repositories[*].refs : s == null ? true : s.exclude == null ? true : length(s.exclude) <= 20 && !contains(s.exclude, "refs/heads/*")])
+    error_message = "repositories[*].refs.exclude must list at most 20 patterns and must not exclude every branch (\"refs/heads/*\")."
+  }
+
+  validation {
     condition     = alltrue([for r in var.repositories : r.codecommit_repository == null ? true : (!can(regex("(?i)[.]git$", r.codecommit_repository)) && !contains([".", ".."], r.codecommit_repository))])
     error_message = "repositories[*].codecommit_repository must not be \".\" or \"..\" or end in \".git\"."
   }
@@ -153,8 +168,8 @@ variable "repositories" {
 }
 
 variable "build" {
-  type        = object({ timeout_minutes = optional(number, 5), queued_timeout_minutes = optional(number, 10), compute_type = optional(string, "BUILD_GENERAL1_SMALL"), allow_debug_sessions = optional(bool, false) })
-  description = "Sync builds: timeout_minutes (5-480), queued_timeout_minutes (5-480), compute_type (ARM: BUILD_GENERAL1_SMALL, _MEDIUM or _LARGE), allow_debug_sessions (grants the Session Manager channels of codebuild-breakpoint)."
+  type        = object({ timeout_minutes = optional(number, 5), queued_timeout_minutes = optional(number, 10), compute_type = optional(string, "BUILD_GENERAL1_SMALL"), allow_debug_sessions = optional(bool, false), fleet = optional(object({ base_capacity = number, overflow = optional(string, "on-demand") })) })
+  description = "Sync builds: timeout_minutes (5-480), queued_timeout_minutes (5-480), compute_type (ARM: BUILD_GENERAL1_SMALL, _MEDIUM or _LARGE), allow_debug_sessions (grants the Session Manager channels of codebuild-breakpoint), fleet (a reserved-capacity fleet NAME-fleet for the syncs and the safety net: base_capacity instances, billed while provisioned, at most the number of repositories; overflow on-demand or queue; null: none)."
   default     = {}
   nullable    = false
 
@@ -171,6 +186,21 @@ variable "build" {
   validation {
     condition     = contains(["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"], var.build.compute_type)
     error_message = "build.compute_type must be one of BUILD_GENERAL1_SMALL, BUILD_GENERAL1_MEDIUM, BUILD_GENERAL1_LARGE."
+  }
+
+  validation {
+    condition     = var.build.fleet == null ? true : var.build.fleet.base_capacity >= 1 && var.build.fleet.base_capacity <= 200 && floor(var.build.fleet.base_capacity) == var.build.fleet.base_capacity
+    error_message = "build.fleet.base_capacity must be a whole number from 1 to 200."
+  }
+
+  validation {
+    condition     = var.build.fleet == null ? true : var.build.fleet.base_capacity <= length(var.repositories)
+    error_message = "build.fleet.base_capacity must be a whole number from 1 to the number of repositories."
+  }
+
+  validation {
+    condition     = var.build.fleet == null ? true : contains(["on-demand", "queue"], var.build.fleet.overflow)
+    error_message = "build.fleet.overflow must be \"on-demand\" or \"queue\"."
   }
 }
 
@@ -249,14 +279,29 @@ variable "resync" {
 }
 
 variable "sync" {
-  type        = object({ allow_empty_source = optional(bool, false) })
-  description = "allow_empty_source: let a sync delete every ref of a CodeCommit repository when Backlog advertises none (a repository emptied on purpose); off, such a sync fails and keeps CodeCommit as it is. Either way, history a sync deletes or overwrites is first saved as a git bundle in the bucket."
+  type        = object({ allow_empty_source = optional(bool, false), refs = optional(object({ include = optional(list(string)), exclude = optional(list(string)) })) })
+  description = "allow_empty_source: let a sync delete every ref of a CodeCommit repository when Backlog advertises none (a repository emptied on purpose); off, such a sync fails and keeps CodeCommit as it is. Either way, history a sync deletes or overwrites is first saved as a git bundle in the bucket. refs: the refs mirrored, { include, exclude } lists of patterns such as refs/heads/release/* or refs/tags/v* (* matches any characters; default: every branch and tag); refs outside it are never pushed or deleted; repositories[*].refs replaces it for one repository."
   default     = {}
   nullable    = false
 
   validation {
     condition     = var.sync.allow_empty_source == true || var.sync.allow_empty_source == false
     error_message = "sync.allow_empty_source must be true or false."
+  }
+
+  validation {
+    condition     = alltrue([for x in flatten([for s in [var.sync.refs] : s == null ? [] : concat(coalesce(s.include, []), coalesce(s.exclude, []))]) : can(regex("^refs\\/(heads|tags)\\/[A-Za-z0-9._*\\/+#@=-]+$", x)) && length(x) <= 255 && !can(regex("\\.\\.|\\/\\/|\\/$|\\.lock$|@\\{", x))])
+    error_message = "sync.refs.include[*] and .exclude[*] must be a ref pattern under refs/heads/ or refs/tags/ such as \"refs/heads/main\", \"refs/heads/release/*\" or \"refs/tags/v*\" (letters, digits and . _ / + # @ = - and *, where * matches any characters; no \"..\", \"//\", trailing \"/\" or \".lock\")."
+  }
+
+  validation {
+    condition     = alltrue([for s in [var.sync.refs] : s == null ? true : s.include == null ? true : length(s.include) >= 1 && length(s.include) <= 20 && anytrue([for p in s.include : startswith(p, "refs/heads/")])])
+    error_message = "sync.refs.include must list 1 to 20 patterns, one of them under refs/heads/ (Backlog's default branch must be mirrored)."
+  }
+
+  validation {
+    condition     = alltrue([for s in [var.sync.refs] : s == null ? true : s.exclude == null ? true : length(s.exclude) <= 20 && !contains(s.exclude, "refs/heads/*")])
+    error_message = "sync.refs.exclude must list at most 20 patterns and must not exclude every branch (\"refs/heads/*\")."
   }
 }
 

@@ -75,6 +75,10 @@ const BAD: Case[] = [
   ["a build timeout under 5 minutes", (p) => (p.build = { timeoutMinutes: 4 }), "build.timeout_minutes must be a whole number from 5 to 480"],
   ["a fractional queue timeout", (p) => (p.build = { queuedTimeoutMinutes: 7.5 }), "build.queued_timeout_minutes must be a whole number from 5 to 480"],
   ["an x86 compute type", (p) => (p.build = { computeType: "BUILD_GENERAL1_2XLARGE" }), "build.compute_type must be one of"],
+  ["a fleet of no instance", (p) => (p.build = { fleet: { baseCapacity: 0 } }), "build.fleet.base_capacity must be a whole number from 1 to 200"],
+  // (A fleet larger than the repositories: that block reads var.repositories too, which `terraform
+  // validate` does not evaluate; tests/options.tftest.hcl plans it, a_fleet_larger_than_the_repositories_is_refused.)
+  ["CodeBuild's spelling of the fleet's overflow", (p) => (p.build = { fleet: { baseCapacity: 1, overflow: "ON_DEMAND" } }), 'build.fleet.overflow must be "on-demand" or "queue"'],
   ["a CIDR with a /33", (p) => (p.webhook = { allowedSourceIps: ["10.0.0.0/33"] }), "must be an IPv4 CIDR block"],
   ["an empty allow list", (p) => (p.webhook = { allowedSourceIps: [] }), "webhook.allowed_source_ips must list at least one address range"],
   ["an open API with an allow list", (p) => (p.webhook = { allowAnySource: true, additionalSourceIps: ["203.0.113.0/24"] }), "webhook.allow_any_source must not be true"],
@@ -118,6 +122,7 @@ const GOOD: Array<[string, (p: Props) => void]> = [
   ["an open API", (p) => (p.webhook = { allowAnySource: true })],
   ["a space on backlogtool.com (Backlog API reference, Get List of Git Repositories)", (p) => (p.backlog.domain = "backlogtool.com")],
   ["a daily safety net with a two-day alarm", (p) => (p.resync = { schedule: "rate(1 day)", outOfSyncAlarmHours: 48 })],
+  ["a queueing fleet of one instance per repository", (p) => (p.build = { fleet: { baseCapacity: 2, overflow: "queue" } })],
 ];
 
 function zodProblems(p: Props): string[] {
@@ -221,7 +226,21 @@ describe("the committed module", () => {
     await tf.run(["init", "-input=false", "-backend=false"]);
     const result = await tf.run(["test", "-no-color"], [0, 1]);
     const output = result.stdout + result.stderr;
-    for (const run of ["defaults", "every_option_switched", "a_bad_name_is_refused", "tokyo_plans", "canada_central_is_refused"]) {
+    for (const run of [
+      "defaults",
+      "every_option_switched",
+      "a_bad_name_is_refused",
+      "tokyo_plans",
+      "canada_central_is_refused",
+      "without_a_fleet_every_build_places_itself_in_the_vpc",
+      "a_fleet_runs_the_syncs_and_the_safety_net",
+      "a_fleet_larger_than_the_repositories_is_refused",
+      "every_branch_and_tag_by_default",
+      "a_repository_selection_replaces_the_stack_one",
+      "a_pattern_outside_heads_and_tags_is_refused",
+      "excluding_every_branch_is_refused",
+      "a_repository_selection_without_a_branch_is_refused",
+    ]) {
       expect(output).toContain(`run "${run}"... pass`);
     }
     expect(output).toMatch(/Success! \d+ passed, 0 failed/);

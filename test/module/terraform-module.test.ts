@@ -204,7 +204,7 @@ describe("the plain Terraform module and examples/hcl-basic", () => {
           { projectKey: "SHOP", repository: "back", lfs: false },
         ],
         lfs: { credentialsParameter: "/variant/lfs-credentials" },
-        build: { timeoutMinutes: 480, queuedTimeoutMinutes: 5, computeType: "BUILD_GENERAL1_MEDIUM", allowDebugSessions: true },
+        build: { timeoutMinutes: 480, queuedTimeoutMinutes: 5, computeType: "BUILD_GENERAL1_MEDIUM", allowDebugSessions: true, fleet: { baseCapacity: 2, overflow: "queue" } },
         webhook: { allowedSourceIps: ["203.0.113.0/24"], additionalSourceIps: ["198.51.100.7/32"], throttleRateLimit: 100, throttleBurstLimit: 200, wafRateLimitPer5Minutes: 2000 },
         resync: { schedule: "cron(0 * * * ? *)", enabled: false },
         alerts: { emails: ["ops@example.com", "dev@example.com"] },

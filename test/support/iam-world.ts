@@ -159,10 +159,10 @@ export function subnetId(resourceName: string): string {
   return `subnet-0${h.toString(16).padStart(16, "0")}`;
 }
 
-/** The subnet ids the stack's builds run in: those of the CodeBuild projects' VPC configuration. */
+/** The subnet ids the stack's builds run in: those of the CodeBuild projects' (or their fleet's) VPC configuration. */
 export function buildSubnetIds(synth: Synth): string[] {
   const ids = new Set<string>();
-  for (const project of Object.values(synth.resource.aws_codebuild_project ?? {})) {
+  for (const project of [...Object.values(synth.resource.aws_codebuild_project ?? {}), ...Object.values(synth.resource.aws_codebuild_fleet ?? {})]) {
     const vpc = [project.vpc_config].flat()[0];
     for (const s of vpc?.subnets ?? []) ids.add(resolveReferences(synth, s));
   }

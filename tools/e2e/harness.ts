@@ -43,6 +43,8 @@ export interface RepoSpec {
   readonly codecommitRepository?: string;
   /** `repositories[].lfs` of the config. */
   readonly lfs?: boolean;
+  /** `repositories[].refs` of the config. */
+  readonly refs?: { readonly include?: readonly string[]; readonly exclude?: readonly string[] };
 }
 
 export interface HarnessOptions {

@@ -1178,6 +1178,22 @@ def patch_stepfunctions_execute() -> None:
 
     StepFunctionResponse.list_state_machine_versions = list_state_machine_versions
 
+    # Gap: CreateStateMachine's `type` is dropped (every state machine is described as STANDARD),
+    # so an EXPRESS state machine shows a replacement in every plan after its apply. The type is
+    # kept and described as given (Step Functions API Reference, CreateStateMachine, `type`).
+    original_create = StepFunctionResponse.create_state_machine
+
+    def create_state_machine(self: Any) -> Any:
+        answer = original_create(self)
+        machine_type = self._get_param("type") or "STANDARD"
+        for machine in self.stepfunction_backend.state_machines:
+            if machine.name == self._get_param("name"):
+                machine.type = machine_type
+                machine.sm_type = machine_type
+        return answer
+
+    StepFunctionResponse.create_state_machine = create_state_machine
+
     # AWS SDK integrations name CloudWatch Logs `cloudwatchlogs`
     # (`arn:aws:states:::aws-sdk:cloudwatchlogs:filterLogEvents`; Step Functions Developer Guide,
     # "Learning to use AWS service SDK integrations in Step Functions"), boto3 names it `logs`, and

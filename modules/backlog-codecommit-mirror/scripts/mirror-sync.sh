@@ -15,6 +15,10 @@
 #                          lib/mirror-build.ts, so that every build ends on its own before the timeout)
 #   ALLOW_EMPTY_SOURCE     "true": a source that advertises no refs may empty CodeCommit
 #                          (setting sync.allowEmptySource); otherwise such a sync is refused
+#   REF_INCLUDE, REF_EXCLUDE  the refs mirrored (settings sync.refs and repositories[].refs): git ref
+#                          patterns joined by ",", "-" for none, `*` matching any characters, `/`
+#                          included; a ref is mirrored when it matches an include and no exclude.
+#                          The others are never pushed and never deleted from CodeCommit.
 #   LFS_CREDENTIALS_PARAMETER, LFS_ENDPOINT   only with the setting lfs: Git LFS mirroring after the
 #                          push (lib/buildspec/lfs-mirror.sh, which this script sources from its folder)
 # and from the environment CodeBuild provides:
@@ -98,6 +102,10 @@ fail() { printf '[mirror] ERROR: %s\n' "$*" >&2; exit 1; }
 
 : "${BACKLOG_HOST:?}" "${BACKLOG_REMOTE:?}" "${CODECOMMIT_REPOSITORY:?}" "${MIRROR_PATH:?}" "${HOST_KEY_MODE:?}"
 : "${LOCK_TIMEOUT_SECONDS:=90}" "${ALLOW_EMPTY_SOURCE:=false}" "${CODEBUILD_BUILD_ID:=local}"
+: "${REF_INCLUDE:?}" "${REF_EXCLUDE:?}"
+# The patterns as arrays (`read -a` splits without expanding them as file names).
+IFS=, read -r -a REF_INCLUDES <<<"${REF_INCLUDE#-}"
+IFS=, read -r -a REF_EXCLUDES <<<"${REF_EXCLUDE#-}"
 if [ -z "${CODEBUILD_REPO_DIR:-}" ] || [ ! -d "$CODEBUILD_REPO_DIR" ]; then
   fail "CODEBUILD_REPO_DIR is not a directory: the EFS file system is not mounted"
 fi
@@ -317,6 +325,21 @@ plan_changes() {
     awk '$2 != $3'
 }
 
+# Whether ref $1 is in the selection: it matches an include pattern and no exclude pattern. No
+# subshell: it runs once per changed ref.
+ref_selected() {
+  local p
+  for p in "${REF_EXCLUDES[@]}"; do
+    # shellcheck disable=SC2053 # the pattern is matched as a glob on purpose
+    [[ $1 == $p ]] && return 1
+  done
+  for p in "${REF_INCLUDES[@]}"; do
+    # shellcheck disable=SC2053
+    [[ $1 == $p ]] && return 0
+  done
+  return 1
+}
+
 # Sets REASON to why CodeCommit would refuse ref $1 ("" when it would not). No subshell: it runs
 # once per ref (5,000 times for 5,000 tags).
 refused_reason() {
@@ -449,7 +472,7 @@ set_default_branch() {
 # A branch Backlog has and CodeCommit accepts: Backlog's HEAD if possible ("" if none).
 pushable_branch() {
   local b
-  if [ -n "$BACKLOG_HEAD" ] && g show-ref --verify --quiet "refs/backlog/heads/$BACKLOG_HEAD"; then
+  if [ -n "$BACKLOG_HEAD" ] && g show-ref --verify --quiet "refs/backlog/heads/$BACKLOG_HEAD" && ref_selected "refs/heads/$BACKLOG_HEAD"; then
     refused_reason "refs/heads/$BACKLOG_HEAD"
     if [ -z "$REASON" ]; then
       echo "$BACKLOG_HEAD"
@@ -457,6 +480,7 @@ pushable_branch() {
     fi
   fi
   while read -r b; do
+    ref_selected "refs/heads/$b" || continue
     refused_reason "refs/heads/$b"
     if [ -z "$REASON" ]; then
       echo "$b"
@@ -503,11 +527,18 @@ sync_once() {
     log "WARNING: Backlog advertises no refs for $REPOSITORY_KEY and sync.allowEmptySource is on: deleting CodeCommit's refs (backed up first)"
   fi
 
+  # Backlog's default branch must be mirrored: CodeCommit's default branch follows it.
+  if [ -n "$BACKLOG_HEAD" ] && ! ref_selected "refs/heads/$BACKLOG_HEAD"; then
+    fail "Backlog's default branch $BACKLOG_HEAD of $REPOSITORY_KEY is outside the ref selection (include: $REF_INCLUDE; exclude: $REF_EXCLUDE): select refs/heads/$BACKLOG_HEAD in sync.refs or repositories[].refs; nothing was pushed"
+  fi
+
   changes=$(plan_changes)
   work=$(mktemp -d)
   : >"$work/heads" && : >"$work/tags" && : >"$work/deletes"
   while read -r ref old new; do
     [ -n "$ref" ] || continue
+    # Outside the selection: never pushed, never deleted.
+    ref_selected "$ref" || continue
     if [ "$new" != 0 ]; then
       refused_reason "$ref"
       if [ -n "$REASON" ]; then

@@ -16,7 +16,8 @@
 #   ALERT_STATE_MACHINE_ARN the alert state machine (lib/alert-states.ts)
 #   OUT_OF_SYNC_ALERT_SECONDS a repository out of sync this long is reported to it (the alarm window)
 # and from CodeBuild: REPOSITORY_LIST_URI (s3://BUCKET/KEY, one line per repository: "PROJECT/REPO
-# CODECOMMIT_NAME SYNC_PROJECT"), SRC_GIT_CREDENTIAL, BACKLOG_HOST_KEYS, AWS_REGION, CODEBUILD_BUILD_ID.
+# CODECOMMIT_NAME SYNC_PROJECT INCLUDE EXCLUDE", the last two its ref selection: patterns joined by
+# ",", "-" for none), SRC_GIT_CREDENTIAL, BACKLOG_HOST_KEYS, AWS_REGION, CODEBUILD_BUILD_ID.
 #
 # For each repository (PARALLEL_CHECKS at once), `git ls-remote` lists Backlog's heads and tags over
 # SSH and CodeCommit's over HTTPS. Equal: in sync, its time is recorded. Different: its sync
@@ -63,17 +64,41 @@ verify_comparable_refs() {
   ' | LC_ALL=C sort
 }
 
-# Lists the heads and tags of remote $1 into file $2 (comparable form); stderr into file $3.
+# "OID REF" lines on stdin; out: those whose ref is in the selection: it matches one of the
+# patterns $1 and none of $2 (patterns joined by ",", "-" for none; `*` matches any characters),
+# as the sync selects them (mirror-sync.sh ref_selected).
+verify_selected_refs() {
+  local oid ref p keep
+  local -a includes excludes
+  IFS=, read -r -a includes <<<"${1#-}"
+  IFS=, read -r -a excludes <<<"${2#-}"
+  while read -r oid ref; do
+    [ -n "$ref" ] || continue
+    keep=0
+    for p in "${includes[@]}"; do
+      # shellcheck disable=SC2053 # the pattern is matched as a glob on purpose
+      if [[ $ref == $p ]]; then keep=1; break; fi
+    done
+    for p in "${excludes[@]}"; do
+      # shellcheck disable=SC2053
+      if [[ $ref == $p ]]; then keep=0; break; fi
+    done
+    [ "$keep" -eq 0 ] || printf '%s %s\n' "$oid" "$ref"
+  done
+}
+
+# Lists the heads and tags of remote $1 into file $2 (comparable form, selected by patterns $4 and
+# $5); stderr into file $3.
 verify_list_refs() {
   local out
   out=$(git ls-remote --heads --tags "$1" 2>"$3") || return 1
-  printf '%s\n' "$out" | verify_comparable_refs >"$2"
+  printf '%s\n' "$out" | verify_comparable_refs | verify_selected_refs "$4" "$5" >"$2"
 }
 
-# Checks repository $2 (PROJECT/REPO) against CodeCommit repository $3; writes "same", "differs"
-# or "error" to $WORK/verdicts/$1. Runs in a background subshell.
+# Checks repository $2 (PROJECT/REPO) against CodeCommit repository $3, the refs selected by $4
+# and $5 only; writes "same", "differs" or "error" to $WORK/verdicts/$1. Runs in a background subshell.
 verify_check() {
-  local i=$1 key=$2 codecommit=$3 remote url err msg
+  local i=$1 key=$2 codecommit=$3 include=$4 exclude=$5 remote url err msg
   local dir="$WORK/checks/$i"
   mkdir -p "$dir"
   echo error >"$WORK/verdicts/$i"
@@ -81,9 +106,9 @@ verify_check() {
   url="https://git-codecommit.${AWS_REGION}.amazonaws.com/v1/repos/${codecommit}"
   # One retry: a busy SSH server may drop a connection before authentication (OpenSSH's
   # MaxStartups); the second attempt comes 2 s later.
-  if ! verify_list_refs "$remote" "$dir/backlog" "$dir/backlog.err"; then
+  if ! verify_list_refs "$remote" "$dir/backlog" "$dir/backlog.err" "$include" "$exclude"; then
     sleep 2
-    if ! verify_list_refs "$remote" "$dir/backlog" "$dir/backlog.err"; then
+    if ! verify_list_refs "$remote" "$dir/backlog" "$dir/backlog.err" "$include" "$exclude"; then
       err=$(cat "$dir/backlog.err")
       # A host key mismatch, a refused key or a stall gets the sync's own one-line explanation.
       msg=$(backlog_ssh_explain_failure "$err" "$remote" 2>&1) || true
@@ -92,7 +117,7 @@ verify_check() {
       return 0
     fi
   fi
-  if ! verify_list_refs "$url" "$dir/codecommit" "$dir/codecommit.err"; then
+  if ! verify_list_refs "$url" "$dir/codecommit" "$dir/codecommit.err" "$include" "$exclude"; then
     printf '[verify] ERROR: cannot list CodeCommit %s: %s\n' "$codecommit" "$(tail -n 2 "$dir/codecommit.err" | tr '\n' ' ')" >&2
     return 0
   fi
@@ -174,7 +199,7 @@ verify_main() {
   [ -n "${REPOSITORY_LIST_URI:-}" ] || fail "REPOSITORY_LIST_URI is not set: the project has no repository list"
   local began now i running=0 key codecommit project build verdict same=0 differs=0 started=0 errors=0 start_failures=0 oldest=0 age
   local reported=0 report_failures=0
-  local -a keys codecommits projects
+  local -a keys codecommits projects includes excludes
   local -A project_of
   began=$(date +%s%N)
   WORK=$(mktemp -d)
@@ -183,9 +208,9 @@ verify_main() {
 
   aws s3 cp --quiet "$REPOSITORY_LIST_URI" "$WORK/list" ||
     fail "cannot read the repository list $REPOSITORY_LIST_URI (Terraform writes it; apply the configuration again)"
-  while read -r key codecommit project; do
+  while read -r key codecommit project include exclude; do
     [ -n "$key" ] || continue
-    keys+=("$key") codecommits+=("$codecommit") projects+=("$project")
+    keys+=("$key") codecommits+=("$codecommit") projects+=("$project") includes+=("${include:-refs/heads/*,refs/tags/*}") excludes+=("${exclude:--}")
     project_of[$key]=$project
   done <"$WORK/list"
   [ "${#keys[@]}" -gt 0 ] || fail "the repository list $REPOSITORY_LIST_URI is empty"
@@ -201,7 +226,7 @@ verify_main() {
       wait -n || true
       running=$((running - 1))
     fi
-    verify_check "$i" "${keys[$i]}" "${codecommits[$i]}" &
+    verify_check "$i" "${keys[$i]}" "${codecommits[$i]}" "${includes[$i]}" "${excludes[$i]}" &
     running=$((running + 1))
   done
   wait

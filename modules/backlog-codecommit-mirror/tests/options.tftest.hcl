@@ -190,3 +190,84 @@ run "a_repository_cannot_ask_for_lfs_without_the_setting" {
   }
   expect_failures = [var.repositories]
 }
+
+run "without_a_fleet_every_build_places_itself_in_the_vpc" {
+  command = plan
+
+  assert {
+    condition     = length(aws_codebuild_fleet.Mirror_Fleet_Resource) == 0 && length(aws_iam_role.Mirror_Fleet_Role) == 0
+    error_message = "no fleet and no fleet role unless build.fleet is set"
+  }
+  assert {
+    condition     = length(aws_codebuild_project.Mirror_Repository_Project["OPS/tools"].vpc_config) == 1 && length(aws_codebuild_project.Mirror_Repository_Project["OPS/tools"].environment[0].fleet) == 0
+    error_message = "without a fleet a sync project has its own vpc_config"
+  }
+  assert {
+    condition     = length(aws_codebuild_project.Mirror_SafetyNet_Project[0].vpc_config) == 1 && aws_codebuild_project.Mirror_SafetyNet_Project[0].environment[0].compute_type == "BUILD_GENERAL1_SMALL"
+    error_message = "without a fleet the safety net runs on-demand, small, in the VPC"
+  }
+}
+
+run "a_fleet_runs_the_syncs_and_the_safety_net" {
+  command = plan
+
+  variables {
+    build = { compute_type = "BUILD_GENERAL1_MEDIUM", fleet = { base_capacity = 2, overflow = "queue" } }
+  }
+
+  assert {
+    condition     = aws_codebuild_fleet.Mirror_Fleet_Resource[0].base_capacity == 2 && aws_codebuild_fleet.Mirror_Fleet_Resource[0].overflow_behavior == "QUEUE"
+    error_message = "build.fleet gives the fleet's capacity and overflow behavior"
+  }
+  assert {
+    condition     = aws_codebuild_fleet.Mirror_Fleet_Resource[0].environment_type == "ARM_CONTAINER" && aws_codebuild_fleet.Mirror_Fleet_Resource[0].compute_type == "BUILD_GENERAL1_MEDIUM" && aws_codebuild_fleet.Mirror_Fleet_Resource[0].name == "backlog-mirror-fleet"
+    error_message = "the fleet is ARM, of the sync builds' compute type"
+  }
+  assert {
+    condition     = toset(aws_codebuild_fleet.Mirror_Fleet_Resource[0].vpc_config[0].subnets) == toset(["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]) && aws_codebuild_fleet.Mirror_Fleet_Resource[0].vpc_config[0].vpc_id == "vpc-0123456789abcdef0"
+    error_message = "the fleet is in the stack's VPC and subnets"
+  }
+  assert {
+    condition     = length(aws_iam_role.Mirror_Fleet_Role) == 1 && length(aws_iam_role_policy.Mirror_Fleet_RolePolicy) == 1
+    error_message = "the fleet has its service role"
+  }
+  assert {
+    condition     = alltrue([for p in aws_codebuild_project.Mirror_Repository_Project : length(p.environment[0].fleet) == 1 && length(p.vpc_config) == 0])
+    error_message = "every sync project runs on the fleet, without a vpc_config of its own (CreateProject: do not provide vpcConfig with a fleet)"
+  }
+  assert {
+    condition     = length(aws_codebuild_project.Mirror_SafetyNet_Project[0].environment[0].fleet) == 1 && length(aws_codebuild_project.Mirror_SafetyNet_Project[0].vpc_config) == 0 && aws_codebuild_project.Mirror_SafetyNet_Project[0].environment[0].compute_type == "BUILD_GENERAL1_MEDIUM"
+    error_message = "the safety net runs on the fleet, with the fleet's compute type"
+  }
+}
+
+run "a_fleet_overflows_on_demand_by_default" {
+  command = plan
+
+  variables {
+    build = { fleet = { base_capacity = 1 } }
+  }
+
+  assert {
+    condition     = aws_codebuild_fleet.Mirror_Fleet_Resource[0].overflow_behavior == "ON_DEMAND" && aws_codebuild_fleet.Mirror_Fleet_Resource[0].compute_type == "BUILD_GENERAL1_SMALL"
+    error_message = "overflow defaults to on-demand"
+  }
+}
+
+run "a_fleet_larger_than_the_repositories_is_refused" {
+  command = plan
+
+  variables {
+    build = { fleet = { base_capacity = 3 } }
+  }
+  expect_failures = [var.build]
+}
+
+run "an_unknown_fleet_overflow_is_refused" {
+  command = plan
+
+  variables {
+    build = { fleet = { base_capacity = 1, overflow = "ON_DEMAND" } }
+  }
+  expect_failures = [var.build]
+}
