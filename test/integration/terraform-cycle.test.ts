@@ -57,7 +57,9 @@ import {
 import { GetTopicAttributesCommand, ListSubscriptionsByTopicCommand, ListTopicsCommand } from "@aws-sdk/client-sns";
 import { GetWebACLCommand, GetWebACLForResourceCommand, ListWebACLsCommand } from "@aws-sdk/client-wafv2";
 import { parse as parseYaml } from "yaml";
+import { BUILD_EVENT_INPUT } from "../../lib/alert-states";
 import { FAILED_BUILD_STATES } from "../../lib/alerts";
+import { refSelectionOf } from "../../lib/mirror-inputs";
 import { BACKLOG_WEBHOOK_SOURCE_IPS } from "../../lib/backlog-ips";
 import { BUILD_SCRIPT_FILES, buildScriptPath, buildScriptsFolder } from "../../lib/build-scripts";
 import { START_BUILD_ACTIONS } from "../../lib/iam";
@@ -67,6 +69,8 @@ import {
   EFS_MOUNT_POINT,
   MIRROR_STACK_TAG_KEY,
   STAGE_NAME,
+  alertsEventsRoleName,
+  alertsStateMachineName,
   buildLogGroupName,
   buildProjectPrefix,
   buildProjectName,
@@ -79,7 +83,7 @@ import { MIRROR_VPC_CIDR, PRIVATE_SUBNET_CIDRS, PUBLIC_SUBNET_CIDR } from "../..
 import { START_BUILD_REQUEST_PARAMETERS, UNKNOWN_ROUTE_RESPONSE, WEBHOOK_CONTENT_TYPE } from "../../lib/webhook-api";
 import { startBuildRequestTemplate } from "../../lib/webhook-routing";
 import { DEFAULT_THROTTLE } from "../../lib/webhook-protection";
-import { type Emulator, startEmulator } from "../../tools/emulator/moto";
+import { EMULATOR_ENV, type Emulator, startEmulator } from "../../tools/emulator/moto";
 import {
   type Clients,
   type Inventory,
@@ -695,7 +699,10 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
         const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(listUri) ?? [];
         const object = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
         expect((await object.Body!.transformToString()).split("\n").filter(Boolean)).toEqual(
-          config.repositories.map((r) => `${repositoryKey(r)} ${codecommitRepositoryName(r)} ${buildProjectName(config.name, r)}`),
+          config.repositories.map((r) => {
+            const refs = refSelectionOf(r, config.sync?.refs);
+            return `${repositoryKey(r)} ${codecommitRepositoryName(r)} ${buildProjectName(config.name, r)} ${refs.include} ${refs.exclude}`;
+          }),
         );
         const { MetricAlarms = [] } = await clients.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [`${config.name}-out-of-sync`] }));
         const hours = config.resync?.outOfSyncAlarmHours ?? DEFAULT_OUT_OF_SYNC_ALARM_HOURS;
@@ -705,9 +712,8 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
       },
     );
 
-    check("a failed, timed-out or stopped sync of any project reaches the alert topic through the failure rule, with a readable message", async () => {
+    check("every end of a sync of any project reaches the alert state machine through the sync rule, with its role and input", async () => {
       const config = synth.config;
-      const topicArn = await alertTopicArn(clients, config.name);
       const rule = await clients.events.send(new DescribeRuleCommand({ Name: `${config.name}-sync-failed` }));
       expect(rule.State).toBe("ENABLED");
       expect(rule.ScheduleExpression).toBeUndefined();
@@ -715,25 +721,20 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
         source: ["aws.codebuild"],
         "detail-type": ["CodeBuild Build State Change"],
         detail: {
-          "build-status": [...FAILED_BUILD_STATES],
+          "build-status": ["SUCCEEDED", ...FAILED_BUILD_STATES],
           "project-name": [{ prefix: buildProjectPrefix(config.name) }],
         },
       });
       const { Targets = [] } = await clients.events.send(new ListTargetsByRuleCommand({ Rule: `${config.name}-sync-failed` }));
       expect(Targets).toHaveLength(1);
-      expect(Targets[0].Arn).toBe(topicArn);
-      expect(Targets[0].RoleArn).toBeUndefined(); // SNS admits EventBridge through the topic policy
-      expect(Targets[0].InputTransformer?.InputPathsMap).toEqual({
-        project: "$.detail.project-name",
-        status: "$.detail.build-status",
-        build: "$.detail.build-id",
-      });
-      const template = JSON.parse(Targets[0].InputTransformer!.InputTemplate!) as string;
-      expect(template).toMatch(/<project> ended <status>\. Build: <build>\..*\/aws\/codebuild\/<project>/);
+      expect(Targets[0].Arn).toBe(`arn:aws:states:${EMULATOR_ENV.AWS_REGION}:${ACCOUNT}:stateMachine:${alertsStateMachineName(config.name)}`);
+      expect(Targets[0].RoleArn).toBe(`arn:aws:iam::${ACCOUNT}:role/${alertsEventsRoleName(config.name)}`);
+      expect(Targets[0].InputTransformer?.InputPathsMap).toEqual(BUILD_EVENT_INPUT.inputPaths);
+      expect(Targets[0].InputTransformer?.InputTemplate).toBe(BUILD_EVENT_INPUT.inputTemplate);
     });
 
     check(
-      `the alert topic admits EventBridge and CloudWatch of this account only and has ${planned.alerts?.emails?.length ?? 0} e-mail subscription(s)`,
+      `the alert topic admits CloudWatch of this account only (the state machine publishes with its role) and has ${planned.alerts?.emails?.length ?? 0} e-mail subscription(s)`,
       async () => {
         const config = synth.config;
         const topicArn = await alertTopicArn(clients, config.name);
@@ -749,10 +750,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
           Resource: topicArn,
           Condition: { StringEquals: { "aws:SourceAccount": ACCOUNT } },
         });
-        expect([(policy.Statement[0].Principal as { Service: string | string[] }).Service].flat().sort()).toEqual([
-          "cloudwatch.amazonaws.com",
-          "events.amazonaws.com",
-        ]);
+        expect([(policy.Statement[0].Principal as { Service: string | string[] }).Service].flat().sort()).toEqual(["cloudwatch.amazonaws.com"]);
         const { Subscriptions = [] } = await clients.sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn }));
         expect(Subscriptions.map((sub) => `${sub.Protocol}:${sub.Endpoint}`).sort()).toEqual(
           (config.alerts?.emails ?? []).map((e) => `email:${e}`).sort(),
@@ -824,7 +822,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
         expect((await clients.kms.send(new GetKeyRotationStatusCommand({ KeyId: key.KeyId }))).KeyRotationEnabled).toBe(true);
         const { Policy } = await clients.kms.send(new GetKeyPolicyCommand({ KeyId: key.KeyId, PolicyName: "default" }));
         const statements = (JSON.parse(Policy!) as { Statement: Array<Record<string, unknown>> }).Statement;
-        expect(statements.map((st) => st.Sid)).toEqual(["AccountAdministers", "BuildLogGroups", "AlarmsPublishAlerts", "EventBridgePublishesAlerts"]);
+        expect(statements.map((st) => st.Sid)).toEqual(["AccountAdministers", "BuildLogGroups", "AlarmsPublishAlerts"]);
         expect(statements[0]).toMatchObject({ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: "kms:*" });
         expect(statements[1]).toMatchObject({
           Effect: "Allow",
@@ -840,19 +838,13 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
           },
         });
         const topicArn = await alertTopicArn(clients, config.name);
-        // Both publishers of the encrypted alert topic, limited to it by SNS's encryption context;
-        // CloudWatch also by the source account, EventBridge not (it does not send it to KMS).
+        // The alarms, publishers of the encrypted alert topic, limited to it by SNS's encryption
+        // context and by the source account (the state machine's role has its own grant).
         expect(statements[2]).toMatchObject({
           Effect: "Allow",
           Principal: { Service: "cloudwatch.amazonaws.com" },
           Condition: { StringEquals: { "aws:SourceAccount": ACCOUNT, "kms:EncryptionContext:aws:sns:topicArn": topicArn } },
         });
-        expect(statements[3]).toMatchObject({
-          Effect: "Allow",
-          Principal: { Service: "events.amazonaws.com" },
-          Condition: { StringEquals: { "kms:EncryptionContext:aws:sns:topicArn": topicArn } },
-        });
-        expect(statements[3].Condition).toEqual({ StringEquals: { "kms:EncryptionContext:aws:sns:topicArn": topicArn } });
 
         const [fileSystem] = (await clients.efs.send(new DescribeFileSystemsCommand({}))).FileSystems ?? [];
         expect(fileSystem).toMatchObject({ Encrypted: true, KmsKeyId: key.Arn });
