@@ -27,7 +27,7 @@ import { TerraformIterator } from "cdktf";
 import { Construct } from "constructs";
 import { ALERT_STATE_KEY, BUILD_EVENT_INPUT, alertStateMachineDefinition } from "./alert-states";
 import { FAILED_BUILD_STATES } from "./build-states";
-import { type ArnContext, arn } from "./iam";
+import { type ArnContext, arn, serviceTrustPolicy } from "./iam";
 import { type StringList, isListExpression, listValue } from "./terraform-values";
 import {
   alertStateTableName,
@@ -86,6 +86,18 @@ export const WEBHOOK_REFUSED_ALARM = { period: 3600, evaluationPeriods: 3, datap
  * SQS API Reference, SetQueueAttributes, `MessageRetentionPeriod`).
  */
 export const DEAD_LETTER_RETENTION_SECONDS = 1_209_600;
+
+/**
+ * The alarms that fire on a single occurrence: one data point of at least 1 in a 5-minute period.
+ * No data (nothing happened, or an idle resource publishes nothing) is not a breach.
+ */
+const ON_ANY_IN_5_MINUTES = {
+  period: 300,
+  evaluationPeriods: 1,
+  threshold: 1,
+  comparisonOperator: "GreaterThanOrEqualToThreshold",
+  treatMissingData: "notBreaching",
+} as const;
 
 /** Props of {@link MirrorAlerts}. */
 export interface MirrorAlertsProps {
@@ -180,17 +192,7 @@ export class MirrorAlerts extends Construct {
       // times) are no secret, and a customer-managed key would add a KMS call to every record.
     });
 
-    const trust = (docId: string, service: string) =>
-      new DataAwsIamPolicyDocument(this, docId, {
-        statement: [
-          {
-            effect: "Allow",
-            actions: ["sts:AssumeRole"],
-            principals: [{ type: "Service", identifiers: [service] }],
-            condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [ctx.accountId] }],
-          },
-        ],
-      }).json;
+    const trust = (docId: string, service: string) => serviceTrustPolicy(this, docId, service, ctx.accountId);
     const machineRole = new IamRole(this, "StateMachineRole", {
       name: alertsStateMachineName(props.name),
       description: "Alert state machine of the Backlog mirror: records each repository's state, notifies on changes",
@@ -241,11 +243,7 @@ export class MirrorAlerts extends Construct {
       metricName: "ExecutionsFailed",
       dimensions: { StateMachineArn: this.stateMachine.arn },
       statistic: "Sum",
-      period: 300,
-      evaluationPeriods: 1,
-      threshold: 1,
-      comparisonOperator: "GreaterThanOrEqualToThreshold",
-      treatMissingData: "notBreaching",
+      ...ON_ANY_IN_5_MINUTES,
       alarmActions: [this.topic.arn],
     });
 
@@ -311,13 +309,9 @@ export class MirrorAlerts extends Construct {
       metricName: "ApproximateNumberOfMessagesVisible",
       dimensions: { QueueName: this.deadLetterQueue.name },
       statistic: "Maximum",
-      period: 300,
-      evaluationPeriods: 1,
-      threshold: 1,
-      comparisonOperator: "GreaterThanOrEqualToThreshold",
       // An empty, idle queue may publish no data points at all (SQS Developer Guide, "Available
-      // CloudWatch metrics for Amazon SQS": inactive queues).
-      treatMissingData: "notBreaching",
+      // CloudWatch metrics for Amazon SQS": inactive queues): not a breach.
+      ...ON_ANY_IN_5_MINUTES,
       alarmActions: [this.topic.arn],
     });
 
@@ -328,11 +322,7 @@ export class MirrorAlerts extends Construct {
       metricName: "5XXError",
       dimensions: { ApiName: props.apiName, Stage: props.stageName },
       statistic: "Sum",
-      period: 300,
-      evaluationPeriods: 1,
-      threshold: 1,
-      comparisonOperator: "GreaterThanOrEqualToThreshold",
-      treatMissingData: "notBreaching",
+      ...ON_ANY_IN_5_MINUTES,
       alarmActions: [this.topic.arn],
     });
 

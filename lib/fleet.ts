@@ -42,7 +42,7 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { Token, ref } from "cdktf";
 import { Construct } from "constructs";
-import { type ArnContext, BUILD_ACTIONS, arn } from "./iam";
+import { type ArnContext, BUILD_ACTIONS, arn, serviceTrustPolicy } from "./iam";
 import type { FleetOverflow } from "./props";
 import { type StringList, type Switch, countOf, hclTemplate, listValue, mapList, optionalAttribute } from "./terraform-values";
 
@@ -166,16 +166,7 @@ export class MirrorFleet extends Construct {
       name: `${props.name}-codebuild-fleet`,
       description: `Service role of the CodeBuild fleet ${fleetName(props.name)}: the instances' network interfaces in the mirror's subnets`,
       // The confused-deputy guard, as for the build roles (lib/iam.ts).
-      assumeRolePolicy: new DataAwsIamPolicyDocument(this, "Trust", {
-        statement: [
-          {
-            effect: "Allow",
-            actions: ["sts:AssumeRole"],
-            principals: [{ type: "Service", identifiers: ["codebuild.amazonaws.com"] }],
-            condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [ctx.accountId] }],
-          },
-        ],
-      }).json,
+      assumeRolePolicy: serviceTrustPolicy(this, "Trust", "codebuild.amazonaws.com", ctx.accountId),
     });
     this.rolePolicy = new IamRolePolicy(this, "RolePolicy", {
       count,

@@ -102,6 +102,25 @@ export function syncLogStreamsArnPattern(ctx: ArnContext, name: string): string 
 }
 
 /**
+ * The trust policy (JSON) of a role `service` assumes, as data source `id` of `scope`. With
+ * `sourceAccount`, the confused-deputy guard: only the service acting for that account may assume
+ * it (API Gateway does not send aws:SourceAccount for integration credentials, so its role has no
+ * such condition).
+ */
+export function serviceTrustPolicy(scope: Construct, id: string, service: string, sourceAccount?: string): string {
+  return new DataAwsIamPolicyDocument(scope, id, {
+    statement: [
+      {
+        effect: "Allow",
+        actions: ["sts:AssumeRole"],
+        principals: [{ type: "Service", identifiers: [service] }],
+        condition: sourceAccount === undefined ? undefined : [{ test: "StringEquals", variable: "aws:SourceAccount", values: [sourceAccount] }],
+      },
+    ],
+  }).json;
+}
+
+/**
  * The two VPC statements every build role needs: CodeBuild places the build's network interface in
  * one of `subnetIds`. Shared by the sync builds' role and the verify role (lib/verify-iam.ts).
  */
@@ -286,28 +305,12 @@ export class MirrorIam extends Construct {
     super(scope, id);
     const ctx = props.arnContext;
 
-    /**
-     * A role a service assumes. With `sourceAccount`, the confused-deputy guard: only the service
-     * acting for this account may assume it (API Gateway does not send aws:SourceAccount for
-     * integration credentials, so its role has no such condition).
-     */
+    /** A role a service assumes (with `sourceAccount`, only for this account: {@link serviceTrustPolicy}). */
     const serviceRole = (roleId: string, roleName: string, description: string, service: string, sourceAccount?: string) =>
       new IamRole(this, roleId, {
         name: roleName,
         description,
-        assumeRolePolicy: new DataAwsIamPolicyDocument(this, `${roleId}Trust`, {
-          statement: [
-            {
-              effect: "Allow",
-              actions: ["sts:AssumeRole"],
-              principals: [{ type: "Service", identifiers: [service] }],
-              condition:
-                sourceAccount === undefined
-                  ? undefined
-                  : [{ test: "StringEquals", variable: "aws:SourceAccount", values: [sourceAccount] }],
-            },
-          ],
-        }).json,
+        assumeRolePolicy: serviceTrustPolicy(this, `${roleId}Trust`, service, sourceAccount),
       });
 
     this.buildRole = serviceRole(

@@ -14,6 +14,7 @@ import {
   backlogCredentialStatements,
   buildScriptsSourceStatements,
   publishHealthMetricsStatement,
+  serviceTrustPolicy,
   syncProjectsArnPattern,
   taggedMirrorsStatement,
   vpcAccessStatements,
@@ -84,17 +85,7 @@ export class VerifyIam extends Construct {
     this.verifyProjectArn = arn(ctx, "codebuild", `project/${projectName}`);
 
     // The confused-deputy guard: only the service acting for this account may assume the roles.
-    const trust = (docId: string, service: string) =>
-      new DataAwsIamPolicyDocument(this, docId, {
-        statement: [
-          {
-            effect: "Allow",
-            actions: ["sts:AssumeRole"],
-            principals: [{ type: "Service", identifiers: [service] }],
-            condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [ctx.accountId] }],
-          },
-        ],
-      }).json;
+    const trust = (docId: string, service: string) => serviceTrustPolicy(this, docId, service, ctx.accountId);
 
     this.verifyRole = new IamRole(this, "VerifyRole", {
       count,
