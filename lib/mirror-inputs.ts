@@ -119,17 +119,20 @@ export function literalRepositories(
   lfs = false,
   refs?: RefSelection,
 ): RepositorySet {
-  const literal = repositories.map((spec) => ({
-    spec,
-    key: repositoryKey(spec),
-    projectKey: spec.projectKey,
-    repository: spec.repository,
-    codecommitRepository: codecommitRepositoryName(spec),
-    projectName: buildProjectName(name, spec),
-    ...(lfs ? { lfsEndpoint: spec.lfs === false ? "" : backlogLfsEndpoint(backlog, spec) } : {}),
-    refInclude: refSelectionOf(spec, refs).include,
-    refExclude: refSelectionOf(spec, refs).exclude,
-  }));
+  const literal = repositories.map((spec) => {
+    const selection = refSelectionOf(spec, refs);
+    return {
+      spec,
+      key: repositoryKey(spec),
+      projectKey: spec.projectKey,
+      repository: spec.repository,
+      codecommitRepository: codecommitRepositoryName(spec),
+      projectName: buildProjectName(name, spec),
+      ...(lfs ? { lfsEndpoint: spec.lfs === false ? "" : backlogLfsEndpoint(backlog, spec) } : {}),
+      refInclude: selection.include,
+      refExclude: selection.exclude,
+    };
+  });
   const escape = (instance: RepositoryInstance) =>
     Object.fromEntries(Object.entries(instance).map(([k, v]) => [k, escapeTerraformTemplate(v)])) as unknown as RepositoryInstance;
   return {
