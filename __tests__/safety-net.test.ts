@@ -330,7 +330,7 @@ describe("resync.enabled: false", () => {
       "backlog-mirror-webhook",
     ]);
     // Only the build scripts, the sync projects' source, are left in the bucket.
-    expect(resources(s, "aws_s3_object").map((o) => String(o.key).slice(BUILD_TOOLS_PREFIX.length + 65))).toEqual(["backlog-ssh.sh", "lfs-s3-agent.sh", "lfs-mirror.sh", "mirror-sync.sh", "verify-mirrors.sh"]);
+    expect(resources(s, "aws_s3_object").map((o) => String(o.key).slice(BUILD_TOOLS_PREFIX.length + 65))).toEqual(["backlog-ssh.sh", "lfs-s3-agent.sh", "lfs-mirror.sh", "mirror-sync.sh", "ref-selection.sh", "verify-mirrors.sh"]);
     expect(resources(s, "aws_cloudwatch_metric_alarm").map((a) => a.alarm_name)).toEqual(["backlog-mirror-alerts-failed", "backlog-mirror-alerts-undelivered", "backlog-mirror-webhook-5xx", "backlog-mirror-webhook-4xx"]);
     expect(Object.keys(s.resource).flatMap((t) => Object.keys(s.resource[t])).filter((n) => /SafetyNet/.test(n))).toEqual([]);
   });

@@ -35,14 +35,16 @@ export const BUILD_SCRIPTS_DIR = path.join(__dirname, "buildspec");
 /**
  * The files every build's source folder holds, by construct id: the SSH functions (sourced by both
  * scripts from their own folder), the sync, its Git LFS step (sourced by the sync from its folder),
- * the safety net's verifier, and the git-lfs transfer agent consumers download (docs/lfs.md). In
- * the order of their ids (the order of the objects' addresses).
+ * the ref selection (sourced by both scripts from their folder), the safety net's verifier, and the
+ * git-lfs transfer agent consumers download (docs/lfs.md). In the order of their ids (the order of
+ * the objects' addresses).
  */
 export const BUILD_SCRIPT_FILES = {
   BacklogSsh: "backlog-ssh.sh",
   LfsAgent: "lfs-s3-agent.sh",
   LfsMirror: "lfs-mirror.sh",
   MirrorSync: "mirror-sync.sh",
+  RefSelection: "ref-selection.sh",
   VerifyMirrors: "verify-mirrors.sh",
 } as const;
 

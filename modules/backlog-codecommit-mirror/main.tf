@@ -395,7 +395,7 @@ data "aws_iam_policy_document" "Mirror_Lfs_Document" {
     actions = ["s3:GetObject"]
     effect  = "Allow"
     resources = [
-      "${aws_s3_bucket.Mirror_Storage_CacheBucket.arn}/tools/057ad934f0a1135deee685a1184fb2b281784445acd29aed4baa8b0aafd552a0/lfs-s3-agent.sh",
+      "${aws_s3_bucket.Mirror_Storage_CacheBucket.arn}/tools/b836ebea83940a83cfc7ef085cfab32d8f3b4d50238d7252a1e66838c48d3cd7/lfs-s3-agent.sh",
     ]
     sid = "DownloadLfsAgent"
   }
@@ -621,7 +621,7 @@ resource "aws_api_gateway_deployment" "Mirror_Webhook_Deployment" {
   description = "Backlog webhook routes"
   rest_api_id = aws_api_gateway_rest_api.Mirror_Webhook_Api.id
   triggers = {
-    redeployment = sha256(join(",", ["1a717e66952fa5bc31ceb6e660e0a7a1262dc512b4effd90de26a642f7b9227f", aws_iam_role.Mirror_Iam_ApiRole.arn, aws_api_gateway_integration.Mirror_Webhook_Integration.uri, aws_api_gateway_rest_api.Mirror_Webhook_Api.id, aws_api_gateway_resource.Mirror_Webhook_ProjectPath.id, aws_api_gateway_resource.Mirror_Webhook_RepositoryPath.id, aws_api_gateway_method.Mirror_Webhook_Method.id, aws_api_gateway_integration.Mirror_Webhook_Integration.id, aws_api_gateway_method_response.Mirror_Webhook_Response200.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse200.id, aws_api_gateway_method_response.Mirror_Webhook_Response502.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse502.id, aws_api_gateway_method_response.Mirror_Webhook_Response503.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse503.id, aws_api_gateway_method_response.Mirror_Webhook_Response404.id, aws_api_gateway_gateway_response.Mirror_Webhook_UnknownRoute.id, aws_api_gateway_gateway_response.Mirror_Webhook_Throttled.id, jsonencode(local.repository_list), jsonencode(local.allowed_source_ips)]))
+    redeployment = sha256(join(",", ["df96eb32b0dabe6a3fcd598ffbb0d925f2c378eee2c57babff328b07cc53534f", aws_iam_role.Mirror_Iam_ApiRole.arn, aws_api_gateway_integration.Mirror_Webhook_Integration.uri, aws_api_gateway_rest_api.Mirror_Webhook_Api.id, aws_api_gateway_resource.Mirror_Webhook_ProjectPath.id, aws_api_gateway_resource.Mirror_Webhook_RepositoryPath.id, aws_api_gateway_method.Mirror_Webhook_Method.id, aws_api_gateway_integration.Mirror_Webhook_Integration.id, aws_api_gateway_method_response.Mirror_Webhook_Response200.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse200.id, aws_api_gateway_method_response.Mirror_Webhook_Response502.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse502.id, aws_api_gateway_method_response.Mirror_Webhook_Response503.id, aws_api_gateway_integration_response.Mirror_Webhook_IntegrationResponse503.id, aws_api_gateway_method_response.Mirror_Webhook_Response404.id, aws_api_gateway_gateway_response.Mirror_Webhook_UnknownRoute.id, aws_api_gateway_gateway_response.Mirror_Webhook_Throttled.id, jsonencode(local.repository_list), jsonencode(local.allowed_source_ips)]))
   }
 
   depends_on = [
@@ -1064,7 +1064,7 @@ env:
       . "$CODEBUILD_SRC_DIR/mirror-sync.sh"
       )
 EOT
-    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/057ad934f0a1135deee685a1184fb2b281784445acd29aed4baa8b0aafd552a0/"
+    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/b836ebea83940a83cfc7ef085cfab32d8f3b4d50238d7252a1e66838c48d3cd7/"
     type      = "S3"
   }
   dynamic "vpc_config" {
@@ -1083,6 +1083,7 @@ EOT
     aws_s3_object.Mirror_Scripts_LfsAgent,
     aws_s3_object.Mirror_Scripts_LfsMirror,
     aws_s3_object.Mirror_Scripts_MirrorSync,
+    aws_s3_object.Mirror_Scripts_RefSelection,
     aws_s3_object.Mirror_Scripts_VerifyMirrors,
   ]
 }
@@ -1149,7 +1150,7 @@ env:
       . "$CODEBUILD_SRC_DIR/verify-mirrors.sh"
       )
 EOT
-    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/057ad934f0a1135deee685a1184fb2b281784445acd29aed4baa8b0aafd552a0/"
+    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/b836ebea83940a83cfc7ef085cfab32d8f3b4d50238d7252a1e66838c48d3cd7/"
     type      = "S3"
   }
   dynamic "vpc_config" {
@@ -1167,6 +1168,7 @@ EOT
     aws_s3_object.Mirror_Scripts_LfsAgent,
     aws_s3_object.Mirror_Scripts_LfsMirror,
     aws_s3_object.Mirror_Scripts_MirrorSync,
+    aws_s3_object.Mirror_Scripts_RefSelection,
     aws_s3_object.Mirror_Scripts_VerifyMirrors,
   ]
 }
@@ -1440,7 +1442,7 @@ resource "aws_s3_object" "Mirror_Scripts_BacklogSsh" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/backlog-ssh.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/057ad934f0a1135deee685a1184fb2b281784445acd29aed4baa8b0aafd552a0/backlog-ssh.sh"
+  key          = "tools/b836ebea83940a83cfc7ef085cfab32d8f3b4d50238d7252a1e66838c48d3cd7/backlog-ssh.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1451,7 +1453,7 @@ resource "aws_s3_object" "Mirror_Scripts_LfsAgent" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/lfs-s3-agent.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/057ad934f0a1135deee685a1184fb2b281784445acd29aed4baa8b0aafd552a0/lfs-s3-agent.sh"
+  key          = "tools/b836ebea83940a83cfc7ef085cfab32d8f3b4d50238d7252a1e66838c48d3cd7/lfs-s3-agent.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1462,7 +1464,7 @@ resource "aws_s3_object" "Mirror_Scripts_LfsMirror" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/lfs-mirror.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/057ad934f0a1135deee685a1184fb2b281784445acd29aed4baa8b0aafd552a0/lfs-mirror.sh"
+  key          = "tools/b836ebea83940a83cfc7ef085cfab32d8f3b4d50238d7252a1e66838c48d3cd7/lfs-mirror.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1473,7 +1475,18 @@ resource "aws_s3_object" "Mirror_Scripts_MirrorSync" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/mirror-sync.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/057ad934f0a1135deee685a1184fb2b281784445acd29aed4baa8b0aafd552a0/mirror-sync.sh"
+  key          = "tools/b836ebea83940a83cfc7ef085cfab32d8f3b4d50238d7252a1e66838c48d3cd7/mirror-sync.sh"
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_s3_object" "Mirror_Scripts_RefSelection" {
+  bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
+  content      = file("${path.module}/scripts/ref-selection.sh")
+  content_type = "text/x-shellscript"
+  key          = "tools/b836ebea83940a83cfc7ef085cfab32d8f3b4d50238d7252a1e66838c48d3cd7/ref-selection.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1484,7 +1497,7 @@ resource "aws_s3_object" "Mirror_Scripts_VerifyMirrors" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/verify-mirrors.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/057ad934f0a1135deee685a1184fb2b281784445acd29aed4baa8b0aafd552a0/verify-mirrors.sh"
+  key          = "tools/b836ebea83940a83cfc7ef085cfab32d8f3b4d50238d7252a1e66838c48d3cd7/verify-mirrors.sh"
 
   lifecycle {
     create_before_destroy = true

@@ -103,9 +103,6 @@ fail() { printf '[mirror] ERROR: %s\n' "$*" >&2; exit 1; }
 : "${BACKLOG_HOST:?}" "${BACKLOG_REMOTE:?}" "${CODECOMMIT_REPOSITORY:?}" "${MIRROR_PATH:?}" "${HOST_KEY_MODE:?}"
 : "${LOCK_TIMEOUT_SECONDS:=90}" "${ALLOW_EMPTY_SOURCE:=false}" "${CODEBUILD_BUILD_ID:=local}"
 : "${REF_INCLUDE:?}" "${REF_EXCLUDE:?}"
-# The patterns as arrays (`read -a` splits without expanding them as file names).
-IFS=, read -r -a REF_INCLUDES <<<"${REF_INCLUDE#-}"
-IFS=, read -r -a REF_EXCLUDES <<<"${REF_EXCLUDE#-}"
 if [ -z "${CODEBUILD_REPO_DIR:-}" ] || [ ! -d "$CODEBUILD_REPO_DIR" ]; then
   fail "CODEBUILD_REPO_DIR is not a directory: the EFS file system is not mounted"
 fi
@@ -140,6 +137,10 @@ if ! declare -F backlog_ssh_setup >/dev/null; then
   # shellcheck source=lib/buildspec/backlog-ssh.sh
   . "$(dirname "${BASH_SOURCE[0]}")/backlog-ssh.sh"
 fi
+# The ref selection: ref_selection_set, ref_selected.
+# shellcheck source=lib/buildspec/ref-selection.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ref-selection.sh"
+ref_selection_set "$REF_INCLUDE" "$REF_EXCLUDE"
 # Git LFS mirroring (setting lfs), after the push: lfs_enabled, lfs_mirror.
 # shellcheck source=lib/buildspec/lfs-mirror.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lfs-mirror.sh"
@@ -323,21 +324,6 @@ plan_changes() {
     sed 's#^refs/backlog/#refs/#' | LC_ALL=C sort)
   LC_ALL=C join -a1 -a2 -e 0 -o '0,1.2,2.2' <(printf '%s\n' "$old" | sed '/^$/d') <(printf '%s\n' "$new" | sed '/^$/d') |
     awk '$2 != $3'
-}
-
-# Whether ref $1 is in the selection: it matches an include pattern and no exclude pattern. No
-# subshell: it runs once per changed ref.
-ref_selected() {
-  local p
-  for p in "${REF_EXCLUDES[@]}"; do
-    # shellcheck disable=SC2053 # the pattern is matched as a glob on purpose
-    [[ $1 == $p ]] && return 1
-  done
-  for p in "${REF_INCLUDES[@]}"; do
-    # shellcheck disable=SC2053
-    [[ $1 == $p ]] && return 0
-  done
-  return 1
 }
 
 # Sets REASON to why CodeCommit would refuse ref $1 ("" when it would not). No subshell: it runs

@@ -45,6 +45,10 @@ fail() {
   exit 1
 }
 
+# The ref selection: ref_selection_set, ref_selected.
+# shellcheck source=lib/buildspec/ref-selection.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ref-selection.sh"
+
 # PutMetricData takes at most 1,000 metrics per request (CloudWatch API Reference, PutMetricData).
 readonly METRICS_PER_PUT=1000
 
@@ -64,26 +68,13 @@ verify_comparable_refs() {
   ' | LC_ALL=C sort
 }
 
-# "OID REF" lines on stdin; out: those whose ref is in the selection: it matches one of the
-# patterns $1 and none of $2 (patterns joined by ",", "-" for none; `*` matches any characters),
-# as the sync selects them (mirror-sync.sh ref_selected).
+# "OID REF" lines on stdin; out: those whose ref is in the selection of patterns $1 (included)
+# and $2 (excluded), as the sync selects them (ref-selection.sh). Runs in a pipeline's subshell.
 verify_selected_refs() {
-  local oid ref p keep
-  local -a includes excludes
-  IFS=, read -r -a includes <<<"${1#-}"
-  IFS=, read -r -a excludes <<<"${2#-}"
+  local oid ref
+  ref_selection_set "$1" "$2"
   while read -r oid ref; do
-    [ -n "$ref" ] || continue
-    keep=0
-    for p in "${includes[@]}"; do
-      # shellcheck disable=SC2053 # the pattern is matched as a glob on purpose
-      if [[ $ref == $p ]]; then keep=1; break; fi
-    done
-    for p in "${excludes[@]}"; do
-      # shellcheck disable=SC2053
-      if [[ $ref == $p ]]; then keep=0; break; fi
-    done
-    [ "$keep" -eq 0 ] || printf '%s %s\n' "$oid" "$ref"
+    if [ -n "$ref" ] && ref_selected "$ref"; then printf '%s %s\n' "$oid" "$ref"; fi
   done
 }
 
