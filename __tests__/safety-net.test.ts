@@ -287,27 +287,32 @@ describe("the out-of-sync alarm", () => {
   const alarms = (s: Synth) => resources(s, "aws_cloudwatch_metric_alarm").filter((a) => a.alarm_name.endsWith("-out-of-sync"));
   const topicArn = refOf(synth, "aws_sns_topic", resources(synth, "aws_sns_topic")[0], "arn");
 
-  test("is ONE alarm on the stack's OldestInSyncAge, missing data breaching, notifying the alert topic", () => {
+  test("is ONE heartbeat alarm: no successful run of NAME-verify (CodeBuild's SucceededBuilds) for the window, missing data breaching", () => {
     expect(alarms(big())).toHaveLength(1);
     expect(alarms(synth)).toEqual([
       {
         alarm_name: "backlog-mirror-out-of-sync",
         alarm_description:
-          "A Backlog mirror has been out of sync for about 25 hours, or the safety net backlog-mirror-verify has not reported for that long. Its log is in CloudWatch Logs group /aws/codebuild/backlog-mirror-verify.",
-        namespace: "BacklogCodeCommitMirror",
-        metric_name: "OldestInSyncAge",
-        dimensions: { Stack: "backlog-mirror" },
-        statistic: "Maximum",
+          "No run of the Backlog mirrors' safety net backlog-mirror-verify has succeeded for about 25 hours: nothing has checked the mirrors against Backlog for that long (a repository out of sync is reported by name by the alert state machine). Its log is in CloudWatch Logs group /aws/codebuild/backlog-mirror-verify.",
+        namespace: "AWS/CodeBuild",
+        metric_name: "SucceededBuilds",
+        dimensions: { ProjectName: "backlog-mirror-verify" },
+        statistic: "Sum",
         period: 3600,
         evaluation_periods: 25,
         datapoints_to_alarm: 25,
-        threshold: 3600,
-        comparison_operator: "GreaterThanThreshold",
+        threshold: 1,
+        comparison_operator: "LessThanThreshold",
         treat_missing_data: "breaching",
         alarm_actions: [topicArn],
         ok_actions: [topicArn],
       },
     ]);
+  });
+
+  test("does not watch how far behind the mirrors are: an out-of-sync repository is the alert state machine's, once", () => {
+    const watched = resources(synth, "aws_cloudwatch_metric_alarm").map((a) => a.metric_name);
+    expect(watched).not.toContain("OldestInSyncAge");
   });
 
   test("evaluates resync.outOfSyncAlarmHours hourly periods", () => {

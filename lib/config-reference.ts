@@ -100,7 +100,7 @@ export const REFERENCE_ROWS: readonly ReferenceRow[] = [
     required: "no",
     default: code(DEFAULT_OUT_OF_SYNC_ALARM_HOURS),
     rule: "resync.outOfSyncAlarmHours",
-    notes: ": hours out of sync (or the safety net silent) before the alarm `NAME-out-of-sync`; at least twice a `rate(...)` schedule's interval",
+    notes: ": hours out of sync before a repository is reported (once); no successful safety-net run that long fires `NAME-out-of-sync`; at least twice a `rate(...)` schedule's interval",
   },
   {
     key: "sync.allowEmptySource",

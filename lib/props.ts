@@ -214,15 +214,15 @@ export interface ResyncSettings {
 
   /**
    * Turn the safety net off (no `NAME-verify` project, schedule, roles, repository list or
-   * out-of-sync alarm). The syncs' own failures are still reported (lib/alert-states.ts).
+   * heartbeat alarm `NAME-out-of-sync`). The syncs' own failures are still reported (lib/alert-states.ts).
    * @default true
    */
   readonly enabled?: boolean;
 
   /**
-   * Hours a repository may stay out of sync before the alarm `NAME-out-of-sync` notifies the alert
-   * topic; the same alarm fires when the safety net has not reported for that long. A `rate(...)`
-   * schedule must run at least twice within this time.
+   * Hours a repository may stay out of sync before the alert state machine reports it (once, by
+   * name); the alarm `NAME-out-of-sync` fires when no run of the safety net has succeeded for that
+   * long. A `rate(...)` schedule must run at least twice within this time.
    * Allowed: 2-168 (`RULES["resync.outOfSyncAlarmHours"]`).
    * @default 25
    */
@@ -376,7 +376,7 @@ export interface BacklogCodeCommitMirrorProps {
   readonly webhook?: WebhookSettings;
 
   /**
-   * The safety net: a scheduled comparison of every mirror with Backlog, and the out-of-sync alarm.
+   * The safety net: a scheduled comparison of every mirror with Backlog, and its heartbeat alarm.
    * @default - hourly, alarm after 25 hours
    */
   readonly resync?: ResyncSettings;

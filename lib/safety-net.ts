@@ -15,15 +15,17 @@
  *   and its metrics, so its syncs queue behind it for seconds only;
  * - the verifier keeps, in one object of the stack's bucket ({@link IN_SYNC_STATE_KEY}), when each
  *   repository was last found in sync (or first seen), and publishes one metric per stack per run,
- *   `OldestInSyncAge` (namespace `BacklogCodeCommitMirror`): the longest such age. A repository
+ *   `OldestInSyncAge` (namespace `BacklogCodeCommitMirror`): the longest such age, a graph of how
+ *   far behind the mirrors are (no alarm reads it). A repository
  *   whose sync the run started is not in sync in that run; the next run finds it in sync, or
  *   starts it again; a sync that fails raises its own alert (lib/alerts.ts). A repository out of
  *   sync for `resync.outOfSyncAlarmHours` is reported, by name, to the alert state machine, which
  *   notifies once until it recovers (lib/alert-states.ts). The syncs publish nothing: an AWS CLI
  *   start in each sync's `post_build` cost about 0.5 s per build (`npm run bench:sync`);
- * - ONE alarm on the alert topic, on `OldestInSyncAge`, that fires when any repository stays out
- *   of sync longer than `resync.outOfSyncAlarmHours`, and also when the verifier stops publishing
- *   (missing data is breaching): the safety net's own heartbeat. See {@link outOfSyncAlarmSettings}.
+ * - ONE alarm on the alert topic, the safety net's heartbeat: it fires when no run of the verifier
+ *   has succeeded for `resync.outOfSyncAlarmHours` (it stopped running, or cannot check every
+ *   repository), so that nothing has checked the mirrors for that long. A repository out of sync is
+ *   not its business: the alert state machine names that one, once. See {@link outOfSyncAlarmSettings}.
  */
 import { CloudwatchEventRule } from "@cdktf/provider-aws/lib/cloudwatch-event-rule";
 import { CloudwatchEventTarget } from "@cdktf/provider-aws/lib/cloudwatch-event-target";
@@ -37,7 +39,7 @@ import type { ArnContext } from "./iam";
 import { type MirrorFleet, buildPlacement } from "./fleet";
 import { BUILD_IMAGE, addDynamicEnvironment, environmentVariables, projectLogGroup } from "./mirror-build";
 import type { MirrorInputs, RepositoryFields, RepositorySet } from "./mirror-inputs";
-import { METRIC_NAMESPACE, OLDEST_IN_SYNC_AGE_METRIC, buildLogGroupName, verifyProjectName } from "./naming";
+import { buildLogGroupName, verifyProjectName } from "./naming";
 import { type StringList, type Switch, countOf, listValue, numberText, optionalAttribute } from "./terraform-values";
 import { REPOSITORY_LIST_ENV, renderVerifyBuildspec, verifySettings } from "./verify-buildspec";
 import { VerifyIam } from "./verify-iam";
@@ -82,21 +84,21 @@ export function repositoryListLine(r: RepositoryFields): string {
 }
 
 /**
- * The out-of-sync alarm for a threshold of `hours` (T):
+ * The safety net's heartbeat alarm for a window of `hours` (T):
  *
- * - the metric is `OldestInSyncAge` (seconds), Maximum per one-hour period;
- * - a period breaches when its value is above one hour, or when it has no value at all
- *   (`treatMissingData: breaching`: the verifier did not run or did not publish);
+ * - the metric is CodeBuild's own `SucceededBuilds` of the verify project (namespace `AWS/CodeBuild`,
+ *   dimension `ProjectName`, Sum per one-hour period: CodeBuild User Guide, "CodeBuild CloudWatch
+ *   metrics" and "CodeBuild CloudWatch dimensions"), free: no custom metric;
+ * - a period breaches when no run succeeded in it: a value under 1, or no value at all
+ *   (`treatMissingData: breaching`: CodeBuild publishes nothing for an hour without a build);
  * - the alarm fires when all of the last T periods breach (`datapointsToAlarm = evaluationPeriods =
- *   T`, CloudWatch's "M out of N" with M = N).
+ *   T`, CloudWatch's "M out of N" with M = N), and one successful run clears it.
  *
- * A run does not wait for the syncs it starts (see the header), so a repository whose missed push it
- * found reports, in that run, the time since it was last found in sync (one run earlier at the latest
- * while it was still in sync), and 0 in the next run once its sync succeeded: a repair costs at
- * most one breaching period, far from T; a repository whose sync keeps failing keeps reporting
- * that growing age. A repository that stops being in sync at t0 gives breaching periods
- * from t0 + 1 h, so the alarm fires at about t0 + T; a verifier that stops publishing fires it after T silent hours; one period
- * in which every repository was in sync (value 0) clears the streak. Missing periods between runs
+ * A run fails (exit 1) when a repository could not be checked, a sync could not be started or an
+ * out-of-sync report could not be delivered (lib/buildspec/verify-mirrors.sh), so the alarm also
+ * says "the safety net cannot do its whole job". A repository out of sync for T is reported by name
+ * to the alert state machine, which notifies once until it recovers (lib/alert-states.ts): this
+ * alarm does not fire for it, so one episode is one message, not two. Missing periods between runs
  * of a schedule slower than hourly breach too, so validation requires a `rate(...)` schedule to run
  * at least twice within T hours.
  */
@@ -106,7 +108,7 @@ export function outOfSyncAlarmSettings(hours: number): {
   datapointsToAlarm: number;
   threshold: number;
 } {
-  return { period: 3600, evaluationPeriods: hours, datapointsToAlarm: hours, threshold: 3600 };
+  return { period: 3600, evaluationPeriods: hours, datapointsToAlarm: hours, threshold: 1 };
 }
 
 /** Props of {@link MirrorSafetyNet}. */
@@ -247,21 +249,24 @@ export class MirrorSafetyNet extends Construct {
     });
 
     const alarm = outOfSyncAlarmSettings(props.outOfSyncAlarmHours);
+    // The name predates the heartbeat (it was the out-of-sync alarm of every repository): kept, so
+    // that an upgrade updates the alarm in place.
     this.alarm = new CloudwatchMetricAlarm(this, "OutOfSyncAlarm", {
       count,
       alarmName: `${props.name}-out-of-sync`,
       alarmDescription:
-        `A Backlog mirror has been out of sync for about ${numberText(props.outOfSyncAlarmHours)} hours, or the safety net ` +
-        `${projectName} has not reported for that long. Its log is in CloudWatch Logs group ${buildLogGroupName(projectName)}.`,
-      namespace: METRIC_NAMESPACE,
-      metricName: OLDEST_IN_SYNC_AGE_METRIC,
-      dimensions: { Stack: props.name },
-      statistic: "Maximum",
+        `No run of the Backlog mirrors' safety net ${projectName} has succeeded for about ${numberText(props.outOfSyncAlarmHours)} hours: ` +
+        "nothing has checked the mirrors against Backlog for that long (a repository out of sync is reported by name by the alert " +
+        `state machine). Its log is in CloudWatch Logs group ${buildLogGroupName(projectName)}.`,
+      namespace: "AWS/CodeBuild",
+      metricName: "SucceededBuilds",
+      dimensions: { ProjectName: projectName },
+      statistic: "Sum",
       period: alarm.period,
       evaluationPeriods: alarm.evaluationPeriods,
       datapointsToAlarm: alarm.datapointsToAlarm,
       threshold: alarm.threshold,
-      comparisonOperator: "GreaterThanThreshold",
+      comparisonOperator: "LessThanThreshold",
       treatMissingData: "breaching",
       alarmActions: [props.alertTopicArn],
       okActions: [props.alertTopicArn],

@@ -959,20 +959,20 @@ resource "aws_cloudwatch_metric_alarm" "Mirror_SafetyNet_OutOfSyncAlarm" {
   count = var.resync.enabled ? 1 : 0
 
   alarm_actions       = [aws_sns_topic.Mirror_Alerts_Topic.arn]
-  alarm_description   = "A Backlog mirror has been out of sync for about ${var.resync.out_of_sync_alarm_hours} hours, or the safety net ${var.name}-verify has not reported for that long. Its log is in CloudWatch Logs group /aws/codebuild/${var.name}-verify."
+  alarm_description   = "No run of the Backlog mirrors' safety net ${var.name}-verify has succeeded for about ${var.resync.out_of_sync_alarm_hours} hours: nothing has checked the mirrors against Backlog for that long (a repository out of sync is reported by name by the alert state machine). Its log is in CloudWatch Logs group /aws/codebuild/${var.name}-verify."
   alarm_name          = "${var.name}-out-of-sync"
-  comparison_operator = "GreaterThanThreshold"
+  comparison_operator = "LessThanThreshold"
   datapoints_to_alarm = var.resync.out_of_sync_alarm_hours
   dimensions = {
-    Stack = var.name
+    ProjectName = "${var.name}-verify"
   }
   evaluation_periods = var.resync.out_of_sync_alarm_hours
-  metric_name        = "OldestInSyncAge"
-  namespace          = "BacklogCodeCommitMirror"
+  metric_name        = "SucceededBuilds"
+  namespace          = "AWS/CodeBuild"
   ok_actions         = [aws_sns_topic.Mirror_Alerts_Topic.arn]
   period             = 3600
-  statistic          = "Maximum"
-  threshold          = 3600
+  statistic          = "Sum"
+  threshold          = 1
   treat_missing_data = "breaching"
 }
 

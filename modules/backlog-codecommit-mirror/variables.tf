@@ -258,7 +258,7 @@ variable "webhook" {
 
 variable "resync" {
   type        = object({ schedule = optional(string, "rate(1 hour)"), enabled = optional(bool, true), out_of_sync_alarm_hours = optional(number, 25) })
-  description = "The safety net that heals a missed webhook: one NAME-verify build on the EventBridge schedule compares every mirror with Backlog and starts the syncs of those that differ; the alarm NAME-out-of-sync notifies the alert topic when a repository stays out of sync (or the safety net silent) for out_of_sync_alarm_hours. enabled = false removes all of it."
+  description = "The safety net that heals a missed webhook: one NAME-verify build on the EventBridge schedule compares every mirror with Backlog and starts the syncs of those that differ; a repository out of sync for out_of_sync_alarm_hours is reported once by the alert state machine, and the alarm NAME-out-of-sync notifies the alert topic when no run of the safety net has succeeded for that long. enabled = false removes all of it."
   default     = {}
   nullable    = false
 

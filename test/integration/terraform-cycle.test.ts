@@ -670,7 +670,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
     });
 
     check(
-      `the safety net: one rule starts NAME-verify on ${planned.resync?.schedule ?? DEFAULT_RESYNC_SCHEDULE} through its own role; the repository list is in the bucket; one out-of-sync alarm`,
+      `the safety net: one rule starts NAME-verify on ${planned.resync?.schedule ?? DEFAULT_RESYNC_SCHEDULE} through its own role; the repository list is in the bucket; one heartbeat alarm on its successful runs`,
       async () => {
         const config = synth.config;
         const verify = `${config.name}-verify`;
@@ -707,7 +707,7 @@ function describeCycle(title: string, makeConfig: () => StackConfig, options: Cy
         const { MetricAlarms = [] } = await clients.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [`${config.name}-out-of-sync`] }));
         const hours = config.resync?.outOfSyncAlarmHours ?? DEFAULT_OUT_OF_SYNC_ALARM_HOURS;
         expect(MetricAlarms.map((a) => [a.Namespace, a.MetricName, a.EvaluationPeriods, a.DatapointsToAlarm, a.TreatMissingData, a.AlarmActions])).toEqual([
-          ["BacklogCodeCommitMirror", "OldestInSyncAge", hours, hours, "breaching", [await alertTopicArn(clients, config.name)]],
+          ["AWS/CodeBuild", "SucceededBuilds", hours, hours, "breaching", [await alertTopicArn(clients, config.name)]],
         ]);
       },
     );
