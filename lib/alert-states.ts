@@ -130,15 +130,17 @@ function publish(topicArn: string, subject: string, message: string): Record<str
   };
 }
 
+// The build's error line comes last: CodeBuild's log events end with a newline, which would
+// otherwise break the sentence that follows it.
 const FAILING_TEXT =
-  `Backlog mirror: {} is failing (since {}): {}.{} Its log: CloudWatch Logs group ${buildLogGroupName("{}")}. ` +
-  "No further alert for it until a sync of it succeeds; npm run status shows every repository.";
+  `Backlog mirror: {} is failing (since {}): {}. Its log: CloudWatch Logs group ${buildLogGroupName("{}")}. ` +
+  "No further alert for it until a sync of it succeeds; npm run status shows every repository.{}";
 
 /** The state machine's definition for the stack's table and topic (names or references). */
 export function alertStateMachineDefinition(props: { readonly tableName: string; readonly topicArn: string }): Record<string, unknown> {
   const { tableName, topicArn } = props;
   const failingMessage = (errorLine: string) =>
-    `States.Format('${FAILING_TEXT}', $.project, $.time, $.reason, ${errorLine}, $.project)`;
+    `States.Format('${FAILING_TEXT}', $.project, $.time, $.reason, $.project, ${errorLine})`;
   return {
     Comment: "Backlog mirror alerts: one notification when a repository starts failing, one when it recovers (lib/alert-states.ts)",
     StartAt: "Outcome",

@@ -1665,7 +1665,7 @@ resource "aws_sfn_state_machine" "Mirror_Alerts_StateMachine" {
       "Parameters": {
         "TopicArn": "${aws_sns_topic.Mirror_Alerts_Topic.arn}",
         "Subject": "Backlog mirror failing",
-        "Message.$": "States.Format('Backlog mirror: {} is failing (since {}): {}.{} Its log: CloudWatch Logs group /aws/codebuild/{}. No further alert for it until a sync of it succeeds; npm run status shows every repository.', $.project, $.time, $.reason, States.Format(' Its last error: {}', States.ArrayGetItem($.log.lines, States.MathAdd(States.ArrayLength($.log.lines), -1))), $.project)"
+        "Message.$": "States.Format('Backlog mirror: {} is failing (since {}): {}. Its log: CloudWatch Logs group /aws/codebuild/{}. No further alert for it until a sync of it succeeds; npm run status shows every repository.{}', $.project, $.time, $.reason, $.project, States.Format(' Its last error: {}', States.ArrayGetItem($.log.lines, States.MathAdd(States.ArrayLength($.log.lines), -1))))"
       },
       "Retry": [
         {
@@ -1686,7 +1686,7 @@ resource "aws_sfn_state_machine" "Mirror_Alerts_StateMachine" {
       "Parameters": {
         "TopicArn": "${aws_sns_topic.Mirror_Alerts_Topic.arn}",
         "Subject": "Backlog mirror failing",
-        "Message.$": "States.Format('Backlog mirror: {} is failing (since {}): {}.{} Its log: CloudWatch Logs group /aws/codebuild/{}. No further alert for it until a sync of it succeeds; npm run status shows every repository.', $.project, $.time, $.reason, '', $.project)"
+        "Message.$": "States.Format('Backlog mirror: {} is failing (since {}): {}. Its log: CloudWatch Logs group /aws/codebuild/{}. No further alert for it until a sync of it succeeds; npm run status shows every repository.{}', $.project, $.time, $.reason, $.project, '')"
       },
       "Retry": [
         {

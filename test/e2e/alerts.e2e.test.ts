@@ -59,6 +59,8 @@ describe("real syncs: fail, fail, fail, succeed", () => {
     expect(failing[0].message).toContain("ended FAILED");
     // The build's own last error line, read from its log.
     expect(failing[0].message).toMatch(/Its last error: \[mirror\] ERROR: .*Permission denied \(publickey\)/);
+    // One paragraph: the log line's own newline (CodeBuild's events end with one) ends the message.
+    expect(failing[0].message.trimEnd()).not.toContain("\n");
 
     h.ssh.authorize([h.clientKey.publicKey]);
     const healed = await h.sync(KEY);
