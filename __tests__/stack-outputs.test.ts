@@ -3,7 +3,10 @@
  * root module's that calls the HCL module), what they say when Terraform fails, and when they
  * refuse the default configuration.
  */
-import { checkDefaultConfig, OutputsError, parseOutputs, terraformErrorLine } from "../scripts/ops/stack-outputs";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { checkDefaultConfig, DEFAULT_STACK_DIR, OutputsError, parseOutputs, stackDir, terraformErrorLine } from "../scripts/ops/stack-outputs";
 
 const repo = { webhook_url: "https://x/prod/P/r", codecommit_repository: "r", build_project: "m-mirror-r", log_group: "/aws/codebuild/m-mirror-r" };
 const output = (value: unknown) => ({ sensitive: false, type: ["map", ["object", {}]], value });
@@ -64,5 +67,22 @@ describe("checkDefaultConfig", () => {
     expect(() => checkDefaultConfig({ MIRROR_CONFIG: "mine.json" }, file, ["DEMO/web-app"], ["SHOP/api"])).not.toThrow();
     expect(() => checkDefaultConfig({}, file, ["DEMO/web-app", "SHOP/api"], ["SHOP/api"])).not.toThrow();
     expect(() => checkDefaultConfig({}, file, ["DEMO/web-app"], [])).not.toThrow();
+  });
+});
+
+describe("stackDir: where terraform output runs", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "mirror-sandbox-record-"));
+  // A running sandbox: this test's own process stands for the emulator.
+  writeFileSync(path.join(dir, "sandbox.json"), JSON.stringify({ pid: process.pid, endpoint: "https://127.0.0.1:4566", stackDir: "/tmp/sb/cdktf.out/stacks/s" }));
+  const env = { SANDBOX_DIR: dir, AWS_ENDPOINT_URL: "https://127.0.0.1:4566/" };
+
+  test("AWS_ENDPOINT_URL naming the running sandbox: the sandbox's stack, as sandbox:up says", () => {
+    expect(stackDir(undefined, env)).toBe("/tmp/sb/cdktf.out/stacks/s");
+  });
+
+  test("--stack-dir wins; another endpoint, or none, is the default directory", () => {
+    expect(stackDir("elsewhere", env)).toBe(path.resolve("elsewhere"));
+    expect(stackDir(undefined, { ...env, AWS_ENDPOINT_URL: "https://127.0.0.1:9999" })).toBe(path.resolve(DEFAULT_STACK_DIR));
+    expect(stackDir(undefined, { SANDBOX_DIR: dir })).toBe(path.resolve(DEFAULT_STACK_DIR));
   });
 });

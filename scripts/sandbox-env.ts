@@ -61,6 +61,12 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/** The running sandbox that `AWS_ENDPOINT_URL` names, if any. */
+export function runningSandbox(env: NodeJS.ProcessEnv = process.env): SandboxRecord | undefined {
+  const record = readRecord(sandboxDir(env));
+  return record !== undefined && env.AWS_ENDPOINT_URL !== undefined && env.AWS_ENDPOINT_URL.replace(/\/$/, "") === record.endpoint && processAlive(record.pid) ? record : undefined;
+}
+
 /**
  * Client settings for AWS SDK v3: the standard credential chain and `AWS_ENDPOINT_URL` stay the
  * SDK's own; what is added is `AWS_CA_BUNDLE` (which the JavaScript SDK, unlike the CLI and the Go
@@ -71,8 +77,7 @@ export function sdkClientConfig(
   region: string,
   env: NodeJS.ProcessEnv = process.env,
 ): { region: string; requestHandler?: { httpsAgent: Agent }; credentials?: { accessKeyId: string; secretAccessKey: string }; sandbox?: SandboxRecord } {
-  const record = readRecord(sandboxDir(env));
-  const sandbox = record !== undefined && env.AWS_ENDPOINT_URL !== undefined && env.AWS_ENDPOINT_URL.replace(/\/$/, "") === record.endpoint && processAlive(record.pid) ? record : undefined;
+  const sandbox = runningSandbox(env);
   const bundles = [env.AWS_CA_BUNDLE, sandbox?.caBundle].filter((b): b is string => b !== undefined && b !== "");
   const config: ReturnType<typeof sdkClientConfig> = { region };
   if (bundles.length > 0) {

@@ -130,11 +130,12 @@ export function outputLines(outputs: Outputs, record: Pick<SandboxRecord, "endpo
   }
   lines.push(
     "",
-    "The emulator keeps running. Use it with the AWS CLI, terraform or npm run preflight:",
+    "The emulator keeps running. Use it with the AWS CLI, terraform, npm run preflight, sync or status (which find this stack):",
     `AWS_ENDPOINT_URL=${record.endpoint}`,
     `AWS_CA_BUNDLE=${record.caBundle}`,
     `AWS_ACCESS_KEY_ID=${SANDBOX_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${SANDBOX_CREDENTIALS.secretAccessKey} AWS_REGION=${record.region} AWS_DEFAULT_REGION=${record.region}`,
     `e.g.: MIRROR_CONFIG=${record.config} AWS_ENDPOINT_URL=${record.endpoint} npm run preflight`,
+    `      MIRROR_CONFIG=${record.config} AWS_ENDPOINT_URL=${record.endpoint} npm run sync -- --all`,
     "Stop it with: npm run sandbox:down",
   );
   return lines;

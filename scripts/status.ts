@@ -16,7 +16,6 @@
  * Arguments, `--help` and exit codes are the runner's (scripts/ops/command.ts); the verdicts are
  * scripts/ops/verdicts.ts.
  */
-import * as path from "node:path";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { CodeBuildClient } from "@aws-sdk/client-codebuild";
 import { CodeCommitClient } from "@aws-sdk/client-codecommit";
@@ -26,12 +25,10 @@ import { readBuildLogs, readBuilds, readHeads } from "./ops/aws";
 import { API_KEY_ENV, BASE_URL_ENV, type BacklogRepository, BacklogCallError, createBacklogClient } from "./ops/backlog";
 import { command, configFile, EXIT, main, UsageError } from "./ops/command";
 import { oneLine } from "./ops/output";
-import { checkDefaultConfig, readOutputsFile, terraformOutputs } from "./ops/stack-outputs";
+import { checkDefaultConfig, DEFAULT_STACK_DIR, readOutputsFile, stackDir, terraformOutputs } from "./ops/stack-outputs";
 import { exitCode, judge, notableBuilds, renderTable, toJson } from "./ops/verdicts";
 import { sdkClientConfig } from "./sandbox-env";
 
-/** The stack's directory when neither --outputs nor --stack-dir is given. */
-export const DEFAULT_STACK_DIR = "cdktf.out/stacks/backlog-codecommit-mirror";
 
 const USAGE = `usage: [MIRROR_CONFIG=FILE] ${API_KEY_ENV}=... npm run status -- [--outputs FILE|- | --stack-dir DIR] [--json] [--grace-minutes N] [--max-wait SECONDS]
 
@@ -42,7 +39,8 @@ CodeCommit default branch's head, Git LFS objects not mirrored, and a verdict (c
 failing, not wired, unknown).
 
   --outputs FILE|-     what \`terraform output -json\` printed for the stack (- reads standard input)
-  --stack-dir DIR      run \`terraform output -json\` there instead (default ${DEFAULT_STACK_DIR});
+  --stack-dir DIR      run \`terraform output -json\` there instead (default ${DEFAULT_STACK_DIR},
+                       or the sandbox's stack when AWS_ENDPOINT_URL is a running sandbox:up);
                        a root module that calls the HCL module will do (its outputs under any name)
   --json               print the verdicts as JSON, every field
   --grace-minutes N    a push younger than N minutes is not "behind" yet (default 15)
@@ -70,7 +68,7 @@ export const statusCommand = command({
     const file = configFile(env);
     const config = loadStackConfig(file);
 
-    const outputs = values.outputs !== undefined ? readOutputsFile(values.outputs) : await terraformOutputs(path.resolve(values["stack-dir"] ?? DEFAULT_STACK_DIR));
+    const outputs = values.outputs !== undefined ? readOutputsFile(values.outputs) : await terraformOutputs(stackDir(values["stack-dir"], env));
     const configured = config.repositories.map((r) => `${r.projectKey}/${r.repository}`);
     checkDefaultConfig(env, file, configured, Object.keys(outputs));
     const extra = Object.keys(outputs).filter((k) => !configured.includes(k));

@@ -15,18 +15,16 @@
  * scripts/ops/sync-builds.ts; arguments, `--help` and exit codes are the runner's
  * (scripts/ops/command.ts).
  */
-import * as path from "node:path";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { CodeBuildClient } from "@aws-sdk/client-codebuild";
 import { DEFAULT_CONFIG, loadStackConfig } from "../lib/stack-config";
 import { wholeNumber } from "./ops/args";
 import { command, configFile, EXIT, main, UsageError, UserError } from "./ops/command";
 import { oneLine } from "./ops/output";
-import { checkDefaultConfig, readOutputsFile, terraformOutputs } from "./ops/stack-outputs";
+import { checkDefaultConfig, DEFAULT_STACK_DIR, readOutputsFile, stackDir, terraformOutputs } from "./ops/stack-outputs";
 import { logErrorLine } from "./ops/build-logs";
 import { columns, MAX_POLL_SECONDS, resolveNames, startBuilds, summaryLine, syncJson, WaitError, waitForBuilds } from "./ops/sync-builds";
 import { sdkClientConfig } from "./sandbox-env";
-import { DEFAULT_STACK_DIR } from "./status";
 
 /** The first pause between two polls of `--wait`, in seconds (default 5); 0 polls without pausing (the tests). */
 export const POLL_ENV = "SYNC_POLL_SECONDS";
@@ -46,7 +44,8 @@ codebuild:BatchGetBuilds) on the sync projects NAME-mirror-*; logs:GetLogEvents 
   --timeout MINUTES    with --wait: give up after this long (default 60)
   --json               print the builds as JSON, every field (with --wait: once they ended)
   --outputs FILE|-     what \`terraform output -json\` printed for the stack (- reads standard input)
-  --stack-dir DIR      run \`terraform output -json\` there instead (default ${DEFAULT_STACK_DIR})
+  --stack-dir DIR      run \`terraform output -json\` there instead (default ${DEFAULT_STACK_DIR},
+                       or the sandbox's stack when AWS_ENDPOINT_URL is a running sandbox:up)
 
 ${POLL_ENV}=N sets the first pause between two polls of --wait (default 5 seconds, doubling up to ${MAX_POLL_SECONDS}).
 
@@ -88,7 +87,7 @@ export const syncCommand = command({
     // Every name is checked against the configuration before the outputs are read, and against
     // the outputs before anything starts.
     resolveNames(positionals, all, config, file, null);
-    const outputs = values.outputs !== undefined ? readOutputsFile(values.outputs) : await terraformOutputs(path.resolve(values["stack-dir"] ?? DEFAULT_STACK_DIR));
+    const outputs = values.outputs !== undefined ? readOutputsFile(values.outputs) : await terraformOutputs(stackDir(values["stack-dir"], env));
     checkDefaultConfig(env, file, config.repositories.map((r) => `${r.projectKey}/${r.repository}`), Object.keys(outputs));
     const targets = resolveNames(positionals, all, config, file, outputs);
 

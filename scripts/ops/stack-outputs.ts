@@ -5,13 +5,24 @@
  * be initialised with its backend so Terraform can read the state), or any root module that calls
  * the HCL module and passes its `repositories` output on under any name. Both the whole document
  * (`terraform output -json`) and a single output (`terraform output -json NAME`) are understood.
+ * When `AWS_ENDPOINT_URL` is a running `npm run sandbox:up`, the default directory is that
+ * sandbox's stack (as npm run preflight recognises the sandbox).
  */
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { CONFIG_ENV } from "../../lib/stack-config";
+import { runningSandbox } from "../sandbox-env";
 import { UserError } from "./command";
+
+/** The stack's directory when neither --outputs nor --stack-dir is given (and no sandbox is named). */
+export const DEFAULT_STACK_DIR = "cdktf.out/stacks/backlog-codecommit-mirror";
+
+/** Where `terraform output -json` runs: `--stack-dir`, else the running sandbox's stack, else {@link DEFAULT_STACK_DIR}. */
+export function stackDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(flag ?? runningSandbox(env)?.stackDir ?? DEFAULT_STACK_DIR);
+}
 
 /** One repository in the `repositories` output (see main.ts). */
 export interface RepositoryOutput {

@@ -36,8 +36,8 @@ const sandboxDir = mkdtempSync(path.join(tmpdir(), "mirror-sandbox-"));
 const configDir = mkdtempSync(path.join(tmpdir(), "mirror-preflight-"));
 const timings = new Timings("sandbox: up, preflight, down");
 
-function npm(script: string, env: Record<string, string> = {}): { code: number; out: string } {
-  const r = spawnSync("npm", ["run", "--silent", script], {
+function npm(script: string, env: Record<string, string> = {}, args: string[] = []): { code: number; out: string } {
+  const r = spawnSync("npm", ["run", "--silent", script, ...(args.length > 0 ? ["--", ...args] : [])], {
     cwd: ROOT,
     env: { ...process.env, SANDBOX_DIR: sandboxDir, ...env },
     encoding: "utf8",
@@ -119,6 +119,18 @@ test("preflight of the rehearsed configuration finishes clean on the sandbox (a 
   expect(r.out).toContain('ok      CodeBuild quota "Concurrently running builds for ARM/Small environment" (L-5ED1D25B): is 20, enough');
   expect(r.out).toMatch(/\n0 error\(s\), 0 warning\(s\)/);
   expect(r.code).toBe(0);
+}, 60_000);
+
+test("npm run sync and npm run status, as sandbox:up prints them (AWS_ENDPOINT_URL only), find the sandbox's stack", () => {
+  const env = { MIRROR_CONFIG: ownConfig, AWS_ENDPOINT_URL: record.endpoint };
+  const sync = npm("sync", env, ["--all"]);
+  expect(sync.out).toMatch(/^SHOP\/web +sandbox-mirror-web:[0-9a-f-]+$/m);
+  expect(sync.code).toBe(0);
+  // Backlog out of reach (a closed port): the AWS half is still shown, read from the sandbox's stack.
+  const status = npm("status", { ...env, BACKLOG_API_KEY: "sandbox-key", BACKLOG_API_BASE_URL: "https://127.0.0.1:1" });
+  expect(status.out).toMatch(/^SHOP\/web .* unknown$/m);
+  expect(status.out).not.toContain("terraform output");
+  expect(status.code).toBe(2);
 }, 60_000);
 
 describe("preflight on a prepared account", () => {
