@@ -1,5 +1,5 @@
 /** The safety net: NAME-verify, its schedule, IAM, repository list, metrics and the out-of-sync alarm. */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -270,6 +270,8 @@ describe("the verify role", () => {
       refOf(synth, "aws_iam_role_policy", vpcPolicy).replace(/^\$\{|\.id\}$/g, ""),
       // and the build scripts it runs (its source)
       ...resources(synth, "aws_s3_object").filter((o) => String(o.key).startsWith(BUILD_TOOLS_PREFIX)).map((o) => resourceAddressOf(synth, "aws_s3_object", o)),
+      // and the repository list, rewritten before the project takes new scripts that read it
+      resourceAddressOf(synth, "aws_s3_object", resources(synth, "aws_s3_object").find((o) => o.key === REPOSITORY_LIST_KEY)!),
     ]);
   });
 
@@ -405,6 +407,20 @@ describe("verify-mirrors.sh", () => {
     expect(fn(`verify_next_in_sync_times ${prev} ${same} 1000 ${list}`, "")).toBe("P/in 1000\nP/behind 200\nP/new 1000\n");
     // Ages of the out-of-sync ones: since the last in-sync time; 0 for one seen for the first time.
     expect(fn(`verify_in_sync_ages ${prev} ${notInSync} 1000`, "")).toBe("P/behind 800\nP/new 0\n");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("refuses a repository list line without its ref selection, naming the repository, before checking anything", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "verify-list-"));
+    writeFileSync(path.join(dir, "list"), "P/ok p-ok s-mirror-p-ok refs/heads/* -\nP/old p-old s-mirror-p-old\n");
+    const env = "STACK_NAME=s BACKLOG_USER=u BACKLOG_HOST=h HOST_KEY_MODE=scan METRIC_NAMESPACE=n OLDEST_AGE_METRIC=o PARALLEL_CHECKS=1 IN_SYNC_STATE_URI=s3://b/k ALERT_STATE_MACHINE_ARN=a OUT_OF_SYNC_ALERT_SECONDS=1 AWS_REGION=r REPOSITORY_LIST_URI=s3://b/list";
+    // `aws s3 cp --quiet URI FILE` copies the list; any other call would be a check begun.
+    const aws = `aws() { if [ "$1 $2" = "s3 cp" ]; then cp ${JSON.stringify(path.join(dir, "list"))} "$5"; else echo "aws $*" >&2; fi; }`;
+    // As the buildspec runs it: backlog-ssh.sh first (lib/verify-buildspec.ts).
+    const ssh = JSON.stringify(path.join(path.dirname(VERIFY_SCRIPT_PATH), "backlog-ssh.sh"));
+    const r = spawnSync("bash", ["-c", `. ${ssh}; VERIFY_MIRRORS_FUNCTIONS_ONLY=1 . ${JSON.stringify(VERIFY_SCRIPT_PATH)}; ${aws}; ${env} verify_main`], { encoding: "utf8" });
+    expect(r.stderr).toBe("[verify] ERROR: the repository list s3://b/list has no ref selection for P/old (Terraform writes it; apply the configuration again)\n");
+    expect(r.status).toBe(1);
     rmSync(dir, { recursive: true, force: true });
   });
 

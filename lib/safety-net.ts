@@ -229,7 +229,9 @@ export class MirrorSafetyNet extends Construct {
       projectVisibility: "PRIVATE",
       encryptionKey: props.kmsKeyArn,
       // CodeBuild checks the role's VPC permissions when the project is created; a build needs its scripts.
-      dependsOn: [this.iam.verifyVpcPolicy, ...props.scripts.objects],
+      // The list too: an apply rewrites it (in the form these scripts read) before the project
+      // takes the new scripts.
+      dependsOn: [this.iam.verifyVpcPolicy, ...props.scripts.objects, this.repositoryList],
     });
 
     addDynamicEnvironment(this.project, settings);

@@ -201,7 +201,10 @@ verify_main() {
     fail "cannot read the repository list $REPOSITORY_LIST_URI (Terraform writes it; apply the configuration again)"
   while read -r key codecommit project include exclude; do
     [ -n "$key" ] || continue
-    keys+=("$key") codecommits+=("$codecommit") projects+=("$project") includes+=("${include:-refs/heads/*,refs/tags/*}") excludes+=("${exclude:--}")
+    # Terraform writes the list before the project takes these scripts (lib/safety-net.ts), so
+    # every line has its selection.
+    [ -n "$exclude" ] || fail "the repository list $REPOSITORY_LIST_URI has no ref selection for $key (Terraform writes it; apply the configuration again)"
+    keys+=("$key") codecommits+=("$codecommit") projects+=("$project") includes+=("$include") excludes+=("$exclude")
     project_of[$key]=$project
   done <"$WORK/list"
   [ "${#keys[@]}" -gt 0 ] || fail "the repository list $REPOSITORY_LIST_URI is empty"

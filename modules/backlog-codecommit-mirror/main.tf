@@ -395,7 +395,7 @@ data "aws_iam_policy_document" "Mirror_Lfs_Document" {
     actions = ["s3:GetObject"]
     effect  = "Allow"
     resources = [
-      "${aws_s3_bucket.Mirror_Storage_CacheBucket.arn}/tools/b836ebea83940a83cfc7ef085cfab32d8f3b4d50238d7252a1e66838c48d3cd7/lfs-s3-agent.sh",
+      "${aws_s3_bucket.Mirror_Storage_CacheBucket.arn}/tools/b35e9a938816d0b83fcca9819ee69dc144fcd4e43b2b063dd68b1e9bb7549fe1/lfs-s3-agent.sh",
     ]
     sid = "DownloadLfsAgent"
   }
@@ -1064,7 +1064,7 @@ env:
       . "$CODEBUILD_SRC_DIR/mirror-sync.sh"
       )
 EOT
-    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/b836ebea83940a83cfc7ef085cfab32d8f3b4d50238d7252a1e66838c48d3cd7/"
+    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/b35e9a938816d0b83fcca9819ee69dc144fcd4e43b2b063dd68b1e9bb7549fe1/"
     type      = "S3"
   }
   dynamic "vpc_config" {
@@ -1150,7 +1150,7 @@ env:
       . "$CODEBUILD_SRC_DIR/verify-mirrors.sh"
       )
 EOT
-    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/b836ebea83940a83cfc7ef085cfab32d8f3b4d50238d7252a1e66838c48d3cd7/"
+    location  = "${aws_s3_bucket.Mirror_Storage_CacheBucket.bucket}/tools/b35e9a938816d0b83fcca9819ee69dc144fcd4e43b2b063dd68b1e9bb7549fe1/"
     type      = "S3"
   }
   dynamic "vpc_config" {
@@ -1170,6 +1170,7 @@ EOT
     aws_s3_object.Mirror_Scripts_MirrorSync,
     aws_s3_object.Mirror_Scripts_RefSelection,
     aws_s3_object.Mirror_Scripts_VerifyMirrors,
+    aws_s3_object.Mirror_SafetyNet_RepositoryList,
   ]
 }
 
@@ -1442,7 +1443,7 @@ resource "aws_s3_object" "Mirror_Scripts_BacklogSsh" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/backlog-ssh.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/b836ebea83940a83cfc7ef085cfab32d8f3b4d50238d7252a1e66838c48d3cd7/backlog-ssh.sh"
+  key          = "tools/b35e9a938816d0b83fcca9819ee69dc144fcd4e43b2b063dd68b1e9bb7549fe1/backlog-ssh.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1453,7 +1454,7 @@ resource "aws_s3_object" "Mirror_Scripts_LfsAgent" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/lfs-s3-agent.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/b836ebea83940a83cfc7ef085cfab32d8f3b4d50238d7252a1e66838c48d3cd7/lfs-s3-agent.sh"
+  key          = "tools/b35e9a938816d0b83fcca9819ee69dc144fcd4e43b2b063dd68b1e9bb7549fe1/lfs-s3-agent.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1464,7 +1465,7 @@ resource "aws_s3_object" "Mirror_Scripts_LfsMirror" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/lfs-mirror.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/b836ebea83940a83cfc7ef085cfab32d8f3b4d50238d7252a1e66838c48d3cd7/lfs-mirror.sh"
+  key          = "tools/b35e9a938816d0b83fcca9819ee69dc144fcd4e43b2b063dd68b1e9bb7549fe1/lfs-mirror.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1475,7 +1476,7 @@ resource "aws_s3_object" "Mirror_Scripts_MirrorSync" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/mirror-sync.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/b836ebea83940a83cfc7ef085cfab32d8f3b4d50238d7252a1e66838c48d3cd7/mirror-sync.sh"
+  key          = "tools/b35e9a938816d0b83fcca9819ee69dc144fcd4e43b2b063dd68b1e9bb7549fe1/mirror-sync.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1486,7 +1487,7 @@ resource "aws_s3_object" "Mirror_Scripts_RefSelection" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/ref-selection.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/b836ebea83940a83cfc7ef085cfab32d8f3b4d50238d7252a1e66838c48d3cd7/ref-selection.sh"
+  key          = "tools/b35e9a938816d0b83fcca9819ee69dc144fcd4e43b2b063dd68b1e9bb7549fe1/ref-selection.sh"
 
   lifecycle {
     create_before_destroy = true
@@ -1497,7 +1498,7 @@ resource "aws_s3_object" "Mirror_Scripts_VerifyMirrors" {
   bucket       = aws_s3_bucket.Mirror_Storage_CacheBucket.bucket
   content      = file("${path.module}/scripts/verify-mirrors.sh")
   content_type = "text/x-shellscript"
-  key          = "tools/b836ebea83940a83cfc7ef085cfab32d8f3b4d50238d7252a1e66838c48d3cd7/verify-mirrors.sh"
+  key          = "tools/b35e9a938816d0b83fcca9819ee69dc144fcd4e43b2b063dd68b1e9bb7549fe1/verify-mirrors.sh"
 
   lifecycle {
     create_before_destroy = true
